@@ -1,0 +1,1 @@
+"""bim package of the community twin."""

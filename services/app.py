@@ -1,0 +1,93 @@
+"""The FastAPI application: the composition root that wires twin, database, broker and web.
+
+``create_app`` builds the app from settings and a loaded :class:`twin.model.Community`.
+Long-lived parts (database, MQTT ingestion, device simulator) are *components*: objects
+with ``async start(app)``, ``async stop(app)`` and ``health() -> dict``; they start in order
+with the app and stop in reverse order. ``GET /api/health`` reports each component's health
+and answers 200 once every component is ready (503 before).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from services.settings import Settings, get_settings
+from twin.model import Community
+
+__all__ = ["Component", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+class Component(Protocol):
+    """A long-lived part of the service (database, MQTT ingestion, simulator...)."""
+
+    name: str
+
+    async def start(self, app: FastAPI) -> None: ...
+
+    async def stop(self, app: FastAPI) -> None: ...
+
+    def health(self) -> dict[str, Any]:
+        """Return ``{"ready": bool, ...details}``."""
+        ...
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    community: Community | None = None,
+    components: list[Component] | None = None,
+) -> FastAPI:
+    """Build the API app for a community with the given components (started in order)."""
+    settings = settings or get_settings()
+    parts: list[Component] = list(components or [])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        started: list[Component] = []
+        try:
+            for part in parts:
+                log.info("starting %s", part.name)
+                await part.start(app)
+                started.append(part)
+            yield
+        finally:
+            for part in reversed(started):
+                try:
+                    await part.stop(app)
+                except Exception:  # keep stopping the others
+                    log.exception("stopping %s failed", part.name)
+
+    app = FastAPI(
+        title="Community twin API",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.community = community
+    app.state.components = parts
+
+    @app.get("/api/health", tags=["health"])
+    def health() -> JSONResponse:
+        """Report each component's state; 200 when every component is ready."""
+        states = {part.name: part.health() for part in parts}
+        ready = all(bool(s.get("ready")) for s in states.values())
+        body = {"status": "ok" if ready else "starting", "components": states,
+                "site": community.name if community else None}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    for router in _routers():
+        app.include_router(router)
+    return app
+
+
+def _routers() -> list:
+    """The API routers (each module exports ``router``); one line per module."""
+    return []

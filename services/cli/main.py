@@ -1,0 +1,72 @@
+"""Entry point of the ``twin`` command: sub-commands and the one-line error policy.
+
+Errors a user can cause (:class:`twin.errors.TwinError` and its subclasses, missing files,
+bad JSON) print one line ``error: ...`` on stderr and exit with code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from services.settings import get_settings
+from services.cli.common import setup_logging
+from twin.errors import TwinError
+
+app = typer.Typer(
+    name="twin",
+    help="The community twin: a digital twin of a residential community.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    """Attach each sub-command module (one line per module)."""
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"services.cli.{name}").register(app)
+
+
+#: Sub-command modules of ``services.cli``; each defines ``register(app)``.
+COMMAND_MODULES: list[str] = []
+
+
+_register()
+
+#: Exceptions that are the user's input, not a bug: one line, exit code 2.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    TwinError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
+    json.JSONDecodeError, PermissionError,
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; turn user errors into one line on stderr and exit code 2."""
+    setup_logging(get_settings().log_level)
+    try:
+        app(args=argv, standalone_mode=False)
+    except USER_ERRORS as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        sys.stderr.write(f"error: {msg}\n")
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
