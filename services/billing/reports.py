@@ -170,7 +170,7 @@ def run_dunning(session: Session, actor: Actor, as_of: date, rule: LateFee, *, m
         for user, unit_id in session.execute(select(User, UserUnit.unit_id).join(UserUnit, UserUnit.user_id == User.id)
                                              .where(UserUnit.unit_id.in_([r["unit_id"] for r in rows]))):
             owners[unit_id].append(user)
-    emails = dict(session.execute(select(Unit.id, Unit.email).where(Unit.id.in_([r["unit_id"] for r in rows])))) if rows else {}
+    emails = dict(session.execute(select(Unit.id, Unit.email).where(Unit.id.in_([r["unit_id"] for r in rows]))).all()) if rows else {}
     queued = skipped = 0
     for row in rows:
         ref = f"dunning:{row['unit_id']}:{period}"

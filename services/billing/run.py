@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from services.billing.models import Bill, BillLine, MeterReading, Unit
 from services.billing.money import ZERO, allocate_by_weight, fen, tiered_charge
 from services.billing.rules import FeeRules
+from services.db import utcnow
 from services.errors import InvalidInput
 
 __all__ = ["BillDraft", "RunResult", "bill_id", "compute_bills", "due_date", "parse_month", "run_bills"]
@@ -202,6 +203,7 @@ def run_bills(session: Session, rules: FeeRules, month: str, *, preview: bool = 
     """Compute, and unless ``preview`` write, the bills of ``month`` (idempotent)."""
     drafts, warnings, skipped = compute_bills(session, rules, month)
     issued, due = due_date(month, rules)
+    now = utcnow()
     if not preview and drafts:
         if progress:
             print(f"writing {len(drafts)} bills for {month}", file=sys.stderr)
@@ -210,7 +212,7 @@ def run_bills(session: Session, rules: FeeRules, month: str, *, preview: bool = 
             bid = bill_id(month, d.unit_id)
             total = d.total
             bills.append({"id": bid, "unit_id": d.unit_id, "month": month, "issued_on": issued, "due_on": due,
-                          "total": total, "paid": ZERO, "status": "paid" if total == 0 else "open",
+                          "total": total, "paid": ZERO, "status": "paid" if total == 0 else "open", "created_at": now,
                           "rules_version": rules.version})
             for ln in d.lines:
                 lines.append({"bill_id": bid, **ln})

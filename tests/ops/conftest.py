@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.app import create_app
-from services.auth import create_user
+from services.models import User, UserUnit
 from services.dbcomponent import DatabaseComponent
 from services.settings import Settings
 from tests.ops.common import community
@@ -52,14 +52,25 @@ def make_settings(db_url: str, tmp_path) -> Settings:
                     site=tmp_path / "no-site")
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """One real argon2 hash of PASSWORD, computed once (argon2 is slow on purpose)."""
+    from pwdlib import PasswordHash
+
+    return PasswordHash.recommended().hash(PASSWORD)
+
+
 @pytest.fixture
-def ops(db_url, tmp_path):
+def ops(db_url, tmp_path, password_hash):
     settings = make_settings(db_url, tmp_path)
     c = community()
     app = create_app(settings, community=c, components=[DatabaseComponent(sla_interval_s=0)])
     with TestClient(app) as client:
         with app.state.db.transaction() as s:
             for name, (role, units, staff_id) in USERS.items():
-                create_user(s, username=name, password=PASSWORD, role=role, unit_ids=units, staff_id=staff_id,
+                user = User(username=name, password_hash=password_hash, role=role, staff_id=staff_id,
                             email=f"{name}@example.test" if role == "owner" else None)
+                s.add(user)
+                s.flush()
+                s.add_all(UserUnit(user_id=user.id, unit_id=u) for u in units or [])
         yield Ops(client, app, settings, c, {})
