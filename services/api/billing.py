@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -28,6 +28,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
 STAFF_ROLES = ("admin", "operator")
+Limit = Annotated[int, Query(ge=1, le=5000)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 def _rules(request: Request) -> FeeRules:
@@ -69,8 +71,8 @@ def _check_unit_access(actor: Actor, unit_id: str) -> None:
 
 
 @router.get("/units")
-def units(session: SessionDep, actor: ActorDep, building: str | None = None, limit: int = 500,
-          offset: int = 0) -> list[dict[str, Any]]:
+def units(session: SessionDep, actor: ActorDep, building: str | None = None, limit: Limit = 500,
+          offset: Offset = 0) -> list[dict[str, Any]]:
     """Billing units (owners: their own)."""
     query = select(Unit).order_by(Unit.id)
     if actor.role == "owner":
@@ -97,8 +99,8 @@ def unit_account(unit_id: str, request: Request, session: SessionDep, actor: Act
 
 @router.get("/bills")
 def bills(session: SessionDep, actor: ActorDep, month: str | None = None, unit_id: str | None = None,
-          status: Literal["open", "partial", "paid"] | None = None, limit: int = 100,
-          offset: int = 0) -> list[dict[str, Any]]:
+          status: Literal["open", "partial", "paid"] | None = None, limit: Limit = 100,
+          offset: Offset = 0) -> list[dict[str, Any]]:
     """Bills, newest month first (owners: their own units only)."""
     query = select(Bill).order_by(Bill.month.desc(), Bill.id)
     if actor.role == "owner":

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
 
 from services.api.deps import ActorDep, SessionDep
@@ -31,7 +31,7 @@ def mine(session: SessionDep, actor: ActorDep, unread: bool = False) -> list[dic
 
 
 @router.post("/{nid}/read")
-def mark_read(nid: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def mark_read(nid: Annotated[int, Path(ge=1, le=2_147_483_647)], session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Mark one of the caller's notifications read."""
     n = session.get(Notification, nid)
     if n is None or n.channel != "in_app" or n.recipient != actor.username:

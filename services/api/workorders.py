@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
@@ -20,6 +20,10 @@ from services.workorders.sla import escalate_overdue
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/work-orders", tags=["work orders"])
+
+Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 class LocationIn(BaseModel):
@@ -80,21 +84,21 @@ def create(body: WorkOrderIn, request: Request, session: SessionDep, actor: Acto
 
 
 @router.get("")
-def list_(session: SessionDep, actor: ActorDep, status: str | None = None, limit: int = 100,
-          offset: int = 0) -> list[dict[str, Any]]:
+def list_(session: SessionDep, actor: ActorDep, status: str | None = None, limit: Limit = 100,
+          offset: Offset = 0) -> list[dict[str, Any]]:
     """Work orders the caller may see, newest first."""
     return [service.to_public(session, wo, actor)
             for wo in service.list_work_orders(session, actor, status=status, limit=limit, offset=offset)]
 
 
 @router.get("/{wo_id}")
-def read(wo_id: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def read(wo_id: Id, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """One work order with its history (actor, time, from → to) and attachments."""
     return service.to_public(session, service.get_work_order(session, actor, wo_id), actor, history=True)
 
 
 @router.post("/{wo_id}/transitions")
-def transition(wo_id: int, body: TransitionIn, request: Request, session: SessionDep, actor: ActorDep,
+def transition(wo_id: Id, body: TransitionIn, request: Request, session: SessionDep, actor: ActorDep,
                community: CommunityDep) -> dict[str, Any]:
     """Move to status ``to``; 409 when the lifecycle forbids it, 422 for an unknown status."""
     wo = service.transition_work_order(session, community, actor, wo_id, body.to, note=body.note,
@@ -103,19 +107,19 @@ def transition(wo_id: int, body: TransitionIn, request: Request, session: Sessio
 
 
 @router.post("/{wo_id}/rating")
-def rate(wo_id: int, body: RatingIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def rate(wo_id: Id, body: RatingIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Revisit: rating 1–5 and comment on a completed order (→ ``revisited``)."""
     return service.to_public(session, service.rate_work_order(session, actor, wo_id, body.rating, body.comment), actor)
 
 
 @router.post("/{wo_id}/attachments", status_code=201)
-async def attach(wo_id: int, file: UploadFile, request: Request) -> dict[str, Any]:
+async def attach(wo_id: Id, file: UploadFile, request: Request) -> dict[str, Any]:
     """Upload a photo (multipart field ``file``; JPEG/PNG/WebP by content, ≤ 5 MiB)."""
     data = await file.read(MAX_BYTES + 1)
     return await _attach_sync(request, wo_id, file.filename or "photo", data)
 
 
-async def _attach_sync(request: Request, wo_id: int, filename: str, data: bytes) -> dict[str, Any]:
+async def _attach_sync(request: Request, wo_id: Id, filename: str, data: bytes) -> dict[str, Any]:
     from starlette.concurrency import run_in_threadpool
 
     from services.api.deps import current_actor, get_database, oauth2, to_http
@@ -138,7 +142,7 @@ async def _attach_sync(request: Request, wo_id: int, filename: str, data: bytes)
 
 
 @router.get("/{wo_id}/attachments/{att_id}")
-def download(wo_id: int, att_id: int, session: SessionDep, actor: ActorDep) -> Response:
+def download(wo_id: Id, att_id: Id, session: SessionDep, actor: ActorDep) -> Response:
     """The stored photo bytes."""
     service.get_work_order(session, actor, wo_id)
     att = session.scalar(select(Attachment).where(Attachment.id == att_id, Attachment.work_order_id == wo_id))

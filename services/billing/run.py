@@ -20,7 +20,7 @@ import re
 import sys
 from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -41,8 +41,8 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 def parse_month(month: str) -> tuple[int, int]:
     """Return ``(year, month)`` of ``YYYY-MM`` or raise naming the value."""
     m = _MONTH.match(month or "")
-    if not m:
-        raise InvalidInput(f"month={month!r} must be YYYY-MM (e.g. 2026-03)")
+    if not m or not 1970 <= int(m.group(1)) <= 2999:
+        raise InvalidInput(f"month={month!r} must be YYYY-MM between 1970-01 and 2999-12 (e.g. 2026-03)")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -102,46 +102,53 @@ class RunResult:
 
 
 def _readings(session: Session, months: set[str]) -> dict[tuple[str, str, str], Decimal]:
-    rows = session.execute(select(MeterReading.unit_id, MeterReading.kind, MeterReading.month,
-                                  MeterReading.reading).where(MeterReading.month.in_(sorted(months))))
+    t = MeterReading.__table__.c
+    rows = session.connection().execute(select(t.unit_id, t.kind, t.month, t.reading)
+                                        .where(t.month.in_(sorted(months))))
     return {(u, k, m): r for u, k, m, r in rows}
 
 
-def _utility_line(rules_u, unit: Unit, month: str, readings, warnings: list[str]) -> dict | None:
-    y, _ = parse_month(month)
-    prev_month, year_start = _shift(month, -1), f"{y - 1:04d}-12"
-    now_r = readings.get((unit.id, rules_u.name, month))
+def _utility_line(util, unit_id: str, month: str, prev_month: str, year_start: str, readings,
+                  warnings: list[str]) -> dict | None:
+    now_r = readings.get((unit_id, util.name, month))
     if now_r is None:
         return None
-    prev_r = readings.get((unit.id, rules_u.name, prev_month))
+    prev_r = readings.get((unit_id, util.name, prev_month))
     if prev_r is None:
-        warnings.append(f"{unit.id}: no {rules_u.name} reading for {prev_month}, {month} use not billed")
+        warnings.append(f"{unit_id}: no {util.name} reading for {prev_month}, {month} use not billed")
         return None
     used = now_r - prev_r
     if used < 0:
-        warnings.append(f"{unit.id}: {rules_u.name} reading fell from {prev_r} to {now_r} in {month}, not billed")
+        warnings.append(f"{unit_id}: {util.name} reading fell from {prev_r} to {now_r} in {month}, not billed")
         return None
     before = Decimal(0)
-    if rules_u.period == "year" and prev_month != year_start:
-        start_r = readings.get((unit.id, rules_u.name, year_start))
+    if util.period == "year" and prev_month != year_start:
+        start_r = readings.get((unit_id, util.name, year_start))
         if start_r is None:
-            warnings.append(f"{unit.id}: no {rules_u.name} reading for {year_start}; yearly tiers start at 0")
+            warnings.append(f"{unit_id}: no {util.name} reading for {year_start}; yearly tiers start at 0")
         else:
             before = prev_r - start_r
-    amount, parts = tiered_charge(used, rules_u.tiers, before)
-    return {"item": rules_u.name, "description": f"{rules_u.name} {used} {rules_u.unit}",
-            "quantity": used, "unit_price": None, "amount": fen(amount),
-            "detail": {"tiers": [[str(q), str(p)] for q, p in parts], "before": str(before),
-                       "reading": str(now_r), "previous": str(prev_r)}}
+    amount, parts = tiered_charge(used, util.tiers, before)
+    tiers = " + ".join(f"{q}×{p}" for q, p in parts)
+    since = f", {before} {util.unit} earlier this year" if before else ""
+    return {"item": util.name, "description": f"{util.name} {used} {util.unit}{since}: {tiers}",
+            "quantity": used, "unit_price": None, "amount": fen(amount), "detail": None}
 
 
 def compute_bills(session: Session, rules: FeeRules, month: str, *,
                   skip_existing: bool = True) -> tuple[list[BillDraft], list[str], int]:
     """Compute drafts for every unit without a bill for ``month``; return drafts, warnings, skipped."""
     y, _ = parse_month(month)
-    units = list(session.scalars(select(Unit).order_by(Unit.id)))
-    existing = set(session.scalars(select(Bill.unit_id).where(Bill.month == month))) if skip_existing else set()
-    readings = _readings(session, {month, _shift(month, -1), f"{y - 1:04d}-12"}) if rules.utilities else {}
+    prev_month, year_start = _shift(month, -1), f"{y - 1:04d}-12"
+    t = Unit.__table__.c
+    conn = session.connection()
+    units = conn.execute(select(t.id, t.kind, t.building_id, t.area_m2, t.level, t.building_type, t.floor)
+                         .order_by(t.id)).all()
+    b = Bill.__table__.c
+    existing = set(conn.execute(select(b.unit_id).where(b.month == month)).scalars()) if skip_existing else set()
+    if len(existing) >= len(units) and all(u.id in existing for u in units):
+        return [], [], len(existing)
+    readings = _readings(session, {month, prev_month, year_start}) if rules.utilities else {}
     shares: dict[str, list[tuple[str, Decimal]]] = {}
     for charge in rules.shared_charges:
         weights = [(u.id, u.area_m2) for u in units if u.kind in charge.kinds
@@ -170,7 +177,7 @@ def compute_bills(session: Session, rules: FeeRules, month: str, *,
                                 "detail": None})
         for util in rules.utilities:
             if unit.kind in util.kinds:
-                line = _utility_line(util, unit, month, readings, warnings)
+                line = _utility_line(util, unit.id, month, prev_month, year_start, readings, warnings)
                 if line is not None:
                     draft.lines.append(line)
         for name, share in shares.get(unit.id, []):
@@ -194,8 +201,37 @@ def _bulk_insert(session: Session, table, rows: list[dict]) -> None:
                 for r in rows:
                     copy.write_row([_json.dumps(v) if isinstance(v, dict) else v for v in (r[c] for c in cols)])
         return
+    if session.get_bind().dialect.name == "sqlite":
+        _sqlite_executemany(session, table, rows)
+        return
     for start in range(0, len(rows), 20_000):
         session.execute(table.insert(), rows[start:start + 20_000])
+
+
+def _sqlite_value(v):
+    """Convert a value the way SQLAlchemy's SQLite types store it."""
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, datetime):
+        return v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, dict):
+        import json as _json
+
+        return _json.dumps(v, ensure_ascii=False)
+    return v
+
+
+def _sqlite_executemany(session: Session, table, rows: list[dict]) -> None:
+    """Plain DBAPI executemany (SQLite): values converted as SQLAlchemy would."""
+    cols = list(rows[0])
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql, ([_sqlite_value(r[c]) for c in cols] for r in rows))
+    finally:
+        cursor.close()
 
 
 def run_bills(session: Session, rules: FeeRules, month: str, *, preview: bool = False,
