@@ -70,16 +70,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:":
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 40)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn) -> None:  # pragma: no cover - trivial
+            # Writers take the write lock up front (BEGIN IMMEDIATE): no deadlock-prone
+            # read-then-upgrade, they queue on the busy timeout instead.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate")
+                                 else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_size", 20)
@@ -101,6 +112,15 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._async_lock = None
+
+    def async_write_lock(self):
+        """An asyncio lock that serialises this process's SQLite writers (created lazily)."""
+        import asyncio
+
+        if self._async_lock is None:
+            self._async_lock = asyncio.Lock()
+        return self._async_lock
 
     @property
     def dialect(self) -> str:
@@ -117,10 +137,20 @@ class Database:
         """Return a new session (the caller commits or rolls back)."""
         return self.sessions()
 
+    def begin_write(self, session: Session) -> None:
+        """Start ``session``'s transaction as a writer (SQLite: ``BEGIN IMMEDIATE``)."""
+        if self.dialect == "sqlite":
+            session.connection(execution_options={"sqlite_immediate": True})
+
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """Yield a session in one transaction: commit on success, roll back on any error."""
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """Yield a session in one transaction: commit on success, roll back on any error.
+
+        ``write=True`` takes SQLite's write lock at the start (other databases: no effect).
+        """
         session = self.sessions()
+        if write:
+            self.begin_write(session)
         try:
             yield session
             session.commit()

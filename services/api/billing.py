@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from services.api.deps import ActorDep, SessionDep
+from services.api.deps import ActorDep, SessionDep, run_write
 from services.auth import Actor, mask_name, mask_phone, payment_callback_key, require_role, sees_personal_data
 from services.billing import payments, reports
 from services.billing.models import Bill, BillLine, Unit
@@ -150,26 +150,7 @@ def run(body: RunIn, request: Request, session: SessionDep, actor: ActorDep) -> 
 async def readings(request: Request) -> dict[str, Any]:
     """Import meter readings: CSV body (``text/csv``) ``unit_id,kind,month,reading``; all or nothing."""
     text = (await request.body()).decode("utf-8-sig", errors="strict")
-    return await _in_transaction(request, lambda s, a: (require_role(a, *STAFF_ROLES), import_readings_csv(s, a, text))[1])
-
-
-async def _in_transaction(request: Request, work):
-    from starlette.concurrency import run_in_threadpool
-
-    from services.api.deps import current_actor, get_database, oauth2, to_http
-    from twin.errors import TwinError
-
-    token = await oauth2(request)
-    db = get_database(request)
-
-    def run_it():
-        try:
-            with db.transaction() as session:
-                return work(session, current_actor(request, session, token))
-        except TwinError as exc:
-            raise to_http(exc) from exc
-
-    return await run_in_threadpool(run_it)
+    return await run_write(request, lambda s, a: (require_role(a, *STAFF_ROLES), import_readings_csv(s, a, text))[1])
 
 
 class PaymentIn(BaseModel):
@@ -208,24 +189,11 @@ def intent(body: IntentIn, session: SessionDep, actor: ActorDep) -> dict[str, An
 @router.post("/payment-callback")
 async def callback(request: Request) -> dict[str, Any]:
     """Gateway callback, HMAC-SHA256 signed (header ``X-Twin-Signature: sha256=<hex>``); idempotent."""
-    from starlette.concurrency import run_in_threadpool
-
-    from services.api.deps import get_database, to_http
-    from twin.errors import TwinError
-
     body = await request.body()
     signature = request.headers.get(payments.SIGNATURE_HEADER)
     key = payment_callback_key(request.app.state.settings)
-    db = get_database(request)
-
-    def work():
-        try:
-            with db.transaction() as session:
-                return payments.handle_callback(session, key, body, signature)
-        except TwinError as exc:
-            raise to_http(exc) from exc
-
-    return await run_in_threadpool(work)
+    return await run_write(request, lambda session: payments.handle_callback(session, key, body, signature),
+                           authenticated=False)
 
 
 def _csv_or_json(rows: list[dict[str, Any]], fmt: str, columns: list[str], name: str):

@@ -8,12 +8,13 @@ rolled back on any error (so nothing of a failed request stays written). Project
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator
+from typing import Annotated, AsyncIterator
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from services.auth import Actor, decode_token, load_actor
 from services.db import Database
@@ -40,23 +41,37 @@ def get_database(request: Request) -> Database:
     return db
 
 
-def session_scope(db: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
-    """Yield the request's session; commit on success, roll back on any error."""
+async def session_scope(request: Request, db: Annotated[Database, Depends(get_database)]) -> AsyncIterator[Session]:
+    """Yield the request's session; commit on success, roll back on any error.
+
+    Requests other than GET/HEAD start as writers. On SQLite, writers of this process
+    queue on an asyncio lock first (holding no worker thread while they wait), then take
+    the database write lock (``BEGIN IMMEDIATE``), so a writer never waits on SQLite while
+    the lock holder waits for a thread.
+    """
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
+    lock = db.async_write_lock() if write and db.dialect == "sqlite" else None
+    if lock is not None:
+        await lock.acquire()
     session = db.session()
     try:
+        if write:
+            await run_in_threadpool(db.begin_write, session)
         yield session
-        session.commit()
+        await run_in_threadpool(session.commit)
     except TwinError as exc:
-        session.rollback()
+        await run_in_threadpool(session.rollback)
         raise to_http(exc) from exc
     except IntegrityError as exc:
-        session.rollback()
+        await run_in_threadpool(session.rollback)
         raise HTTPException(409, f"conflicts with stored data: {str(exc.orig).splitlines()[0]}") from exc
     except BaseException:
-        session.rollback()
+        await run_in_threadpool(session.rollback)
         raise
     finally:
-        session.close()
+        await run_in_threadpool(session.close)
+        if lock is not None:
+            lock.release()
 
 
 SessionDep = Annotated[Session, Depends(session_scope, scope="function")]
@@ -77,3 +92,30 @@ def get_community(request: Request) -> Community | None:
 
 
 CommunityDep = Annotated[Community | None, Depends(get_community)]
+
+
+async def run_write(request: Request, work, *, authenticated: bool = True):
+    """Run ``work(session, actor)`` (or ``work(session)``) in one write transaction.
+
+    For endpoints that read the raw body themselves (uploads, CSV, signed callbacks):
+    same locking, rollback and error mapping as :data:`SessionDep`.
+    """
+    token = await oauth2(request) if authenticated else None
+    db = get_database(request)
+    lock = db.async_write_lock() if db.dialect == "sqlite" else None
+
+    def run_it():
+        try:
+            with db.transaction() as session:
+                if authenticated:
+                    return work(session, current_actor(request, session, token))
+                return work(session)
+        except TwinError as exc:
+            raise to_http(exc) from exc
+        except IntegrityError as exc:
+            raise HTTPException(409, f"conflicts with stored data: {str(exc.orig).splitlines()[0]}") from exc
+
+    if lock is None:
+        return await run_in_threadpool(run_it)
+    async with lock:
+        return await run_in_threadpool(run_it)

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from services.api.deps import ActorDep, CommunityDep, SessionDep
+from services.api.deps import ActorDep, CommunityDep, SessionDep, run_write
 from services.auth import require_role
 from services.errors import InvalidInput, UnknownEntity
 from services.workorders import service
@@ -116,29 +116,14 @@ def rate(wo_id: Id, body: RatingIn, session: SessionDep, actor: ActorDep) -> dic
 async def attach(wo_id: Id, file: UploadFile, request: Request) -> dict[str, Any]:
     """Upload a photo (multipart field ``file``; JPEG/PNG/WebP by content, ≤ 5 MiB)."""
     data = await file.read(MAX_BYTES + 1)
-    return await _attach_sync(request, wo_id, file.filename or "photo", data)
+    filename = file.filename or "photo"
 
+    def work(session, actor) -> dict[str, Any]:
+        att = service.add_attachment(session, actor, wo_id, filename, data)
+        return {"id": att.id, "filename": att.filename, "content_type": att.content_type,
+                "size_bytes": att.size_bytes, "sha256": att.sha256}
 
-async def _attach_sync(request: Request, wo_id: Id, filename: str, data: bytes) -> dict[str, Any]:
-    from starlette.concurrency import run_in_threadpool
-
-    from services.api.deps import current_actor, get_database, oauth2, to_http
-    from twin.errors import TwinError
-
-    token = await oauth2(request)
-    db = get_database(request)
-
-    def work() -> dict[str, Any]:
-        try:
-            with db.transaction() as session:
-                actor = current_actor(request, session, token)
-                att = service.add_attachment(session, actor, wo_id, filename, data)
-                return {"id": att.id, "filename": att.filename, "content_type": att.content_type,
-                        "size_bytes": att.size_bytes, "sha256": att.sha256}
-        except TwinError as exc:
-            raise to_http(exc) from exc
-
-    return await run_in_threadpool(work)
+    return await run_write(request, work)
 
 
 @router.get("/{wo_id}/attachments/{att_id}")

@@ -192,20 +192,44 @@ def _bulk_insert(session: Session, table, rows: list[dict]) -> None:
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
-        import json as _json
-
-        cols = list(rows[0])
-        conn = session.connection().connection.driver_connection
-        with conn.cursor() as cur:
-            with cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row([_json.dumps(v) if isinstance(v, dict) else v for v in (r[c] for c in cols)])
+        _pg_copy(session, table, rows)
         return
     if session.get_bind().dialect.name == "sqlite":
         _sqlite_executemany(session, table, rows)
         return
     for start in range(0, len(rows), 20_000):
         session.execute(table.insert(), rows[start:start + 20_000])
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(v) -> str:
+    """One value in PostgreSQL COPY text format."""
+    if v is None:
+        return "\\N"
+    if isinstance(v, str):
+        return v.translate(_COPY_ESCAPES)
+    if isinstance(v, datetime):
+        return v.astimezone(timezone.utc).isoformat()
+    if isinstance(v, bool):
+        return "t" if v else "f"
+    if isinstance(v, dict):
+        import json as _json
+
+        return _json.dumps(v, ensure_ascii=False).translate(_COPY_ESCAPES)
+    return str(v)
+
+
+def _pg_copy(session: Session, table, rows: list[dict]) -> None:
+    """COPY rows into a PostgreSQL table as text, in chunks of 50,000."""
+    cols = list(rows[0])
+    conn = session.connection().connection.driver_connection
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+            for start in range(0, len(rows), 50_000):
+                chunk = rows[start:start + 50_000]
+                copy.write("".join("\t".join([_copy_text(r[c]) for c in cols]) + "\n" for r in chunk))
 
 
 def _sqlite_value(v):

@@ -8,12 +8,15 @@ parts (e.g. the live layer's telemetry tables) join autogeneration by appending 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData
+logging.getLogger("alembic").setLevel(logging.WARNING)  # keep CLI stderr to progress and errors
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from sqlalchemy import Engine, MetaData  # noqa: E402
 
 __all__ = ["EXTRA_METADATA", "alembic_config", "current_revision", "target_metadata", "upgrade"]
 

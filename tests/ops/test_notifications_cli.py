@@ -105,6 +105,17 @@ def test_cli_contracts(db_url, tmp_path):
     assert out["total"] == "3583.00" and isinstance(out["total"], str)
     again = json.loads(run_cli("billing", "run", "--month", "2026-03", "--site", str(site), "--json", env=env).stdout)
     assert (again["bills"], again["total"], again["created"]) == (3, "3583.00", 0)
+    readings = tmp_path / "readings.csv"
+    readings.write_text("unit_id,kind,month,reading\nU1,electricity,2026-03,100\nU1,electricity,2026-04,-1\n")
+    r = run_cli("billing", "import-readings", str(readings), "--json", env=env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "line 3" in r.stderr
+    readings.write_text("unit_id,kind,month,reading\nU1,electricity,2026-03,100\nU1,electricity,2026-04,350\n")
+    r = run_cli("billing", "import-readings", str(readings), "--json", env=env)
+    assert json.loads(r.stdout) == {"rows": 2, "inserted": 2, "unchanged": 0}
+    r = run_cli("billing", "preview", "--month", "2026-04", "--json", env=env)
+    prev = json.loads(r.stdout)
+    # April preview: same fixed charges as March (3583.00) + U1 250 kWh = 240×0.4883 + 10×0.5383 = 122.575 → 122.58
+    assert (prev["preview"], prev["bills"], prev["total"]) == (True, 3, "3705.58")
     bad = run_cli("billing", "run", "--month", "2026-13", "--json", env=env)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: month='2026-13'")
     r = run_cli("users", "create", "--username", "owner1", "--password", "s3cret-pass", "--role", "owner",
