@@ -37,14 +37,15 @@ UNREACHABLE_M = 10_000.0
 
 #: Skills (as written in the staff register, case-insensitive) that cover each category.
 CATEGORY_SKILLS: dict[str, frozenset[str]] = {
-    "水电": frozenset({"水电", "plumbing", "plumber", "electrical", "electrician", "mep"}),
-    "门窗": frozenset({"门窗", "carpentry", "carpenter", "locksmith", "doors", "windows"}),
+    "水电": frozenset({"水电", "plumbing", "plumber", "electrical", "electrician", "mep", "drainage"}),
+    "门窗": frozenset({"门窗", "doors_windows", "carpentry", "carpenter", "locksmith", "doors", "windows"}),
     "电梯": frozenset({"电梯", "elevator", "elevators", "lift"}),
-    "公共设施": frozenset({"公共设施", "facilities", "maintenance", "general", "handyman"}),
-    "保洁": frozenset({"保洁", "cleaning", "cleaner", "housekeeping"}),
-    "绿化": frozenset({"绿化", "greening", "gardening", "gardener", "landscaping"}),
-    "安防": frozenset({"安防", "security", "guard", "fire", "消防"}),
-    "其他": frozenset({"其他", "front_desk", "frontdesk", "customer_service", "客服", "general"}),
+    "公共设施": frozenset({"公共设施", "facilities", "maintenance", "general", "handyman", "lighting",
+                       "access_control"}),
+    "保洁": frozenset({"保洁", "cleaning", "cleaner", "housekeeping", "waste", "pest_control"}),
+    "绿化": frozenset({"绿化", "greening", "gardening", "gardener", "landscaping", "irrigation"}),
+    "安防": frozenset({"安防", "security", "guard", "patrol", "fire", "消防", "parking"}),
+    "其他": frozenset({"其他", "front_desk", "frontdesk", "customer_service", "客服", "complaints", "dispatch"}),
 }
 
 
