@@ -30,7 +30,7 @@ from bim.meshes import Mesh, iterate_meshes, mesh_footprint, oriented_box
 from twin.model import (Building, Community, Device, Door, Elevator, Space, Stair, StairFlight,
                         Storey)
 
-__all__ = ["MAPPED_CLASSES", "Extraction", "extract", "file_entity_counts"]
+__all__ = ["MAPPED_CLASSES", "Extraction", "extract", "file_entity_counts", "geometry_plan"]
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -568,6 +568,18 @@ def _clean(g: BaseGeometry | None) -> BaseGeometry | None:
     from bim.meshes import _polygonal
 
     return _polygonal(g)
+
+
+def geometry_plan(f: ifcopenshell.file) -> list:
+    """Return the products :func:`extract` triangulates (for benchmarks and tests)."""
+    r = _Reader(f, None)
+    r.c = Community(name="plan")
+    ifc_buildings = _by_type(f, "IfcBuilding")
+    if not ifc_buildings:
+        raise IfcError("the file has no IfcBuilding (empty model)")
+    r._read_buildings(ifc_buildings)
+    r._read_storeys()
+    return [e for e in r._collect() if getattr(e, "Representation", None) is not None]
 
 
 def extract(f: ifcopenshell.file, *, progress: ProgressFn | None = None) -> Extraction:
