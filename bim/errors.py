@@ -1,16 +1,23 @@
-"""Exceptions of the ``bim`` package (source readers: GIS, site folders, registers, IFC).
+"""Exceptions of the BIM and GIS readers (IFC, GIS layers, site folders, registers).
 
-Every class derives from :class:`twin.errors.TwinError`, so the CLI prints one line and
-exits with code 2.
+Every error is a :class:`twin.errors.TwinError`, so the CLI prints one line and exits 2.
 """
 
 from twin.errors import TwinError
 
-__all__ = ["BimError", "GisError", "SiteError", "RegisterError"]
+__all__ = ["BimError", "IfcError", "GeoreferenceError", "GisError", "SiteError", "RegisterError"]
 
 
 class BimError(TwinError):
-    """Base class of the errors of a source file or folder."""
+    """Base class of the errors of :mod:`bim`."""
+
+
+class IfcError(BimError):
+    """An IFC file cannot be read: missing, truncated, not IFC, or without a building."""
+
+
+class GeoreferenceError(BimError):
+    """Georeferencing cannot be applied (bad anchor, already georeferenced model...)."""
 
 
 class GisError(BimError):

@@ -15,32 +15,28 @@ from typing import Any, Callable
 
 import shapely
 
-from bim import cache as _cache
+from bim import sitecache as _cache
 from bim.errors import GisError, SiteError
 from bim.manifest import REGISTER_KINDS, BuildingSpec, SiteManifest, read_manifest
-from bim.transform import anchor_transform, crs_transform, map_xy, shift_z
+from bim.georef import apply_anchor, footprint_iou
+from bim.transform import crs_transform, map_xy, shift_z
 from twin.errors import ModelError
 from twin.model import Community
 
-__all__ = ["IOU_WARNING", "Progress", "footprint_iou", "load", "load_gis_file", "load_ifc_file",
+__all__ = ["IOU_WARNING", "Progress", "load", "load_gis_file", "load_ifc_file",
            "load_site"]
 
 #: Below this IoU of placed IFC footprint and GIS footprint, a warning is recorded.
 IOU_WARNING = 0.9
 
-#: ``progress(message, done, total)``: called as work advances (``total`` 0 = unknown).
-Progress = Callable[[str, int, int], None]
+#: ``progress(done, total, message)``: called as work advances (``total`` 0 = unknown);
+#: the same convention as :func:`bim.ifc.load_ifc`.
+Progress = Callable[[int, int, str], None]
 
 
 def _say(progress: Progress | None, message: str, done: int = 0, total: int = 0) -> None:
     if progress is not None:
-        progress(message, done, total)
-
-
-def footprint_iou(a, b) -> float:
-    """Return the intersection over union of two plan geometries (0 when both are empty)."""
-    union = shapely.union(a, b).area
-    return float(shapely.intersection(a, b).area / union) if union > 0 else 0.0
+        progress(done, total, message)
 
 
 def load(path: str | Path, *, cache_dir: str | Path | None = None,
@@ -55,7 +51,7 @@ def load(path: str | Path, *, cache_dir: str | Path | None = None,
     cache_dir : str or Path, optional
         Folder of the derived-model cache; ``None`` disables caching.
     progress : callable, optional
-        ``progress(message, done, total)`` for long work.
+        ``progress(done, total, message)`` for long work.
 
     Raises
     ------
@@ -237,9 +233,13 @@ def _add_ifc_building(c: Community, site_dir: Path, bid: str, spec: BuildingSpec
         if model.crs != c.crs:
             map_xy(frag, crs_transform(model.crs, c.crs))
         how = f"IfcMapConversion ({model.crs})"
+    elif model.georeferenced:
+        warnings.append(f"building {bid!r}: {ifc} has an IfcMapConversion without a named CRS; "
+                        f"taken to be the site CRS {c.crs}")
+        how = "IfcMapConversion (no CRS named)"
     elif spec.anchor is not None:
         a = spec.anchor
-        map_xy(frag, anchor_transform(a.easting, a.northing, a.rotation_deg))
+        apply_anchor(frag, a.easting, a.northing, a.rotation_deg)
         shift_z(frag, a.elevation_m)
         how = f"anchor ({a.easting}, {a.northing}, {a.rotation_deg}°)"
     else:
@@ -248,8 +248,11 @@ def _add_ifc_building(c: Community, site_dir: Path, bid: str, spec: BuildingSpec
     if not frag.buildings:
         raise ModelError(f"building {bid!r}: {ifc} holds no building")
     outline = _placed_outline(frag)
+    frag.crs = c.crs
     for b in frag.buildings:
-        b.id = bid if len(frag.buildings) == 1 else b.id
+        if len(frag.buildings) == 1 and b.id != bid:
+            b.attributes.setdefault("ifc_guid", b.id)
+            b.id = bid
         b.source = "ifc"
         b.ifc_file = ifc
         b.name = spec.name or (fp.name if fp else None) or b.name

@@ -1,13 +1,12 @@
-"""Moving a model fragment between coordinate frames (anchor placement, reprojection).
+"""Moving a model fragment between CRSs (an IFC file mapped to another CRS than the site's).
 
-:func:`map_xy` applies a plan transformation to every geometry and position of a
-:class:`twin.model.Community` in place; :func:`anchor_transform` and
-:func:`crs_transform` build the two transformations the site loader needs.
+:func:`map_xy` applies any (non-linear) plan transformation to every geometry and position
+of a :class:`twin.model.Community` in place; :func:`crs_transform` builds one with pyproj.
+Affine placements (anchors) are :func:`bim.georef.apply_anchor`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
@@ -16,22 +15,9 @@ import shapely
 
 from twin.model import Community
 
-__all__ = ["anchor_transform", "crs_transform", "map_xy", "shift_z"]
+__all__ = ["crs_transform", "map_xy", "shift_z"]
 
 XYFunc = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-def anchor_transform(easting: float, northing: float, rotation_deg: float) -> XYFunc:
-    """Return the plan transform local → site of an anchor (metres, degrees CCW from east).
-
-    ``x' = E + x cos θ − y sin θ``, ``y' = N + x sin θ + y cos θ``.
-    """
-    c, s = math.cos(math.radians(rotation_deg)), math.sin(math.radians(rotation_deg))
-
-    def fn(x: np.ndarray, y: np.ndarray):
-        return easting + x * c - y * s, northing + x * s + y * c
-
-    return fn
 
 
 def crs_transform(src: str, dst: str) -> XYFunc:

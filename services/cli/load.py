@@ -72,7 +72,7 @@ def load_community(path: Path, *, cache_dir: Path | None, no_cache: bool = False
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task(f"loading {path}", total=None)
 
-        def progress(message: str, done: int = 0, total: int = 0) -> None:
+        def progress(done: int, total: int, message: str) -> None:
             bar.update(task, description=str(message), completed=done, total=total or None)
 
         return load(path, cache_dir=cache, progress=progress)
