@@ -97,7 +97,8 @@ def load_gis_file(path: str | Path, *, cache_dir: str | Path | None = None,
     files = _cache.file_inputs(path)
     manifest = SiteManifest(name=path.stem, layers={"buildings": {"path": path.name}})
     return _cache.cached(cache_dir, "gis", files,
-                         lambda: _compose(path.parent, manifest, cache_dir, progress), progress=progress)
+                         lambda: _compose(path.parent, manifest, cache_dir, progress, lone=True),
+                         progress=progress)
 
 
 def load_ifc_file(path: str | Path, *, cache_dir: str | Path | None = None,
@@ -133,7 +134,8 @@ def _site_file(site_dir: Path, rel: str, what: str) -> Path:
     return path
 
 
-def _compose(site_dir: Path, manifest: SiteManifest, cache_dir, progress) -> Community:
+def _compose(site_dir: Path, manifest: SiteManifest, cache_dir, progress, *,
+             lone: bool = False) -> Community:
     from bim import gis
 
     warnings: list[str] = []
@@ -142,6 +144,8 @@ def _compose(site_dir: Path, manifest: SiteManifest, cache_dir, progress) -> Com
         _say(progress, f"reading layer {kind}", n, len(manifest.layers))
         layers[kind] = (ref, gis.read_layer(_site_file(site_dir, ref.path, f"layer {kind}"),
                                             layer=ref.layer))
+        if lone and layers[kind][1].empty:
+            raise ModelError(f"{site_dir / ref.path}: empty model (the layer has no features)")
     crs = gis.choose_crs(manifest.crs, [g for _, g in layers.values()])
     c = Community(name=manifest.name, crs=crs,
                   attributes={"timezone": manifest.timezone} if manifest.timezone else {})

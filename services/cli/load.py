@@ -66,7 +66,7 @@ def load_community(path: Path, *, cache_dir: Path | None, no_cache: bool = False
     from bim import load
 
     cache = None if no_cache else (cache_dir or get_settings().resolved_cache_dir)
-    if not show_progress:
+    if not show_progress or not err_console.is_terminal:
         return load(path, cache_dir=cache)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
