@@ -197,6 +197,7 @@ def _records(gdf: gpd.GeoDataFrame, where: str, prefix: str):
 
 
 def _number(props: dict, key: str, fid: str, where: str, *, integer: bool = False):
+    """A non-negative number property (0 allowed: e.g. an underground garage's floors)."""
     value = props.pop(key, None)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -204,8 +205,8 @@ def _number(props: dict, key: str, fid: str, where: str, *, integer: bool = Fals
         num = float(value)
     except (TypeError, ValueError):
         raise GisError(f"{where}: building {fid!r}: {key}={value!r} is not a number") from None
-    if not math.isfinite(num) or num <= 0:
-        raise GisError(f"{where}: building {fid!r}: {key}={value!r} must be > 0")
+    if not math.isfinite(num) or num < 0:
+        raise GisError(f"{where}: building {fid!r}: {key}={value!r} must be >= 0")
     if integer:
         if not num.is_integer():
             raise GisError(f"{where}: building {fid!r}: {key}={value!r} must be a whole number")

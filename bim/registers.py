@@ -173,9 +173,12 @@ def _billing_units(rows: list[_Row], idx: _Index) -> list[BillingUnit]:
         feature = row.get("feature")
         if feature is not None and feature not in idx.features:
             raise row.fail("feature", "is not a GIS feature of the site")
-        if sp is None and feature is None and kind != "shop":
-            raise row.fail("space" if kind == "apartment" else "feature",
-                           f"must name the {'space' if kind == 'apartment' else 'parking feature or garage space'} of the {kind}")
+        if kind == "apartment" and s is None:
+            raise row.fail("space", "must name the apartment's space (or at least its storey)")
+        if kind == "parking" and sp is None and feature is None:
+            raise row.fail("feature", "must name the parking feature or garage space")
+        if kind == "shop" and b is None and feature is None:
+            raise row.fail("space", "must name the shop's space, storey or building")
         area = row.number("area_m2", positive=True)
         if area is None:
             geom = idx.spaces[sp].footprint if sp else idx.features[feature].geometry if feature else None

@@ -189,12 +189,13 @@ def _add_gis_building(c: Community, bid: str, spec: BuildingSpec, fp, warnings: 
 
     if fp is None:
         raise SiteError(f"building {bid!r} of site.json has neither a GIS footprint nor an IFC file")
-    floors = spec.floors or fp.floors
-    height = spec.height_m or fp.height_m
+    floors = spec.floors or fp.floors or None
+    height = spec.height_m or fp.height_m or None
     core_spec = spec.core
     storey_h = core_spec.storey_height_m if core_spec else None
     if floors is None and height is None:
-        raise GisError(f"building {bid!r}: needs floors or height_m (GIS property or site.json)")
+        raise GisError(f"building {bid!r}: a GIS-only building needs floors >= 1 or height_m > 0 "
+                       f"(GIS property or site.json; got floors={fp.floors}, height_m={fp.height_m})")
     base = default_core(floors or max(1, round(height / 2.9)), height or floors * 2.9)
     core = base
     if core_spec is not None:

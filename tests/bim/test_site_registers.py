@@ -41,6 +41,8 @@ def test_registers_bind_to_the_twin(tmp_path):
     ("billing_units", "X,villa,B1,,B1-F01-A01,,,,", "billing_units.csv line 2: kind='villa' must be one of"),
     ("billing_units", "X,apartment,B1,,B1-F09-A01,,,,", "line 2: space='B1-F09-A01' is not a space"),
     ("billing_units", "X,apartment,B2,,B1-F01-A01,,,,", "line 2: building='B2' does not hold storey"),
+    ("billing_units", "X,apartment,B1,,,,80,,", "line 2: space='' must name the apartment's space"),
+    ("billing_units", "X,apartment,,B1-F02,,,,,", "line 2: area_m2='' is needed"),
     ("billing_units", "X,parking,,,,P7,,,", "line 2: feature='P7' is not a GIS feature"),
     ("billing_units", "X,apartment,B1,,B1-F01-A01,,-3,,", "line 2: area_m2='-3' must be a finite number > 0"),
     ("devices", "D1,meter_water,m,B1,B1-F01,,abc,1,,,", "devices.csv line 2: x='abc' is not a number"),
