@@ -31,7 +31,7 @@ from twin.model import Building, Door, Elevator, Space, Stair, StairFlight, Stor
 
 __all__ = [
     "DEFAULT_STOREY_HEIGHT_M", "Core", "BuildingParts", "default_core", "extrude_building",
-    "stair_run_length_m",
+    "resolve_floors", "stair_run_length_m",
 ]
 
 #: Storey height used when a footprint states only floors or only height (m): the middle
@@ -120,8 +120,15 @@ def stair_run_length_m(storey_height_m: float, stair_width_m: float = 1.1) -> fl
     return n * math.hypot(storey_height_m / n, TREAD_M) + stair_width_m
 
 
-def _resolve_floors(fid: str, floors: int | None, height_m: float | None,
-                    storey_height_m: float | None) -> tuple[int, float]:
+def resolve_floors(fid: str, floors: int | None, height_m: float | None,
+                    storey_height_m: float | None = None) -> tuple[int, float]:
+    """Return ``(floors, height_m)``, deriving a missing one from the other.
+
+    Raises
+    ------
+    GisError
+        Both missing, or a storey lower than 1.8 m.
+    """
     if floors is None and height_m is None:
         raise GisError(f"building {fid!r}: needs floors or height_m")
     if floors is None:
@@ -330,7 +337,7 @@ def extrude_building(fid: str, name: str, footprint: Polygon, *, floors: int | N
     """
     if not isinstance(footprint, Polygon) or footprint.is_empty or footprint.area < 4.0:
         raise GisError(f"building {fid!r}: footprint must be a polygon of at least 4 m²")
-    floors, height_m = _resolve_floors(fid, floors, height_m, storey_height_m)
+    floors, height_m = resolve_floors(fid, floors, height_m, storey_height_m)
     core = core or default_core(floors, height_m)
     if floors == 1 and (core.stairs or core.elevators):
         core = Core(0, 0, core.stair_width_m, core.corridor_width_m, core.apartments_per_floor)

@@ -61,6 +61,8 @@ def load(path: str | Path, *, cache_dir: str | Path | None = None,
     path = Path(path)
     if path.is_dir():
         return load_site(path, cache_dir=cache_dir, progress=progress)
+    if path.name == "site.json" and path.is_file():
+        return load_site(path.parent, cache_dir=cache_dir, progress=progress)
     if not path.exists():
         raise SiteError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
@@ -185,25 +187,21 @@ def _finish(c: Community, where: str) -> None:
 
 
 def _add_gis_building(c: Community, bid: str, spec: BuildingSpec, fp, warnings: list[str]) -> None:
-    from bim.extrude import Core, default_core, extrude_building
+    from bim.extrude import Core, default_core, extrude_building, resolve_floors
 
     if fp is None:
         raise SiteError(f"building {bid!r} of site.json has neither a GIS footprint nor an IFC file")
-    floors = spec.floors or fp.floors or None
-    height = spec.height_m or fp.height_m or None
     core_spec = spec.core
     storey_h = core_spec.storey_height_m if core_spec else None
-    if floors is None and height is None:
-        raise GisError(f"building {bid!r}: a GIS-only building needs floors >= 1 or height_m > 0 "
-                       f"(GIS property or site.json; got floors={fp.floors}, height_m={fp.height_m})")
-    base = default_core(floors or max(1, round(height / 2.9)), height or floors * 2.9)
-    core = base
+    floors, height = resolve_floors(bid, spec.floors or fp.floors or None,
+                                    spec.height_m or fp.height_m or None, storey_h)
+    core = default_core(floors, height)
     if core_spec is not None:
         core = Core(
-            stairs=base.stairs if core_spec.stairs is None else core_spec.stairs,
-            elevators=base.elevators if core_spec.elevators is None else core_spec.elevators,
-            stair_width_m=core_spec.stair_width_m or base.stair_width_m,
-            corridor_width_m=core_spec.corridor_width_m or base.corridor_width_m,
+            stairs=core.stairs if core_spec.stairs is None else core_spec.stairs,
+            elevators=core.elevators if core_spec.elevators is None else core_spec.elevators,
+            stair_width_m=core_spec.stair_width_m or core.stair_width_m,
+            corridor_width_m=core_spec.corridor_width_m or core.corridor_width_m,
             apartments_per_floor=core_spec.apartments_per_floor,
         )
     if core.stair_width_m < 1.1 and core.stairs:

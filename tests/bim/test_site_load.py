@@ -213,3 +213,17 @@ def test_not_a_site_and_empty_site(tmp_path):
     site = write_site(tmp_path / "s", manifest={"layers": {}})
     with pytest.raises(ModelError, match="empty model"):
         bim.load(site)
+
+
+def test_manifest_path_loads_its_folder_and_public_api(tmp_path):
+    site = write_site(tmp_path / "s")
+    assert bim.load(site / "site.json").counts() == bim.load(site).counts()
+    assert {"load", "load_site", "load_ifc", "GisError", "SiteError", "RegisterError"} <= set(bim.__all__)
+    assert all(hasattr(bim, name) for name in bim.__all__)
+
+
+def test_gis_only_building_without_floors_or_height_is_an_error(tmp_path):
+    site = write_site(tmp_path / "s", buildings=[
+        {"id": "G", "name": "garage", "floors": 0, "height_m": None, "geometry": box(E0, N0, E0 + 20, N0 + 20)}])
+    with pytest.raises(bim.GisError, match="building 'G': needs floors or height_m"):
+        bim.load(site)
