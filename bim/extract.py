@@ -76,8 +76,9 @@ class Extraction:
 class _Reader:
     """One read of one file (not reusable)."""
 
-    def __init__(self, f, progress: ProgressFn | None) -> None:
+    def __init__(self, f, progress: ProgressFn | None, use_space_boundaries: bool = True) -> None:
         self.f = f
+        self.use_space_boundaries = use_space_boundaries
         self.progress = progress
         self.us = float(U.calculate_unit_scale(f))
         try:
@@ -359,7 +360,8 @@ class _Reader:
     # -- doors ----------------------------------------------------------------------------
     def _read_doors(self) -> None:
         boundaries: dict[int, list[str]] = defaultdict(list)
-        for rel in _by_type(self.f, "IfcRelSpaceBoundary"):
+        rels = _by_type(self.f, "IfcRelSpaceBoundary") if self.use_space_boundaries else []
+        for rel in rels:
             el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
             if el is not None and el.is_a("IfcDoor") and sp is not None and sp.id() in self.spaces:
                 boundaries[el.id()].append(self.spaces[sp.id()].id)
@@ -582,12 +584,15 @@ def geometry_plan(f: ifcopenshell.file) -> list:
     return [e for e in r._collect() if getattr(e, "Representation", None) is not None]
 
 
-def extract(f: ifcopenshell.file, *, progress: ProgressFn | None = None) -> Extraction:
+def extract(f: ifcopenshell.file, *, progress: ProgressFn | None = None,
+            use_space_boundaries: bool = True) -> Extraction:
     """Read an open IFC file into a community fragment (project coordinates, metres).
+
+    ``use_space_boundaries=False`` connects doors to spaces by plan probes only.
 
     Raises
     ------
     IfcError
         When the file has no IfcBuilding.
     """
-    return _Reader(f, progress).read()
+    return _Reader(f, progress, use_space_boundaries).read()
