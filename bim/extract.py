@@ -190,6 +190,7 @@ class _Reader:
         self._read_elevators()
         self._read_devices()
         self._finish_buildings()
+        self._groups()
         c.warnings.extend(self.warnings)
         return Extraction(c, file_entity_counts(f), self._site_info(), self.us, self.warnings)
 
@@ -347,10 +348,12 @@ class _Reader:
         floor = shapely.union_all(slabs)
         if walls:
             floor = floor.difference(shapely.union_all(walls))
+        if not hasattr(self, "_door_storey"):
+            self._door_storey = {d.id(): self.storey_up(self.spatial_parent(d)) for d in self.ifc_doors}
         doors = []
         for d in self.ifc_doors:
             mesh = self.meshes.get(d.id())
-            if mesh is not None and self.storey_up(self.spatial_parent(d)) is st:
+            if mesh is not None and self._door_storey.get(d.id()) is st:
                 doors.append(mesh_footprint(mesh).minimum_rotated_rectangle.buffer(0.05))
         if doors:
             floor = floor.union(shapely.union_all(doors).intersection(shapely.union_all(slabs)))
@@ -386,13 +389,25 @@ class _Reader:
             if spaces == (None, None):
                 self.warnings.append(f"IfcDoor {d.GlobalId} ({d.Name}): no space on either side")
             pos = (float(frame.centre[0]), float(frame.centre[1])) if frame else (0.0, 0.0)
+            outside = (spaces[0] is None) != (spaces[1] is None)
+            exit_level = self._is_exit_level(building, storey)
             self.c.doors.append(Door(
                 id=d.GlobalId, name=d.Name or d.GlobalId, storey_id=storey.id,
                 building_id=building.id if building else storey.building_id, position=pos,
                 width_m=frame.width_m if frame else (width or 0.0), spaces=spaces,
-                is_exit=(spaces[0] is None) != (spaces[1] is None),
-                attributes={"ifc_class": d.is_a(),
+                is_exit=outside and exit_level,
+                attributes={"ifc_class": d.is_a(), "leads_outside": outside,
                             "connection": "space_boundaries" if boundaries.get(d.id()) else "geometry"}))
+
+    def _is_exit_level(self, building: Building | None, storey: Storey) -> bool:
+        """Whether a door to the outside on ``storey`` is an exit (not a balcony door).
+
+        The ground storey is the one whose elevation is nearest 0; doors to the outside on
+        it or below (basements, ramps) are exits, those more than 1.5 m above are not.
+        """
+        storeys = building.storeys if building is not None and building.storeys else [storey]
+        ground = min(storeys, key=lambda s: abs(s.elevation_m)).elevation_m
+        return storey.elevation_m <= ground + 1.5
 
     def _locator_by_z(self, building: Building | None, z: float) -> SpaceLocator:
         mine = [s for s in self.c.spaces
@@ -519,6 +534,20 @@ class _Reader:
                       storey_id=storey.id if storey else None, space_id=space_id, position=pos,
                       ifc_class=el.is_a(),
                       attributes={"predefined_type": predefined_type(el), "tag": getattr(el, "Tag", None)})
+
+    # -- groups ---------------------------------------------------------------------------
+    def _groups(self) -> None:
+        """Record IfcZone names on spaces and IfcSystem names on devices (``attributes``)."""
+        by_guid = {x.id: x for x in list(self.c.spaces) + list(self.c.devices)}
+        for cls, key in (("IfcZone", "zones"), ("IfcSystem", "systems")):
+            for g in _by_type(self.f, cls):
+                if cls == "IfcSystem" and g.is_a("IfcZone"):
+                    continue
+                for rel in getattr(g, "IsGroupedBy", None) or []:
+                    for obj in rel.RelatedObjects or []:
+                        item = by_guid.get(getattr(obj, "GlobalId", None))
+                        if item is not None:
+                            item.attributes.setdefault(key, []).append(g.Name or g.GlobalId)
 
     # -- buildings and site ---------------------------------------------------------------
     def _finish_buildings(self) -> None:

@@ -252,3 +252,11 @@ def test_authored_building_elevator_stair_devices(models, files):
         assert c.space(d.space_id).storey_id == d.storey_id
     kinds = {d.name.split("-")[0]: d.kind for d in c.devices}
     assert kinds == {"TEMP": "temp_humidity", "SMOKE": "alarm"}
+    # groups of the file: a zone of the four flats, the alarms in a system
+    assert all(s.attributes["zones"] == ["Billing Zone B1"] for s in c.spaces)
+    assert sorted(d.name for d in c.devices if d.attributes.get("systems") == ["Fire alarm"]) == [
+        "SMOKE-101", "SMOKE-102", "SMOKE-201", "SMOKE-202"]
+    # both flat doors open to the outside (no corridor space): only the ground one is an exit
+    doors = {d.name: d for d in c.doors}
+    assert doors["Door L1"].is_exit and not doors["Door L2"].is_exit
+    assert doors["Door L2"].attributes["leads_outside"]

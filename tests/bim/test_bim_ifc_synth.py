@@ -44,7 +44,8 @@ def test_placements_and_units(tmp_path, spec):
         d = next(d for d in c.doors if d.id == door_id)
         assert set(d.spaces) == {a, b}
         assert d.width_m == pytest.approx(0.9)
-        assert d.is_exit == (b is None)
+        assert d.attributes["leads_outside"] == (b is None)
+        assert d.is_exit == (door_id == ids["exit"])  # the upper floor's door is no exit
     assert not m.warnings
 
 
