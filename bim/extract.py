@@ -342,6 +342,8 @@ class _Reader:
             if not holes:
                 return None
             st.attributes["walkable_from"] = "rooms enclosed by walls"
+            self.warnings.append(f"storey {st.id} ({st.name}) has no spaces and no floor slabs; "
+                                 "walkable area taken as the rooms enclosed by its walls")
             return _clean(shapely.union_all(holes))
         if not slabs:
             return None
