@@ -22,9 +22,13 @@ import ifcopenshell.api.aggregate
 import ifcopenshell.api.context
 import ifcopenshell.api.geometry
 import ifcopenshell.api.georeference
+import ifcopenshell.api.owner
+import ifcopenshell.api.owner.settings
+import ifcopenshell.api.pset
 import ifcopenshell.api.project
 import ifcopenshell.api.root
 import ifcopenshell.api.spatial
+import ifcopenshell.api.type
 import ifcopenshell.api.unit
 from ifcopenshell.util.shape_builder import ShapeBuilder
 
@@ -45,6 +49,7 @@ class Spec:
     rotation_deg: float = 0.0
     map_conversion: dict | None = None
     crs: str = "EPSG:4547"
+    schema: str = "IFC4"
     devices: bool = True
     elevator: bool = True
     names: dict = field(default_factory=dict)
@@ -73,7 +78,25 @@ def _matrix(x: float, y: float, z: float, rot_deg: float = 0.0) -> np.ndarray:
 
 def build(spec: Spec, path: Path) -> dict:
     """Write the file; return the GlobalIds by role (storeys, spaces[s][i], doors...)."""
-    f = api.project.create_file(version="IFC4")
+    f = api.project.create_file(version=spec.schema)
+    ifc2x3 = spec.schema == "IFC2X3"
+    if not ifc2x3:
+        return _build(f, spec, path, ifc2x3)
+    # IFC2X3 requires owner history on every rooted entity
+    person = api.owner.add_person(f)
+    org = api.owner.add_organisation(f)
+    user = api.owner.add_person_and_organisation(f, person=person, organisation=org)
+    app = api.owner.add_application(f)
+    settings = api.owner.settings
+    saved = settings.get_user, settings.get_application
+    settings.get_user, settings.get_application = (lambda _f: user), (lambda _f: app)
+    try:
+        return _build(f, spec, path, ifc2x3)
+    finally:
+        settings.get_user, settings.get_application = saved
+
+
+def _build(f, spec: Spec, path: Path, ifc2x3: bool) -> dict:
     project = api.root.create_entity(f, ifc_class="IfcProject", name="Synth")
     length = api.unit.add_si_unit(f, unit_type="LENGTHUNIT", prefix="MILLI" if spec.mm else None)
     area = api.unit.add_si_unit(f, unit_type="AREAUNIT")
@@ -114,8 +137,13 @@ def build(spec: Spec, path: Path) -> dict:
             api.geometry.assign_representation(f, product=sp, representation=rep)
             row.append(sp.GlobalId)
             if spec.devices:
-                dev = api.root.create_entity(f, ifc_class="IfcSensor", name=f"T-{s + 1}{i + 1:02d}",
-                                             predefined_type="TEMPERATURESENSOR")
+                if ifc2x3:  # generic occurrence typed by an IfcSensorType
+                    dev = api.root.create_entity(f, ifc_class="IfcDistributionControlElement",
+                                                 name=f"T-{s + 1}{i + 1:02d}")
+                    api.type.assign_type(f, related_objects=[dev], relating_type=_sensor_type(f))
+                else:
+                    dev = api.root.create_entity(f, ifc_class="IfcSensor", name=f"T-{s + 1}{i + 1:02d}",
+                                                 predefined_type="TEMPERATURESENSOR")
                 api.spatial.assign_container(f, products=[dev], relating_structure=st)
                 cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
                 api.geometry.edit_object_placement(
@@ -133,8 +161,12 @@ def build(spec: Spec, path: Path) -> dict:
         if s == 0:
             ids["exit"] = ext
     if spec.elevator:
-        lift = api.root.create_entity(f, ifc_class="IfcTransportElement", name="Lift A",
-                                      predefined_type="ELEVATOR")
+        if ifc2x3:
+            lift = api.root.create_entity(f, ifc_class="IfcTransportElement", name="Lift A")
+            lift.OperationType = "ELEVATOR"
+        else:
+            lift = api.root.create_entity(f, ifc_class="IfcTransportElement", name="Lift A",
+                                          predefined_type="ELEVATOR")
         api.spatial.assign_container(f, products=[lift], relating_structure=storeys[0])
         for st in storeys[1:]:
             api.spatial.reference_structure(f, products=[lift], relating_structure=st)
@@ -145,7 +177,12 @@ def build(spec: Spec, path: Path) -> dict:
         rep = sb.get_representation(body, [sb.extrude(sb.profile(prof), 2.5 * k)])
         api.geometry.assign_representation(f, product=lift, representation=rep)
         ids["elevator"] = lift.GlobalId
-    if spec.map_conversion is not None:
+    if spec.map_conversion is not None and ifc2x3:  # the IFC2x3 georeferencing guide's psets
+        conv = api.pset.add_pset(f, product=site, name="ePSet_MapConversion")
+        api.pset.edit_pset(f, pset=conv, properties=dict(spec.map_conversion))
+        crs = api.pset.add_pset(f, product=site, name="ePSet_ProjectedCRS")
+        api.pset.edit_pset(f, pset=crs, properties={"Name": spec.crs, "MapUnit": "METRE"})
+    elif spec.map_conversion is not None:
         api.georeference.add_georeferencing(f, ifc_class="IfcMapConversion", name=spec.crs)
         metre = f.createIfcSIUnit(None, "LENGTHUNIT", None, "METRE")
         api.georeference.edit_georeferencing(
@@ -167,3 +204,11 @@ def _door(f, sb, body, st, spec: Spec, k: float, x: float, y: float, rot: float,
     rep = sb.get_representation(body, [sb.extrude(sb.profile(prof), 2.1 * k)])
     api.geometry.assign_representation(f, product=door, representation=rep)
     return door.GlobalId
+
+
+def _sensor_type(f):
+    found = f.by_type("IfcSensorType")
+    if found:
+        return found[0]
+    return api.root.create_entity(f, ifc_class="IfcSensorType", name="Thermometer",
+                                  predefined_type="TEMPERATURESENSOR")

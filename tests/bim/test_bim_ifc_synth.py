@@ -105,3 +105,45 @@ def test_scale_holding_the_unit_conversion_is_not_applied_twice(tmp_path):
     sp = m.community.spaces[0]
     assert footprint_iou(sp.footprint, box(1000.0, 2000.0, 1004.0, 2005.0)) > 0.999
     assert any("Scale=0.001" in w for w in m.warnings)
+
+
+def test_ifc2x3_generic_devices_operation_type_and_epset_georeferencing(tmp_path):
+    """IFC2X3: sensors as IfcDistributionControlElement typed by IfcSensorType, the lift's
+    OperationType, and ePSet_MapConversion / ePSet_ProjectedCRS on the site."""
+    spec = Spec(schema="IFC2X3", mm=True, map_conversion={
+        "Eastings": 1000.0, "Northings": 2000.0, "OrthogonalHeight": 0.0,
+        "XAxisAbscissa": 0.0, "XAxisOrdinate": 1.0, "Scale": 1.0})
+    path = tmp_path / "x3.ifc"
+    ids = build(spec, path)
+    m = load_ifc(path)
+    c = m.community
+    assert m.schema == "IFC2X3" and m.crs == "EPSG:4547"
+    assert c.counts()["devices"] == 6 and c.counts()["elevators"] == 1
+    spaces_of = dict(ids["devices"])
+    for dev in c.devices:
+        assert dev.kind == "temp_humidity" and dev.ifc_class == "IfcDistributionControlElement"
+        assert dev.space_id == spaces_of[dev.id]
+    assert c.elevators[0].storey_ids == ids["storeys"]
+    # x axis turned to north: room 0 (local 0..4 x 0..5 m) lands at E 995..1000, N 2000..2004
+    room0 = next(s for s in c.spaces if s.id == ids["spaces"][0][0])
+    assert footprint_iou(room0.footprint, box(995.0, 2000.0, 1000.0, 2004.0)) > 0.999
+    want = {d: {a, b} for d, a, b in ids["doors"]}
+    assert all(set(d.spaces) == want[d.id] for d in c.doors)
+
+
+def test_geometry_kernel_fallback(tmp_path):
+    """An unknown (or failing) kernel falls back to OpenCASCADE for every element."""
+    import ifcopenshell
+
+    from bim.meshes import iterate_meshes
+
+    path = tmp_path / "b.ifc"
+    ids = build(Spec(storeys=1, rooms=2), path)
+    f = ifcopenshell.open(str(path))
+    spaces = [f.by_guid(g) for g in ids["spaces"][0]]
+    fast = iterate_meshes(f, spaces)
+    fallback = iterate_meshes(f, spaces, kernel="no-such-kernel")
+    assert set(fast) == set(fallback) == {s.id() for s in spaces}
+    for k in fast:
+        assert fast[k].verts[:, :2].min(axis=0) == pytest.approx(fallback[k].verts[:, :2].min(axis=0))
+        assert fast[k].verts[:, :2].max(axis=0) == pytest.approx(fallback[k].verts[:, :2].max(axis=0))
