@@ -109,10 +109,12 @@ def connect_door(frame: DoorFrame | None, locator: SpaceLocator,
     locator : SpaceLocator
         Space footprints of the door's storey.
     boundary_spaces : list of str, optional
-        Spaces whose ``IfcRelSpaceBoundary`` names the door (trusted first).
+        Spaces whose ``IfcRelSpaceBoundary`` names the door: two are trusted as they are;
+        with more, the two found by the plan probes are taken when both are among them;
+        with one, the probes give the other side.
     """
     bounds = list(dict.fromkeys(boundary_spaces or []))
-    if len(bounds) >= 2:
+    if len(bounds) == 2:
         return bounds[0], bounds[1]
     front = _probe(frame, locator, 1.0) if frame is not None else []
     back = _probe(frame, locator, -1.0) if frame is not None else []
@@ -120,6 +122,10 @@ def connect_door(frame: DoorFrame | None, locator: SpaceLocator,
     b = next((s for s in back if s != a), None)
     if a is None and back:
         a, b = back[0], None
+    if len(bounds) > 2:  # boundaries name more spaces than a door has sides: geometry picks
+        if a in bounds and b in bounds:
+            return a, b
+        return bounds[0], bounds[1]
     if bounds:
         known = bounds[0]
         other = next((s for s in (a, b) if s is not None and s != known), None)

@@ -76,8 +76,9 @@ class Extraction:
 class _Reader:
     """One read of one file (not reusable)."""
 
-    def __init__(self, f, progress: ProgressFn | None) -> None:
+    def __init__(self, f, progress: ProgressFn | None, use_space_boundaries: bool = True) -> None:
         self.f = f
+        self.use_space_boundaries = use_space_boundaries
         self.progress = progress
         self.us = float(U.calculate_unit_scale(f))
         try:
@@ -189,6 +190,7 @@ class _Reader:
         self._read_elevators()
         self._read_devices()
         self._finish_buildings()
+        self._groups()
         c.warnings.extend(self.warnings)
         return Extraction(c, file_entity_counts(f), self._site_info(), self.us, self.warnings)
 
@@ -340,16 +342,20 @@ class _Reader:
             if not holes:
                 return None
             st.attributes["walkable_from"] = "rooms enclosed by walls"
+            self.warnings.append(f"storey {st.id} ({st.name}) has no spaces and no floor slabs; "
+                                 "walkable area taken as the rooms enclosed by its walls")
             return _clean(shapely.union_all(holes))
         if not slabs:
             return None
         floor = shapely.union_all(slabs)
         if walls:
             floor = floor.difference(shapely.union_all(walls))
+        if not hasattr(self, "_door_storey"):
+            self._door_storey = {d.id(): self.storey_up(self.spatial_parent(d)) for d in self.ifc_doors}
         doors = []
         for d in self.ifc_doors:
             mesh = self.meshes.get(d.id())
-            if mesh is not None and self.storey_up(self.spatial_parent(d)) is st:
+            if mesh is not None and self._door_storey.get(d.id()) is st:
                 doors.append(mesh_footprint(mesh).minimum_rotated_rectangle.buffer(0.05))
         if doors:
             floor = floor.union(shapely.union_all(doors).intersection(shapely.union_all(slabs)))
@@ -359,7 +365,8 @@ class _Reader:
     # -- doors ----------------------------------------------------------------------------
     def _read_doors(self) -> None:
         boundaries: dict[int, list[str]] = defaultdict(list)
-        for rel in _by_type(self.f, "IfcRelSpaceBoundary"):
+        rels = _by_type(self.f, "IfcRelSpaceBoundary") if self.use_space_boundaries else []
+        for rel in rels:
             el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
             if el is not None and el.is_a("IfcDoor") and sp is not None and sp.id() in self.spaces:
                 boundaries[el.id()].append(self.spaces[sp.id()].id)
@@ -384,13 +391,25 @@ class _Reader:
             if spaces == (None, None):
                 self.warnings.append(f"IfcDoor {d.GlobalId} ({d.Name}): no space on either side")
             pos = (float(frame.centre[0]), float(frame.centre[1])) if frame else (0.0, 0.0)
+            outside = (spaces[0] is None) != (spaces[1] is None)
+            exit_level = self._is_exit_level(building, storey)
             self.c.doors.append(Door(
                 id=d.GlobalId, name=d.Name or d.GlobalId, storey_id=storey.id,
                 building_id=building.id if building else storey.building_id, position=pos,
                 width_m=frame.width_m if frame else (width or 0.0), spaces=spaces,
-                is_exit=(spaces[0] is None) != (spaces[1] is None),
-                attributes={"ifc_class": d.is_a(),
+                is_exit=outside and exit_level,
+                attributes={"ifc_class": d.is_a(), "leads_outside": outside,
                             "connection": "space_boundaries" if boundaries.get(d.id()) else "geometry"}))
+
+    def _is_exit_level(self, building: Building | None, storey: Storey) -> bool:
+        """Whether a door to the outside on ``storey`` is an exit (not a balcony door).
+
+        The ground storey is the one whose elevation is nearest 0; doors to the outside on
+        it or below (basements, ramps) are exits, those more than 1.5 m above are not.
+        """
+        storeys = building.storeys if building is not None and building.storeys else [storey]
+        ground = min(storeys, key=lambda s: abs(s.elevation_m)).elevation_m
+        return storey.elevation_m <= ground + 1.5
 
     def _locator_by_z(self, building: Building | None, z: float) -> SpaceLocator:
         mine = [s for s in self.c.spaces
@@ -518,6 +537,20 @@ class _Reader:
                       ifc_class=el.is_a(),
                       attributes={"predefined_type": predefined_type(el), "tag": getattr(el, "Tag", None)})
 
+    # -- groups ---------------------------------------------------------------------------
+    def _groups(self) -> None:
+        """Record IfcZone names on spaces and IfcSystem names on devices (``attributes``)."""
+        by_guid = {x.id: x for x in list(self.c.spaces) + list(self.c.devices)}
+        for cls, key in (("IfcZone", "zones"), ("IfcSystem", "systems")):
+            for g in _by_type(self.f, cls):
+                if cls == "IfcSystem" and g.is_a("IfcZone"):
+                    continue
+                for rel in getattr(g, "IsGroupedBy", None) or []:
+                    for obj in rel.RelatedObjects or []:
+                        item = by_guid.get(getattr(obj, "GlobalId", None))
+                        if item is not None:
+                            item.attributes.setdefault(key, []).append(g.Name or g.GlobalId)
+
     # -- buildings and site ---------------------------------------------------------------
     def _finish_buildings(self) -> None:
         for b in self.c.buildings:
@@ -582,12 +615,15 @@ def geometry_plan(f: ifcopenshell.file) -> list:
     return [e for e in r._collect() if getattr(e, "Representation", None) is not None]
 
 
-def extract(f: ifcopenshell.file, *, progress: ProgressFn | None = None) -> Extraction:
+def extract(f: ifcopenshell.file, *, progress: ProgressFn | None = None,
+            use_space_boundaries: bool = True) -> Extraction:
     """Read an open IFC file into a community fragment (project coordinates, metres).
+
+    ``use_space_boundaries=False`` connects doors to spaces by plan probes only.
 
     Raises
     ------
     IfcError
         When the file has no IfcBuilding.
     """
-    return _Reader(f, progress).read()
+    return _Reader(f, progress, use_space_boundaries).read()

@@ -128,7 +128,8 @@ def _open(path: Path):
 
 
 def load_ifc(path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
-             progress: ProgressFn | None = None, building_id: str | None = None) -> IfcModel:
+             progress: ProgressFn | None = None, building_id: str | None = None,
+             georeference: bool = True) -> IfcModel:
     """Read an IFC file into a community fragment, in metres, georeferenced when possible.
 
     Parameters
@@ -143,6 +144,9 @@ def load_ifc(path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = N
         ``progress(done, total, message)`` during the load (geometry is the long part).
     building_id : str, optional
         The site manifest's id of this building, stored on the result (ids stay GlobalIds).
+    georeference : bool
+        Apply the file's IfcMapConversion (default). ``False`` keeps project coordinates
+        (metres) and reports ``crs`` None, e.g. to compare with a manifest anchor.
 
     Returns
     -------
@@ -162,7 +166,7 @@ def load_ifc(path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = N
     t0 = time.perf_counter()
     path = Path(path)
     data = _read_bytes(path)
-    key = cache_key(data)
+    key = cache_key(data) + ("" if georeference else "-local")
     if cache_dir is not None:
         cached = read_cache(cache_dir, key)
         if isinstance(cached, IfcModel):
@@ -173,7 +177,7 @@ def load_ifc(path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = N
             return cached
     _check_step(path, data)
     del data
-    model = _build(path, key, progress)
+    model = _build(path, key, progress, georeference)
     if cache_dir is not None:
         write_cache(cache_dir, key, model)
     model.building_id = building_id
@@ -181,7 +185,7 @@ def load_ifc(path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = N
     return model
 
 
-def _build(path: Path, key: str, progress: ProgressFn | None) -> IfcModel:
+def _build(path: Path, key: str, progress: ProgressFn | None, georeference: bool) -> IfcModel:
     from bim.extract import extract
 
     if progress is not None:
@@ -189,7 +193,7 @@ def _build(path: Path, key: str, progress: ProgressFn | None) -> IfcModel:
     f = _open(path)
     ex = extract(f, progress=progress)
     c = ex.community
-    conv: MapConversion | None = read_map_conversion(f, ex.unit_scale_m)
+    conv: MapConversion | None = read_map_conversion(f, ex.unit_scale_m) if georeference else None
     c.attributes["georeferenced"] = conv is not None
     c.attributes["ifc_file"] = path.name
     if conv is not None:

@@ -119,24 +119,33 @@ def iterate_meshes(ifc_file, elements: Iterable, *, progress: ProgressFn | None 
     return out
 
 
-def mesh_footprint(mesh: Mesh, *, min_area_m2: float = 1e-8) -> BaseGeometry:
-    """Return the plan projection of ``mesh``: the union of its non-vertical triangles.
+def mesh_footprint(mesh: Mesh, *, min_area_m2: float = 1e-8, snap_m: float = 1e-6) -> BaseGeometry:
+    """Return the plan projection of ``mesh`` (m): the union of its triangles in plan.
 
-    Vertical faces project to slivers and are skipped; the result is a valid (Multi)Polygon,
-    empty when the mesh is empty or purely vertical.
+    Plan coordinates are snapped to ``snap_m`` so that edges shared by faces at different
+    heights coincide exactly. For a closed, consistently oriented mesh the upward-facing
+    triangles alone cover the projection (a vertical line through the solid leaves it
+    through an upward face), so only those are merged when the signed plan areas of upward
+    and downward faces balance; otherwise every non-vertical triangle is. Vertical faces
+    are skipped. The result is a valid (Multi)Polygon, empty for an empty or vertical mesh.
     """
     if len(mesh.faces) == 0:
         return Polygon()
-    tri = mesh.verts[mesh.faces][:, :, :2]  # (m, 3, 2)
+    tri = np.round(mesh.verts[mesh.faces][:, :, :2] / snap_m) * snap_m  # (m, 3, 2)
     ab = tri[:, 1] - tri[:, 0]
     ac = tri[:, 2] - tri[:, 0]
-    area2 = np.abs(ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0])
-    tri = tri[area2 > 2 * min_area_m2]
+    signed2 = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]  # 2 x signed plan area (> 0: up)
+    up = signed2 > 2 * min_area_m2
+    down = signed2 < -2 * min_area_m2
+    up_area, down_area = float(signed2[up].sum()), float(-signed2[down].sum())
+    if up_area > 0 and abs(up_area - down_area) <= 1e-6 * max(up_area, down_area):
+        tri = tri[up]
+    else:
+        tri = tri[up | down]
     if len(tri) == 0:
         return Polygon()
     rings = np.concatenate([tri, tri[:, :1]], axis=1)
-    polys = shapely.polygons(rings)
-    merged = shapely.union_all(polys)
+    merged = shapely.union_all(shapely.polygons(rings))
     if not merged.is_valid:
         merged = shapely.make_valid(merged)
     return _polygonal(merged)
