@@ -51,6 +51,7 @@ ELEVATOR_CAPACITY_KG = 1000.0
 APARTMENT_TARGET_M2 = 90.0
 _MIN_REGION_M2 = 12.0
 _EPS = 1e-6
+_GRID_M = 1e-6
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,11 @@ def _axis(poly: Polygon) -> tuple[float, Point]:
     return angle, rect.centroid
 
 
+def _and(a: BaseGeometry, b: BaseGeometry) -> BaseGeometry:
+    """Intersection on the plan grid (robust: no slivers from rounding)."""
+    return shapely.intersection(a, b, grid_size=_GRID_M)
+
+
 def _parts(geom: BaseGeometry) -> list[Polygon]:
     if geom.is_empty:
         return []
@@ -191,13 +197,13 @@ def _split_x(region: Polygon, k: int) -> list[BaseGeometry]:
         target = total * j / k
         for _ in range(40):
             mid = (lo + hi) / 2
-            if region.intersection(box(minx - 1, miny - 1, mid, maxy + 1)).area < target:
+            if _and(region, box(minx - 1, miny - 1, mid, maxy + 1)).area < target:
                 lo = mid
             else:
                 hi = mid
         cuts.append((lo + hi) / 2)
     cuts.append(maxx)
-    return [region.intersection(box(a if i else a - 1, miny - 1, b if i < k - 1 else b + 1, maxy + 1))
+    return [_and(region, box(a if i else a - 1, miny - 1, b if i < k - 1 else b + 1, maxy + 1))
             for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))]
 
 
@@ -220,7 +226,7 @@ def _plan(local: Polygon, core: Core, fid: str) -> _Plan:
     minx, miny, maxx, maxy = local.bounds
     ymid, xmid = (miny + maxy) / 2, (minx + maxx) / 2
     half = core.corridor_width_m / 2
-    strip = local.intersection(box(minx - 1, ymid - half, maxx + 1, ymid + half))
+    strip = _and(local, box(minx - 1, ymid - half, maxx + 1, ymid + half))
     pieces = _parts(strip)
     if not pieces:
         raise GisError(f"building {fid!r}: footprint too small for a corridor")
@@ -238,7 +244,7 @@ def _plan(local: Polygon, core: Core, fid: str) -> _Plan:
         y_near, y_far = (ymid + half, maxy + 1) if side > 0 else (miny - 1, ymid - half)
         cells, x = [], x0
         for _, width in row:
-            cell = local.intersection(box(x, y_near, x + width, y_far))
+            cell = _and(local, box(x, y_near, x + width, y_far))
             cells.append(max(_parts(cell), key=lambda p: p.area, default=Polygon()))
             x += width
         score = min((c.area for c in cells), default=0.0)
@@ -249,12 +255,12 @@ def _plan(local: Polygon, core: Core, fid: str) -> _Plan:
         if cell.area < 1.0:
             raise GisError(f"building {fid!r}: footprint too small for its {kind} core")
         cells[kind].append(cell)
-    used = shapely.union_all([corridor, *cells["stair"], *cells["elevator"]])
-    zone = local.difference(used)
+    used = shapely.union_all([corridor, *cells["stair"], *cells["elevator"]], grid_size=_GRID_M)
+    zone = shapely.difference(local, used, grid_size=_GRID_M)
     regions = sorted(_parts(zone), key=lambda p: -p.area)
     big = [r for r in regions if r.area >= _MIN_REGION_M2]
     for small in regions[len(big):]:
-        corridor = corridor.union(small) if _shared(small, corridor) else corridor
+        corridor = shapely.union(corridor, small, grid_size=_GRID_M) if _shared(small, corridor) else corridor
     if isinstance(corridor, Polygon) is False:
         corridor = max(_parts(corridor), key=lambda p: p.area)
     n = core.apartments_per_floor or max(1, round(sum(r.area for r in big) / APARTMENT_TARGET_M2))
@@ -290,7 +296,7 @@ def _merge_unreached(flats: list[BaseGeometry], corridor: BaseGeometry, fid: str
             near = [i for i, f in enumerate(reached) if _door_between(piece, f) is not None]
             if near:
                 i = max(near, key=lambda j: _shared(piece, reached[j]).length)
-                reached[i] = reached[i].union(piece)
+                reached[i] = shapely.union(reached[i], piece, grid_size=_GRID_M)
                 pending.remove(piece)
                 progress = True
         if not progress:
@@ -342,12 +348,16 @@ def extrude_building(fid: str, name: str, footprint: Polygon, *, floors: int | N
     if floors == 1 and (core.stairs or core.elevators):
         core = Core(0, 0, core.stair_width_m, core.corridor_width_m, core.apartments_per_floor)
     angle, origin = _axis(footprint)
-    local = affinity.rotate(footprint, -angle, origin=origin)
+    # plan in a frame centred on the footprint, long axis along x, overlays on a 1 µm grid (no slivers)
+    local = affinity.translate(affinity.rotate(footprint, -angle, origin=origin), -origin.x, -origin.y)
+    local = shapely.set_precision(local, _GRID_M)
     plan = _plan(local, core, fid)
 
     def place(geom):
-        return affinity.rotate(geom, angle, origin=origin)
+        return affinity.rotate(affinity.translate(geom, origin.x, origin.y), angle, origin=origin)
 
+    walkable = place(shapely.union_all([plan.corridor, *plan.stairs, *plan.apartments],
+                                       grid_size=_GRID_M))
     corridor = place(plan.corridor)
     stair_cells = [place(g) for g in plan.stairs]
     lift_cells = [place(g) for g in plan.elevators]
@@ -365,6 +375,7 @@ def extrude_building(fid: str, name: str, footprint: Polygon, *, floors: int | N
         storey = Storey(id=sid, name=f"F{i + 1}", building_id=fid, elevation_m=i * storey_h,
                         height_m=storey_h)
         _fill_storey(parts, storey, i, corridor, stair_cells, lift_cells, flats, exits, core)
+        storey.walkable = walkable
         storeys.append(storey)
     parts.building.storeys = storeys
     ids = [s.id for s in storeys]
@@ -408,20 +419,16 @@ def _fill_storey(parts: BuildingParts, storey: Storey, i: int, corridor, stair_c
                                 building_id=fid, position=(pos.x, pos.y), width_m=width_m,
                                 spaces=(sp.id, corr.id), attributes={"kind": kind, "generated": True}))
 
-    walk = [corridor]
     for k, cell in enumerate(stair_cells, 1):
         door(space(f"ST{k}", cell, "stair", f"{storey.name} stair {k}"), core.stair_width_m, "stair")
-        walk.append(cell)
     for k, cell in enumerate(lift_cells, 1):
         door(space(f"EL{k}", cell, "elevator", f"{storey.name} elevator {k}"), FLAT_DOOR_M, "elevator")
     for k, flat in enumerate(flats, 1):
         sp = space(f"A{k:02d}", flat, "apartment", f"{i + 1}{k:02d}", unit_no=f"{i + 1}{k:02d}")
         door(sp, FLAT_DOOR_M, "apartment")
-        walk.append(flat)
     if i == 0:
         for k, p in enumerate(exits, 1):
             parts.doors.append(Door(id=f"{sid}-X{k}", name=f"Exit {k}", storey_id=sid,
                                     building_id=fid, position=(p.x, p.y), width_m=EXIT_DOOR_M,
                                     spaces=(corr.id, None), is_exit=True,
                                     attributes={"kind": "exit", "generated": True}))
-    storey.walkable = shapely.union_all(walk)
