@@ -232,26 +232,41 @@ def _plan(local: Polygon, core: Core, fid: str) -> _Plan:
         raise GisError(f"building {fid!r}: footprint too small for a corridor")
     centre = Point(xmid, ymid)
     corridor = min(pieces, key=lambda p: (p.distance(centre), -p.area))
-    # core cells: a row of shafts beside the corridor's middle, reaching the facade; on the
-    # north side unless the south side holds more of them
-    widths = [("stair", 2 * core.stair_width_m + 0.2)] * core.stairs
-    lifts = [("elevator", ELEVATOR_SHAFT_M)] * core.elevators
-    row = widths[:1] + lifts + widths[1:]
+    # core cells: shafts beside the corridor, reaching the facade, on the north side unless
+    # the south side holds more of them. Two or more stairs are spread to the quarter points
+    # of the corridor when it is long enough (exits apart, GB 50016), elevators in the
+    # middle; otherwise one compact row (stair, elevators, stairs).
+    stair_w = 2 * core.stair_width_m + 0.2
     cminx, _, cmaxx, _ = corridor.bounds
-    x0 = (cminx + cmaxx) / 2 - sum(w for _, w in row) / 2
+    length, xmid_c = cmaxx - cminx, (cminx + cmaxx) / 2
+    lifts_w = ELEVATOR_SHAFT_M * core.elevators
+    groups: list[tuple[float, list[tuple[str, float]]]]
+    if core.stairs >= 2 and length / 4 >= stair_w * (core.stairs - 1) / 2 + max(stair_w, lifts_w) / 2 + 1.0:
+        groups = [(cminx + length / 4, [("stair", stair_w)]),
+                  (xmid_c, [("elevator", ELEVATOR_SHAFT_M)] * core.elevators),
+                  (cminx + 3 * length / 4, [("stair", stair_w)] * (core.stairs - 1))]
+    else:
+        groups = [(xmid_c, [("stair", stair_w)] * min(core.stairs, 1)
+                   + [("elevator", ELEVATOR_SHAFT_M)] * core.elevators
+                   + [("stair", stair_w)] * max(core.stairs - 1, 0))]
+    row: list[tuple[str, float, float]] = []  # (kind, x from, x to)
+    for centre, members in groups:
+        x = centre - sum(w for _, w in members) / 2
+        for kind, width in members:
+            row.append((kind, x, x + width))
+            x += width
     best = None
     for side in (1, -1):
         y_near, y_far = (ymid + half, maxy + 1) if side > 0 else (miny - 1, ymid - half)
-        cells, x = [], x0
-        for _, width in row:
-            cell = _and(local, box(x, y_near, x + width, y_far))
+        cells = []
+        for _, x0, x1 in row:
+            cell = _and(local, box(x0, y_near, x1, y_far))
             cells.append(max(_parts(cell), key=lambda p: p.area, default=Polygon()))
-            x += width
         score = min((c.area for c in cells), default=0.0)
         if best is None or score > best[0] + 1e-9:
             best = (score, cells)
     cells = {"stair": [], "elevator": []}
-    for (kind, _), cell in zip(row, best[1]):
+    for (kind, _, _), cell in zip(row, best[1]):
         if cell.area < 1.0:
             raise GisError(f"building {fid!r}: footprint too small for its {kind} core")
         cells[kind].append(cell)
@@ -259,18 +274,26 @@ def _plan(local: Polygon, core: Core, fid: str) -> _Plan:
     zone = shapely.difference(local, used, grid_size=_GRID_M)
     regions = sorted(_parts(zone), key=lambda p: -p.area)
     big = [r for r in regions if r.area >= _MIN_REGION_M2]
+    leftovers = []
     for small in regions[len(big):]:
-        corridor = shapely.union(corridor, small, grid_size=_GRID_M) if _shared(small, corridor) else corridor
-    if isinstance(corridor, Polygon) is False:
-        corridor = max(_parts(corridor), key=lambda p: p.area)
-    n = core.apartments_per_floor or max(1, round(sum(r.area for r in big) / APARTMENT_TARGET_M2))
-    if core.apartments_per_floor and core.apartments_per_floor < len(big):
-        warnings.append(f"building {fid!r}: apartments_per_floor={core.apartments_per_floor} "
-                        f"raised to {len(big)} (one per part of the plan)")
+        joined = shapely.union(corridor, small, grid_size=_GRID_M)
+        if _door_between(small, corridor) is not None and isinstance(joined, Polygon):
+            corridor = joined
+        else:
+            leftovers.append(small)
+    areas = [r.area for r in big]
+    if core.apartments_per_floor:
+        if core.apartments_per_floor < len(big):
+            warnings.append(f"building {fid!r}: apartments_per_floor={core.apartments_per_floor} "
+                            f"raised to {len(big)} (one per part of the plan)")
+        counts = _allocate(areas, core.apartments_per_floor) if big else []
+    else:
+        counts = [max(1, round(a / APARTMENT_TARGET_M2)) for a in areas]
     apartments: list[BaseGeometry] = []
-    for region, k in zip(big, _allocate([r.area for r in big], n) if big else []):
+    for region, k in zip(big, counts):
         apartments.extend(p for p in _split_x(region, k) if not p.is_empty)
-    apartments = _merge_unreached(apartments, corridor, fid, warnings)
+    apartments = _merge_unreached(apartments + leftovers, corridor,
+                                  [cells["stair"], cells["elevator"]], fid, warnings)
     apartments.sort(key=lambda p: (p.centroid.y < ymid, round(p.centroid.x, 3)))
     exits = []
     rim = _shared(corridor, local)
@@ -284,19 +307,22 @@ def _plan(local: Polygon, core: Core, fid: str) -> _Plan:
     return _Plan(corridor, cells["stair"], cells["elevator"], apartments, exits, warnings)
 
 
-def _merge_unreached(flats: list[BaseGeometry], corridor: BaseGeometry, fid: str,
-                     warnings: list[str]) -> list[BaseGeometry]:
-    """Merge each apartment piece that does not touch the corridor into a neighbour that
-    does (non-convex footprints), so every apartment has a door to the corridor."""
+def _merge_unreached(flats: list[BaseGeometry], corridor: BaseGeometry,
+                     hosts: list[list[BaseGeometry]], fid: str, warnings: list[str]) -> list[BaseGeometry]:
+    """Merge each piece that does not touch the corridor into a neighbouring apartment that
+    does (non-convex footprints), else into a neighbouring core cell of ``hosts`` (lists
+    changed in place), so every apartment has a door to the corridor and no area is lost."""
     reached = [f for f in flats if _door_between(f, corridor) is not None]
     pending = [f for f in flats if _door_between(f, corridor) is None]
     while pending:
         progress = False
         for piece in list(pending):
-            near = [i for i, f in enumerate(reached) if _door_between(piece, f) is not None]
+            near = [(line.length, group, i)
+                    for group in [reached, *hosts] for i, f in enumerate(group)
+                    if (line := _shared(piece, f)) is not None]
             if near:
-                i = max(near, key=lambda j: _shared(piece, reached[j]).length)
-                reached[i] = shapely.union(reached[i], piece, grid_size=_GRID_M)
+                _, group, i = max(near, key=lambda t: t[0])
+                group[i] = shapely.union(group[i], piece, grid_size=_GRID_M)
                 pending.remove(piece)
                 progress = True
         if not progress:
