@@ -5,18 +5,19 @@ GIS file (see docs/site-format.md).
 reprojected to the site CRS, IFC buildings georeferenced onto the site (IfcMapConversion,
 else the manifest anchor) and compared with their GIS footprint, GIS-only buildings
 extruded (:mod:`bim.extrude`), registers bound (:mod:`bim.registers`). The composed site is
-cached by the content hash of all its inputs (:mod:`bim.cache`).
+cached by the content hash of all its inputs (:mod:`bim.sitecache`; the IFC reader
+also caches per file, :mod:`bim.cache`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import shapely
 
 from bim import sitecache as _cache
-from bim.errors import GisError, SiteError
+from bim.errors import SiteError
 from bim.manifest import REGISTER_KINDS, BuildingSpec, SiteManifest, read_manifest
 from bim.georef import apply_anchor, footprint_iou
 from bim.transform import crs_transform, map_xy, shift_z
