@@ -31,29 +31,34 @@ class DoorFrame:
     depth_m: float
 
 
-def door_frame(verts_xy: np.ndarray | None, placement: np.ndarray | None,
-               overall_width_m: float | None) -> DoorFrame | None:
+def door_frame(verts_xy: np.ndarray | None, placement, overall_width_m: float | None
+               ) -> DoorFrame | None:
     """Return the door's plan frame from its mesh, else from its placement.
 
     Parameters
     ----------
     verts_xy : (n, 2) array or None
         Mesh vertices in plan (m, world).
-    placement : (4, 4) array or None
+    placement : (4, 4) array, None, or a callable returning one
         Object placement in metres (world); x axis along the width, y through the wall.
+        A callable is only called when the mesh does not settle the frame.
     overall_width_m : float or None
         ``OverallWidth`` of the door in metres.
     """
     from bim.meshes import oriented_box
 
+    get = placement if callable(placement) else (lambda: placement)
     if verts_xy is not None and len(verts_xy) >= 3:
         centre, axis, long_m, short_m = oriented_box(verts_xy)
         if long_m > 0:
             normal = np.array([-axis[1], axis[0]])
-            if placement is not None and short_m > 0.8 * long_m:  # squarish box: trust IFC axes
-                normal = _unit(placement[:2, 1]) if np.hypot(*placement[:2, 1]) > 0 else normal
+            if short_m > 0.8 * long_m:  # squarish box: trust the IFC axes
+                placement = get()
+                if placement is not None and np.hypot(*placement[:2, 1]) > 0:
+                    normal = _unit(placement[:2, 1])
             width = overall_width_m if overall_width_m and overall_width_m > 0 else long_m
             return DoorFrame(centre, normal, float(width), float(short_m))
+    placement = get()
     if placement is None:
         return None
     x_axis = _unit(placement[:2, 0]) if np.hypot(*placement[:2, 0]) > 0 else np.array([1.0, 0.0])
@@ -79,20 +84,29 @@ class SpaceLocator:
 
     def at(self, x: float, y: float) -> str | None:
         """Return the id of the smallest space containing the point, or ``None``."""
-        if self.tree is None:
-            return None
-        hits = self.tree.query(shapely.points(x, y), predicate="intersects")
-        if len(hits) == 0:
-            return None
-        best = min(hits, key=lambda k: self.geoms[k].area)
-        return self.ids[best]
+        return self.at_many(np.array([[x, y]], dtype=float))[0]
+
+    def at_many(self, xy: np.ndarray) -> list[str | None]:
+        """Return, per plan point of ``xy`` (n, 2), the smallest space containing it."""
+        out: list[str | None] = [None] * len(xy)
+        if self.tree is None or len(xy) == 0:
+            return out
+        pts, geoms = self.tree.query(shapely.points(xy), predicate="intersects")
+        for p, g in zip(pts.tolist(), geoms.tolist()):
+            cur = out[p]
+            if cur is None or self.geoms[g].area < self._area(cur):
+                out[p] = self.ids[g]
+        return out
+
+    def _area(self, space_id: str) -> float:
+        return self.geoms[self.ids.index(space_id)].area
 
 
 def _probe(frame: DoorFrame, locator: SpaceLocator, side: float) -> list[str]:
+    dist = frame.depth_m / 2.0 + np.asarray(PROBE_OFFSETS_M)
+    xy = frame.centre[None, :] + side * dist[:, None] * frame.normal[None, :]
     hits: list[str] = []
-    for off in PROBE_OFFSETS_M:
-        p = frame.centre + side * (frame.depth_m / 2.0 + off) * frame.normal
-        sid = locator.at(float(p[0]), float(p[1]))
+    for sid in locator.at_many(xy):
         if sid is not None and sid not in hits:
             hits.append(sid)
     return hits
