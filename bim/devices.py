@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DEVICE_ROOT_CLASSES", "KIND_BY_CLASS", "device_kind", "effective_class",
+__all__ = ["DEVICE_ROOT_CLASSES", "KIND_BY_CLASS", "attribute", "device_kind", "effective_class",
            "is_elevator_like", "predefined_type"]
 
 #: Root classes whose instances (all subclasses included) are devices of the twin.
@@ -72,6 +72,27 @@ def _type_of(element, types):
     return E.get_type(element)
 
 
+_ATTR_INDEX: dict[tuple[str, str], int | None] = {}
+
+
+def attribute(element, name: str):
+    """Return attribute ``name`` of ``element`` or None when its class has no such attribute.
+
+    Attribute positions are cached per class: faster than ``getattr`` with a fallback.
+    """
+    key = (element.is_a(True), name)  # schema-qualified class
+    idx = _ATTR_INDEX.get(key, -1)
+    if idx == -1:
+        idx = None
+        try:
+            if element.get_attribute_category(name) == 1:  # a forward (explicit) attribute
+                idx = element.get_argument_index(name)
+        except Exception:
+            idx = None
+        _ATTR_INDEX[key] = idx
+    return element.get_argument(idx) if idx is not None else None
+
+
 def predefined_type(element, types: dict | None = None) -> str | None:
     """Return the element's predefined type (occurrence first, then its type), or ``None``.
 
@@ -82,7 +103,7 @@ def predefined_type(element, types: dict | None = None) -> str | None:
         if obj is None:
             continue
         for attr in ("PredefinedType", "OperationType"):
-            value = getattr(obj, attr, None) if hasattr(obj, attr) else None
+            value = attribute(obj, attr)
             if value and value not in ("NOTDEFINED", "USERDEFINED"):
                 return str(value)
     return None

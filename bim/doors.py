@@ -15,7 +15,8 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-__all__ = ["DoorFrame", "SpaceLocator", "PROBE_OFFSETS_M", "connect_door", "door_frame"]
+__all__ = ["DoorFrame", "SpaceLocator", "PROBE_OFFSETS_M", "connect_door", "door_frame",
+           "probe_doors"]
 
 #: Probe distances (m) beyond half the door depth, nearest first.
 PROBE_OFFSETS_M = (0.15, 0.3, 0.5, 0.8, 1.2)
@@ -102,18 +103,40 @@ class SpaceLocator:
         return self.geoms[self.ids.index(space_id)].area
 
 
-def _probe(frame: DoorFrame, locator: SpaceLocator, side: float) -> list[str]:
+def _probe_points(frame: DoorFrame) -> np.ndarray:
+    """Probe points (2k, 2): k in front (+normal), then k behind, nearest first."""
     dist = frame.depth_m / 2.0 + np.asarray(PROBE_OFFSETS_M)
-    xy = frame.centre[None, :] + side * dist[:, None] * frame.normal[None, :]
-    hits: list[str] = []
-    for sid in locator.at_many(xy):
-        if sid is not None and sid not in hits:
-            hits.append(sid)
-    return hits
+    front = frame.centre[None, :] + dist[:, None] * frame.normal[None, :]
+    back = frame.centre[None, :] - dist[:, None] * frame.normal[None, :]
+    return np.vstack([front, back])
 
 
-def connect_door(frame: DoorFrame | None, locator: SpaceLocator,
-                 boundary_spaces: list[str] | None = None) -> tuple[str | None, str | None]:
+def _distinct(ids) -> list[str]:
+    out: list[str] = []
+    for sid in ids:
+        if sid is not None and sid not in out:
+            out.append(sid)
+    return out
+
+
+def probe_doors(frames: list[DoorFrame | None], locator: SpaceLocator
+                ) -> list[tuple[list[str], list[str]]]:
+    """Return, per door, the spaces hit in front of and behind it (one batched query)."""
+    k = len(PROBE_OFFSETS_M)
+    live = [i for i, f in enumerate(frames) if f is not None]
+    out: list[tuple[list[str], list[str]]] = [([], []) for _ in frames]
+    if not live:
+        return out
+    hits = locator.at_many(np.vstack([_probe_points(frames[i]) for i in live]))
+    for n, i in enumerate(live):
+        chunk = hits[n * 2 * k:(n + 1) * 2 * k]
+        out[i] = (_distinct(chunk[:k]), _distinct(chunk[k:]))
+    return out
+
+
+def connect_door(frame: DoorFrame | None, locator: SpaceLocator | None,
+                 boundary_spaces: list[str] | None = None,
+                 probes: tuple[list[str], list[str]] | None = None) -> tuple[str | None, str | None]:
     """Return the two spaces a door joins (``None`` = outside).
 
     Parameters
@@ -122,6 +145,8 @@ def connect_door(frame: DoorFrame | None, locator: SpaceLocator,
         Plan frame of the door (None: only boundaries are used).
     locator : SpaceLocator
         Space footprints of the door's storey.
+    probes : (front, back) lists of space ids, optional
+        Result of :func:`probe_doors` for this door (else probed here).
     boundary_spaces : list of str, optional
         Spaces whose ``IfcRelSpaceBoundary`` names the door: two are trusted as they are;
         with more, the two found by the plan probes are taken when both are among them;
@@ -130,8 +155,9 @@ def connect_door(frame: DoorFrame | None, locator: SpaceLocator,
     bounds = list(dict.fromkeys(boundary_spaces or []))
     if len(bounds) == 2:
         return bounds[0], bounds[1]
-    front = _probe(frame, locator, 1.0) if frame is not None else []
-    back = _probe(frame, locator, -1.0) if frame is not None else []
+    if probes is None:
+        probes = probe_doors([frame], locator)[0] if locator is not None else ([], [])
+    front, back = probes
     a = front[0] if front else None
     b = next((s for s in back if s != a), None)
     if a is None and back:

@@ -22,8 +22,9 @@ import ifcopenshell
 import ifcopenshell.util.element as E
 import ifcopenshell.util.unit as U
 
-from bim.devices import DEVICE_ROOT_CLASSES, device_kind, is_elevator_like, predefined_type
-from bim.doors import SpaceLocator, connect_door, door_frame
+from bim.devices import (DEVICE_ROOT_CLASSES, attribute, device_kind, is_elevator_like,
+                         predefined_type)
+from bim.doors import SpaceLocator, connect_door, door_frame, probe_doors
 from bim.errors import IfcError
 from bim.meshes import Mesh, iterate_meshes, mesh_footprint, oriented_box
 from bim.relations import Relations
@@ -86,6 +87,9 @@ class _Reader:
             self.area_scale = self.us ** 2
         self.warnings: list[str] = []
         self.rel = Relations(f, self.us)
+        self._ground: dict[str | None, float] = {}
+        self._locators: dict[str, SpaceLocator] = {}
+        self._spaces_by_storey: dict[str, list[Space]] = defaultdict(list)
         self.meshes: dict[int, Mesh] = {}
         self.storey_of_building: dict[str, list[Storey]] = defaultdict(list)
         self.storeys: dict[int, Storey] = {}  # step id -> Storey
@@ -347,6 +351,18 @@ class _Reader:
         return _clean(floor)
 
     # -- doors ----------------------------------------------------------------------------
+    def _locator(self, storey_id: str) -> SpaceLocator:
+        """Space locator of one storey (built once)."""
+        loc = self._locators.get(storey_id)
+        if loc is None:
+            if not self._spaces_by_storey and self.c.spaces:
+                for sp in self.c.spaces:
+                    self._spaces_by_storey[sp.storey_id].append(sp)
+            mine = self._spaces_by_storey.get(storey_id, [])
+            loc = self._locators[storey_id] = SpaceLocator([s.id for s in mine],
+                                                           [s.footprint for s in mine])
+        return loc
+
     def _read_doors(self) -> None:
         boundaries: dict[int, list[str]] = defaultdict(list)
         rels = _by_type(self.f, "IfcRelSpaceBoundary") if self.use_space_boundaries else []
@@ -354,36 +370,46 @@ class _Reader:
             el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
             if el is not None and el.is_a("IfcDoor") and sp is not None and sp.id() in self.spaces:
                 boundaries[el.id()].append(self.spaces[sp.id()].id)
-        locators: dict[str, SpaceLocator] = {}
+        rows = []
         for d in self.ifc_doors:
             mesh = self.meshes.get(d.id())
             building, storey, _ = self.place(d, mesh)
             if storey is None:
                 self.warnings.append(f"IfcDoor {d.GlobalId} ({d.Name}) has no storey; not mapped")
                 continue
-            if storey.id not in locators:
-                mine = [s for s in self.c.spaces if s.storey_id == storey.id]
-                locators[storey.id] = SpaceLocator([s.id for s in mine], [s.footprint for s in mine])
-            width = float(d.OverallWidth) * self.us if getattr(d, "OverallWidth", None) else None
+            w = attribute(d, "OverallWidth")
+            width = float(w) * self.us if w else None
             frame = door_frame(mesh.verts[:, :2] if mesh is not None else None,
                                lambda d=d: self.placement(d), width)
-            spaces = connect_door(frame, locators[storey.id], boundaries.get(d.id()))
-            if spaces == (None, None) and mesh is not None:
-                spaces = connect_door(frame, self._locator_by_z(building, mesh.zmin + 0.5))
-            if frame is None:
-                self.warnings.append(f"IfcDoor {d.GlobalId} ({d.Name}) has no geometry or placement")
-            if spaces == (None, None):
-                self.warnings.append(f"IfcDoor {d.GlobalId} ({d.Name}): no space on either side")
-            pos = (float(frame.centre[0]), float(frame.centre[1])) if frame else (0.0, 0.0)
-            outside = (spaces[0] is None) != (spaces[1] is None)
-            exit_level = self._is_exit_level(building, storey)
-            self.c.doors.append(Door(
-                id=d.GlobalId, name=d.Name or d.GlobalId, storey_id=storey.id,
-                building_id=building.id if building else storey.building_id, position=pos,
-                width_m=frame.width_m if frame else (width or 0.0), spaces=spaces,
-                is_exit=outside and exit_level,
-                attributes={"ifc_class": d.is_a(), "leads_outside": outside,
-                            "connection": "space_boundaries" if boundaries.get(d.id()) else "geometry"}))
+            rows.append((d, mesh, building, storey, width, frame))
+        by_storey: dict[str, list[int]] = defaultdict(list)
+        for i, row in enumerate(rows):
+            by_storey[row[3].id].append(i)
+        probes: dict[int, tuple] = {}
+        for sid, idx in by_storey.items():
+            for i, pr in zip(idx, probe_doors([rows[i][5] for i in idx], self._locator(sid))):
+                probes[i] = pr
+        for i, (d, mesh, building, storey, width, frame) in enumerate(rows):
+            self._add_door(d, mesh, building, storey, width, frame, boundaries.get(d.id()), probes[i])
+
+    def _add_door(self, d, mesh, building, storey, width, frame, bounds, probes) -> None:
+        spaces = connect_door(frame, None, bounds, probes)
+        if spaces == (None, None) and mesh is not None:
+            spaces = connect_door(frame, self._locator_by_z(building, mesh.zmin + 0.5))
+        guid, name = d.GlobalId, d.Name
+        if frame is None:
+            self.warnings.append(f"IfcDoor {guid} ({name}) has no geometry or placement")
+        if spaces == (None, None):
+            self.warnings.append(f"IfcDoor {guid} ({name}): no space on either side")
+        pos = (float(frame.centre[0]), float(frame.centre[1])) if frame else (0.0, 0.0)
+        outside = (spaces[0] is None) != (spaces[1] is None)
+        self.c.doors.append(Door(
+            id=guid, name=name or guid, storey_id=storey.id,
+            building_id=building.id if building else storey.building_id, position=pos,
+            width_m=frame.width_m if frame else (width or 0.0), spaces=spaces,
+            is_exit=outside and self._is_exit_level(building, storey),
+            attributes={"ifc_class": d.is_a(), "leads_outside": outside,
+                        "connection": "space_boundaries" if bounds else "geometry"}))
 
     def _is_exit_level(self, building: Building | None, storey: Storey) -> bool:
         """Whether a door to the outside on ``storey`` is an exit (not a balcony door).
@@ -391,9 +417,11 @@ class _Reader:
         The ground storey is the one whose elevation is nearest 0; doors to the outside on
         it or below (basements, ramps) are exits, those more than 1.5 m above are not.
         """
-        storeys = building.storeys if building is not None and building.storeys else [storey]
-        ground = min(storeys, key=lambda s: abs(s.elevation_m)).elevation_m
-        return storey.elevation_m <= ground + 1.5
+        key = building.id if building is not None else None
+        if key not in self._ground:
+            storeys = building.storeys if building is not None and building.storeys else [storey]
+            self._ground[key] = min(storeys, key=lambda s: abs(s.elevation_m)).elevation_m
+        return storey.elevation_m <= self._ground[key] + 1.5
 
     def _locator_by_z(self, building: Building | None, z: float) -> SpaceLocator:
         mine = [s for s in self.c.spaces
@@ -493,33 +521,41 @@ class _Reader:
     # -- devices --------------------------------------------------------------------------
     def _read_devices(self) -> None:
         seen: set[int] = set()
-        locators: dict[str, SpaceLocator] = {}
+        rows = []
         for cls in DEVICE_ROOT_CLASSES:
             for el in _by_type(self.f, cls):
                 if el.id() in seen:
                     continue
                 seen.add(el.id())
-                self.c.devices.append(self._device(el, locators))
+                building, storey, parent = self.place(el, None)
+                m = self.placement(el)
+                pos = (float(m[0, 3]), float(m[1, 3]), float(m[2, 3])) if m is not None else None
+                space_id = None
+                if parent is not None and parent.id() in self.spaces:
+                    space_id = self.spaces[parent.id()].id
+                rows.append([el, building, storey, pos, space_id])
+        todo: dict[str, list] = defaultdict(list)  # storey -> rows to locate by position
+        for row in rows:
+            if row[4] is None and row[2] is not None and row[3] is not None:
+                todo[row[2].id].append(row)
+        for sid, items in todo.items():
+            xy = np.array([r[3][:2] for r in items], dtype=float)
+            for r, space_id in zip(items, self._locator(sid).at_many(xy)):
+                r[4] = space_id
+        for el, building, storey, pos, space_id in rows:
+            self.c.devices.append(self._device(el, building, storey, pos, space_id))
 
-    def _device(self, el, locators: dict[str, SpaceLocator]) -> Device:
-        building, storey, parent = self.place(el, None)
-        m = self.placement(el)
-        pos = (float(m[0, 3]), float(m[1, 3]), float(m[2, 3])) if m is not None else None
-        space_id = None
-        if parent is not None and parent.is_a("IfcSpace") and parent.id() in self.spaces:
-            space_id = self.spaces[parent.id()].id
-        elif storey is not None and pos is not None:
-            if storey.id not in locators:
-                mine = [s for s in self.c.spaces if s.storey_id == storey.id]
-                locators[storey.id] = SpaceLocator([s.id for s in mine], [s.footprint for s in mine])
-            space_id = locators[storey.id].at(pos[0], pos[1])
+    def _device(self, el, building, storey, pos, space_id) -> Device:
+        guid, name = el.GlobalId, el.Name
         if storey is None:
-            self.warnings.append(f"{el.is_a()} {el.GlobalId} ({el.Name}) has no storey")
-        return Device(id=el.GlobalId, kind=device_kind(el, self.rel.type_of), name=el.Name or el.GlobalId,
+            self.warnings.append(f"{el.is_a()} {guid} ({name}) has no storey")
+        types = self.rel.type_of
+        return Device(id=guid, kind=device_kind(el, types), name=name or guid,
                       building_id=building.id if building else None,
                       storey_id=storey.id if storey else None, space_id=space_id, position=pos,
                       ifc_class=el.is_a(),
-                      attributes={"predefined_type": predefined_type(el, self.rel.type_of), "tag": getattr(el, "Tag", None)})
+                      attributes={"predefined_type": predefined_type(el, types),
+                                  "tag": attribute(el, "Tag")})
 
     def _quantities(self, el) -> dict[str, float]:
         return _quantities_of(self.rel.psets(el, qtos=True))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Iterable
 
 import numpy as np
@@ -37,12 +38,12 @@ class Mesh:
     verts: np.ndarray
     faces: np.ndarray
 
-    @property
+    @cached_property
     def zmin(self) -> float:
         """Lowest z (m)."""
         return float(self.verts[:, 2].min()) if len(self.verts) else float("nan")
 
-    @property
+    @cached_property
     def zmax(self) -> float:
         """Highest z (m)."""
         return float(self.verts[:, 2].max()) if len(self.verts) else float("nan")
@@ -74,8 +75,8 @@ def _run_iterator(ifc_file, elements: list, kernel: str, out: dict[int, Mesh],
     while True:
         shape = it.get()
         geo = shape.geometry
-        verts = np.asarray(geo.verts, dtype=float).reshape(-1, 3)
-        faces = np.asarray(geo.faces, dtype=np.int64).reshape(-1, 3)
+        verts = np.frombuffer(geo.verts_buffer, dtype="d").reshape(-1, 3).copy()
+        faces = np.frombuffer(geo.faces_buffer, dtype="i").reshape(-1, 3).astype(np.int64)
         out[shape.id] = Mesh(verts, faces)
         done += 1
         if progress is not None and (done % 25 == 0 or done == total):
