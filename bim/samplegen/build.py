@@ -83,8 +83,10 @@ class _Site:
                      "height_m": round(plan.height_m, 3), "ifc": f"ifc/{plan.id}.ifc",
                      "kind": plan.kind}
             if plan.kind == "garage":
-                props.update(floors=0, height_m=0.0, levels_below_ground=len(plan.storeys),
-                             depth_m=round(-plan.storeys[0].elevation_m, 3))
+                props.update(floors=len(plan.storeys),
+                             height_m=round(sum(s.height_m for s in plan.storeys), 3),
+                             underground=True,
+                             elevation_m=round(plan.storeys[0].elevation_m, 3))
             feats.append((props, self.site_geom(b, plan.footprint())))
         for g in self.spec.gis_buildings:
             feats.append(({"id": g.id, "name": g.name, "floors": g.floors,
@@ -238,8 +240,10 @@ class _Site:
         layers["parking"] = parking
         counts = {}
         for name in LAYERS:
-            write_layer(out / f"{name}.geojson", name, crs, layers[name])
-            counts[f"gis_{name}"] = len(layers[name])
+            if layers[name]:        # empty layers are left out (every layer is optional)
+                write_layer(out / f"{name}.geojson", name, crs, layers[name])
+                counts[f"gis_{name}"] = len(layers[name])
+        self.layers = [name for name in LAYERS if layers[name]]
         return counts
 
     def manifest(self) -> dict:
@@ -257,7 +261,7 @@ class _Site:
         return {
             "name": self.spec.name, "title": self.spec.title, "crs": self.spec.crs,
             "timezone": self.spec.timezone,
-            "layers": {name: f"gis/{name}.geojson" for name in LAYERS},
+            "layers": {name: f"gis/{name}.geojson" for name in self.layers},
             "buildings": buildings,
             "registers": {"households": "registers/households.csv",
                           "billing_units": "registers/billing_units.csv",

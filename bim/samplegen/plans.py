@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass, field
 
 from shapely.geometry import LineString, Polygon, box
+from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
 
 from bim.samplegen.errors import SampleGenError
@@ -201,7 +202,7 @@ class BuildingPlan:
     def footprint(self) -> Polygon:
         """Outline of the building (m, building-local): union of its largest storey."""
         best = max(self.storeys, key=lambda s: unary_union([p.polygon for p in s.spaces]).area)
-        return unary_union([p.polygon for p in best.spaces]).buffer(0)
+        return orient(unary_union([p.polygon for p in best.spaces]).simplify(0), 1.0)
 
 
 # -- helpers ---------------------------------------------------------------------------
