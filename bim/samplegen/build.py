@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shapely.geometry import LineString, Point, Polygon, box
+from shapely.geometry import LineString, Point
 
 from bim.samplegen.errors import SampleGenError
 from bim.samplegen.gis import footpath_connectors, to_site, write_layer
@@ -26,7 +26,7 @@ from bim.samplegen.registers import (
     BILLING_COLUMNS, DEVICE_COLUMNS, HOUSEHOLD_COLUMNS, STAFF_COLUMNS, household_size,
     staff_roster, write_csv,
 )
-from bim.samplegen.sites import SITES, GisBuilding, IfcBuilding, SiteSpec
+from bim.samplegen.sites import SITES, IfcBuilding, SiteSpec
 
 __all__ = ["SiteSummary", "generate_site"]
 

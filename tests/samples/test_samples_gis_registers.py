@@ -13,7 +13,6 @@ import geopandas as gpd
 import ifcopenshell.util.element as ue
 import pyogrio
 import pytest
-from shapely.geometry import Point
 from shapely.ops import unary_union
 
 from samples_ifcread import (

@@ -13,12 +13,13 @@ import ifcopenshell
 import ifcopenshell.geom
 import ifcopenshell.util.element as ue
 import ifcopenshell.validate
+import numpy as np
 import pytest
 from shapely.geometry import Point
 from shapely.ops import unary_union
 
 from samples_ifcread import (
-    building_ifcs, manifest, open_ifc, point_of, site_dir, space_footprint, storey_of,
+    building_ifcs, manifest, point_of, site_dir, space_footprint, storey_of,
 )
 
 STOREY_H = 2.9
@@ -96,6 +97,9 @@ def test_storeys_apartments_and_heights(site, bid):
     for s in flats:
         area = space_footprint(s).area
         assert 60.0 <= area <= 140.0, (s.Name, area)
+        qto = ue.get_psets(s)["Qto_SpaceBaseQuantities"]
+        assert qto["NetFloorArea"] == pytest.approx(area, abs=0.01)
+        assert qto["Height"] == pytest.approx(STOREY_H - 0.15)
     b = next(x for x in manifest(site)["buildings"] if x["id"] == bid)
     top = storeys[-1].Elevation + STOREY_H
     assert top == pytest.approx(n * STOREY_H)
@@ -149,6 +153,8 @@ def test_doors_widths_and_exits(site, bid):
         kinds = {r.InternalOrExternalBoundary for r in rels}
         if kinds == {"EXTERNAL"}:
             assert len(rels) == 1 and d.OverallWidth >= 1.1  # ground-floor exits >= 1.10 m
+            assert ue.get_psets(d)["Pset_DoorCommon"] == {**ue.get_psets(d)["Pset_DoorCommon"],
+                                                          "IsExternal": True, "FireExit": True}
             assert storey_of(d).Elevation == 0.0
         else:
             assert len(rels) == 2 and kinds == {"INTERNAL"}
@@ -238,7 +244,6 @@ def test_tiny_geometry_builds_and_flights_fit_their_stair():
     shapes = {}
     while True:
         shape = it.get()
-        import numpy as np
         v = np.array(shape.geometry.verts).reshape(-1, 3)
         shapes[shape.guid] = (v.min(0), v.max(0))
         if not it.next():
