@@ -256,8 +256,9 @@ class _Site:
                                    "rotation_deg": b.rotation_deg}
             buildings.append(entry)
         for g in self.spec.gis_buildings:
-            buildings.append({"id": g.id, "core": {"stairs": g.stairs, "elevators": g.elevators,
-                                                   "stair_width_m": g.stair_width_m}})
+            buildings.append({"id": g.id, "core": {
+                "stairs": g.stairs, "elevators": g.elevators, "stair_width_m": g.stair_width_m,
+                "apartments_per_floor": g.units * g.flats_per_floor}})
         return {
             "name": self.spec.name, "title": self.spec.title, "crs": self.spec.crs,
             "timezone": self.spec.timezone,
