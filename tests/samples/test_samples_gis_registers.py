@@ -228,3 +228,12 @@ def test_people_are_fictitious_and_plausible(site):
                               "manager"}
         for s in staff:
             assert re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", s["shift"]) and s["skills"]
+
+
+def test_roads_and_footpaths_do_not_cross_buildings():
+    layers = _layers("lakeside")
+    b = gpd.read_file(layers["buildings"])
+    above = b[b["kind"] != "garage"].geometry.buffer(-0.05)
+    for name in ("roads", "footpaths"):
+        for _, row in gpd.read_file(layers[name]).iterrows():
+            assert all(row.geometry.intersection(g).length < 0.01 for g in above), row["id"]

@@ -300,3 +300,17 @@ def test_counts_of_element_kinds_in_tiny():
     assert counts["IfcDoor"] == 6 + 3 + 1 + 1
     assert counts["IfcFlowMeter"] == 2 * 6
     assert counts["IfcSlab"] == 3 + 1
+
+
+@pytest.mark.parametrize("site,bid", [("tiny", "T1"), ("lakeside", "B1"), ("lakeside", "B3"),
+                                      ("lakeside", "C1"), ("lakeside", "GAR")])
+def test_spaces_of_a_storey_tile_without_overlap(site, bid):
+    f = _ifc(site, bid)
+    by_storey = defaultdict(list)
+    for s in f.by_type("IfcSpace"):
+        by_storey[storey_of(s).GlobalId].append(space_footprint(s))
+    for polys in by_storey.values():
+        assert all(p.is_valid and p.area > 1.0 for p in polys)
+        union = unary_union(polys)
+        assert union.area == pytest.approx(sum(p.area for p in polys), abs=1e-6)
+        assert union.geom_type == "Polygon" and not union.interiors   # one outline, no holes
