@@ -133,7 +133,9 @@ def test_ifc_without_building(tmp_path):
 def test_public_api_is_documented():
     assert sorted(bim.__all__) == sorted([
         "BimError", "GeoreferenceError", "IfcError", "IfcModel", "READER_VERSION",
-        "apply_anchor", "footprint_iou", "load_ifc"])
+        "apply_anchor", "footprint_iou", "load_ifc",
+        # the site loader (bim/site.py)
+        "GisError", "RegisterError", "SiteError", "load", "load_site"])
     for name in bim.__all__:
         assert hasattr(bim, name)
     assert issubclass(IfcError, TwinError)
