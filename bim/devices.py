@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DEVICE_ROOT_CLASSES", "KIND_BY_CLASS", "device_kind", "effective_class",
+__all__ = ["DEVICE_ROOT_CLASSES", "KIND_BY_CLASS", "attribute", "device_kind", "effective_class",
            "is_elevator_like", "predefined_type"]
 
 #: Root classes whose instances (all subclasses included) are devices of the twin.
@@ -64,26 +64,55 @@ KIND_BY_CLASS: dict[tuple[str, str | None], str] = {
 _ELEVATOR_RE = re.compile(r"elevat|\blift|lift\b|^lift|电梯|升降|aufzug|ascenseur|ascensor", re.I)
 
 
-def predefined_type(element) -> str | None:
-    """Return the element's predefined type (occurrence first, then its type), or ``None``."""
+def _type_of(element, types):
+    if types is not None:
+        return types.get(element.id())
     import ifcopenshell.util.element as E
 
-    for obj in (element, E.get_type(element)):
+    return E.get_type(element)
+
+
+_ATTR_INDEX: dict[tuple[str, str], int | None] = {}
+
+
+def attribute(element, name: str):
+    """Return attribute ``name`` of ``element`` or None when its class has no such attribute.
+
+    Attribute positions are cached per class: faster than ``getattr`` with a fallback.
+    """
+    key = (element.is_a(True), name)  # schema-qualified class
+    idx = _ATTR_INDEX.get(key, -1)
+    if idx == -1:
+        idx = None
+        try:
+            if element.get_attribute_category(name) == 1:  # a forward (explicit) attribute
+                idx = element.get_argument_index(name)
+        except Exception:
+            idx = None
+        _ATTR_INDEX[key] = idx
+    return element.get_argument(idx) if idx is not None else None
+
+
+def predefined_type(element, types: dict | None = None) -> str | None:
+    """Return the element's predefined type (occurrence first, then its type), or ``None``.
+
+    ``types`` maps step ids to type objects (a prebuilt index); without it
+    ``ifcopenshell.util.element.get_type`` is asked.
+    """
+    for obj in (element, _type_of(element, types)):
         if obj is None:
             continue
         for attr in ("PredefinedType", "OperationType"):
-            value = getattr(obj, attr, None) if hasattr(obj, attr) else None
+            value = attribute(obj, attr)
             if value and value not in ("NOTDEFINED", "USERDEFINED"):
                 return str(value)
     return None
 
 
-def effective_class(element) -> str:
+def effective_class(element, types: dict | None = None) -> str:
     """Return the occurrence class, or the one named by its type for IFC2X3 generics."""
-    import ifcopenshell.util.element as E
-
     cls = element.is_a()
-    t = E.get_type(element)
+    t = _type_of(element, types)
     if t is not None:
         tcls = t.is_a()
         if tcls.endswith("Type") and tcls[:-4] != cls:
@@ -96,29 +125,27 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def device_kind(element) -> str:
+def device_kind(element, types: dict | None = None) -> str:
     """Return the twin device kind of an IFC device element (see :data:`KIND_BY_CLASS`)."""
-    cls = effective_class(element)
-    pre = predefined_type(element)
+    cls = effective_class(element, types)
+    pre = predefined_type(element, types)
     kind = KIND_BY_CLASS.get((cls, pre)) or KIND_BY_CLASS.get((cls, None))
     if kind:
         return kind
     return _snake(cls)
 
 
-def is_elevator_like(element) -> bool:
+def is_elevator_like(element, types: dict | None = None) -> bool:
     """Whether an IfcTransportElement / IfcBuildingElementProxy is an elevator (lift).
 
     IfcTransportElement: predefined type ELEVATOR (occurrence or type), or NOTDEFINED /
     USERDEFINED with an elevator-ish name. Other elements: an elevator-ish name, object
     type or type name (``elevator``, ``lift``, ``电梯``, ``Aufzug``...).
     """
-    import ifcopenshell.util.element as E
-
-    pre = predefined_type(element)
+    pre = predefined_type(element, types)
     if element.is_a("IfcTransportElement") and pre is not None:
         return pre == "ELEVATOR"
-    t = E.get_type(element)
+    t = _type_of(element, types)
     texts = [element.Name, getattr(element, "ObjectType", None), getattr(element, "Description", None),
              getattr(t, "Name", None) if t is not None else None,
              getattr(t, "ElementType", None) if t is not None else None]

@@ -20,13 +20,14 @@ from shapely.geometry.base import BaseGeometry
 
 import ifcopenshell
 import ifcopenshell.util.element as E
-import ifcopenshell.util.placement as P
 import ifcopenshell.util.unit as U
 
-from bim.devices import DEVICE_ROOT_CLASSES, device_kind, is_elevator_like, predefined_type
-from bim.doors import SpaceLocator, connect_door, door_frame
+from bim.devices import (DEVICE_ROOT_CLASSES, attribute, device_kind, is_elevator_like,
+                         predefined_type)
+from bim.doors import SpaceLocator, connect_door, door_frame, probe_doors
 from bim.errors import IfcError
 from bim.meshes import Mesh, iterate_meshes, mesh_footprint, oriented_box
+from bim.relations import Relations
 from twin.model import (Building, Community, Device, Door, Elevator, Space, Stair, StairFlight,
                         Storey)
 
@@ -46,7 +47,6 @@ MAPPED_CLASSES: dict[str, str] = {
     **{cls: "devices" for cls in DEVICE_ROOT_CLASSES},
 }
 
-_SPATIAL = ("IfcSpatialStructureElement", "IfcSpatialElement")
 _STAIR_TOL_M = 0.45  # a stair reaches a storey when its geometry comes this close (m)
 
 
@@ -86,6 +86,10 @@ class _Reader:
         except Exception:
             self.area_scale = self.us ** 2
         self.warnings: list[str] = []
+        self.rel = Relations(f, self.us)
+        self._ground: dict[str | None, float] = {}
+        self._locators: dict[str, SpaceLocator] = {}
+        self._spaces_by_storey: dict[str, list[Space]] = defaultdict(list)
         self.meshes: dict[int, Mesh] = {}
         self.storey_of_building: dict[str, list[Storey]] = defaultdict(list)
         self.storeys: dict[int, Storey] = {}  # step id -> Storey
@@ -96,16 +100,7 @@ class _Reader:
     # -- spatial structure ------------------------------------------------------------
     def spatial_parent(self, el):
         """Return the spatial element that contains (or aggregates) ``el``, else None."""
-        seen = 0
-        while el is not None and seen < 50:
-            c = E.get_container(el)
-            if c is not None:
-                return c
-            a = E.get_aggregate(el)
-            if a is None or any(a.is_a(s) for s in _SPATIAL):
-                return a
-            el, seen = a, seen + 1
-        return None
+        return self.rel.spatial_parent(el)
 
     def storey_up(self, spatial):
         """Walk up aggregation from a spatial element to its storey (or None)."""
@@ -115,7 +110,7 @@ class _Reader:
                 return self.storeys.get(spatial.id())
             if spatial.is_a("IfcBuilding") or spatial.is_a("IfcSite"):
                 return None
-            spatial, seen = E.get_aggregate(spatial), seen + 1
+            spatial, seen = self.rel.aggregate(spatial), seen + 1
         return None
 
     def building_up(self, spatial):
@@ -123,7 +118,7 @@ class _Reader:
         while spatial is not None and seen < 50:
             if spatial.is_a("IfcBuilding"):
                 return self.building_by_step.get(spatial.id())
-            spatial, seen = E.get_aggregate(spatial), seen + 1
+            spatial, seen = self.rel.aggregate(spatial), seen + 1
         return None
 
     def storey_at_z(self, building: Building | None, z: float) -> Storey | None:
@@ -155,14 +150,7 @@ class _Reader:
 
     def placement(self, el) -> np.ndarray | None:
         """Object placement in metres (4x4, world), or None."""
-        if getattr(el, "ObjectPlacement", None) is None:
-            return None
-        try:
-            m = np.array(P.get_local_placement(el.ObjectPlacement), dtype=float)
-        except Exception:
-            return None
-        m[:3, 3] *= self.us
-        return m
+        return self.rel.placement(el)
 
     def placement_z(self, el) -> float | None:
         m = self.placement(el)
@@ -209,7 +197,7 @@ class _Reader:
         self._building_of_storey: dict[str, Building] = {}
         first = self.c.buildings[0]
         for s in _by_type(self.f, "IfcBuildingStorey"):
-            bld = self.building_up(E.get_aggregate(s))
+            bld = self.building_up(self.rel.aggregate(s))
             if bld is None:
                 bld = first
                 self.warnings.append(f"IfcBuildingStorey {s.GlobalId} ({s.Name}) is not in an "
@@ -236,23 +224,23 @@ class _Reader:
         self.ifc_spaces = _by_type(f, "IfcSpace")
         self.ifc_doors = _by_type(f, "IfcDoor")
         self.ifc_stairs = _by_type(f, "IfcStair")
-        self.stair_parts = {s.id(): [p for p in E.get_decomposition(s)
+        self.stair_parts = {s.id(): [p for p in self.rel.decomposition(s)
                                      if p.is_a("IfcStairFlight") or p.is_a("IfcSlab")]
                             for s in self.ifc_stairs}
         in_stair = {p.id() for parts in self.stair_parts.values() for p in parts}
         self.ifc_flights = _by_type(f, "IfcStairFlight")
         self.orphan_flights = [fl for fl in self.ifc_flights if fl.id() not in in_stair]
         self.ifc_transport = _by_type(f, "IfcTransportElement")
-        self.elevator_elements = [t for t in self.ifc_transport if is_elevator_like(t)]
+        self.elevator_elements = [t for t in self.ifc_transport if is_elevator_like(t, self.rel.type_of)]
         for t in self.ifc_transport:
             if t not in self.elevator_elements:
                 self.warnings.append(f"IfcTransportElement {t.GlobalId} ({t.Name}, "
-                                     f"{predefined_type(t)}) is not an elevator; not mapped")
+                                     f"{predefined_type(t, self.rel.type_of)}) is not an elevator; not mapped")
         self.elevator_elements += [p for p in _by_type(f, "IfcBuildingElementProxy")
-                                   if is_elevator_like(p)]
+                                   if is_elevator_like(p, self.rel.type_of)]
         storeys_with_spaces = set()
         for sp in self.ifc_spaces:
-            st = self.storey_up(self.spatial_parent(sp) or E.get_aggregate(sp))
+            st = self.storey_up(self.spatial_parent(sp) or self.rel.aggregate(sp))
             if st is not None:
                 storeys_with_spaces.add(st.id)
         self.bare_storeys = {sid for sid in (s.id for s in self.storeys.values())
@@ -261,7 +249,7 @@ class _Reader:
         if self.bare_storeys:
             for cls, key in (("IfcSlab", "slabs"), ("IfcWall", "walls"), ("IfcColumn", "walls")):
                 for el in _by_type(f, cls):
-                    if key == "slabs" and predefined_type(el) == "ROOF":
+                    if key == "slabs" and predefined_type(el, self.rel.type_of) == "ROOF":
                         continue
                     st = self.storey_up(self.spatial_parent(el))
                     if st is not None and st.id in self.bare_storeys:
@@ -284,16 +272,16 @@ class _Reader:
             fp = mesh_footprint(mesh) if mesh is not None else Polygon()
             if fp.is_empty:
                 self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no plan geometry")
-            q = _quantities(sp)
+            q = self._quantities(sp)
             net = q.get("NetFloorArea")
             gross = q.get("GrossFloorArea")
             height = q.get("Height") or q.get("FinishCeilingHeight") or q.get("ClearHeight")
             height_m = float(height) * self.us if height else (
                 mesh.zmax - mesh.zmin if mesh is not None else None)
-            psets = E.get_psets(sp, psets_only=True)
+            psets = self.rel.psets(sp)
             common = psets.get("Pset_SpaceCommon", {})
             occ = psets.get("Pset_SpaceOccupancyRequirements", {})
-            pre = predefined_type(sp)
+            pre = predefined_type(sp, self.rel.type_of)
             usage = (sp.ObjectType or occ.get("OccupancyType") or common.get("Category")
                      or (pre.lower() if pre and pre not in ("INTERNAL", "EXTERNAL", "SPACE") else None))
             attrs = {"ifc_class": sp.is_a(), "footprint_area_m2": float(fp.area)}
@@ -363,6 +351,18 @@ class _Reader:
         return _clean(floor)
 
     # -- doors ----------------------------------------------------------------------------
+    def _locator(self, storey_id: str) -> SpaceLocator:
+        """Space locator of one storey (built once)."""
+        loc = self._locators.get(storey_id)
+        if loc is None:
+            if not self._spaces_by_storey and self.c.spaces:
+                for sp in self.c.spaces:
+                    self._spaces_by_storey[sp.storey_id].append(sp)
+            mine = self._spaces_by_storey.get(storey_id, [])
+            loc = self._locators[storey_id] = SpaceLocator([s.id for s in mine],
+                                                           [s.footprint for s in mine])
+        return loc
+
     def _read_doors(self) -> None:
         boundaries: dict[int, list[str]] = defaultdict(list)
         rels = _by_type(self.f, "IfcRelSpaceBoundary") if self.use_space_boundaries else []
@@ -370,36 +370,46 @@ class _Reader:
             el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
             if el is not None and el.is_a("IfcDoor") and sp is not None and sp.id() in self.spaces:
                 boundaries[el.id()].append(self.spaces[sp.id()].id)
-        locators: dict[str, SpaceLocator] = {}
+        rows = []
         for d in self.ifc_doors:
             mesh = self.meshes.get(d.id())
             building, storey, _ = self.place(d, mesh)
             if storey is None:
                 self.warnings.append(f"IfcDoor {d.GlobalId} ({d.Name}) has no storey; not mapped")
                 continue
-            if storey.id not in locators:
-                mine = [s for s in self.c.spaces if s.storey_id == storey.id]
-                locators[storey.id] = SpaceLocator([s.id for s in mine], [s.footprint for s in mine])
-            width = float(d.OverallWidth) * self.us if getattr(d, "OverallWidth", None) else None
+            w = attribute(d, "OverallWidth")
+            width = float(w) * self.us if w else None
             frame = door_frame(mesh.verts[:, :2] if mesh is not None else None,
-                               self.placement(d), width)
-            spaces = connect_door(frame, locators[storey.id], boundaries.get(d.id()))
-            if spaces == (None, None) and mesh is not None:
-                spaces = connect_door(frame, self._locator_by_z(building, mesh.zmin + 0.5))
-            if frame is None:
-                self.warnings.append(f"IfcDoor {d.GlobalId} ({d.Name}) has no geometry or placement")
-            if spaces == (None, None):
-                self.warnings.append(f"IfcDoor {d.GlobalId} ({d.Name}): no space on either side")
-            pos = (float(frame.centre[0]), float(frame.centre[1])) if frame else (0.0, 0.0)
-            outside = (spaces[0] is None) != (spaces[1] is None)
-            exit_level = self._is_exit_level(building, storey)
-            self.c.doors.append(Door(
-                id=d.GlobalId, name=d.Name or d.GlobalId, storey_id=storey.id,
-                building_id=building.id if building else storey.building_id, position=pos,
-                width_m=frame.width_m if frame else (width or 0.0), spaces=spaces,
-                is_exit=outside and exit_level,
-                attributes={"ifc_class": d.is_a(), "leads_outside": outside,
-                            "connection": "space_boundaries" if boundaries.get(d.id()) else "geometry"}))
+                               lambda d=d: self.placement(d), width)
+            rows.append((d, mesh, building, storey, width, frame))
+        by_storey: dict[str, list[int]] = defaultdict(list)
+        for i, row in enumerate(rows):
+            by_storey[row[3].id].append(i)
+        probes: dict[int, tuple] = {}
+        for sid, idx in by_storey.items():
+            for i, pr in zip(idx, probe_doors([rows[i][5] for i in idx], self._locator(sid))):
+                probes[i] = pr
+        for i, (d, mesh, building, storey, width, frame) in enumerate(rows):
+            self._add_door(d, mesh, building, storey, width, frame, boundaries.get(d.id()), probes[i])
+
+    def _add_door(self, d, mesh, building, storey, width, frame, bounds, probes) -> None:
+        spaces = connect_door(frame, None, bounds, probes)
+        if spaces == (None, None) and mesh is not None:
+            spaces = connect_door(frame, self._locator_by_z(building, mesh.zmin + 0.5))
+        guid, name = d.GlobalId, d.Name
+        if frame is None:
+            self.warnings.append(f"IfcDoor {guid} ({name}) has no geometry or placement")
+        if spaces == (None, None):
+            self.warnings.append(f"IfcDoor {guid} ({name}): no space on either side")
+        pos = (float(frame.centre[0]), float(frame.centre[1])) if frame else (0.0, 0.0)
+        outside = (spaces[0] is None) != (spaces[1] is None)
+        self.c.doors.append(Door(
+            id=guid, name=name or guid, storey_id=storey.id,
+            building_id=building.id if building else storey.building_id, position=pos,
+            width_m=frame.width_m if frame else (width or 0.0), spaces=spaces,
+            is_exit=outside and self._is_exit_level(building, storey),
+            attributes={"ifc_class": d.is_a(), "leads_outside": outside,
+                        "connection": "space_boundaries" if bounds else "geometry"}))
 
     def _is_exit_level(self, building: Building | None, storey: Storey) -> bool:
         """Whether a door to the outside on ``storey`` is an exit (not a balcony door).
@@ -407,9 +417,11 @@ class _Reader:
         The ground storey is the one whose elevation is nearest 0; doors to the outside on
         it or below (basements, ramps) are exits, those more than 1.5 m above are not.
         """
-        storeys = building.storeys if building is not None and building.storeys else [storey]
-        ground = min(storeys, key=lambda s: abs(s.elevation_m)).elevation_m
-        return storey.elevation_m <= ground + 1.5
+        key = building.id if building is not None else None
+        if key not in self._ground:
+            storeys = building.storeys if building is not None and building.storeys else [storey]
+            self._ground[key] = min(storeys, key=lambda s: abs(s.elevation_m)).elevation_m
+        return storey.elevation_m <= self._ground[key] + 1.5
 
     def _locator_by_z(self, building: Building | None, z: float) -> SpaceLocator:
         mine = [s for s in self.c.spaces
@@ -477,7 +489,7 @@ class _Reader:
             building_id=building.id if building else (storey.building_id if storey else ""),
             storey_ids=storey_ids, footprint=fp, width_m=float(min(widths)) if widths else 0.0,
             run_length_m=float(run / legs), flights=[r for r, _ in recs],
-            attributes={"ifc_class": s.is_a(), "predefined_type": predefined_type(s),
+            attributes={"ifc_class": s.is_a(), "predefined_type": predefined_type(s, self.rel.type_of),
                         "z_range_m": [zmin, zmax] if meshes else None}))
 
     # -- elevators ------------------------------------------------------------------------
@@ -486,8 +498,8 @@ class _Reader:
             mesh = self.meshes.get(el.id())
             building, storey, _ = self.place(el, mesh)
             ids = [storey.id] if storey else []
-            for rel in getattr(el, "ReferencedInStructures", None) or []:
-                st = self.storey_up(rel.RelatingStructure)
+            for structure in self.rel.references.get(el.id(), []):
+                st = self.storey_up(structure)
                 if st is not None and st.id not in ids:
                     ids.append(st.id)
             if len(ids) < 2 and mesh is not None and building is not None:
@@ -495,7 +507,7 @@ class _Reader:
                     if mesh.zmin - 0.3 <= st.elevation_m <= mesh.zmax - 1.0 and st.id not in ids:
                         ids.append(st.id)
             ids.sort(key=lambda i: self.c.storey(i).elevation_m)
-            psets = E.get_psets(el)
+            psets = self.rel.psets(el)
             cap = psets.get("Pset_TransportElementCommon", {}).get("CapacityWeight")
             fp = mesh_footprint(mesh) if mesh is not None else None
             if fp is None or fp.is_empty:
@@ -504,38 +516,49 @@ class _Reader:
                 id=el.GlobalId, name=el.Name or el.GlobalId,
                 building_id=building.id if building else (storey.building_id if storey else ""),
                 storey_ids=ids, footprint=fp, capacity_kg=float(cap) if cap else None,
-                attributes={"ifc_class": el.is_a(), "predefined_type": predefined_type(el)}))
+                attributes={"ifc_class": el.is_a(), "predefined_type": predefined_type(el, self.rel.type_of)}))
 
     # -- devices --------------------------------------------------------------------------
     def _read_devices(self) -> None:
         seen: set[int] = set()
-        locators: dict[str, SpaceLocator] = {}
+        rows = []
         for cls in DEVICE_ROOT_CLASSES:
             for el in _by_type(self.f, cls):
                 if el.id() in seen:
                     continue
                 seen.add(el.id())
-                self.c.devices.append(self._device(el, locators))
+                building, storey, parent = self.place(el, None)
+                m = self.placement(el)
+                pos = (float(m[0, 3]), float(m[1, 3]), float(m[2, 3])) if m is not None else None
+                space_id = None
+                if parent is not None and parent.id() in self.spaces:
+                    space_id = self.spaces[parent.id()].id
+                rows.append([el, building, storey, pos, space_id])
+        todo: dict[str, list] = defaultdict(list)  # storey -> rows to locate by position
+        for row in rows:
+            if row[4] is None and row[2] is not None and row[3] is not None:
+                todo[row[2].id].append(row)
+        for sid, items in todo.items():
+            xy = np.array([r[3][:2] for r in items], dtype=float)
+            for r, space_id in zip(items, self._locator(sid).at_many(xy)):
+                r[4] = space_id
+        for el, building, storey, pos, space_id in rows:
+            self.c.devices.append(self._device(el, building, storey, pos, space_id))
 
-    def _device(self, el, locators: dict[str, SpaceLocator]) -> Device:
-        building, storey, parent = self.place(el, None)
-        m = self.placement(el)
-        pos = (float(m[0, 3]), float(m[1, 3]), float(m[2, 3])) if m is not None else None
-        space_id = None
-        if parent is not None and parent.is_a("IfcSpace") and parent.id() in self.spaces:
-            space_id = self.spaces[parent.id()].id
-        elif storey is not None and pos is not None:
-            if storey.id not in locators:
-                mine = [s for s in self.c.spaces if s.storey_id == storey.id]
-                locators[storey.id] = SpaceLocator([s.id for s in mine], [s.footprint for s in mine])
-            space_id = locators[storey.id].at(pos[0], pos[1])
+    def _device(self, el, building, storey, pos, space_id) -> Device:
+        guid, name = el.GlobalId, el.Name
         if storey is None:
-            self.warnings.append(f"{el.is_a()} {el.GlobalId} ({el.Name}) has no storey")
-        return Device(id=el.GlobalId, kind=device_kind(el), name=el.Name or el.GlobalId,
+            self.warnings.append(f"{el.is_a()} {guid} ({name}) has no storey")
+        types = self.rel.type_of
+        return Device(id=guid, kind=device_kind(el, types), name=name or guid,
                       building_id=building.id if building else None,
                       storey_id=storey.id if storey else None, space_id=space_id, position=pos,
                       ifc_class=el.is_a(),
-                      attributes={"predefined_type": predefined_type(el), "tag": getattr(el, "Tag", None)})
+                      attributes={"predefined_type": predefined_type(el, types),
+                                  "tag": attribute(el, "Tag")})
+
+    def _quantities(self, el) -> dict[str, float]:
+        return _quantities_of(self.rel.psets(el, qtos=True))
 
     # -- groups ---------------------------------------------------------------------------
     def _groups(self) -> None:
@@ -574,9 +597,9 @@ class _Reader:
                 "ref_elevation_m": float(s.RefElevation) * self.us if s.RefElevation is not None else None}
 
 
-def _quantities(el) -> dict[str, float]:
+def _quantities_of(psets: dict) -> dict[str, float]:
     out: dict[str, float] = {}
-    for name, q in E.get_psets(el, qtos_only=True).items():
+    for name, q in psets.items():
         for k, v in q.items():
             if isinstance(v, (int, float)) and k != "id":
                 out.setdefault(k, float(v))

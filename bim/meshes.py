@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Iterable
 
 import numpy as np
@@ -37,12 +38,12 @@ class Mesh:
     verts: np.ndarray
     faces: np.ndarray
 
-    @property
+    @cached_property
     def zmin(self) -> float:
         """Lowest z (m)."""
         return float(self.verts[:, 2].min()) if len(self.verts) else float("nan")
 
-    @property
+    @cached_property
     def zmax(self) -> float:
         """Highest z (m)."""
         return float(self.verts[:, 2].max()) if len(self.verts) else float("nan")
@@ -74,8 +75,8 @@ def _run_iterator(ifc_file, elements: list, kernel: str, out: dict[int, Mesh],
     while True:
         shape = it.get()
         geo = shape.geometry
-        verts = np.asarray(geo.verts, dtype=float).reshape(-1, 3)
-        faces = np.asarray(geo.faces, dtype=np.int64).reshape(-1, 3)
+        verts = np.frombuffer(geo.verts_buffer, dtype="d").reshape(-1, 3).copy()
+        faces = np.frombuffer(geo.faces_buffer, dtype="i").reshape(-1, 3).astype(np.int64)
         out[shape.id] = Mesh(verts, faces)
         done += 1
         if progress is not None and (done % 25 == 0 or done == total):
@@ -162,19 +163,21 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry:
 def oriented_box(points_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Return centre, unit long axis, long and short side (m) of the minimum rotated rectangle.
 
-    For fewer than three distinct points the long axis is ``(1, 0)`` and the sides 0.
+    For fewer than three distinct points the long axis is ``(1, 0)`` and the sides 0; for
+    collinear points the short side is 0.
     """
-    pts = np.unique(np.round(np.asarray(points_xy, dtype=float), 6), axis=0)
-    if len(pts) < 3:
-        centre = pts.mean(axis=0) if len(pts) else np.zeros(2)
-        return centre, np.array([1.0, 0.0]), 0.0, 0.0
-    rect = MultiPoint(pts).minimum_rotated_rectangle
-    if rect.geom_type != "Polygon":
-        c = np.asarray(rect.centroid.coords[0])
+    pts = np.asarray(points_xy, dtype=float).reshape(-1, 2)
+    if len(pts) == 0:
+        return np.zeros(2), np.array([1.0, 0.0]), 0.0, 0.0
+    rect = shapely.minimum_rotated_rectangle(shapely.multipoints(pts))
+    if rect.geom_type == "Point":
+        return np.asarray(rect.coords[0]), np.array([1.0, 0.0]), 0.0, 0.0
+    if rect.geom_type != "Polygon":  # collinear points: a line
         coords = np.asarray(rect.coords)
         vec = coords[-1] - coords[0]
-        n = float(np.hypot(*vec)) or 1.0
-        return c, vec / n, float(np.hypot(*vec)), 0.0
+        n = float(np.hypot(*vec))
+        axis = vec / n if n > 0 else np.array([1.0, 0.0])
+        return coords.mean(axis=0), axis, n, 0.0
     c = np.asarray(rect.exterior.coords)[:4]
     e1, e2 = c[1] - c[0], c[2] - c[1]
     l1, l2 = float(np.hypot(*e1)), float(np.hypot(*e2))
@@ -182,4 +185,3 @@ def oriented_box(points_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, 
     if l1 >= l2:
         return centre, e1 / (l1 or 1.0), l1, l2
     return centre, e2 / (l2 or 1.0), l2, l1
-

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shapely.geometry import LineString, Point, Polygon, box
+from shapely.geometry import LineString, Point
 
 from bim.samplegen.errors import SampleGenError
 from bim.samplegen.gis import footpath_connectors, to_site, write_layer
@@ -26,7 +26,7 @@ from bim.samplegen.registers import (
     BILLING_COLUMNS, DEVICE_COLUMNS, HOUSEHOLD_COLUMNS, STAFF_COLUMNS, household_size,
     staff_roster, write_csv,
 )
-from bim.samplegen.sites import SITES, GisBuilding, IfcBuilding, SiteSpec
+from bim.samplegen.sites import SITES, IfcBuilding, SiteSpec
 
 __all__ = ["SiteSummary", "generate_site"]
 
@@ -83,8 +83,10 @@ class _Site:
                      "height_m": round(plan.height_m, 3), "ifc": f"ifc/{plan.id}.ifc",
                      "kind": plan.kind}
             if plan.kind == "garage":
-                props.update(floors=0, height_m=0.0, levels_below_ground=len(plan.storeys),
-                             depth_m=round(-plan.storeys[0].elevation_m, 3))
+                props.update(floors=len(plan.storeys),
+                             height_m=round(sum(s.height_m for s in plan.storeys), 3),
+                             underground=True,
+                             elevation_m=round(plan.storeys[0].elevation_m, 3))
             feats.append((props, self.site_geom(b, plan.footprint())))
         for g in self.spec.gis_buildings:
             feats.append(({"id": g.id, "name": g.name, "floors": g.floors,
@@ -238,8 +240,10 @@ class _Site:
         layers["parking"] = parking
         counts = {}
         for name in LAYERS:
-            write_layer(out / f"{name}.geojson", name, crs, layers[name])
-            counts[f"gis_{name}"] = len(layers[name])
+            if layers[name]:        # empty layers are left out (every layer is optional)
+                write_layer(out / f"{name}.geojson", name, crs, layers[name])
+                counts[f"gis_{name}"] = len(layers[name])
+        self.layers = [name for name in LAYERS if layers[name]]
         return counts
 
     def manifest(self) -> dict:
@@ -252,12 +256,13 @@ class _Site:
                                    "rotation_deg": b.rotation_deg}
             buildings.append(entry)
         for g in self.spec.gis_buildings:
-            buildings.append({"id": g.id, "core": {"stairs": g.stairs, "elevators": g.elevators,
-                                                   "stair_width_m": g.stair_width_m}})
+            buildings.append({"id": g.id, "core": {
+                "stairs": g.stairs, "elevators": g.elevators, "stair_width_m": g.stair_width_m,
+                "apartments_per_floor": g.units * g.flats_per_floor}})
         return {
             "name": self.spec.name, "title": self.spec.title, "crs": self.spec.crs,
             "timezone": self.spec.timezone,
-            "layers": {name: f"gis/{name}.geojson" for name in LAYERS},
+            "layers": {name: f"gis/{name}.geojson" for name in self.layers},
             "buildings": buildings,
             "registers": {"households": "registers/households.csv",
                           "billing_units": "registers/billing_units.csv",

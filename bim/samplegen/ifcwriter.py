@@ -83,6 +83,7 @@ class _Writer:
         self._referenced: dict = {}
         self._aggregated: dict = {}
         self._psets: dict = {}          # (pset name, frozen props) -> [objects]
+        self._qtos: dict = {}           # (qto name, frozen quantities) -> [objects]
         self.guids: dict[tuple[str, str], str] = {}
 
     # -- ids and small geometry helpers -----------------------------------------------
@@ -177,6 +178,10 @@ class _Writer:
         key = (name, tuple(props.items()))
         self._psets.setdefault(key, []).append(obj)
 
+    def qto(self, obj, name: str, quantities: dict) -> None:
+        key = (name, tuple((k, _r(v)) for k, v in quantities.items()))
+        self._qtos.setdefault(key, []).append(obj)
+
     # -- the file -----------------------------------------------------------------------
     def setup(self) -> None:
         f = self.f
@@ -257,6 +262,8 @@ class _Writer:
                 self.typed(t, space)
                 self.aggregate(storey, space)
                 self.pset(space, "Twin_Space", {"Usage": ps.usage})
+                self.qto(space, "Qto_SpaceBaseQuantities",
+                         {"NetFloorArea": poly.area, "GrossFloorArea": poly.area, "Height": h})
                 spaces[ps.key] = space
             self.walls_and_slab(st, storey)
             for d in st.doors:
@@ -338,6 +345,9 @@ class _Writer:
                    PhysicalOrVirtualBoundary="PHYSICAL",
                    InternalOrExternalBoundary="EXTERNAL" if d.is_exit else "INTERNAL")
         self.pset(door, "Twin_Door", {"IsExit": d.is_exit})
+        fire_exit = d.is_exit or any(k is not None and spaces[k].ObjectType == "stair"
+                                     for k in d.spaces)
+        self.pset(door, "Pset_DoorCommon", {"IsExternal": d.is_exit, "FireExit": fire_exit})
 
     def device(self, st, storey, dv, spaces) -> None:
         k = DEVICE_KINDS[dv.kind]
@@ -461,6 +471,15 @@ class _Writer:
                           HasProperties=values)
             self.e("IfcRelDefinesByProperties", GlobalId=self.gid("rel-pset", key),
                    RelatedObjects=objs, RelatingPropertyDefinition=pset)
+        for (name, quantities), objs in self._qtos.items():
+            key = f"{name}/" + "/".join(f"{k}={v}" for k, v in quantities)
+            items = [self.e("IfcQuantityArea", Name=k, AreaValue=v) if k.endswith("Area")
+                     else self.e("IfcQuantityLength", Name=k, LengthValue=v)
+                     for k, v in quantities]
+            qto = self.e("IfcElementQuantity", GlobalId=self.gid("qto", key), Name=name,
+                         Quantities=items)
+            self.e("IfcRelDefinesByProperties", GlobalId=self.gid("rel-qto", key),
+                   RelatedObjects=objs, RelatingPropertyDefinition=qto)
 
 
 def _value(f, name: str, v):

@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from shapely.geometry import LineString, Polygon, box
+from shapely.geometry import LineString, Point, Polygon, box
+from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
 
 from bim.samplegen.errors import SampleGenError
@@ -201,7 +202,7 @@ class BuildingPlan:
     def footprint(self) -> Polygon:
         """Outline of the building (m, building-local): union of its largest storey."""
         best = max(self.storeys, key=lambda s: unary_union([p.polygon for p in s.spaces]).area)
-        return unary_union([p.polygon for p in best.spaces]).buffer(0)
+        return orient(unary_union([p.polygon for p in best.spaces]).simplify(0), 1.0)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -399,8 +400,6 @@ def _unit_storey_parts(bid: str, u: int, variant, floor: int, x_off: float):
 def _inside(poly: Polygon, x: float, y: float, dist: float) -> tuple[float, float]:
     """Return the point ``dist`` m from (x, y) on a wall, into ``poly`` (rounded, m)."""
     for dx, dy in ((0, dist), (0, -dist), (dist, 0), (-dist, 0)):
-        from shapely.geometry import Point
-
         if poly.contains(Point(x + dx, y + dy)):
             return round(x + dx, 3), round(y + dy, 3)
     raise SampleGenError(f"no point inside {poly.wkt[:60]} near ({x}, {y})")
