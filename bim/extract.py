@@ -174,6 +174,7 @@ class _Reader:
         self._read_spaces()
         self._walkable()
         self._read_doors()
+        self._read_openings()
         self._read_stairs()
         self._read_elevators()
         self._read_devices()
@@ -423,6 +424,34 @@ class _Reader:
             self._ground[key] = min(storeys, key=lambda s: abs(s.elevation_m)).elevation_m
         return storey.elevation_m <= self._ground[key] + 1.5
 
+    # -- open connections ------------------------------------------------------------------
+    def _read_openings(self) -> None:
+        """Open connections between spaces (no door): ``community.attributes["openings"]``.
+
+        Two spaces of a storey are joined when both have virtual space boundaries (the file
+        says they are open on some side: an open-plan kitchen, a stair hall) and their
+        footprints meet along at least 0.5 m. Spaces separated by a wall never touch.
+        """
+        virtual = set()
+        for rel in _by_type(self.f, "IfcRelSpaceBoundary"):
+            el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
+            if sp is None or sp.id() not in self.spaces:
+                continue
+            if rel.PhysicalOrVirtualBoundary == "VIRTUAL" or (el is not None and el.is_a("IfcVirtualElement")):
+                virtual.add(self.spaces[sp.id()].id)
+        openings = []
+        by_storey: dict[str, list[Space]] = defaultdict(list)
+        for sp in self.c.spaces:
+            if sp.id in virtual and not sp.footprint.is_empty:
+                by_storey[sp.storey_id].append(sp)
+        for storey_id, spaces in by_storey.items():
+            for i, a in enumerate(spaces):
+                for b in spaces[i + 1:]:
+                    o = _opening(a, b)
+                    if o is not None:
+                        openings.append(o)
+        self.c.attributes["openings"] = openings
+
     def _locator_by_z(self, building: Building | None, z: float) -> SpaceLocator:
         mine = [s for s in self.c.spaces
                 if (building is None or s.building_id == building.id)
@@ -595,6 +624,23 @@ class _Reader:
         return {"id": s.GlobalId, "name": s.Name, "long_name": s.LongName,
                 "ref_latitude": _dms(s.RefLatitude), "ref_longitude": _dms(s.RefLongitude),
                 "ref_elevation_m": float(s.RefElevation) * self.us if s.RefElevation is not None else None}
+
+
+def _opening(a: Space, b: Space, *, gap_m: float = 0.05, min_width_m: float = 0.5) -> dict | None:
+    """The open connection of two touching space footprints, or None."""
+    if a.footprint.distance(b.footprint) > gap_m:
+        return None
+    shared = a.footprint.boundary.intersection(b.footprint.buffer(gap_m))
+    if shared.is_empty or shared.length < min_width_m:
+        return None
+    mid = shapely.line_interpolate_point(shapely.line_merge(shared) if shared.geom_type == "MultiLineString"
+                                         else shared, 0.5, normalized=True) \
+        if shared.geom_type in ("LineString", "MultiLineString") else shared.centroid
+    if mid.is_empty:
+        mid = shared.centroid
+    return {"id": f"open:{a.id}:{b.id}", "spaces": [a.id, b.id], "storey_id": a.storey_id,
+            "building_id": a.building_id, "position": [float(mid.x), float(mid.y)],
+            "width_m": float(shared.length), "source": "virtual_space_boundaries"}
 
 
 def _quantities_of(psets: dict) -> dict[str, float]:

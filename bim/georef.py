@@ -230,6 +230,8 @@ def transform_community(c: Community, t: Affine2D) -> Community:
             dev.position = (x, y, dev.position[2])
     for f in c.features:
         f.geometry = t.geom(f.geometry)
+    for o in c.attributes.get("openings", []):
+        o["position"] = list(t.xy(*o["position"]))
     return c
 
 

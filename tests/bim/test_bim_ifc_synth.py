@@ -24,7 +24,9 @@ def _expected_footprint(spec: Spec, i: int):
     Spec(mm=True),
     Spec(origin=(250.0, -80.0, 0.0), rotation_deg=30.0),
     Spec(mm=True, origin=(12.5, 7.25, 0.0), rotation_deg=-127.0),
-], ids=["metres", "millimetres", "shifted-rotated", "mm-shifted-rotated"])
+    Spec(schema="IFC4X3", mm=True, origin=(-3.0, 40.0, 0.0), rotation_deg=75.0),
+    Spec(schema="IFC2X3", origin=(8.0, -2.0, 0.0), rotation_deg=200.0),
+], ids=["metres", "millimetres", "shifted-rotated", "mm-shifted-rotated", "ifc4x3", "ifc2x3"])
 def test_placements_and_units(tmp_path, spec):
     path = tmp_path / "b.ifc"
     ids = build(spec, path)
