@@ -233,6 +233,9 @@ def _add_ifc_building(c: Community, site_dir: Path, bid: str, spec: BuildingSpec
     path = _site_file(site_dir, ifc, f"IFC file of building {bid!r}")
     model = load_ifc(path, cache_dir=cache_dir, progress=progress, building_id=bid)
     frag = model.community
+    if spec.anchor is not None and (model.crs or model.georeferenced):
+        warnings.append(f"building {bid!r}: anchor in site.json ignored, {ifc} has an "
+                        "IfcMapConversion")
     if model.crs:
         if model.crs != c.crs:
             map_xy(frag, crs_transform(model.crs, c.crs))

@@ -118,9 +118,11 @@ def test_map_conversion_reprojected_to_site_crs(tmp_path, site_crs):
     site = write_site(tmp_path / "s", manifest={"crs": site_crs})
     rel = _copy_ifc(src, site)
     data = json.loads((site / "site.json").read_text())
-    data["buildings"] = [{"id": "A1", "ifc": rel}]
+    # an anchor is ignored (with a warning) when the file has its own IfcMapConversion
+    data["buildings"] = [{"id": "A1", "ifc": rel, "anchor": ANCHOR}]
     (site / "site.json").write_text(json.dumps(data))
     c = bim.load(site)
+    assert any("'A1': anchor in site.json ignored" in w for w in c.warnings)
     assert c.crs == site_crs
     tr = pyproj.Transformer.from_crs("EPSG:4547", site_crs, always_xy=True)
     for raw_space in raw.community.spaces:
