@@ -8,6 +8,7 @@ load). A corrupt or unreadable cache entry is ignored and rebuilt.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -125,9 +126,15 @@ def load(fh: BinaryIO) -> Any:
     """Read an object written by :func:`dump`."""
     if fh.read(len(_MAGIC)) != _MAGIC:
         raise ValueError("not a site cache entry")
-    wkb = pickle.load(fh)
-    geoms = shapely.from_wkb(np.array(wkb, dtype=object)) if wkb else np.array([], dtype=object)
-    return _Unpickler(fh, geoms).load()
+    enabled = gc.isenabled()
+    gc.disable()  # unpickling creates many objects: no collector passes over a large heap
+    try:
+        wkb = pickle.load(fh)
+        geoms = shapely.from_wkb(np.array(wkb, dtype=object)) if wkb else np.array([], dtype=object)
+        return _Unpickler(fh, geoms).load()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def cached(cache_dir: str | Path | None, kind: str, files: list[Path], build: Callable[[], T],
