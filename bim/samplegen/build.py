@@ -46,8 +46,9 @@ class SiteSummary:
 
 
 class _Site:
-    def __init__(self, spec: SiteSpec, folder: Path, log):
+    def __init__(self, spec: SiteSpec, folder: Path, log, openings: bool = False):
         self.spec, self.folder, self.log = spec, folder, log
+        self.openings = openings
         self.plans: list[tuple[IfcBuilding, BuildingPlan]] = []
         self.people = FakePeople(spec.seed)
         self.rng = random.Random(spec.seed + 1)
@@ -70,7 +71,8 @@ class _Site:
             e, n = self.spec.origin[0] + b.x, self.spec.origin[1] + b.y
             georef = Georef(e, n, b.rotation_deg, self.spec.crs)
             write_building_ifc(self.spec.name, plan, self.folder / "ifc" / f"{plan.id}.ifc",
-                               georef, map_conversion=b.georef == "map_conversion")
+                               georef, map_conversion=b.georef == "map_conversion",
+                               openings=self.openings)
             self.plans.append((b, plan))
             self.log(f"  {plan.id}: {len(plan.storeys)} storeys, "
                      f"{sum(len(s.spaces) for s in plan.storeys)} spaces "
@@ -297,7 +299,8 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def generate_site(name: str, out: Path | str = "sample_sites", log=_stderr) -> SiteSummary:
+def generate_site(name: str, out: Path | str = "sample_sites", log=_stderr,
+                  openings: bool = False) -> SiteSummary:
     """Generate sample site ``name`` into ``out/name`` and return what was written.
 
     Parameters
@@ -308,6 +311,9 @@ def generate_site(name: str, out: Path | str = "sample_sites", log=_stderr) -> S
         Parent folder; ``out/name`` is replaced only after the new folder is complete.
     log : callable
         Progress sink (one line per step); stderr by default.
+    openings : bool
+        Cut door openings into the walls (see :func:`write_building_ifc`); the committed
+        sample sites are generated without.
 
     Raises
     ------
@@ -326,7 +332,7 @@ def generate_site(name: str, out: Path | str = "sample_sites", log=_stderr) -> S
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
-        counts = _Site(SITES[name](), tmp, log).run()
+        counts = _Site(SITES[name](), tmp, log, openings).run()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -91,3 +91,32 @@ def test_public_api_matches_the_documentation():
     for name in sg.__all__:
         assert f"`{name}`" in doc, name
         assert hasattr(sg, name)
+
+
+def test_openings_option_cuts_every_door_into_its_wall(tmp_path):
+    import ifcopenshell
+    import ifcopenshell.geom
+    import ifcopenshell.util.element as ue
+    import ifcopenshell.validate
+
+    res = _gen("--out", str(tmp_path), "--site", "tiny", "--openings")
+    assert res.returncode == 0, res.stderr
+    f = ifcopenshell.open(str(tmp_path / "tiny" / "ifc" / "T1.ifc"))
+    doors = f.by_type("IfcDoor")
+    assert len(f.by_type("IfcOpeningElement")) == len(doors) == 11
+    for d in doors:
+        (fill,) = d.FillsVoids
+        wall = fill.RelatingOpeningElement.VoidsElements[0].RelatingBuildingElement
+        assert wall.is_a("IfcWall") and ue.get_container(wall) == ue.get_container(d)
+        exit_ = {r.InternalOrExternalBoundary for r in d.ProvidesBoundaries} == {"EXTERNAL"}
+        assert ("exterior" in wall.Name) == exit_
+    logger = ifcopenshell.validate.json_logger()
+    ifcopenshell.validate.validate(f, logger)
+    assert logger.statements == []
+    it = ifcopenshell.geom.iterator(ifcopenshell.geom.settings(), f)
+    assert it.initialize()
+    built = 1
+    while it.next():
+        built += 1
+    walls_etc = [e for e in f.by_type("IfcProduct") if e.Representation is not None]
+    assert built >= len(walls_etc) - len(f.by_type("IfcOpeningElement"))
