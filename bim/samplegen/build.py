@@ -68,6 +68,7 @@ class _Site:
         for b in self.spec.ifc_buildings:
             t0 = time.perf_counter()
             plan = b.make()
+            plan.year_built = b.year_built
             e, n = self.spec.origin[0] + b.x, self.spec.origin[1] + b.y
             georef = Georef(e, n, b.rotation_deg, self.spec.crs)
             write_building_ifc(self.spec.name, plan, self.folder / "ifc" / f"{plan.id}.ifc",
@@ -83,7 +84,7 @@ class _Site:
         for b, plan in self.plans:
             props = {"id": plan.id, "name": plan.name, "floors": plan.floors,
                      "height_m": round(plan.height_m, 3), "ifc": f"ifc/{plan.id}.ifc",
-                     "kind": plan.kind}
+                     "kind": plan.kind, "year_built": plan.year_built}
             if plan.kind == "garage":
                 props.update(floors=len(plan.storeys),
                              height_m=round(sum(s.height_m for s in plan.storeys), 3),
@@ -93,7 +94,7 @@ class _Site:
         for g in self.spec.gis_buildings:
             feats.append(({"id": g.id, "name": g.name, "floors": g.floors,
                            "height_m": round(g.floors * g.storey_height_m, 3),
-                           "kind": "residential"},
+                           "kind": "residential", "year_built": g.year_built},
                           to_site(g.footprint, self.spec.origin)))
         return feats
 

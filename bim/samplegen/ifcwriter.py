@@ -221,6 +221,9 @@ class _Writer:
         self.building.GlobalId = self.gid("building", self.plan.id)
         self.building.LongName = self.plan.name
         self.building.ObjectPlacement = self.place(self.ifc_site.ObjectPlacement)
+        if self.plan.year_built:
+            self.pset(self.building, "Pset_BuildingCommon",
+                      {"YearOfConstruction": str(self.plan.year_built)})
         self.aggregate(self.project, self.ifc_site)
         self.aggregate(self.ifc_site, self.building)
         self.storeys = {}
@@ -469,7 +472,10 @@ class _Writer:
                 if name != home:
                     self.reference(self.storeys[name], el)
             self.pset(el, "Pset_TransportElementCommon", {"CapacityPeople": 14})
-            self.pset(el, "Twin_Elevator", {"CapacityKg": ev.capacity_kg})
+            props = {"CapacityKg": ev.capacity_kg, "RatedSpeed": ev.speed_m_s}
+            if self.plan.year_built:
+                props["InstallYear"] = self.plan.year_built
+            self.pset(el, "Twin_Elevator", props)
 
     # -- relationships, written once at the end ---------------------------------------
     def relationships(self) -> None:
@@ -511,12 +517,16 @@ def _value(f, name: str, v):
     if isinstance(v, bool):
         return f.create_entity("IfcBoolean", v)
     if isinstance(v, int):
+        if name == "InstallYear":
+            return f.create_entity("IfcInteger", v)
         return f.create_entity("IfcCountMeasure", v)
     if isinstance(v, float):
         if name in ("RiserHeight", "TreadLength", "Width", "RunLength"):
             return f.create_entity("IfcPositiveLengthMeasure", v)
         if name == "CapacityKg":
             return f.create_entity("IfcMassMeasure", v)
+        if name == "RatedSpeed":
+            return f.create_entity("IfcLinearVelocityMeasure", v)
         return f.create_entity("IfcReal", v)
     return f.create_entity("IfcLabel", str(v))
 

@@ -169,6 +169,7 @@ class ElevatorPlan:
     depth_m: float
     storeys: tuple[str, ...]
     capacity_kg: float = 1050.0
+    speed_m_s: float = 1.0
 
 
 @dataclass
@@ -182,6 +183,7 @@ class BuildingPlan:
     elevators: list[ElevatorPlan] = field(default_factory=list)
     kind: str = "residential"
     units: int = 1
+    year_built: int | None = None
 
     @property
     def storey_height_m(self) -> float:
@@ -405,6 +407,11 @@ def _inside(poly: Polygon, x: float, y: float, dist: float) -> tuple[float, floa
     raise SampleGenError(f"no point inside {poly.wkt[:60]} near ({x}, {y})")
 
 
+def _lift_speed(floors: int) -> float:
+    """Rated elevator speed (m/s) commonly chosen for a residential tower's height."""
+    return 1.0 if floors <= 11 else 1.75 if floors <= 18 else 2.0 if floors <= 26 else 2.5
+
+
 def residential_plan(bid: str, name: str, floors: int, units: int, variant,
                      storey_height_m: float = 2.9) -> BuildingPlan:
     """Return the plan of a residential tower.
@@ -447,7 +454,7 @@ def residential_plan(bid: str, name: str, floors: int, units: int, variant,
                 plan.stairs.append(StairPlan(f"U{u}-{key}", x, y, w, CORE_DEPTH_M, names))
             elif kind == "elevator":
                 plan.elevators.append(ElevatorPlan(f"U{u}-{key}", x + 0.1, y + 0.1, w - 0.2,
-                                                   2.4, names))
+                                                   2.4, names, speed_m_s=_lift_speed(floors)))
                 lobby = storeys[0].space(f"U{u}-LOBBY")
                 devices = storeys[0].devices
                 devices.append(PlanDevice(f"{bid}-U{u}-{key}-EC", "elevator_controller",
