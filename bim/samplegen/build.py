@@ -17,11 +17,12 @@ from pathlib import Path
 from shapely.geometry import LineString, Point
 
 from bim.samplegen.errors import SampleGenError
+from bim.samplegen.facilities import garage_parking
 from bim.samplegen.gis import footpath_connectors, to_site, write_layer
 from bim.samplegen.ids import guid
 from bim.samplegen.ifcwriter import Georef, write_building_ifc
 from bim.samplegen.names import FakePeople
-from bim.samplegen.plans import BuildingPlan, garage_parking
+from bim.samplegen.plans import BuildingPlan
 from bim.samplegen.registers import (
     BILLING_COLUMNS, DEVICE_COLUMNS, HOUSEHOLD_COLUMNS, STAFF_COLUMNS, household_size,
     staff_roster, write_csv,

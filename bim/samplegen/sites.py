@@ -12,7 +12,9 @@ from typing import Callable
 
 from shapely.geometry import Polygon, box
 
-from bim.samplegen.plans import BuildingPlan, clubhouse_plan, garage_plan, residential_plan
+from bim.samplegen.facilities import clubhouse_plan, garage_plan
+from bim.samplegen.plans import BuildingPlan
+from bim.samplegen.towers import residential_plan
 
 __all__ = ["GisBuilding", "IfcBuilding", "SITES", "SiteSpec", "lakeside", "tiny"]
 
