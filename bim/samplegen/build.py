@@ -29,7 +29,7 @@ from bim.samplegen.registers import (
 )
 from bim.samplegen.sites import SITES, IfcBuilding, SiteSpec
 
-__all__ = ["SiteSummary", "generate_site"]
+__all__ = ["SiteSummary", "generate_site", "library_versions"]
 
 LAYERS = ("buildings", "roads", "footpaths", "green", "parking", "gates", "public_areas")
 PARKING_SOLD_SHARE = 0.55
@@ -271,7 +271,8 @@ class _Site:
             "registers": {"households": "registers/households.csv",
                           "billing_units": "registers/billing_units.csv",
                           "devices": "registers/devices.csv", "staff": "registers/staff.csv"},
-            "generator": {"module": "bim.samplegen", "seed": self.spec.seed},
+            "generator": {"module": "bim.samplegen", "seed": self.spec.seed,
+                          "versions": library_versions()},
         }
 
     def run(self) -> dict[str, int]:
@@ -295,6 +296,18 @@ class _Site:
                       devices=len(self.devices), staff=len(staff),
                       apartments=sum(r["kind"] == "apartment" for r in self.billing))
         return counts
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose output the files depend on (IFC writer, geometry).
+
+    Regenerating with other versions may format numbers differently; the content stays.
+    """
+    import ifcopenshell
+    import shapely
+
+    return {"ifcopenshell": ifcopenshell.version, "shapely": shapely.__version__,
+            "geos": shapely.geos_version_string}
 
 
 def _stderr(msg: str) -> None:

@@ -8,7 +8,7 @@ from shapely.ops import unary_union
 
 from bim.samplegen.plans import (
     EXIT_DOOR_W_M, LOBBY_DOOR_W_M, ROOM_DOOR_W_M, STAIR_DOOR_W_M, BuildingPlan, PlanDevice,
-    PlanSpace, StairPlan, StoreyPlan, door_on_shared_wall, exit_door, rect,
+    PlanSpace, StairPlan, StoreyPlan, canonical, door_on_shared_wall, exit_door, rect,
 )
 
 __all__ = ["clubhouse_plan", "garage_parking", "garage_plan"]
@@ -103,7 +103,7 @@ def garage_plan(bid: str, name: str, storey_height_m: float = 3.6) -> BuildingPl
     others = [ramp_in, ramp_out, s1, s2, pump, dist]
     hall_poly = rect(0, 0, GARAGE_W_M, GARAGE_D_M).difference(unary_union(
         [o.polygon for o in others]))
-    hall = PlanSpace("HALL", "garage", f"{bid}-B1-HALL", "地下车库", hall_poly.simplify(0))
+    hall = PlanSpace("HALL", "garage", f"{bid}-B1-HALL", "地下车库", canonical(hall_poly))
     b1.spaces = [hall, *others]
     b1.doors = [
         door_on_shared_wall("B1-DRAMP1", ramp_in, hall, 6.0),

@@ -33,6 +33,7 @@ __all__ = [
     "STAIR_DOOR_W_M",
     "StairPlan",
     "StoreyPlan",
+    "canonical",
     "door_on_shared_wall",
     "exit_door",
     "floor_name",
@@ -186,7 +187,7 @@ class BuildingPlan:
     def footprint(self) -> Polygon:
         """Outline of the building (m, building-local): union of its largest storey."""
         best = max(self.storeys, key=lambda s: unary_union([p.polygon for p in s.spaces]).area)
-        return orient(unary_union([p.polygon for p in best.spaces]).simplify(0), 1.0)
+        return canonical(unary_union([p.polygon for p in best.spaces]))
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -245,11 +246,33 @@ def rect(x0: float, y0: float, x1: float, y1: float) -> Polygon:
     return box(round(x0, 4), round(y0, 4), round(x1, 4), round(y1, 4))
 
 
+def canonical(poly: Polygon) -> Polygon:
+    """Return ``poly`` without collinear vertices, counter-clockwise, starting at its
+    lowest-left vertex, coordinates rounded to 0.1 mm.
+
+    Union and difference results list vertices in an order that may change between GEOS
+    versions; the files must not.
+
+    Examples
+    --------
+    >>> list(canonical(box(0, 0, 2, 1)).exterior.coords)
+    [(0.0, 0.0), (2.0, 0.0), (2.0, 1.0), (0.0, 1.0), (0.0, 0.0)]
+    """
+    if poly.geom_type != "Polygon" or poly.interiors:
+        raise SampleGenError(f"expected a simple polygon, got {poly.geom_type}")
+    ring = list(orient(poly.simplify(0), 1.0).exterior.coords)[:-1]
+    ring = [(round(x, 4) + 0.0, round(y, 4) + 0.0) for x, y in ring]
+    k = ring.index(min(ring, key=lambda p: (p[1], p[0])))
+    ring = ring[k:] + ring[:k]
+    return Polygon(ring)
+
+
 def l_shape(*parts: Polygon) -> Polygon:
-    merged = unary_union(parts).simplify(0)
+    """Return the union of touching rectangles as one canonical polygon."""
+    merged = unary_union(parts)
     if merged.geom_type != "Polygon":
         raise SampleGenError("flat parts do not touch")
-    return Polygon(merged.exterior.coords)
+    return canonical(merged)
 
 
 def floor_name(n: int) -> str:
