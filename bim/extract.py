@@ -47,7 +47,8 @@ MAPPED_CLASSES: dict[str, str] = {
     **{cls: "devices" for cls in DEVICE_ROOT_CLASSES},
 }
 
-_STAIR_TOL_M = 0.45  # a stair reaches a storey when its geometry comes this close (m)
+_STAIR_TOL_M = 0.45
+_SPACE_PSETS = {"Pset_SpaceCommon", "Pset_SpaceOccupancyRequirements"}  # a stair reaches a storey when its geometry comes this close (m)
 
 
 def _by_type(f, cls: str) -> list:
@@ -88,6 +89,7 @@ class _Reader:
         self.warnings: list[str] = []
         self.rel = Relations(f, self.us)
         self._ground: dict[str | None, float] = {}
+        self._footprints: dict[int, BaseGeometry] = {}
         self._locators: dict[str, SpaceLocator] = {}
         self._spaces_by_storey: dict[str, list[Space]] = defaultdict(list)
         self.meshes: dict[int, Mesh] = {}
@@ -151,6 +153,14 @@ class _Reader:
     def placement(self, el) -> np.ndarray | None:
         """Object placement in metres (4x4, world), or None."""
         return self.rel.placement(el)
+
+    def footprint(self, el) -> BaseGeometry | None:
+        """Plan footprint of a triangulated product (computed once), None without mesh."""
+        key = el.id()
+        if key not in self._footprints:
+            mesh = self.meshes.get(key)
+            self._footprints[key] = mesh_footprint(mesh) if mesh is not None else None
+        return self._footprints[key]
 
     def placement_z(self, el) -> float | None:
         m = self.placement(el)
@@ -279,7 +289,7 @@ class _Reader:
             height = q.get("Height") or q.get("FinishCeilingHeight") or q.get("ClearHeight")
             height_m = float(height) * self.us if height else (
                 mesh.zmax - mesh.zmin if mesh is not None else None)
-            psets = self.rel.psets(sp)
+            psets = self.rel.psets(sp, names=_SPACE_PSETS)
             common = psets.get("Pset_SpaceCommon", {})
             occ = psets.get("Pset_SpaceOccupancyRequirements", {})
             pre = predefined_type(sp, self.rel.type_of)
@@ -464,7 +474,7 @@ class _Reader:
         _, storey, _ = self.place(fl, mesh)
         fp, width, run = None, 0.0, 0.0
         if mesh is not None:
-            fp = mesh_footprint(mesh)
+            fp = self.footprint(fl)
             _, _, long_m, short_m = oriented_box(mesh.verts[:, :2])
             width = short_m
             run = math.hypot(long_m, mesh.zmax - mesh.zmin)
@@ -491,7 +501,7 @@ class _Reader:
         building, storey, _ = self.place(s, mesh)
         recs = [self._flight(fl, building) for fl in flights]
         meshes = [m for m in [mesh] + [self.meshes.get(p.id()) for p in parts] if m is not None]
-        fps = [mesh_footprint(m) for m in meshes]
+        fps = [self.footprint(p) for p in [s] + list(parts) if p.id() in self.meshes]
         fp = _clean(shapely.union_all(fps)) if fps else None
         zmin = min((m.zmin for m in meshes), default=float("nan"))
         zmax = max((m.zmax for m in meshes), default=float("nan"))
@@ -536,7 +546,7 @@ class _Reader:
                     if mesh.zmin - 0.3 <= st.elevation_m <= mesh.zmax - 1.0 and st.id not in ids:
                         ids.append(st.id)
             ids.sort(key=lambda i: self.c.storey(i).elevation_m)
-            psets = self.rel.psets(el)
+            psets = self.rel.psets(el, names={"Pset_TransportElementCommon"})
             cap = psets.get("Pset_TransportElementCommon", {}).get("CapacityWeight")
             fp = mesh_footprint(mesh) if mesh is not None else None
             if fp is None or fp.is_empty:

@@ -41,7 +41,6 @@ class Relations:
         self.children: dict[int, list] = defaultdict(list)
         self.references: dict[int, list] = defaultdict(list)
         self.type_of: dict[int, object] = {}
-        self.definitions: dict[int, list] = defaultdict(list)
         for rel in _by_type(f, "IfcRelContainedInSpatialStructure"):
             for el in rel.RelatedElements or []:
                 self.container.setdefault(el.id(), rel.RelatingStructure)
@@ -55,28 +54,30 @@ class Relations:
         for rel in _by_type(f, "IfcRelDefinesByType"):
             for el in rel.RelatedObjects or []:
                 self.type_of[el.id()] = rel.RelatingType
-        for rel in _by_type(f, "IfcRelDefinesByProperties"):
-            pdef = rel.RelatingPropertyDefinition
-            for el in rel.RelatedObjects or []:
-                self.definitions[el.id()].append(pdef)
         self._placements: dict[int, np.ndarray] = {}
 
     def element_type(self, el):
         """Return the type object of ``el`` (IfcRelDefinesByType), or None."""
         return self.type_of.get(el.id())
 
-    def psets(self, el, *, qtos: bool = False) -> dict[str, dict]:
+    def psets(self, el, *, qtos: bool = False, names: set[str] | None = None) -> dict[str, dict]:
         """Return ``{name: {property: value}}`` of the property sets (or quantity sets) of
-        ``el``; the occurrence's own values override those of its type."""
+        ``el``; the occurrence's own values override those of its type. ``names`` keeps
+        only the sets with these names (the others' properties are not read)."""
         out: dict[str, dict] = {}
         t = self.type_of.get(el.id())
         defs = list(getattr(t, "HasPropertySets", None) or []) if t is not None else []
-        defs += self.definitions.get(el.id(), [])
+        for rel in getattr(el, "IsDefinedBy", None) or []:  # inverse: only this element's
+            if rel.is_a("IfcRelDefinesByProperties"):
+                pdef = rel.RelatingPropertyDefinition
+                defs.extend(pdef if isinstance(pdef, tuple) else [pdef])
         for d in defs:
             if d is None:
                 continue
             is_qto = d.is_a("IfcElementQuantity")
             if is_qto != qtos or not (is_qto or d.is_a("IfcPropertySet")):
+                continue
+            if names is not None and d.Name not in names:
                 continue
             values = out.setdefault(d.Name or "", {})
             for prop in (d.Quantities if is_qto else d.HasProperties) or []:
