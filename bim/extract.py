@@ -19,7 +19,6 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 import ifcopenshell
-import ifcopenshell.util.element as E
 import ifcopenshell.util.unit as U
 
 from bim.devices import (DEVICE_ROOT_CLASSES, attribute, device_kind, is_elevator_like,

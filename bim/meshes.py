@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPoint, Polygon
+from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 __all__ = ["FAST_KERNEL", "DEFAULT_KERNEL", "Mesh", "geom_settings", "iterate_meshes",
