@@ -134,7 +134,7 @@ class _Reader:
         """Return building, storey and spatial parent of a product."""
         parent = self.spatial_parent(el)
         storey = self.storey_up(parent) if parent is not None else None
-        building = self._building_of_storey.get(storey.id) if storey else None
+        building = self._building_of_storey.get(id(storey)) if storey else None
         if building is None and parent is not None:
             building = self.building_up(parent)
         if building is None and len(self.building_by_step) == 1:
@@ -146,7 +146,7 @@ class _Reader:
             if z is not None:
                 storey = self.storey_at_z(building, z)
         if storey is not None and building is None:
-            building = self._building_of_storey[storey.id]
+            building = self._building_of_storey[id(storey)]
         return building, storey, parent
 
     def placement(self, el) -> np.ndarray | None:
@@ -176,11 +176,14 @@ class _Reader:
                             or "ifc"))
         self.c = c
         self._read_buildings(ifc_buildings)
+        self._unique_ids("building")
         self._read_storeys()
+        self._unique_ids("storey")
         plan = self._collect()
         self._step(0, 1, "geometry")
         self.meshes = iterate_meshes(f, plan, progress=self.progress)
         self._read_spaces()
+        self._unique_ids("space")
         self._walkable()
         self._read_doors()
         self._read_openings()
@@ -189,6 +192,7 @@ class _Reader:
         self._read_devices()
         self._finish_buildings()
         self._groups()
+        self._unique_ids("door", "stair", "elevator", "device")
         c.warnings.extend(self.warnings)
         return Extraction(c, file_entity_counts(f), self._site_info(), self.us, self.warnings)
 
@@ -204,7 +208,7 @@ class _Reader:
             self.c.buildings.append(bld)
 
     def _read_storeys(self) -> None:
-        self._building_of_storey: dict[str, Building] = {}
+        self._building_of_storey: dict[int, Building] = {}  # by id() of the Storey
         first = self.c.buildings[0]
         for s in _by_type(self.f, "IfcBuildingStorey"):
             bld = self.building_up(self.rel.aggregate(s))
@@ -221,7 +225,7 @@ class _Reader:
             st = Storey(id=s.GlobalId, name=s.Name or s.LongName or s.GlobalId, building_id=bld.id,
                         elevation_m=elev, attributes={"long_name": s.LongName})
             self.storeys[s.id()] = st
-            self._building_of_storey[st.id] = bld
+            self._building_of_storey[id(st)] = bld
             bld.storeys.append(st)
         for bld in self.c.buildings:
             bld.storeys.sort(key=lambda s: s.elevation_m)
@@ -597,6 +601,28 @@ class _Reader:
 
     def _quantities(self, el) -> dict[str, float]:
         return _quantities_of(self.rel.psets(el, qtos=True))
+
+    def _unique_ids(self, *kinds: str) -> None:
+        """Give a repeated GlobalId (a broken file) a suffix on its later elements, warning.
+
+        Run on storeys and spaces as soon as they are read, so that references to them
+        (doors, devices) use the final ids.
+        """
+        c = self.c
+        groups = {"building": c.buildings, "storey": c.storeys, "space": c.spaces,
+                  "door": c.doors, "stair": c.stairs, "elevator": c.elevators, "device": c.devices}
+        for kind in kinds:
+            items = groups[kind]
+            seen: dict[str, int] = {}
+            for item in items:
+                n = seen.get(item.id, 0)
+                seen[item.id] = n + 1
+                if n:
+                    new = f"{item.id}~{n}"
+                    self.warnings.append(f"duplicate GlobalId {item.id} ({kind} {item.name!r}); "
+                                         f"this one is {new!r}")
+                    item.attributes["ifc_guid"] = item.id
+                    item.id = new
 
     # -- groups ---------------------------------------------------------------------------
     def _groups(self) -> None:
