@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 import ifcopenshell.api
 import ifcopenshell.api.aggregate
@@ -134,6 +135,9 @@ def test_public_api_is_documented():
     assert sorted(bim.__all__) == sorted([
         "BimError", "GeoreferenceError", "IfcError", "IfcModel", "READER_VERSION",
         "apply_anchor", "footprint_iou", "load_ifc"])
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ifc.md").read_text(encoding="utf-8")
+    api_table = doc.split("## API", 1)[1].split("\n## ", 1)[0]
     for name in bim.__all__:
         assert hasattr(bim, name)
+        assert f"`{name}" in api_table, name  # each public name has a row in docs/ifc.md
     assert issubclass(IfcError, TwinError)
