@@ -15,6 +15,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 import shapely
+import shapely.errors
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -127,7 +128,8 @@ def mesh_footprint(mesh: Mesh, *, min_area_m2: float = 1e-8, snap_m: float = 1e-
     heights coincide exactly. For a closed, consistently oriented mesh the upward-facing
     triangles alone cover the projection (a vertical line through the solid leaves it
     through an upward face), so only those are merged when the signed plan areas of upward
-    and downward faces balance; otherwise every non-vertical triangle is. Vertical faces
+    and downward faces balance; otherwise every non-vertical triangle is. Upward faces that
+    do not overlap in plan (no overhang) are merged by a coverage union. Vertical faces
     are skipped. The result is a valid (Multi)Polygon, empty for an empty or vertical mesh.
     """
     if len(mesh.faces) == 0:
@@ -139,14 +141,22 @@ def mesh_footprint(mesh: Mesh, *, min_area_m2: float = 1e-8, snap_m: float = 1e-
     up = signed2 > 2 * min_area_m2
     down = signed2 < -2 * min_area_m2
     up_area, down_area = float(signed2[up].sum()), float(-signed2[down].sum())
-    if up_area > 0 and abs(up_area - down_area) <= 1e-6 * max(up_area, down_area):
-        tri = tri[up]
-    else:
-        tri = tri[up | down]
+    closed = up_area > 0 and abs(up_area - down_area) <= 1e-6 * max(up_area, down_area)
+    tri = tri[up] if closed else tri[up | down]
     if len(tri) == 0:
         return Polygon()
-    rings = np.concatenate([tri, tri[:, :1]], axis=1)
-    merged = shapely.union_all(shapely.polygons(rings))
+    polys = shapely.polygons(np.concatenate([tri, tri[:, :1]], axis=1))
+    if closed:
+        # upward faces without overhangs tile the plan: a coverage union is exact and ~10x
+        # faster; accepted only when its area is the faces' total (no overlap)
+        try:
+            merged = shapely.coverage_union_all(polys)
+        except shapely.errors.GEOSException:  # not a proper coverage (overlaps, bad noding)
+            merged = None
+        if merged is not None and merged.is_valid and \
+                abs(merged.area - up_area / 2.0) <= 1e-9 * up_area + 1e-12:
+            return _polygonal(merged)
+    merged = shapely.union_all(polys)
     if not merged.is_valid:
         merged = shapely.make_valid(merged)
     return _polygonal(merged)
