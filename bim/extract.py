@@ -286,13 +286,13 @@ class _Reader:
             fp = mesh_footprint(mesh) if mesh is not None else Polygon()
             if fp.is_empty:
                 self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no plan geometry")
-            q = self._quantities(sp)
+            psets, qsets = self.rel.property_sets(sp, names=_SPACE_PSETS)
+            q = _quantities_of(qsets)
             net = q.get("NetFloorArea")
             gross = q.get("GrossFloorArea")
             height = q.get("Height") or q.get("FinishCeilingHeight") or q.get("ClearHeight")
             height_m = float(height) * self.us if height else (
                 mesh.zmax - mesh.zmin if mesh is not None else None)
-            psets = self.rel.psets(sp, names=_SPACE_PSETS)
             common = psets.get("Pset_SpaceCommon", {})
             occ = psets.get("Pset_SpaceOccupancyRequirements", {})
             pre = predefined_type(sp, self.rel.type_of)

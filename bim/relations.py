@@ -64,27 +64,39 @@ class Relations:
         """Return ``{name: {property: value}}`` of the property sets (or quantity sets) of
         ``el``; the occurrence's own values override those of its type. ``names`` keeps
         only the sets with these names (the others' properties are not read)."""
-        out: dict[str, dict] = {}
+        return self.property_sets(el, names=names, qto_names=names)[1 if qtos else 0]
+
+    def property_sets(self, el, *, names: set[str] | None = None,
+                      qto_names: set[str] | None = None) -> tuple[dict[str, dict], dict[str, dict]]:
+        """Return ``(psets, qtos)`` of ``el`` in one walk; ``names`` / ``qto_names`` keep only
+        the property / quantity sets of these names (None: all)."""
+        psets: dict[str, dict] = {}
+        qtos: dict[str, dict] = {}
         t = self.type_of.get(el.id())
         defs = list(getattr(t, "HasPropertySets", None) or []) if t is not None else []
         for rel in getattr(el, "IsDefinedBy", None) or []:  # inverse: only this element's
-            if rel.is_a("IfcRelDefinesByProperties"):
+            if rel.is_a() == "IfcRelDefinesByProperties":
                 pdef = rel.RelatingPropertyDefinition
                 defs.extend(pdef if isinstance(pdef, tuple) else [pdef])
         for d in defs:
             if d is None:
                 continue
-            is_qto = d.is_a("IfcElementQuantity")
-            if is_qto != qtos or not (is_qto or d.is_a("IfcPropertySet")):
+            cls = d.is_a()
+            if cls == "IfcElementQuantity":
+                out, items, keep = qtos, 5, qto_names  # Quantities
+            elif cls == "IfcPropertySet":
+                out, items, keep = psets, 4, names  # HasProperties
+            else:
                 continue
-            if names is not None and d.Name not in names:
+            name = d.Name
+            if keep is not None and name not in keep:
                 continue
-            values = out.setdefault(d.Name or "", {})
-            for prop in (d.Quantities if is_qto else d.HasProperties) or []:
+            values = out.setdefault(name or "", {})
+            for prop in d[items] or []:
                 value = _value(prop)
                 if value is not None:
                     values[prop.Name] = value
-        return out
+        return psets, qtos
 
     def spatial_parent(self, el):
         """Return the spatial element containing ``el`` (through aggregation), or None."""
@@ -173,12 +185,18 @@ def _axis2placement(a2p) -> np.ndarray:
     return m
 
 
+_QUANTITIES = frozenset({"IfcQuantityLength", "IfcQuantityArea", "IfcQuantityVolume",
+                         "IfcQuantityCount", "IfcQuantityWeight", "IfcQuantityTime",
+                         "IfcQuantityNumber"})
+
+
 def _value(prop):
     """The plain value of an IfcPropertySingleValue or a physical quantity (else None)."""
-    if prop.is_a("IfcPropertySingleValue"):
-        v = prop.NominalValue
+    cls = prop.is_a()
+    if cls == "IfcPropertySingleValue":
+        v = prop[2]  # NominalValue
         return getattr(v, "wrappedValue", v)
-    if prop.is_a("IfcPhysicalSimpleQuantity"):
+    if cls in _QUANTITIES:
         v = prop[3]  # LengthValue / AreaValue / VolumeValue / CountValue / WeightValue...
         return float(v) if isinstance(v, (int, float)) else None
     return None
