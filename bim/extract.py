@@ -25,7 +25,7 @@ from bim.devices import (DEVICE_ROOT_CLASSES, attribute, device_kind, is_elevato
                          predefined_type)
 from bim.doors import SpaceLocator, connect_door, door_frame, probe_doors
 from bim.errors import IfcError
-from bim.meshes import Mesh, iterate_meshes, mesh_footprint, oriented_box
+from bim.meshes import Mesh, iterate_meshes, mesh_footprint, mesh_footprints, oriented_box
 from bim.relations import Relations
 from twin.model import (Building, Community, Device, Door, Elevator, Space, Stair, StairFlight,
                         Storey)
@@ -153,6 +153,12 @@ class _Reader:
         """Object placement in metres (4x4, world), or None."""
         return self.rel.placement(el)
 
+    def _plan_footprints(self, plan: list) -> None:
+        """Footprints of every triangulated product but doors, in one batch."""
+        keys = [e.id() for e in plan if e.id() in self.meshes and not e.is_a("IfcDoor")]
+        for key, fp in zip(keys, mesh_footprints([self.meshes[k] for k in keys])):
+            self._footprints[key] = fp
+
     def footprint(self, el) -> BaseGeometry | None:
         """Plan footprint of a triangulated product (computed once), None without mesh."""
         key = el.id()
@@ -182,6 +188,7 @@ class _Reader:
         plan = self._collect()
         self._step(0, 1, "geometry")
         self.meshes = iterate_meshes(f, plan, progress=self.progress)
+        self._plan_footprints(plan)
         self._read_spaces()
         self._unique_ids("space")
         self._walkable()
@@ -283,7 +290,7 @@ class _Reader:
             if storey is None:
                 self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no storey; not mapped")
                 continue
-            fp = mesh_footprint(mesh) if mesh is not None else Polygon()
+            fp = self.footprint(sp) if mesh is not None else Polygon()
             if fp.is_empty:
                 self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no plan geometry")
             psets, qsets = self.rel.property_sets(sp, names=_SPACE_PSETS)
@@ -335,8 +342,8 @@ class _Reader:
 
     def _slabs_minus_walls(self, st: Storey) -> BaseGeometry | None:
         parts = self.floor_parts.get(st.id, {})
-        slabs = [mesh_footprint(self.meshes[e.id()]) for e in parts.get("slabs", []) if e.id() in self.meshes]
-        walls = [mesh_footprint(self.meshes[e.id()]) for e in parts.get("walls", []) if e.id() in self.meshes]
+        slabs = [self.footprint(e) for e in parts.get("slabs", []) if e.id() in self.meshes]
+        walls = [self.footprint(e) for e in parts.get("walls", []) if e.id() in self.meshes]
         if not slabs and walls:  # rooms enclosed by walls
             wall_union = shapely.union_all(walls)
             holes = [Polygon(r) for g in getattr(wall_union, "geoms", [wall_union])
@@ -551,7 +558,7 @@ class _Reader:
             ids.sort(key=lambda i: self.c.storey(i).elevation_m)
             psets = self.rel.psets(el, names={"Pset_TransportElementCommon"})
             cap = psets.get("Pset_TransportElementCommon", {}).get("CapacityWeight")
-            fp = mesh_footprint(mesh) if mesh is not None else None
+            fp = self.footprint(el) if mesh is not None else None
             if fp is None or fp.is_empty:
                 self.warnings.append(f"elevator {el.GlobalId} ({el.Name}) has no plan geometry")
             self.c.elevators.append(Elevator(
