@@ -19,14 +19,13 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 import ifcopenshell
-import ifcopenshell.util.element as E
 import ifcopenshell.util.unit as U
 
 from bim.devices import (DEVICE_ROOT_CLASSES, attribute, device_kind, is_elevator_like,
                          predefined_type)
 from bim.doors import SpaceLocator, connect_door, door_frame, probe_doors
 from bim.errors import IfcError
-from bim.meshes import Mesh, iterate_meshes, mesh_footprint, oriented_box
+from bim.meshes import Mesh, iterate_meshes, mesh_footprint, mesh_footprints, oriented_box
 from bim.relations import Relations
 from twin.model import (Building, Community, Device, Door, Elevator, Space, Stair, StairFlight,
                         Storey)
@@ -47,7 +46,8 @@ MAPPED_CLASSES: dict[str, str] = {
     **{cls: "devices" for cls in DEVICE_ROOT_CLASSES},
 }
 
-_STAIR_TOL_M = 0.45  # a stair reaches a storey when its geometry comes this close (m)
+_STAIR_TOL_M = 0.45
+_SPACE_PSETS = {"Pset_SpaceCommon", "Pset_SpaceOccupancyRequirements"}  # a stair reaches a storey when its geometry comes this close (m)
 
 
 def _by_type(f, cls: str) -> list:
@@ -88,6 +88,7 @@ class _Reader:
         self.warnings: list[str] = []
         self.rel = Relations(f, self.us)
         self._ground: dict[str | None, float] = {}
+        self._footprints: dict[int, BaseGeometry] = {}
         self._locators: dict[str, SpaceLocator] = {}
         self._spaces_by_storey: dict[str, list[Space]] = defaultdict(list)
         self.meshes: dict[int, Mesh] = {}
@@ -133,7 +134,7 @@ class _Reader:
         """Return building, storey and spatial parent of a product."""
         parent = self.spatial_parent(el)
         storey = self.storey_up(parent) if parent is not None else None
-        building = self._building_of_storey.get(storey.id) if storey else None
+        building = self._building_of_storey.get(id(storey)) if storey else None
         if building is None and parent is not None:
             building = self.building_up(parent)
         if building is None and len(self.building_by_step) == 1:
@@ -145,12 +146,26 @@ class _Reader:
             if z is not None:
                 storey = self.storey_at_z(building, z)
         if storey is not None and building is None:
-            building = self._building_of_storey[storey.id]
+            building = self._building_of_storey[id(storey)]
         return building, storey, parent
 
     def placement(self, el) -> np.ndarray | None:
         """Object placement in metres (4x4, world), or None."""
         return self.rel.placement(el)
+
+    def _plan_footprints(self, plan: list) -> None:
+        """Footprints of every triangulated product but doors, in one batch."""
+        keys = [e.id() for e in plan if e.id() in self.meshes and not e.is_a("IfcDoor")]
+        for key, fp in zip(keys, mesh_footprints([self.meshes[k] for k in keys])):
+            self._footprints[key] = fp
+
+    def footprint(self, el) -> BaseGeometry | None:
+        """Plan footprint of a triangulated product (computed once), None without mesh."""
+        key = el.id()
+        if key not in self._footprints:
+            mesh = self.meshes.get(key)
+            self._footprints[key] = mesh_footprint(mesh) if mesh is not None else None
+        return self._footprints[key]
 
     def placement_z(self, el) -> float | None:
         m = self.placement(el)
@@ -167,11 +182,15 @@ class _Reader:
                             or "ifc"))
         self.c = c
         self._read_buildings(ifc_buildings)
+        self._unique_ids("building")
         self._read_storeys()
+        self._unique_ids("storey")
         plan = self._collect()
         self._step(0, 1, "geometry")
         self.meshes = iterate_meshes(f, plan, progress=self.progress)
+        self._plan_footprints(plan)
         self._read_spaces()
+        self._unique_ids("space")
         self._walkable()
         self._read_doors()
         self._read_openings()
@@ -180,6 +199,7 @@ class _Reader:
         self._read_devices()
         self._finish_buildings()
         self._groups()
+        self._unique_ids("door", "stair", "elevator", "device")
         c.warnings.extend(self.warnings)
         return Extraction(c, file_entity_counts(f), self._site_info(), self.us, self.warnings)
 
@@ -195,7 +215,7 @@ class _Reader:
             self.c.buildings.append(bld)
 
     def _read_storeys(self) -> None:
-        self._building_of_storey: dict[str, Building] = {}
+        self._building_of_storey: dict[int, Building] = {}  # by id() of the Storey
         first = self.c.buildings[0]
         for s in _by_type(self.f, "IfcBuildingStorey"):
             bld = self.building_up(self.rel.aggregate(s))
@@ -212,7 +232,7 @@ class _Reader:
             st = Storey(id=s.GlobalId, name=s.Name or s.LongName or s.GlobalId, building_id=bld.id,
                         elevation_m=elev, attributes={"long_name": s.LongName})
             self.storeys[s.id()] = st
-            self._building_of_storey[st.id] = bld
+            self._building_of_storey[id(st)] = bld
             bld.storeys.append(st)
         for bld in self.c.buildings:
             bld.storeys.sort(key=lambda s: s.elevation_m)
@@ -270,16 +290,16 @@ class _Reader:
             if storey is None:
                 self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no storey; not mapped")
                 continue
-            fp = mesh_footprint(mesh) if mesh is not None else Polygon()
+            fp = self.footprint(sp) if mesh is not None else Polygon()
             if fp.is_empty:
                 self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no plan geometry")
-            q = self._quantities(sp)
+            psets, qsets = self.rel.property_sets(sp, names=_SPACE_PSETS)
+            q = _quantities_of(qsets)
             net = q.get("NetFloorArea")
             gross = q.get("GrossFloorArea")
             height = q.get("Height") or q.get("FinishCeilingHeight") or q.get("ClearHeight")
             height_m = float(height) * self.us if height else (
                 mesh.zmax - mesh.zmin if mesh is not None else None)
-            psets = self.rel.psets(sp)
             common = psets.get("Pset_SpaceCommon", {})
             occ = psets.get("Pset_SpaceOccupancyRequirements", {})
             pre = predefined_type(sp, self.rel.type_of)
@@ -322,8 +342,8 @@ class _Reader:
 
     def _slabs_minus_walls(self, st: Storey) -> BaseGeometry | None:
         parts = self.floor_parts.get(st.id, {})
-        slabs = [mesh_footprint(self.meshes[e.id()]) for e in parts.get("slabs", []) if e.id() in self.meshes]
-        walls = [mesh_footprint(self.meshes[e.id()]) for e in parts.get("walls", []) if e.id() in self.meshes]
+        slabs = [self.footprint(e) for e in parts.get("slabs", []) if e.id() in self.meshes]
+        walls = [self.footprint(e) for e in parts.get("walls", []) if e.id() in self.meshes]
         if not slabs and walls:  # rooms enclosed by walls
             wall_union = shapely.union_all(walls)
             holes = [Polygon(r) for g in getattr(wall_union, "geoms", [wall_union])
@@ -464,7 +484,7 @@ class _Reader:
         _, storey, _ = self.place(fl, mesh)
         fp, width, run = None, 0.0, 0.0
         if mesh is not None:
-            fp = mesh_footprint(mesh)
+            fp = self.footprint(fl)
             _, _, long_m, short_m = oriented_box(mesh.verts[:, :2])
             width = short_m
             run = math.hypot(long_m, mesh.zmax - mesh.zmin)
@@ -491,7 +511,7 @@ class _Reader:
         building, storey, _ = self.place(s, mesh)
         recs = [self._flight(fl, building) for fl in flights]
         meshes = [m for m in [mesh] + [self.meshes.get(p.id()) for p in parts] if m is not None]
-        fps = [mesh_footprint(m) for m in meshes]
+        fps = [self.footprint(p) for p in [s] + list(parts) if p.id() in self.meshes]
         fp = _clean(shapely.union_all(fps)) if fps else None
         zmin = min((m.zmin for m in meshes), default=float("nan"))
         zmax = max((m.zmax for m in meshes), default=float("nan"))
@@ -536,9 +556,9 @@ class _Reader:
                     if mesh.zmin - 0.3 <= st.elevation_m <= mesh.zmax - 1.0 and st.id not in ids:
                         ids.append(st.id)
             ids.sort(key=lambda i: self.c.storey(i).elevation_m)
-            psets = self.rel.psets(el)
+            psets = self.rel.psets(el, names={"Pset_TransportElementCommon"})
             cap = psets.get("Pset_TransportElementCommon", {}).get("CapacityWeight")
-            fp = mesh_footprint(mesh) if mesh is not None else None
+            fp = self.footprint(el) if mesh is not None else None
             if fp is None or fp.is_empty:
                 self.warnings.append(f"elevator {el.GlobalId} ({el.Name}) has no plan geometry")
             self.c.elevators.append(Elevator(
@@ -588,6 +608,28 @@ class _Reader:
 
     def _quantities(self, el) -> dict[str, float]:
         return _quantities_of(self.rel.psets(el, qtos=True))
+
+    def _unique_ids(self, *kinds: str) -> None:
+        """Give a repeated GlobalId (a broken file) a suffix on its later elements, warning.
+
+        Run on storeys and spaces as soon as they are read, so that references to them
+        (doors, devices) use the final ids.
+        """
+        c = self.c
+        groups = {"building": c.buildings, "storey": c.storeys, "space": c.spaces,
+                  "door": c.doors, "stair": c.stairs, "elevator": c.elevators, "device": c.devices}
+        for kind in kinds:
+            items = groups[kind]
+            seen: dict[str, int] = {}
+            for item in items:
+                n = seen.get(item.id, 0)
+                seen[item.id] = n + 1
+                if n:
+                    new = f"{item.id}~{n}"
+                    self.warnings.append(f"duplicate GlobalId {item.id} ({kind} {item.name!r}); "
+                                         f"this one is {new!r}")
+                    item.attributes["ifc_guid"] = item.id
+                    item.id = new
 
     # -- groups ---------------------------------------------------------------------------
     def _groups(self) -> None:
