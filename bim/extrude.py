@@ -231,15 +231,28 @@ def _plan(local: Polygon, core: Core, fid: str) -> _Plan:
 
 
 def _corridor(local: Polygon, width_m: float, fid: str) -> Polygon:
-    """The corridor: a strip of ``width_m`` along x through the middle of the plan."""
+    """The corridor: a strip of ``width_m`` along x, as long as the plan allows.
+
+    Candidate positions across the plan (every 5 % of its depth) are tried; among the
+    strips within 5 % of the longest, the one nearest the middle wins (a rectangle's is its
+    middle; a T or U shape gets its corridor along the long bar).
+    """
     minx, miny, maxx, maxy = local.bounds
-    ymid = (miny + maxy) / 2
-    strip = _and(local, box(minx - 1, ymid - width_m / 2, maxx + 1, ymid + width_m / 2))
-    pieces = _parts(strip)
-    if not pieces:
+    ymid, depth = (miny + maxy) / 2, maxy - miny
+    candidates = []  # (area, |offset step|, distance to the plan's middle, strip)
+    for k in range(-9, 10):
+        y = ymid + k * depth / 20
+        if y - width_m / 2 < miny - 1e-9 or y + width_m / 2 > maxy + 1e-9:
+            continue
+        strip = _and(local, box(minx - 1, y - width_m / 2, maxx + 1, y + width_m / 2))
+        centre = Point((minx + maxx) / 2, y)
+        candidates += [(p.area, abs(k), p.distance(centre), p) for p in _parts(strip)]
+    if not candidates:
         raise GisError(f"building {fid!r}: footprint too small for a corridor")
-    centre = Point((minx + maxx) / 2, ymid)
-    return min(pieces, key=lambda p: (p.distance(centre), -p.area))
+    longest = max(c[0] for c in candidates)
+    # within 5 % of the longest, the most central (skewed rectangles keep a middle corridor)
+    near = [c for c in candidates if c[0] >= 0.95 * longest]
+    return min(near, key=lambda c: (c[1], c[2], -c[0]))[3]
 
 
 def _core_row(corridor: Polygon, core: Core) -> list[tuple[str, float, float]]:
@@ -276,11 +289,15 @@ def _core_cells(local: Polygon, corridor: Polygon, row, fid: str) -> dict[str, l
     best (largest smallest cell)."""
     _, miny, _, maxy = local.bounds
     _, cminy, _, cmaxy = corridor.bounds
+
+    def touch(cell: Polygon) -> tuple[bool, float]:  # the part opening onto the corridor
+        return (_door_between(cell, corridor) is not None, cell.area)
+
     best = None
     for y_near, y_far in ((cmaxy, maxy + 1), (miny - 1, cminy)):
-        cells = [max(_parts(_and(local, box(x0, y_near, x1, y_far))), key=lambda p: p.area,
+        cells = [max(_parts(_and(local, box(x0, y_near, x1, y_far))), key=touch,
                      default=Polygon()) for _, x0, x1 in row]
-        score = min((c.area for c in cells), default=0.0)
+        score = min((c.area if touch(c)[0] else 0.0 for c in cells), default=0.0)
         if best is None or score > best[0] + 1e-9:
             best = (score, cells)
     result: dict[str, list[Polygon]] = {"stair": [], "elevator": []}
