@@ -1,0 +1,1 @@
+"""Elevator-failure prediction: fleet simulator, telemetry contract, 7-day risk model."""
