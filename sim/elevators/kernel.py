@@ -98,7 +98,8 @@ def oracle_p7(P, wd, wm, age, defect, next_maint):
     """Return the true probability of a failure in the next 7 days given the hidden state.
 
     Exact for the simulator's three-state chain (no defect, door defect, drive defect)
-    with the known maintenance day, holding the wear (and so onset rates) at today's value.
+    with the known maintenance day (which also cuts the wear), holding the wear otherwise
+    at today's value (a week of usage adds about 1% to it).
     """
     agef = 1.0 + age / 20.0
     qd = P[I_Q_DOOR] * (P[I_Q0] + wd) * agef
@@ -113,6 +114,11 @@ def oracle_p7(P, wd, wm, age, defect, next_maint):
             s1 *= 1.0 - P[I_P_CATCH]
             s2 *= 1.0 - P[I_P_CATCH]
             s0 += caught
+            wd *= P[I_M_DOOR]
+            wm *= P[I_M_DRIVE]
+            qd = P[I_Q_DOOR] * (P[I_Q0] + wd) * agef
+            qm = P[I_Q_DRIVE] * (P[I_Q0] + wm) * agef
+            hb = P[I_H_BASE] * (1.0 + wd + wm)
         n1 = s0 * qd
         n2 = s0 * qm
         s0 = s0 - n1 - n2
