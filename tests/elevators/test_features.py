@@ -79,3 +79,11 @@ def test_validation_names_bad_value(mutate, msg):
     tel["date"] = tel["date"].dt.strftime("%Y-%m-%d")
     with pytest.raises(TelemetryError, match=msg):
         validate_telemetry(mutate(tel.copy()))
+
+
+def test_public_api():
+    import sim.elevators as pkg
+
+    for name in pkg.__all__:
+        assert hasattr(pkg, name), name
+    assert {"simulate_fleet", "RiskModel", "evaluate_fleet", "work_order_requests"} <= set(pkg.__all__)
