@@ -1,8 +1,7 @@
 """Numba kernels of the elevator fleet degradation simulator.
 
-Three layers (STYLE 8): a counter-based random generator (splitmix64) so that every
-elevator draws from its own stream and results do not depend on the thread count; a
-serial kernel :func:`simulate_one` that runs one elevator day by day into preallocated
+Layers (STYLE 8): every elevator draws from its own counter-based random stream
+(:mod:`sim.rng`), so results do not depend on the thread count; a serial kernel :func:`simulate_one` that runs one elevator day by day into preallocated
 rows; a parallel driver :func:`simulate_fleet_kernel` (``prange`` over elevators). The
 Python wrapper in :mod:`sim.elevators.simulator` validates and names the result.
 
@@ -18,6 +17,7 @@ import numpy as np
 from numba import prange
 
 from sim.numba_config import jit, pjit
+from sim.rng import normal, poisson, seed_state, uniform
 
 # -- parameter vector layout --------------------------------------------------------------
 PARAM_NAMES = (
@@ -35,62 +35,6 @@ PARAM_NAMES = (
 INT_COLUMNS = ("trips", "door_cycles", "door_reopens", "fault_count", "days_since_maintenance")
 #: Float output columns (``out_f[e, d, k]``).
 FLOAT_COLUMNS = ("vibration_rms", "leveling_error_mm", "motor_temp_c", "age_years")
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-
-
-# -- random numbers -----------------------------------------------------------------------
-@jit
-def next_u64(state):
-    """Advance a splitmix64 state (``uint64[1]``) and return the next 64-bit output."""
-    state[0] = state[0] + _GOLDEN
-    z = state[0]
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
-
-
-@jit
-def uniform(state):
-    """Return a uniform double in [0, 1) (53 random bits)."""
-    return float(next_u64(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@jit
-def normal(state):
-    """Return a standard normal draw (Box-Muller, cosine branch; two uniforms)."""
-    u1 = 1.0 - uniform(state)
-    u2 = uniform(state)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
-
-
-@jit
-def poisson(state, lam):
-    """Return a Poisson(lam) draw: Knuth's product method below 30, else rounded normal."""
-    if lam <= 0.0:
-        return 0
-    if lam < 30.0:
-        limit = math.exp(-lam)
-        k = 0
-        p = uniform(state)
-        while p > limit:
-            k += 1
-            p *= uniform(state)
-        return k
-    k = math.floor(lam + math.sqrt(lam) * normal(state) + 0.5)
-    return int(k) if k > 0 else 0
-
-
-@jit
-def seed_state(seed, index):
-    """Return the splitmix64 state of stream ``index`` of run ``seed``."""
-    st = np.empty(1, dtype=np.uint64)
-    st[0] = np.uint64(seed) * _M1 + np.uint64(index + 1) * _GOLDEN
-    next_u64(st)
-    return st
-
 
 # -- the model of one elevator -----------------------------------------------------------
 @jit
