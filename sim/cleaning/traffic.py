@@ -287,7 +287,7 @@ def read_traffic_csv(path: str | Path, tz: str = "Asia/Shanghai") -> pd.DataFram
     bad = ~np.isfinite(count.to_numpy(dtype=float)) | (count.to_numpy(dtype=float) < 0)
     if bad.any():
         i = int(np.argmax(bad))
-        raise TrafficError(f"traffic {path.name} row {i + 2}: count={df['count'].iloc[i]!r} must be a number >= 0")
+        raise TrafficError(f"traffic {path.name} row {i + 2}: count={df['count'].iloc[i]} must be a number >= 0")
     return pd.DataFrame({"area_id": df["area_id"].astype(str).str.strip(),
                          "date": ts.dt.date, "hour": ts.dt.hour, "count": count.astype(float)})
 
