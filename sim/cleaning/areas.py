@@ -4,8 +4,8 @@ Areas come from the twin: public spaces of buildings (corridors, lobbies, elevat
 stairs, garages...) and site features (plaza, playground, footpaths, gates, the garage as
 the union of its parking spaces). Each area carries its floor area, surface and whether it
 is indoors; :func:`walking_distances` gives the metres between any two areas: inside a
-building along the twin's route graph (:class:`twin.routes.RouteGraph`, elevators
-included), between buildings and outdoor areas out through the nearest exit and on
+building along the twin's route graph (:class:`twin.routes.RouteGraph`) with elevator
+rides (:mod:`sim.cleaning.network`), between buildings and outdoor areas out through the nearest exit and on
 straight lines × a detour factor.
 """
 
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from sim.cleaning.errors import SiteLayoutError
+from sim.cleaning.network import walk_matrix
 from twin.index import inner_point
 from twin.model import Community
 from twin.routes import OUTSIDE, RouteGraph
@@ -143,18 +143,14 @@ def _outdoor_areas(c: Community) -> list[CleaningArea]:
     return out
 
 
-def _graph_distances(graph: RouteGraph, sources: list[str]):
-    """Dijkstra from ``sources`` over the route graph without the outside node."""
-    nodes, indptr, indices, lengths = graph.to_csr()
-    pos = {n: i for i, n in enumerate(nodes)}
-    mat = csr_matrix((lengths, indices, indptr), shape=(len(nodes), len(nodes)))
-    keep = np.ones(len(nodes), dtype=bool)
-    if OUTSIDE in pos:
-        keep[pos[OUTSIDE]] = False
+def _graph_distances(c: Community, graph: RouteGraph, sources: list[str]):
+    """Dijkstra from ``sources`` over the walking network without the outside node."""
+    nodes, mat = walk_matrix(c, graph)
+    keep = np.array([n != OUTSIDE for n in nodes], dtype=bool)
     inner = mat[keep][:, keep]
     kept = [n for n, k in zip(nodes, keep) if k]
     kpos = {n: i for i, n in enumerate(kept)}
-    d = dijkstra(inner, directed=False, indices=[kpos[s] for s in sources])
+    d = dijkstra(inner, directed=True, indices=[kpos[s] for s in sources])
     return d, kpos
 
 
@@ -190,7 +186,7 @@ def build_layout(c: Community) -> SiteLayout:
     dist = np.full((n, n), np.inf)
     srcs = [a.node for a in areas if a.node is not None]
     if srcs:
-        d, kpos = _graph_distances(graph, srcs)
+        d, kpos = _graph_distances(c, graph, srcs)
         row = {s: i for i, s in enumerate(srcs)}
         for i, a in enumerate(areas):
             if a.node is None:

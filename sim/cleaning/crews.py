@@ -9,7 +9,7 @@ the convention of :func:`sim.cleaning.soiling.minutes_over_kernel`).
 Policies:
 
 - ``fixed``: today's practice — every area is cleaned a fixed number of times a day
-  (lobbies 3, corridors, elevator halls and stairs 1, outdoor areas 2...), rounds released
+  (lobbies 3, corridors and elevator halls 1, stairwells twice a week...), rounds released
   at fixed hours into one first-in-first-out queue that the cleaners work through;
 - ``demand``: dispatch from the soil each area has collected (people counters or the
   crowd-flow estimate): a free cleaner takes the area most over ``trigger`` × threshold,
@@ -44,8 +44,15 @@ POLICIES = ("fixed", "demand", "plan")
 _RATE_M2_MIN = {"lobby": 4.0, "elevator_hall": 4.0, "corridor": 4.0, "stair": 1.5,
                 "garage": 25.0, "plaza": 12.0, "path": 12.0, "playground": 6.0, "gate": 6.0,
                 "clubhouse": 4.0}
-_FIXED_PER_DAY = {"lobby": 3, "elevator_hall": 1, "corridor": 1, "stair": 1, "garage": 1,
-                  "plaza": 2, "path": 2, "playground": 2, "gate": 2, "clubhouse": 1}
+#: Today's timetable (visits per day; below 1: every 1/x days), after common 小区 cleaning
+#: standards: lobbies mopped 3× a day, halls and corridors daily, stairwells twice a week,
+#: squares, playgrounds and gates swept twice a day, paths and the garage daily.
+_FIXED_PER_DAY = {"lobby": 3, "elevator_hall": 1, "corridor": 1, "stair": 2 / 7, "garage": 1,
+                  "plaza": 2, "path": 1, "playground": 2, "gate": 2, "clubhouse": 1}
+
+#: Order of a fixed round: the most visible areas first, building by building, bottom up.
+_FIXED_ORDER = ("lobby", "gate", "plaza", "playground", "clubhouse", "elevator_hall",
+                "corridor", "garage", "path", "stair")
 
 
 @dataclass(frozen=True)
@@ -226,11 +233,25 @@ class _Run:
 
 
 # -- policies -------------------------------------------------------------------------------
+def _fixed_due(per_day: float, area: int, day: int, round_k: int) -> bool:
+    """Whether the fixed timetable cleans an area in round ``round_k`` of ``day``.
+
+    ``per_day`` >= 1: the first ``per_day`` rounds of every day; below 1: the first round
+    of every ``round(1 / per_day)``-th day, staggered by area so the load spreads.
+    """
+    if per_day >= 1:
+        return round_k < per_day
+    every = max(1, round(1.0 / per_day))
+    return round_k == 0 and (day + area) % every == 0
+
+
 def _fixed(run: _Run) -> None:
     env, p = run.env, run.params
     queue = simpy.Store(env)
+    first = {k: n for n, k in enumerate(_FIXED_ORDER)}
     order = sorted(range(len(run.layout.areas)),
-                   key=lambda i: (run.layout.areas[i].building_id or "~",
+                   key=lambda i: (first.get(run.layout.areas[i].kind, len(first)),
+                                  run.layout.areas[i].building_id or "~",
                                   run.layout.areas[i].floor, run.layout.areas[i].id))
 
     def releases():
@@ -243,7 +264,7 @@ def _fixed(run: _Run) -> None:
                     for c in run.crew:
                         run.pos[c.id] = c.base
                 for i in order:
-                    if p.fixed_per_day.get(run.layout.areas[i].kind, 1) > k:
+                    if _fixed_due(p.fixed_per_day.get(run.layout.areas[i].kind, 1), i, d, k):
                         queue.put(i)
 
     env.process(releases())

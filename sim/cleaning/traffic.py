@@ -3,7 +3,8 @@
 **Crowd flow.** Residents of every apartment make trips by purpose and time of day
 (commute through a gate or the garage, errands through a gate, visits to the plaza and
 playground). Each trip walks the twin's route graph from the apartment to the outside
-(shortest path, elevators included: :class:`twin.routes.RouteGraph`), then outdoors on a
+(shortest path on :class:`twin.routes.RouteGraph` with elevator rides,
+:mod:`sim.cleaning.network`), then outdoors on a
 straight line from the building exit to the destination; every area on the way counts a
 passage. Expected passages per route and hour are fixed by the purpose profiles; the
 realised day draws Poisson counts per route and hour in a numba kernel
@@ -24,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from numba import prange
-from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString
 
 from sim.cleaning.areas import SiteLayout
 from sim.cleaning.errors import CleaningParameterError, TrafficError
+from sim.cleaning.network import walk_matrix
 from sim.numba_config import jit, pjit
 from sim.rng import poisson, seed_state
 from twin.model import Community
@@ -58,7 +59,9 @@ class FlowParams:
     Defaults: ~55% of residents commute (one round trip), 35% of them by car through the
     garage; 0.8 errand outings and 0.4 amenity visits per resident and day; weekends
     scale commuting ×0.3, errands ×1.4, amenities ×1.8. Households of unknown size count
-    ``residents_default`` people (China's mean household size is about 2.6).
+    ``residents_default`` people (China's mean household size is about 2.6). Routing
+    weighs stair metres ×``stair_effort`` so that residents ride elevators where there are
+    some; gates are chosen with weight ``exp(-extra distance / gate_decay_m)``.
     """
 
     residents_default: float = 2.6
@@ -70,6 +73,7 @@ class FlowParams:
     weekend_errands: float = 1.4
     weekend_amenity: float = 1.8
     gate_decay_m: float = 200.0
+    stair_effort: float = 2.0
 
     def profiles(self) -> dict[str, np.ndarray]:
         """Hourly share of each purpose's passages (index 0 = 00:00-01:00)."""
@@ -113,14 +117,13 @@ def _apartments(c: Community, params: FlowParams) -> dict[str, float]:
     return out
 
 
-def _paths_to_outside(layout: SiteLayout, sources: list[str]):
+def _paths_to_outside(layout: SiteLayout, sources: list[str], stair_effort: float):
     """Shortest path of each source node to the outside: area indices passed, exit xy."""
-    nodes, indptr, indices, lengths = layout.graph.to_csr()
+    nodes, mat = walk_matrix(layout.graph.community, layout.graph, stair_effort=stair_effort)
     pos = {n: i for i, n in enumerate(nodes)}
     if OUTSIDE not in pos or not layout.graph.adjacency[OUTSIDE]:
         return {s: ([], None) for s in sources}
-    mat = csr_matrix((lengths, indices, indptr), shape=(len(nodes), len(nodes)))
-    dist, pred = dijkstra(mat, directed=False, indices=pos[OUTSIDE], return_predecessors=True)
+    dist, pred = dijkstra(mat, directed=True, indices=pos[OUTSIDE], return_predecessors=True)
     area_of = {a.node: i for i, a in enumerate(layout.areas) if a.node is not None}
     doors = {d.id: d.position for d in layout.graph.community.doors}
     exit_of = {}
@@ -157,7 +160,7 @@ def build_routes(c: Community, layout: SiteLayout, params: FlowParams | None = N
     """Return the trip routes of every apartment with their expected passages per hour."""
     params = params or FlowParams()
     homes = _apartments(c, params)
-    paths = _paths_to_outside(layout, sorted(homes))
+    paths = _paths_to_outside(layout, sorted(homes), params.stair_effort)
     kinds = {k: [i for i, a in enumerate(layout.areas) if a.kind == k]
              for k in ("gate", "garage", "plaza", "playground")}
     prof = params.profiles()

@@ -40,10 +40,14 @@ def test_areas(layout):
 def test_distances_by_hand(layout):
     d = layout.distance_m
     lobby, f2 = layout.index("B1-F01-CORR"), layout.index("B1-F02-CORR")
-    # corridor centre (10, 9.5) -> stair door (20, 9.5) -> stair centre (22, 10.5), 7 m of
-    # stair, and back down the same way on the other storey
-    leg = 10.0 + math.hypot(2.0, 1.0)
-    assert d[lobby, f2] == pytest.approx(2 * leg + 7.0)
+    # by stairs: corridor centre (10, 9.5) -> stair door (20, 9.5) -> stair centre
+    # (22, 10.5), 7 m of stair, the same on the other storey: 31.47 m; by elevator: corridor
+    # centre -> centre of the elevator (21.5, 14.5), 3 m a storey, back: 28.08 m (shorter)
+    stairs = 2 * (10.0 + math.hypot(2.0, 1.0)) + 7.0
+    ride = 2 * math.hypot(11.5, 5.0) + 3.0
+    assert ride < stairs
+    assert d[lobby, f2] == pytest.approx(ride)
+    assert d[lobby, layout.index("B1-F04-CORR")] == pytest.approx(2 * math.hypot(11.5, 5.0) + 9.0)
     # two lobbies: 10 m to each exit, 120 m between the exits outdoors × detour
     other = layout.index("B2-F01-CORR")
     assert d[lobby, other] == pytest.approx(10.0 + DETOUR * 120.0 + 10.0)
@@ -59,9 +63,8 @@ def test_expected_traffic_by_hand(town, layout):
     assert wd[layout.index("B1-F01-CORR")].sum() == pytest.approx(72 * per_person)
     # an upper corridor sees its own 12 residents only
     assert wd[layout.index("B1-F04-CORR")].sum() == pytest.approx(12 * per_person)
-    # floor 2 walks down the stairs (31.5 m vs 31.6 m by elevator); higher floors ride
-    assert wd[layout.index("B1-F01-ST")].sum() == pytest.approx(12 * per_person)
-    assert wd[layout.index("B1-F03-ST")].sum() == pytest.approx(0.0)
+    # everyone above the ground floor rides the elevator: stairs see no trips
+    assert all(wd[i].sum() == 0 for i, a in enumerate(layout.areas) if a.kind == "stair")
     # commuting peaks in the morning, errands and play in the afternoon
     lobby = wd[layout.index("B1-F01-CORR")]
     assert lobby[7] > 2 * lobby[3]
