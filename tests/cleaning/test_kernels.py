@@ -59,3 +59,11 @@ def test_mat_removal_published_points():
     assert mat_removal(6.0) == pytest.approx(0.86)
     assert mat_removal(0.0) == 0.0
     assert mat_removal(10.0) == pytest.approx(0.86)
+
+
+def test_public_api():
+    import sim.cleaning as pkg
+
+    for name in pkg.__all__:
+        assert hasattr(pkg, name), name
+    assert {"compare_policies", "plan_work_orders", "build_layout"} <= set(pkg.__all__)
