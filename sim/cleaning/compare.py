@@ -18,7 +18,7 @@ from sim.cleaning.areas import SiteLayout, build_layout
 from sim.cleaning.crews import POLICIES, Cleaner, CrewParams, parse_shift, run_policy
 from sim.cleaning.errors import CleaningParameterError, SiteLayoutError
 from sim.cleaning.plan import make_planner, plan_work_orders
-from sim.cleaning.soiling import (MINUTES_PER_DAY, SoilParams, deposit_per_minute,
+from sim.cleaning.soiling import (SoilParams, deposit_per_minute,
                                   minutes_over_threshold, rainy_days)
 from sim.cleaning.traffic import (FlowParams, build_routes, expected_traffic,
                                   read_traffic_csv, simulate_traffic, traffic_from_counts)
