@@ -24,7 +24,8 @@ from sim.elevators.features import FEATURES, compute_features
 from sim.elevators.model import RiskModel
 from sim.elevators.telemetry import to_grid
 
-__all__ = ["Risk", "RiskLog", "score_day", "work_order_requests", "DEFAULT_THRESHOLD"]
+__all__ = ["Risk", "RiskLog", "attach_risks", "score_day", "work_order_requests",
+           "DEFAULT_THRESHOLD"]
 
 #: Default P(failure within 7 days) above which a preventive work order is requested
 #: (about 3x the fleet's base rate of ~4%).
@@ -144,3 +145,22 @@ class RiskLog:
             return None, []
         last = max(days)
         return last, [Risk(**r) for r in days[last]]
+
+
+def attach_risks(community, risks: list[Risk]) -> int:
+    """Put each risk on the twin element with its id, for the viewer; return how many matched.
+
+    An elevator (``Community.elevators``) or a device (``Community.devices``) whose id is the
+    risk's ``elevator_id`` gets ``attributes["risk"] = {"p_fail_7d", "date", "reason"}``.
+    """
+    by_id = {e.id: e for e in community.elevators}
+    by_id.update({d.id: d for d in community.devices})
+    matched = 0
+    for r in risks:
+        element = by_id.get(r.elevator_id)
+        if element is not None:
+            element.attributes["risk"] = {"p_fail_7d": r.p_fail_7d, "date": r.date,
+                                          "reason": r.reason}
+            matched += 1
+    return matched
+

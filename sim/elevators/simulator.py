@@ -108,7 +108,7 @@ class Fleet:
 
 def simulate_fleet(
     n: int, days: int, seed: int, *, params: FleetParams | None = None,
-    start: dt.date = dt.date(2023, 1, 1), prefix: str = "EL",
+    start: dt.date = dt.date(2023, 1, 1), prefix: str = "EL", ids: list[str] | None = None,
 ) -> Fleet:
     """Simulate ``n`` elevators for ``days`` days.
 
@@ -126,6 +126,9 @@ def simulate_fleet(
         Date of day 0.
     prefix : str
         Elevator ids are ``f"{prefix}{e:05d}"``.
+    ids : list of str, optional
+        Elevator ids to use instead (e.g. the twin's elevator-controller device ids, so that
+        the device simulator can replay a fleet on a site); must hold ``n`` unique ids.
 
     Returns
     -------
@@ -149,7 +152,12 @@ def simulate_fleet(
     p7 = np.zeros((n, days), dtype=np.float64)
     K.simulate_fleet_kernel(seed, n, days, start.weekday(), params.to_array(),
                             out_i, out_f, fail, p7)
-    ids = [f"{prefix}{e:05d}" for e in range(n)]
+    if ids is None:
+        ids = [f"{prefix}{e:05d}" for e in range(n)]
+    elif len(ids) != n or len(set(ids)) != n:
+        raise ParameterError(f"ids: need {n} unique ids, got {len(set(ids))} unique of {len(ids)}")
+    else:
+        ids = [str(i) for i in ids]
     return Fleet(ids, start, _telemetry_frame(ids, start, out_i, out_f),
                  _failures_frame(ids, start, fail), fail, p7)
 

@@ -12,7 +12,7 @@ from sim.elevators.evaluate import evaluate_fleet, precision_at
 from sim.elevators.features import FEATURES
 from sim.elevators.model import (RiskModel, default_model, failure_grid, split_by_elevator,
                                  training_rows)
-from sim.elevators.risk import RiskLog, score_day, work_order_requests
+from sim.elevators.risk import Risk, RiskLog, attach_risks, score_day, work_order_requests
 from sim.elevators.telemetry import to_grid, validate_failures, validate_telemetry
 from tests.elevators.other_generator import generate
 
@@ -110,3 +110,19 @@ def test_work_orders_and_risk_log(tmp_path):
     assert log.latest()[0] == day.isoformat()
     assert log.day(day) == risks
     assert len(log.day(day - dt.timedelta(days=1))) == 3
+
+
+def test_attach_risks_to_the_twin():
+    from shapely.geometry import box
+
+    from twin.model import Community, Device, Elevator
+
+    c = Community(name="t")
+    c.elevators.append(Elevator("LIFT-A", "A", "B1", [], box(0, 0, 2, 2)))
+    c.devices.append(Device("EL-DEV-1", "elevator", "lift 1", None, None, None))
+    risks = [Risk("LIFT-A", "2025-01-02", 0.4, "wear and usage"),
+             Risk("EL-DEV-1", "2025-01-02", 0.1, "fault codes above the elevator's baseline"),
+             Risk("UNKNOWN", "2025-01-02", 0.9, "wear and usage")]
+    assert attach_risks(c, risks) == 2
+    assert c.elevators[0].attributes["risk"]["p_fail_7d"] == 0.4
+    assert c.devices[0].attributes["risk"]["date"] == "2025-01-02"

@@ -89,3 +89,10 @@ def test_bad_parameters(kwargs, msg):
 def test_bad_process_parameter():
     with pytest.raises(ParameterError, match="p_catch=1.5"):
         simulate_fleet(2, 5, 1, params=FleetParams(p_catch=1.5))
+
+
+def test_named_elevators():
+    fleet = simulate_fleet(2, 3, seed=1, ids=["B1-U1-E1-EC", "B1-U1-E2-EC"])
+    assert fleet.telemetry["elevator_id"].unique().tolist() == ["B1-U1-E1-EC", "B1-U1-E2-EC"]
+    with pytest.raises(ParameterError, match="unique"):
+        simulate_fleet(2, 3, seed=1, ids=["A", "A"])
