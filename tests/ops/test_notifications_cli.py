@@ -83,13 +83,28 @@ def test_cli_contracts(db_url, tmp_path):
     env = {"TWIN_DB_URL": db_url, "TWIN_DATA_DIR": str(tmp_path)}
     site = tmp_path / "site"
     (site / "registers").mkdir(parents=True)
-    (site / "site.json").write_text(json.dumps({"name": "clitest", "registers": {
-        "billing_units": "registers/billing_units.csv"}}))
+    (site / "gis").mkdir()
+    (site / "gis" / "buildings.geojson").write_text(json.dumps({
+        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:4547"}},
+        "features": [{"type": "Feature", "properties": {"id": "B9", "name": "Block 9", "floors": 18, "height_m": 54.0},
+                      "geometry": {"type": "Polygon", "coordinates": [[[500000, 3380000], [500030, 3380000],
+                                                                       [500030, 3380012], [500000, 3380012],
+                                                                       [500000, 3380000]]]}}]}))
+    (site / "gis" / "parking.geojson").write_text(json.dumps({
+        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:4547"}},
+        "features": [{"type": "Feature", "properties": {"id": "PS1", "level": "ground"},
+                      "geometry": {"type": "Polygon", "coordinates": [[[500040, 3380000], [500042.5, 3380000],
+                                                                       [500042.5, 3380005], [500040, 3380005],
+                                                                       [500040, 3380000]]]}}]}))
+    (site / "site.json").write_text(json.dumps({"name": "clitest", "crs": "EPSG:4547",
+                                                "layers": {"buildings": "gis/buildings.geojson",
+                                                           "parking": "gis/parking.geojson"},
+                                                "registers": {"billing_units": "registers/billing_units.csv"}}))
     (site / "registers" / "billing_units.csv").write_text(
         "id,kind,building,storey,space,feature,area_m2,owner,phone\n"
-        "U1,apartment,B9,,,,100.00,甲,13800000001\n"
-        "U2,shop,B9,,,,50.5,乙,13800000002\n"
-        "PK1,parking,,,,,12,丙,13800000003\n", encoding="utf-8")
+        "U1,apartment,B9,B9-F03,,,100.00,甲,13800000001\n"
+        "U2,shop,B9,B9-F01,,,50.5,乙,13800000002\n"
+        "PK1,parking,,,,PS1,12,丙,13800000003\n", encoding="utf-8")
     r = run_cli("units", "list", "--site", str(site), "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [
@@ -99,12 +114,12 @@ def test_cli_contracts(db_url, tmp_path):
     r = run_cli("billing", "run", "--month", "2026-03", "--site", str(site), "--json", env=env)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    # registers only: building type unknown → apartment 1.30/m²: 130.00; shop 6.00 × 50.5 = 303.00;
+    # 18-floor GIS building = high_rise; U1 on floor 3 → 2.00/m²: 200.00; shop 6.00 × 50.5 = 303.00;
     # ground parking 150.00; shared 3000 by area 100 : 50.5 → 1993.36 / 1006.64 (largest remainder)
     assert out["month"] == "2026-03" and out["bills"] == 3
-    assert out["total"] == "3583.00" and isinstance(out["total"], str)
+    assert out["total"] == "3653.00" and isinstance(out["total"], str)
     again = json.loads(run_cli("billing", "run", "--month", "2026-03", "--site", str(site), "--json", env=env).stdout)
-    assert (again["bills"], again["total"], again["created"]) == (3, "3583.00", 0)
+    assert (again["bills"], again["total"], again["created"]) == (3, "3653.00", 0)
     readings = tmp_path / "readings.csv"
     readings.write_text("unit_id,kind,month,reading\nU1,electricity,2026-03,100\nU1,electricity,2026-04,-1\n")
     r = run_cli("billing", "import-readings", str(readings), "--json", env=env)
@@ -114,8 +129,8 @@ def test_cli_contracts(db_url, tmp_path):
     assert json.loads(r.stdout) == {"rows": 2, "inserted": 2, "unchanged": 0}
     r = run_cli("billing", "preview", "--month", "2026-04", "--json", env=env)
     prev = json.loads(r.stdout)
-    # April preview: same fixed charges as March (3583.00) + U1 250 kWh = 240×0.4883 + 10×0.5383 = 122.575 → 122.58
-    assert (prev["preview"], prev["bills"], prev["total"]) == (True, 3, "3705.58")
+    # April preview: same fixed charges as March (3653.00) + U1 250 kWh = 240×0.4883 + 10×0.5383 = 122.575 → 122.58
+    assert (prev["preview"], prev["bills"], prev["total"]) == (True, 3, "3775.58")
     bad = run_cli("billing", "run", "--month", "2026-13", "--json", env=env)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: month='2026-13'")
     r = run_cli("users", "create", "--username", "owner1", "--password", "s3cret-pass", "--role", "owner",
@@ -140,7 +155,7 @@ def test_cli_contracts(db_url, tmp_path):
         bad = client.post("/api/auth/token", data={"username": "owner1", "password": "wrong-pass"})
         assert bad.status_code == 401
         bills = client.get("/api/billing/bills", headers={"Authorization": f"Bearer {tok.json()['access_token']}"}).json()
-        assert [b["unit_id"] for b in bills] == ["U1"] and bills[0]["total"] == "2123.36"
+        assert [b["unit_id"] for b in bills] == ["U1"] and bills[0]["total"] == "2193.36"
         health = client.get("/api/health").json()
         assert health["components"]["database"]["ready"] is True
 
