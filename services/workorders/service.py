@@ -273,15 +273,16 @@ def to_public(session: Session, wo: WorkOrder, actor: Actor, *, history: bool = 
 
 
 def open_work_order_from_alarm(session: Session, community: Community | None, *, alarm_id: str,
-                               device_id: str, description: str, category: str | None = None,
-                               priority: str | None = None, now: datetime | None = None) -> WorkOrder:
-    """Open (once per alarm) a work order for a device alarm; the live layer's alarm sink.
+                               description: str, device_id: str | None = None, space_id: str | None = None,
+                               category: str | None = None, priority: str | None = None,
+                               now: datetime | None = None) -> WorkOrder:
+    """Open (once per alarm) a work order for an alarm at a device (or a space).
 
     Idempotent by ``alarm_id``: a repeated alarm returns the work order already opened.
     """
     existing = session.scalar(select(WorkOrder).where(WorkOrder.alarm_id == alarm_id))
     if existing is not None:
         return existing
-    return create_work_order(session, community, SYSTEM, description=description,
-                             location=Location(device_id=device_id), source="alarm", category=category,
-                             priority=priority, alarm_id=alarm_id, now=now)
+    location = Location(device_id=device_id) if device_id is not None else Location(space_id=space_id)
+    return create_work_order(session, community, SYSTEM, description=description, location=location,
+                             source="alarm", category=category, priority=priority, alarm_id=alarm_id, now=now)

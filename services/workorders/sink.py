@@ -1,29 +1,77 @@
-"""The alarm → work order sink the live layer's alarm rules call."""
+"""The alarm → work order sink the live layer's alarm rules call.
+
+Implements the live layer's ``WorkOrderSink`` protocol (``open_work_order(request) -> str |
+None`` with a ``WorkOrderRequest``: ``title, category, priority, description, device_id,
+building, storey, space, alarm_id``) by duck typing, so that services need not import live.
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from services.db import Database
-from services.workorders.service import open_work_order_from_alarm
+from services.errors import InvalidInput
+from services.workorders.classifier import CATEGORIES
+from services.workorders.service import Location, open_work_order_from_alarm
+from services.workorders.sla import PRIORITIES
+from twin.errors import NotFoundError
 from twin.model import Community
 
-__all__ = ["AlarmWorkOrderSink"]
+__all__ = ["ALARM_CATEGORY_MAP", "ALARM_PRIORITY_MAP", "AlarmWorkOrderSink"]
+
+log = logging.getLogger(__name__)
+
+#: Alarm-rule categories (finer, from the reference list) → work-order categories.
+ALARM_CATEGORY_MAP = {
+    "给排水": "水电", "管道疏通": "水电", "消防": "安防", "门禁": "公共设施", "道闸": "公共设施",
+    "门禁/道闸": "公共设施", "照明": "公共设施", "垃圾": "保洁", "虫害": "保洁", "车辆停放": "安防",
+    "噪音": "安防",
+}
+#: English priority words of alarm rules → SLA priorities.
+ALARM_PRIORITY_MAP = {"critical": "特急", "emergency": "特急", "urgent": "紧急", "high": "急修",
+                      "normal": "小修", "minor": "小修", "low": "一般"}
 
 
 class AlarmWorkOrderSink:
-    """Callable that opens a work order for an alarm, in its own transaction.
+    """Opens a work order for an alarm, in its own transaction, once per alarm id.
 
-    ``sink(alarm_id=..., device_id=..., description=..., category=None, priority=None)``
-    opens the work order once per ``alarm_id`` (a repeated alarm returns the same id) and
-    returns its id. Priority comes from the text (fire/smoke/gas → 特急) unless given.
+    Two ways to call it: ``sink.open_work_order(request)`` (the live layer's protocol)
+    or ``sink(alarm_id=..., device_id=..., description=..., category=None, priority=None)``.
+    Both return the work order id (as a string from ``open_work_order``).
     """
 
     def __init__(self, db: Database, community: Community | None) -> None:
         self.db, self.community = db, community
 
-    def __call__(self, *, alarm_id: str, device_id: str, description: str,
-                 category: str | None = None, priority: str | None = None) -> int:
+    def __call__(self, *, alarm_id: str, device_id: str | None = None, description: str,
+                 category: str | None = None, priority: str | None = None, space_id: str | None = None) -> int:
         with self.db.transaction() as session:
             wo = open_work_order_from_alarm(session, self.community, alarm_id=alarm_id, device_id=device_id,
-                                            description=description, category=category, priority=priority)
+                                            space_id=space_id, description=description, category=category,
+                                            priority=priority)
             session.flush()
             return wo.id
+
+    def open_work_order(self, request: Any) -> str | None:
+        """The ``WorkOrderSink`` protocol: map the request, open the order, return its id."""
+        category = ALARM_CATEGORY_MAP.get(request.category, request.category)
+        category = category if category in CATEGORIES else None
+        priority = ALARM_PRIORITY_MAP.get(str(request.priority).lower(), request.priority)
+        priority = priority if priority in PRIORITIES else None
+        device_id, space_id = request.device_id, request.space
+        if self.community is not None and device_id is not None:
+            try:
+                self.community.device(device_id)
+            except NotFoundError:
+                device_id = None
+        if device_id is None and space_id is None:
+            log.warning("alarm %s has neither a known device nor a space: no work order", request.alarm_id)
+            return None
+        text = f"{request.title} — {request.description}" if request.description else request.title
+        try:
+            return str(self(alarm_id=request.alarm_id, device_id=device_id, space_id=None if device_id else space_id,
+                            description=text, category=category, priority=priority))
+        except InvalidInput as exc:
+            log.warning("alarm %s: no work order: %s", request.alarm_id, exc)
+            return None

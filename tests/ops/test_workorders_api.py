@@ -197,3 +197,38 @@ def test_alarm_sink_is_idempotent(ops):
     assert a == b
     body = ops.client.get(f"/api/work-orders/{a}", headers=ops.headers("operator")).json()
     assert body["source"] == "alarm" and body["location"]["device_id"] == "SMK-1" and body["priority"] == "特急"
+
+
+def test_alarm_sink_live_protocol(ops):
+    """The live layer's WorkOrderSink protocol: open_work_order(WorkOrderRequest) -> id."""
+    from dataclasses import dataclass
+
+    from services.workorders import AlarmWorkOrderSink
+    from twin.model import Device
+
+    @dataclass
+    class WorkOrderRequest:  # the fields of live.alarms.WorkOrderRequest
+        title: str
+        category: str
+        priority: str
+        description: str
+        device_id: str | None
+        building: str | None
+        storey: str | None
+        space: str | None
+        alarm_id: str
+
+    ops.community.devices.append(Device("LEAK-1", "leak_sensor", "leak 1", "B1", "S1", "R1"))
+    sink = AlarmWorkOrderSink(ops.db, ops.community)
+    req = WorkOrderRequest("pump room flooding", "给排水", "紧急", "alarm a1 (leak, critical)", "LEAK-1",
+                           "B1", "S1", "R1", "a1")
+    wid = sink.open_work_order(req)
+    assert wid is not None and sink.open_work_order(req) == wid
+    body = ops.client.get(f"/api/work-orders/{wid}", headers=ops.headers("operator")).json()
+    assert (body["category"], body["priority"], body["source"]) == ("水电", "紧急", "alarm")
+    assert body["location"]["device_id"] == "LEAK-1" and body["assignee"] == "W-PLUMB-1"  # based in R1 itself
+    unknown = WorkOrderRequest("smoke", "消防", "urgent", "", "GHOST", "B1", "S1", "C", "a2")
+    wid2 = sink.open_work_order(unknown)  # unknown device: falls back to the alarm's space
+    body = ops.client.get(f"/api/work-orders/{wid2}", headers=ops.headers("operator")).json()
+    assert (body["category"], body["priority"], body["location"]) == ("安防", "紧急", {"space_id": "C"})
+    assert sink.open_work_order(WorkOrderRequest("x", "其他", "low", "", None, None, None, None, "a3")) is None
