@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
 
 from services.api.deps import ActorDep, SessionDep
-from services.auth import require_role
+from services.auth import audit, require_role
 from services.db import utcnow
 from services.errors import InvalidInput, UnknownEntity
 from services.models import Notification
@@ -36,7 +36,9 @@ def mark_read(nid: Annotated[int, Path(ge=1, le=2_147_483_647)], session: Sessio
     n = session.get(Notification, nid)
     if n is None or n.channel != "in_app" or n.recipient != actor.username:
         raise UnknownEntity(f"notification {nid} does not exist")
-    n.read_at = n.read_at or utcnow()
+    if n.read_at is None:
+        n.read_at = utcnow()
+        audit(session, actor, "notification.read", "notification", n.id)
     return {"id": n.id, "read": True}
 
 
