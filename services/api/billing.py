@@ -29,6 +29,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/billing", tags=["billing"])
 STAFF_ROLES = ("admin", "operator")
 Limit = Annotated[int, Query(ge=1, le=5000)]
+
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
@@ -100,8 +101,8 @@ def unit_account(unit_id: str, request: Request, session: SessionDep, actor: Act
 @router.get("/bills")
 def bills(session: SessionDep, actor: ActorDep, month: str | None = None, unit_id: str | None = None,
           status: Literal["open", "partial", "paid"] | None = None, limit: Limit = 100,
-          offset: Offset = 0) -> list[dict[str, Any]]:
-    """Bills, newest month first (owners: their own units only)."""
+          offset: Offset = 0, format: Literal["json", "csv"] = "json"):
+    """Bills, newest month first (owners: their own units only); ``format=csv`` for a CSV file."""
     query = select(Bill).order_by(Bill.month.desc(), Bill.id)
     if actor.role == "owner":
         query = query.where(Bill.unit_id.in_(sorted(actor.unit_ids)))
@@ -114,7 +115,9 @@ def bills(session: SessionDep, actor: ActorDep, month: str | None = None, unit_i
         query = query.where(Bill.unit_id == unit_id)
     if status:
         query = query.where(Bill.status == status)
-    return [_bill_json(b) for b in session.scalars(query.limit(min(max(limit, 1), 1000)).offset(max(offset, 0)))]
+    rows = [_bill_json(b) for b in session.scalars(query.limit(limit).offset(offset))]
+    return _csv_or_json(rows, format, ["id", "unit_id", "month", "issued_on", "due_on", "total", "paid",
+                                       "outstanding", "status"], "bills")
 
 
 @router.get("/bills/{month}/{unit_id}")

@@ -170,6 +170,10 @@ def test_owner_sees_only_own_bills(ops):
     units = ops.client.get("/api/billing/units", headers=ops.headers("owner101")).json()
     assert {u["id"]: u["owner"] for u in units} == {"A101": "张三丰", "P001": None}
     assert ops.client.get("/api/billing/bills", headers=ops.headers("plumber")).status_code == 403
+    csv_text = ops.client.get("/api/billing/bills?format=csv", headers=ops.headers("owner101")).text
+    lines = csv_text.strip().splitlines()
+    assert lines[0] == "id,unit_id,month,issued_on,due_on,total,paid,outstanding,status"
+    assert sorted(line.split(",")[1] for line in lines[1:]) == ["A101", "P001"]
     assert ops.client.post("/api/billing/runs", headers=ops.headers("owner101"), json={"month": "2026-03"}).status_code == 403
 
 
