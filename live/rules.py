@@ -8,7 +8,8 @@ Rule types (exactly one per rule):
   within the window (temperature rise of 5 °C in 60 s);
 - ``event``: a list of event names raising the alarm, ``clear_event`` clearing it;
 - ``offline``: ``true``: the device went offline (last will or heartbeat timeout);
-- ``all_of``: other rule ids whose conditions are all active in ONE space within
+- ``all_of``: other rule ids whose conditions are all active in ONE space (or storey, for
+  devices placed on a storey without a space) within
   ``window_s`` (smoke + temperature rise → fire); it clears when none of them is active.
 
 Evaluation is in event time (the readings' ``ts``), so a hand-made timeline gives the same
@@ -29,7 +30,7 @@ from live.alarms import AlarmBook
 from live.errors import RulesError
 from live.kinds import KINDS, resolve_kind
 from live.payload import Reading
-from live.state import DeviceState, LiveState
+from live.state import DeviceState, LiveState, scope_of
 
 __all__ = ["Rule", "RuleEngine", "load_rules", "parse_rules", "DEFAULT_RULES_PATH"]
 
@@ -49,7 +50,7 @@ class Rule:
     id: str
     type: str
     severity: str = "warning"
-    message: str = "{rule} at {device_id} in {space}"
+    message: str = "{rule} at {device_id} in {where}"
     kinds: tuple[str, ...] = ()
     field: str | None = None
     op: str = "=="
@@ -220,8 +221,9 @@ class RuleEngine:
             if active is None:
                 continue
             self._update(rule, st, active, t)
-        if st.space:
-            self._eval_combos(st.space, t)
+        scope = scope_of(st)
+        if scope is not None and self._combos:
+            self._eval_combos(scope, t)
 
     def on_offline(self, st: DeviceState, t: float) -> None:
         """A device went offline without a message (heartbeat timeout)."""
@@ -238,10 +240,12 @@ class RuleEngine:
             st = self.state.get(dev)
             if st is not None and now - tr.since >= rule.for_s:
                 self._raise(rule, st, tr.since + rule.for_s)
-        spaces = {self.state.get(dev).space for (_r, dev) in self._tracks if self.state.get(dev)}
-        for space in spaces:
-            if space:
-                self._eval_combos(space, now)
+        if not self._combos:
+            return
+        scopes = {scope_of(self.state.get(dev)) for (_r, dev) in self._tracks if self.state.get(dev)}
+        for scope in scopes:
+            if scope is not None:
+                self._eval_combos(scope, now)
 
     # -- internals ----------------------------------------------------------------------
     def _rule(self, rid: str) -> Rule | None:
@@ -306,8 +310,8 @@ class RuleEngine:
                          message=_fmt(rule, place, st.values), place=place,
                          work_order=rule.work_order, drill=rule.drill)
 
-    def _member_active(self, rid: str, space: str, t: float, window_s: float) -> bool:
-        for st in self.state.in_space(space):
+    def _member_active(self, rid: str, members: list[DeviceState], t: float, window_s: float) -> bool:
+        for st in members:
             tr = self._tracks.get((rid, st.device_id))
             if tr is None or tr.last_true is None:
                 continue
@@ -315,15 +319,15 @@ class RuleEngine:
                 return True
         return False
 
-    def _eval_combos(self, space: str, t: float) -> None:
+    def _eval_combos(self, scope: tuple[str, str], t: float) -> None:
+        members = self.state.in_scope(scope)
         for combo in self._combos:
-            key = f"{combo.id}:space:{space}"
-            flags = [self._member_active(m, space, t, combo.window_s) for m in combo.all_of]
+            key = f"{combo.id}:{scope[0]}:{scope[1]}"
+            flags = [self._member_active(m, members, t, combo.window_s) for m in combo.all_of]
             if all(flags):
                 if self.book.open_for(key) is None:
-                    members = self.state.in_space(space)
                     ref = members[0] if members else None
-                    place = {"device_id": None, "space": space,
+                    place = {"device_id": None, "space": scope[1] if scope[0] == "space" else None,
                              "storey": ref.storey if ref else None, "building": ref.building if ref else None}
                     self.book.raise_(rule_id=combo.id, key=key, severity=combo.severity, at=t,
                                      message=_fmt(combo, place, {}), place=place,
@@ -338,7 +342,8 @@ class _SafeDict(dict):
 
 
 def _fmt(rule: Rule, place: dict, values: dict) -> str:
+    where = place.get("space") or place.get("storey") or place.get("building") or "?"
     try:
-        return rule.message.format_map(_SafeDict(rule=rule.id, **{k: v for k, v in place.items()}, **values))
+        return rule.message.format_map(_SafeDict(rule=rule.id, where=where, **place, **values))
     except (ValueError, IndexError):
         return rule.message

@@ -21,7 +21,16 @@ from live.kinds import KINDS
 from live.payload import Reading
 from live.registry import DeviceInfo, DeviceRegistry
 
-__all__ = ["DeviceState", "LiveState"]
+__all__ = ["DeviceState", "LiveState", "scope_of"]
+
+
+def scope_of(st: "DeviceState") -> tuple[str, str] | None:
+    """The place a device's combination rules group by: its space, else its storey."""
+    if st.space:
+        return ("space", st.space)
+    if st.storey:
+        return ("storey", st.storey)
+    return None
 
 
 @dataclass
@@ -141,6 +150,11 @@ class LiveState:
     def in_space(self, space_id: str) -> list[DeviceState]:
         """States of every device in one space."""
         return [s for s in self._states.values() if s.space == space_id]
+
+    def in_scope(self, scope: tuple[str, str]) -> list[DeviceState]:
+        """Devices of a place: ``("space", id)``, or ``("storey", id)`` for devices placed
+        on a storey without a space (see :func:`scope_of`)."""
+        return [s for s in self._states.values() if scope_of(s) == scope]
 
     def info(self, device_id: str) -> DeviceInfo | None:
         """The register record of a device."""

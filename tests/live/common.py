@@ -58,3 +58,50 @@ VALID_TELEMETRY = {
     "parking_barrier": {"state": "down", "occupied_spaces": 120},
     "elevator_controller": {"floor": 3, "direction": "up", "door": "closed", "load_kg": 150.0},
 }
+
+
+def write_site(folder, name: str | None = None):
+    """Write a site folder (docs/site-format.md): GIS-only buildings B1 (2 floors) and B3
+    (12 floors) and a device register placing devices on storeys ``<building>-F<nn>``.
+
+    Return ``(path, name, devices)`` with ``devices`` the register rows as dicts.
+    """
+    from pathlib import Path
+
+    name = name or f"t{uuid.uuid4().hex[:10]}"
+    folder = Path(folder) / name
+    (folder / "gis").mkdir(parents=True)
+    (folder / "registers").mkdir()
+    x0, y0 = 500000.0, 3380000.0
+
+    def square(x, y, s):
+        return [[[x, y], [x + s, y], [x + s, y + s], [x, y + s], [x, y]]]
+
+    feats = [
+        {"type": "Feature", "properties": {"id": "B1", "name": "Building 1", "floors": 2, "height_m": 6.0},
+         "geometry": {"type": "Polygon", "coordinates": square(x0, y0, 30)}},
+        {"type": "Feature", "properties": {"id": "B3", "name": "Building 3", "floors": 12, "height_m": 36.0},
+         "geometry": {"type": "Polygon", "coordinates": square(x0 + 60, y0, 30)}},
+    ]
+    (folder / "gis" / "buildings.geojson").write_text(json.dumps({
+        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4547"}},
+        "features": feats}))
+    devices = [
+        {"id": "B1-E-101", "kind": "meter_electricity", "building": "B1", "storey": "B1-F01"},
+        {"id": "B1-W-101", "kind": "meter_water", "building": "B1", "storey": "B1-F01"},
+        {"id": "B1-LEAK-1", "kind": "leak_sensor", "building": "B1", "storey": "B1-F01"},
+        {"id": "B1-GATE-1", "kind": "access_gate", "building": "B1", "storey": "B1-F01"},
+        {"id": "B3-SMOKE-12", "kind": "smoke_detector", "building": "B3", "storey": "B3-F12"},
+        {"id": "B3-TEMP-12", "kind": "temp_humidity", "building": "B3", "storey": "B3-F12"},
+        {"id": "B3-SMOKE-02", "kind": "smoke_detector", "building": "B3", "storey": "B3-F02"},
+        {"id": "B3-ELEV-1", "kind": "elevator_controller", "building": "B3", "storey": "B3-F01"},
+        {"id": "B3-PC-1", "kind": "people_counter", "building": "B3", "storey": "B3-F01"},
+    ]
+    lines = ["id,kind,name,building,storey,space,x,y,z,feeds,ifc_guid"]
+    lines += [f"{d['id']},{d['kind']},{d['id']},{d['building']},{d['storey']},,,,,," for d in devices]
+    (folder / "registers" / "devices.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "site.json").write_text(json.dumps({
+        "name": name, "crs": "EPSG:4547", "timezone": "Asia/Shanghai",
+        "layers": {"buildings": "gis/buildings.geojson"}, "buildings": [],
+        "registers": {"devices": "registers/devices.csv"}}))
+    return folder, name, devices
