@@ -186,9 +186,8 @@ class LiveStore:
         with self.engine.begin() as conn:
             if rows:
                 stmt = _insert(self.engine, telemetry).on_conflict_do_nothing(
-                    index_elements=["device_id", "channel", "ts", "seq"])
-                res = conn.execute(stmt, rows)
-                inserted = res.rowcount if res.rowcount is not None and res.rowcount >= 0 else len(rows)
+                    index_elements=["device_id", "channel", "ts", "seq"]).returning(telemetry.c.id)
+                inserted = len(conn.execute(stmt, rows).all())
             if dl_rows:
                 conn.execute(dead_letters.insert(), dl_rows)
             if value_rows:
