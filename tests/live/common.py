@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 
@@ -105,3 +106,76 @@ def write_site(folder, name: str | None = None):
         "layers": {"buildings": "gis/buildings.geojson"}, "buildings": [],
         "registers": {"devices": "registers/devices.csv"}}))
     return folder, name, devices
+
+
+class Publisher:
+    """A paho MQTT 5 publisher at QoS 1 that can wait until the broker acknowledged all."""
+
+    def __init__(self, url: str, client_id: str | None = None):
+        from live.broker import parse_mqtt_url
+        from live.client import connect_kwargs, make_client
+
+        self.url = parse_mqtt_url(url)
+        self.client = make_client(self.url, client_id or f"test-pub-{uuid.uuid4().hex[:8]}", persistent=False)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
+        self.client.connect(**connect_kwargs(self.url, persistent=False, session_expiry_s=0))
+        self.client.loop_start()
+        self.infos = []
+
+    def send(self, topic: str, body, qos: int = 1):
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        info = self.client.publish(topic, raw, qos=qos)
+        self.infos.append(info)
+        return info
+
+    def wait(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        for info in self.infos:
+            while not info.is_published():
+                if time.monotonic() > deadline:
+                    raise TimeoutError("broker did not acknowledge every message")
+                time.sleep(0.01)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_until(cond, timeout: float = 20.0, step: float = 0.05, what: str = "condition"):
+    """Poll ``cond()`` until truthy; return its value or fail with ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(step)
+
+
+def start_mosquitto(folder, port: int):
+    """Start a Mosquitto with persistence in ``folder`` on 127.0.0.1:port; return the process."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "mosquitto.conf"
+    # started as root, mosquitto would drop to the 'mosquitto' user, who cannot write to a
+    # private tmp folder: stay the current user ('user' is ignored when not root)
+    user = "root" if os.geteuid() == 0 else "mosquitto"
+    conf.write_text(f"user {user}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                    f"persistence_location {folder}/\nautosave_interval 1\nmax_queued_messages 100000\n")
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import socket
+
+    def up():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+    wait_until(up, 10, what="mosquitto to listen")
+    return proc
