@@ -186,6 +186,8 @@ class LiveComponent:
         self.pipeline: Pipeline | None = None
         self.ingestor: MqttIngestor | None = None
         self.db_error: str | None = None
+        #: Events a WebSocket client may lag behind before it is dropped to a snapshot.
+        self.ws_queue_size = 2000
 
     async def start(self, app: FastAPI) -> None:
         loop = asyncio.get_running_loop()

@@ -149,7 +149,7 @@ async def ws_live(websocket: WebSocket, building: str | None = None, storey: str
         await websocket.send_json({"type": "error", "ts": iso(time.time()), "detail": "live ingestion is not running"})
         await websocket.close(code=1013)
         return
-    sub = Subscriber(building=building, storey=storey, kind=kind, types=types)
+    sub = Subscriber(building=building, storey=storey, kind=kind, types=types, maxsize=comp.ws_queue_size)
     comp.hub.subscribers.add(sub)
     try:
         await websocket.send_json(_snapshot(comp, sub, resync=False))
