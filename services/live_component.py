@@ -71,9 +71,11 @@ class Subscriber:
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
-            self.dropped += self.queue.qsize() + 1
+            # too slow: drop what is queued and this event; a snapshot replaces them all
+            self.dropped += 1
             while not self.queue.empty():
-                self.queue.get_nowait()
+                if self.queue.get_nowait() is not None:
+                    self.dropped += 1
             self.resyncs += 1
             self.resync.set()
             self.queue.put_nowait(None)  # wake the sender
