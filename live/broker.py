@@ -89,6 +89,8 @@ class EmbeddedBroker:
 
     def start(self, timeout_s: float = 15.0) -> "EmbeddedBroker":
         """Start the broker and wait until it accepts connections."""
+        for noisy in ("amqtt", "transitions"):  # per-packet INFO logs
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         self._thread = threading.Thread(target=self._run, name="embedded-mqtt", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout_s) or self._error is not None:

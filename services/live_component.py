@@ -226,6 +226,7 @@ class LiveComponent:
             self.store.dispose()
         if self.embedded is not None:
             self.embedded.stop()
+            (self.settings.data_dir / "broker.url").unlink(missing_ok=True)
 
     def health(self) -> dict[str, Any]:
         broker = self.ingestor.health() if self.ingestor else {"connected": False}

@@ -200,3 +200,23 @@ def test_two_workers_share_the_subscription(tmp_path, mqtt_url, db_url):
         pub.close()
         w1.stop()
         w2.stop()
+
+
+def test_embedded_broker_when_no_broker_is_configured(tmp_path):
+    folder, name, devices = write_site(tmp_path)
+    env = {"TWIN_MQTT_URL": "", "TWIN_DB_URL": f"sqlite:///{tmp_path / 'twin.sqlite'}",
+           "TWIN_DATA_DIR": str(tmp_path / "data")}
+    srv = Serve(folder, env)
+    try:
+        broker = srv.get("/api/health")["components"]["live"]["broker"]
+        assert broker["embedded"] is True and broker["connected"] is True and broker["protocol"] == "MQTT 3.1.1"
+        # the simulator finds the embedded broker of the running service
+        r = run_cli("devices", "simulate", "--site", str(folder), "--speed", "600", "--duration", "300",
+                    env=env)
+        assert r.returncode == 0, r.stderr
+        published = int(r.stderr.rsplit("published", 1)[1].split()[0])
+        assert published > 10
+        wait_until(lambda: srv.get("/api/live/stats")["applied"] == published, what="all simulated messages")
+    finally:
+        srv.stop()
+    assert not (tmp_path / "data" / "broker.url").exists()
