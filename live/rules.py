@@ -209,26 +209,36 @@ class RuleEngine:
         self._tracks: dict[tuple[str, str], _Track] = defaultdict(_Track)
         self._combos = [r for r in rules if r.type == "all_of"]
         self._members = {m for r in self._combos for m in r.all_of}
+        self._by_id = {r.id: r for r in rules}
+        self._for_kind: dict[str, list[Rule]] = {}
+        self._combo_kinds: dict[str, bool] = {}
+
+    def _rules_for(self, kind: str) -> list[Rule]:
+        rules = self._for_kind.get(kind)
+        if rules is None:
+            rules = [r for r in self.rules if r.type != "all_of" and r.applies_to(kind)]
+            self._for_kind[kind] = rules
+            self._combo_kinds[kind] = any(r.id in self._members for r in rules)
+        return rules
 
     # -- public -------------------------------------------------------------------------
     def on_reading(self, reading: Reading, st: DeviceState) -> None:
         """Evaluate every rule concerning the device of ``reading`` at time ``reading.ts``."""
         t = reading.ts
-        for rule in self.rules:
-            if rule.type == "all_of" or not rule.applies_to(st.kind):
-                continue
+        for rule in self._rules_for(st.kind):
             active = self._active(rule, reading, st, t)
             if active is None:
                 continue
             self._update(rule, st, active, t)
-        scope = scope_of(st)
-        if scope is not None and self._combos:
-            self._eval_combos(scope, t)
+        if self._combo_kinds.get(st.kind):
+            scope = scope_of(st)
+            if scope is not None:
+                self._eval_combos(scope, t)
 
     def on_offline(self, st: DeviceState, t: float) -> None:
         """A device went offline without a message (heartbeat timeout)."""
-        for rule in self.rules:
-            if rule.type == "offline" and rule.applies_to(st.kind):
+        for rule in self._rules_for(st.kind):
+            if rule.type == "offline":
                 self._update(rule, st, True, t)
 
     def tick(self, now: float) -> None:
@@ -249,10 +259,7 @@ class RuleEngine:
 
     # -- internals ----------------------------------------------------------------------
     def _rule(self, rid: str) -> Rule | None:
-        for r in self.rules:
-            if r.id == rid:
-                return r
-        return None
+        return self._by_id.get(rid)
 
     def _active(self, rule: Rule, reading: Reading, st: DeviceState, t: float) -> bool | None:
         """Whether the rule's condition holds now; None when this reading says nothing."""

@@ -75,6 +75,11 @@ class LiveState:
         self._states: dict[str, DeviceState] = {
             d.id: DeviceState(d.id, d.kind, d.building, d.storey, d.space) for d in registry
         }
+        self._scopes: dict[tuple[str, str], list[DeviceState]] = {}
+        for st in self._states.values():
+            scope = scope_of(st)
+            if scope is not None:
+                self._scopes.setdefault(scope, []).append(st)
 
     def get(self, device_id: str) -> DeviceState | None:
         """Return the state of a device (None when not registered)."""
@@ -154,7 +159,7 @@ class LiveState:
     def in_scope(self, scope: tuple[str, str]) -> list[DeviceState]:
         """Devices of a place: ``("space", id)``, or ``("storey", id)`` for devices placed
         on a storey without a space (see :func:`scope_of`)."""
-        return [s for s in self._states.values() if scope_of(s) == scope]
+        return self._scopes.get(scope, [])
 
     def info(self, device_id: str) -> DeviceInfo | None:
         """The register record of a device."""

@@ -17,6 +17,7 @@ calls :meth:`LiveStore.create`). Times are epoch seconds, UTC, as double precisi
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from typing import Any, Iterable
@@ -143,6 +144,7 @@ class LiveStore:
             def _pragmas(dbapi_conn, _rec):  # WAL: readers never block the batch writer
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process crashes
                 cur.execute("PRAGMA busy_timeout=10000")
                 cur.close()
 
@@ -168,42 +170,56 @@ class LiveStore:
         states : iterable of live.state.DeviceState
             Device states to upsert (a row only changes when the new ``last_ts`` is newer).
         """
-        rows = [{"device_id": r.device_id, "channel": r.channel, "ts": r.ts,
-                 "seq": -1 if r.seq is None else r.seq, "event": r.event,
-                 "values": r.values if r.channel != "status" else {**r.values, "online": r.online},
-                 "received_at": r.received_at} for r in readings]
+        dumps = json.dumps
+        rows = []
+        value_rows: dict[tuple[str, str], tuple] = {}
+        for r in readings:
+            values = r.values if r.channel != "status" else {**r.values, "online": r.online}
+            rows.append((r.device_id, r.channel, r.ts, -1 if r.seq is None else r.seq, r.event,
+                         dumps(values), r.received_at))
+            for k, v in values.items():
+                old = value_rows.get((r.device_id, k))
+                if old is None or old[3] <= r.ts:
+                    value_rows[(r.device_id, k)] = (r.device_id, k, dumps(v), r.ts)
         dl_rows = [self._dead_row(d) for d in rejected]
-        value_rows: dict[tuple[str, str], dict] = {}
-        for r in rows:
-            for k, v in r["values"].items():
-                key = (r["device_id"], k)
-                if key not in value_rows or value_rows[key]["ts"] <= r["ts"]:
-                    value_rows[key] = {"device_id": r["device_id"], "field": k, "value": v, "ts": r["ts"]}
-        state_rows = [{"device_id": s.device_id, "kind": s.kind, "last_ts": s.last_ts,
-                       "last_seen": s.last_seen, "online": s.online, "last_event": s.last_event}
-                      for s in states]
+        state_rows = [(s.device_id, s.kind, s.last_ts, s.last_seen, s.online, s.last_event) for s in states]
+        sql = self._sql
         inserted = 0
         with self.engine.begin() as conn:
             if rows:
-                stmt = _insert(self.engine, telemetry).on_conflict_do_nothing(
-                    index_elements=["device_id", "channel", "ts", "seq"]).returning(telemetry.c.id)
-                inserted = len(conn.execute(stmt, rows).all())
+                res = conn.exec_driver_sql(sql["telemetry"], rows)
+                inserted = res.rowcount if res.rowcount is not None and res.rowcount >= 0 else len(rows)
             if dl_rows:
                 conn.execute(dead_letters.insert(), dl_rows)
             if value_rows:
-                ins = _insert(self.engine, device_values)
-                conn.execute(ins.on_conflict_do_update(
-                    index_elements=["device_id", "field"],
-                    set_={"value": ins.excluded.value, "ts": ins.excluded.ts},
-                    where=device_values.c.ts <= ins.excluded.ts), list(value_rows.values()))
+                conn.exec_driver_sql(sql["values"], list(value_rows.values()))
             if state_rows:
-                ins = _insert(self.engine, device_state)
-                newer = sa.or_(device_state.c.last_ts.is_(None), device_state.c.last_ts <= ins.excluded.last_ts)
-                conn.execute(ins.on_conflict_do_update(
-                    index_elements=["device_id"],
-                    set_={c: getattr(ins.excluded, c) for c in ("kind", "last_ts", "last_seen", "online", "last_event")},
-                    where=newer), state_rows)
+                conn.exec_driver_sql(sql["state"], state_rows)
         return inserted
+
+    @property
+    def _sql(self) -> dict[str, str]:
+        """Hot-path statements as driver SQL (same ON CONFLICT syntax on SQLite and PostgreSQL)."""
+        cached = getattr(self, "_sql_cache", None)
+        if cached is not None:
+            return cached
+        pg = self.engine.dialect.name == "postgresql"
+        ph = "%s" if pg else "?"
+        js = f"CAST({ph} AS JSON)" if pg else ph
+        self._sql_cache = {
+            "telemetry": (f'INSERT INTO live_telemetry (device_id, channel, ts, seq, event, "values", received_at) '
+                          f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {js}, {ph}) "
+                          "ON CONFLICT (device_id, channel, ts, seq) DO NOTHING"),
+            "values": (f"INSERT INTO live_device_values (device_id, field, value, ts) VALUES ({ph}, {ph}, {js}, {ph}) "
+                       "ON CONFLICT (device_id, field) DO UPDATE SET value = excluded.value, ts = excluded.ts "
+                       "WHERE live_device_values.ts <= excluded.ts"),
+            "state": (f"INSERT INTO live_device_state (device_id, kind, last_ts, last_seen, online, last_event) "
+                      f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}) "
+                      "ON CONFLICT (device_id) DO UPDATE SET kind = excluded.kind, last_ts = excluded.last_ts, "
+                      "last_seen = excluded.last_seen, online = excluded.online, last_event = excluded.last_event "
+                      "WHERE live_device_state.last_ts IS NULL OR live_device_state.last_ts <= excluded.last_ts"),
+        }
+        return self._sql_cache
 
     @staticmethod
     def _dead_row(d: dict) -> dict:

@@ -17,6 +17,8 @@ def serve(
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port"),
     rules: Path = typer.Option(None, "--rules", help="alarm rules file (default <site>/rules.yaml or built-in)"),
     group: str = typer.Option(None, "--group", help="shared-subscription group: run N processes as ingestion workers"),
+    client_id: str = typer.Option(None, "--client-id", help="MQTT client id of the persistent session "
+                                                         "(default twin-ingest-<site>; give each worker its own)"),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level"),
 ) -> None:
     """Run ingestion, the HTTP API and the WebSockets; broker TWIN_MQTT_URL, database TWIN_DB_URL."""
@@ -32,7 +34,7 @@ def serve(
     community = load_site(site)
     if rules is None and (Path(site) / "rules.yaml").is_file():
         rules = Path(site) / "rules.yaml"
-    live = LiveComponent(settings, community, rules_path=rules, group=group)
+    live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id)
     app = create_app(settings, community=community, components=[live])
     err_console.print(f"serving {community.name!r} ({len(live.registry)} devices) on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws_ping_interval=20)
