@@ -171,7 +171,7 @@ KINDS: dict[str, DeviceKind] = {
             "temp_humidity", "Temperature / humidity sensor", "environment",
             (_F("temperature_c", "float", "degC", -40, 125),
              _F("humidity_pct", "float", "%", 0, 100)),
-            report_period_s=300, offline_after_s=3 * 300, aliases=("temperature", "thermometer"),
+            report_period_s=300, offline_after_s=3 * 300, aliases=("temperature_humidity", "temperature", "thermometer"),
         ),
         DeviceKind(
             "people_counter", "People counter", "occupancy",

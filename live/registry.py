@@ -83,8 +83,10 @@ class DeviceRegistry:
     devices : iterable of DeviceInfo
     """
 
-    def __init__(self, site: str, devices) -> None:
+    def __init__(self, site: str, devices, storeys: dict[str, list[tuple[str, str]]] | None = None) -> None:
         self.site = check_topic_segment(site, "site")
+        #: Storeys per building as ``(id, name)``, bottom to top (for incidents like fire:B3:12).
+        self.storeys: dict[str, list[tuple[str, str]]] = storeys or {}
         self._by_id: dict[str, DeviceInfo] = {}
         for d in devices:
             if d.id in self._by_id:
@@ -109,7 +111,9 @@ class DeviceRegistry:
                 building = building or sp.building_id
             kind = resolve_kind(dev.kind) or dev.kind
             infos.append(DeviceInfo(dev.id, kind, dev.name, building, storey, dev.space_id, site))
-        return cls(site, infos)
+        storeys = {b.id: [(s.id, s.name) for s in sorted(b.storeys, key=lambda s: s.elevation_m)]
+                   for b in community.buildings}
+        return cls(site, infos, storeys)
 
     def get(self, device_id: str) -> DeviceInfo | None:
         """Return the device or None."""

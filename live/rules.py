@@ -8,9 +8,15 @@ Rule types (exactly one per rule):
   within the window (temperature rise of 5 °C in 60 s);
 - ``event``: a list of event names raising the alarm, ``clear_event`` clearing it;
 - ``offline``: ``true``: the device went offline (last will or heartbeat timeout);
-- ``all_of``: other rule ids whose conditions are all active in ONE space (or storey, for
-  devices placed on a storey without a space) within
-  ``window_s`` (smoke + temperature rise → fire); it clears when none of them is active.
+- ``all_of``: other rule ids whose conditions are all active in ONE place within
+  ``window_s`` (smoke + temperature rise → fire); it clears when none of them is active;
+- ``count``: ``{rule, min_devices}``: one rule active on at least that many devices of one
+  place within ``window_s`` (two smoke detectors on one storey → confirmed fire: the
+  two-signal confirmation fire alarm systems use before automatic linkage, GB 50116).
+
+The place of ``all_of`` and ``count`` rules is their ``scope``: ``space`` (default of
+``all_of``; a device placed on a storey without a space counts as its storey) or
+``storey`` (default of ``count``).
 
 Evaluation is in event time (the readings' ``ts``), so a hand-made timeline gives the same
 alarms every time; :meth:`RuleEngine.tick` advances time without readings (a leak sensor
@@ -40,7 +46,8 @@ DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yaml")
 OPS = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge,
        "<": operator.lt, "<=": operator.le}
 SEVERITIES = ("info", "warning", "major", "critical")
-_TYPES = ("condition", "rate", "event", "offline", "all_of")
+_TYPES = ("condition", "rate", "event", "offline", "all_of", "count")
+_COMBOS = ("all_of", "count")
 
 
 @dataclass
@@ -62,6 +69,8 @@ class Rule:
     events: tuple[str, ...] = ()
     clear_events: tuple[str, ...] = ()
     all_of: tuple[str, ...] = ()
+    min_devices: int = 1
+    scope: str = "space"
     work_order: dict | None = None
     drill: bool = False
 
@@ -92,7 +101,7 @@ def _parse_one(spec: Any, index: int) -> Rule:
     if len(present) != 1:
         raise RulesError(f"rule {rid!r}: needs exactly one of {', '.join(_TYPES)} (has {present or 'none'})")
     known = set(_TYPES) | {"id", "severity", "message", "kinds", "kind", "for_s", "window_s",
-                           "clear_event", "work_order", "drill", "description"}
+                           "clear_event", "work_order", "drill", "description", "scope"}
     extra = sorted(set(spec) - known)
     if extra:
         raise RulesError(f"rule {rid!r}: unknown key(s) {extra}")
@@ -139,6 +148,19 @@ def _parse_one(spec: Any, index: int) -> Rule:
         if not isinstance(body, list) or len(body) < 2:
             raise RulesError(f"rule {rid!r}: all_of={body!r} must list at least two rule ids")
         rule.all_of = tuple(body)
+    elif rule.type == "count":
+        if not isinstance(body, dict) or not isinstance(body.get("rule"), str):
+            raise RulesError(f"rule {rid!r}: count={body!r} needs rule and min_devices")
+        n = body.get("min_devices", 2)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise RulesError(f"rule {rid!r}: min_devices={n!r} must be an integer >= 2")
+        rule.all_of, rule.min_devices = (body["rule"],), n
+    if rule.type in _COMBOS:
+        rule.scope = spec.get("scope", "space" if rule.type == "all_of" else "storey")
+        if rule.scope not in ("space", "storey"):
+            raise RulesError(f"rule {rid!r}: scope={rule.scope!r} must be space or storey")
+    elif "scope" in spec:
+        raise RulesError(f"rule {rid!r}: scope applies to all_of and count rules only")
     if rule.field is not None and rule.kinds:
         for k in rule.kinds:
             if rule.field not in KINDS[k].field_names:
@@ -159,9 +181,9 @@ def parse_rules(doc: Any) -> list[Rule]:
     for r in rules:
         for ref in r.all_of:
             if ref not in by_id:
-                raise RulesError(f"rule {r.id!r}: all_of names unknown rule {ref!r}")
+                raise RulesError(f"rule {r.id!r}: {r.type} names unknown rule {ref!r}")
             if by_id[ref].type not in ("condition", "rate", "event"):
-                raise RulesError(f"rule {r.id!r}: all_of member {ref!r} must be a condition, rate or event rule")
+                raise RulesError(f"rule {r.id!r}: {r.type} member {ref!r} must be a condition, rate or event rule")
     return rules
 
 
@@ -207,7 +229,7 @@ class RuleEngine:
         self.state = state
         self.book = book
         self._tracks: dict[tuple[str, str], _Track] = defaultdict(_Track)
-        self._combos = [r for r in rules if r.type == "all_of"]
+        self._combos = [r for r in rules if r.type in _COMBOS]
         self._members = {m for r in self._combos for m in r.all_of}
         self._by_id = {r.id: r for r in rules}
         self._for_kind: dict[str, list[Rule]] = {}
@@ -216,7 +238,7 @@ class RuleEngine:
     def _rules_for(self, kind: str) -> list[Rule]:
         rules = self._for_kind.get(kind)
         if rules is None:
-            rules = [r for r in self.rules if r.type != "all_of" and r.applies_to(kind)]
+            rules = [r for r in self.rules if r.type not in _COMBOS and r.applies_to(kind)]
             self._for_kind[kind] = rules
             self._combo_kinds[kind] = any(r.id in self._members for r in rules)
         return rules
@@ -231,9 +253,10 @@ class RuleEngine:
                 continue
             self._update(rule, st, active, t)
         if self._combo_kinds.get(st.kind):
-            scope = scope_of(st)
-            if scope is not None:
-                self._eval_combos(scope, t)
+            for combo in self._combos:
+                scope = scope_of(st, combo.scope)
+                if scope is not None:
+                    self._eval_combo(combo, scope, t)
 
     def on_offline(self, st: DeviceState, t: float) -> None:
         """A device went offline without a message (heartbeat timeout)."""
@@ -245,17 +268,17 @@ class RuleEngine:
         """Advance time: raise duration rules whose ``for_s`` elapsed, expire combinations."""
         for (rid, dev), tr in list(self._tracks.items()):
             rule = self._rule(rid)
-            if rule is None or tr.since is None or rule.type == "all_of":
+            if rule is None or tr.since is None or rule.type in _COMBOS:
                 continue
             st = self.state.get(dev)
             if st is not None and now - tr.since >= rule.for_s:
                 self._raise(rule, st, tr.since + rule.for_s)
         if not self._combos:
             return
-        scopes = {scope_of(self.state.get(dev)) for (_r, dev) in self._tracks if self.state.get(dev)}
-        for scope in scopes:
-            if scope is not None:
-                self._eval_combos(scope, now)
+        devices = [self.state.get(dev) for (_r, dev) in self._tracks]
+        for combo in self._combos:
+            for scope in {scope_of(st, combo.scope) for st in devices if st is not None} - {None}:
+                self._eval_combo(combo, scope, now)
 
     # -- internals ----------------------------------------------------------------------
     def _rule(self, rid: str) -> Rule | None:
@@ -317,30 +340,31 @@ class RuleEngine:
                          message=_fmt(rule, place, st.values), place=place,
                          work_order=rule.work_order, drill=rule.drill)
 
-    def _member_active(self, rid: str, members: list[DeviceState], t: float, window_s: float) -> bool:
+    def _member_count(self, rid: str, members: list[DeviceState], t: float, window_s: float) -> int:
+        """Devices of ``members`` whose rule ``rid`` is active or was within ``window_s``."""
+        n = 0
         for st in members:
             tr = self._tracks.get((rid, st.device_id))
             if tr is None or tr.last_true is None:
                 continue
             if tr.since is not None or t - tr.last_true <= window_s:
-                return True
-        return False
+                n += 1
+        return n
 
-    def _eval_combos(self, scope: tuple[str, str], t: float) -> None:
+    def _eval_combo(self, combo: Rule, scope: tuple[str, str], t: float) -> None:
         members = self.state.in_scope(scope)
-        for combo in self._combos:
-            key = f"{combo.id}:{scope[0]}:{scope[1]}"
-            flags = [self._member_active(m, members, t, combo.window_s) for m in combo.all_of]
-            if all(flags):
-                if self.book.open_for(key) is None:
-                    ref = members[0] if members else None
-                    place = {"device_id": None, "space": scope[1] if scope[0] == "space" else None,
-                             "storey": ref.storey if ref else None, "building": ref.building if ref else None}
-                    self.book.raise_(rule_id=combo.id, key=key, severity=combo.severity, at=t,
-                                     message=_fmt(combo, place, {}), place=place,
-                                     work_order=combo.work_order, drill=combo.drill)
-            elif not any(flags):
-                self.book.clear(key, t)
+        key = f"{combo.id}:{scope[0]}:{scope[1]}"
+        counts = [self._member_count(m, members, t, combo.window_s) for m in combo.all_of]
+        if all(c >= combo.min_devices for c in counts):
+            if self.book.open_for(key) is None:
+                ref = members[0] if members else None
+                place = {"device_id": None, "space": scope[1] if scope[0] == "space" else None,
+                         "storey": ref.storey if ref else None, "building": ref.building if ref else None}
+                self.book.raise_(rule_id=combo.id, key=key, severity=combo.severity, at=t,
+                                 message=_fmt(combo, place, {}), place=place,
+                                 work_order=combo.work_order, drill=combo.drill)
+        elif not any(counts):
+            self.book.clear(key, t)
 
 
 class _SafeDict(dict):

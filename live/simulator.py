@@ -75,19 +75,28 @@ class Incident:
 _INCIDENT_RE = re.compile(r"^(fire|leak|trapped|offline):([^:@]+)(?::([^:@]+))?(?:@(\d+(?:\.\d+)?))?$")
 
 
-def _match_storey(registry_storeys: dict[str, list[str]], building: str, token: str) -> str:
-    storeys = registry_storeys.get(building)
-    if not storeys:
-        raise ScenarioError(f"building={building!r} has no registered devices")
-    if token in storeys:
-        return token
-    if token.lstrip("-").isdigit():
-        n = int(token)
-        for s in storeys:  # ids or names ending with the number: B3-F12, 12F, F12
-            digits = re.findall(r"-?\d+", s)
-            if digits and int(digits[-1]) == n:
-                return s
-    raise ScenarioError(f"storey={token!r} of building {building!r} not found (storeys: {', '.join(storeys[:8])}...)")
+def _number(text: str) -> int | None:
+    """The storey number in a name like F12, 12F, L12, 12层, B3-F12 (last number), or None."""
+    digits = re.findall(r"\d+", text)
+    return int(digits[-1]) if digits else None
+
+
+def _match_storey(registry: DeviceRegistry, building: str, token: str) -> str:
+    """Find a storey of ``building`` by id, name (F12) or number (12) of its name."""
+    named = registry.storeys.get(building)
+    if not named:  # register without the twin's storeys: device storey ids stand in for names
+        named = sorted({(d.storey, d.storey) for d in registry if d.building == building and d.storey})
+    if not named:
+        raise ScenarioError(f"building={building!r} has no storeys")
+    for sid, name in named:
+        if token == sid or token.lower() == (name or "").lower():
+            return sid
+    if token.isdigit():
+        for sid, name in named:
+            if name and _number(name) == int(token):
+                return sid
+    shown = ", ".join(name or sid for sid, name in named[:6])
+    raise ScenarioError(f"storey={token!r} of building {building!r} not found (storeys: {shown}...)")
 
 
 def parse_incidents(spec: str | None, registry: DeviceRegistry) -> list[Incident]:
@@ -100,10 +109,7 @@ def parse_incidents(spec: str | None, registry: DeviceRegistry) -> list[Incident
     """
     if not spec:
         return []
-    by_building: dict[str, list[str]] = {}
-    for d in registry:
-        if d.building and d.storey and d.storey not in by_building.setdefault(d.building, []):
-            by_building[d.building].append(d.storey)
+    buildings = {d.building for d in registry if d.building} | set(registry.storeys)
     out = []
     for part in [p.strip() for p in spec.split(",") if p.strip()]:
         m = _INCIDENT_RE.match(part)
@@ -116,9 +122,9 @@ def parse_incidents(spec: str | None, registry: DeviceRegistry) -> list[Incident
                 raise ScenarioError(f"scenario={part!r}: device {where!r} is not registered")
             out.append(Incident(kind, None, None, where, start, [where]))
             continue
-        if where not in by_building:
-            raise ScenarioError(f"scenario={part!r}: building={where!r} has no registered devices")
-        storey = _match_storey(by_building, where, storey_token) if storey_token else None
+        if where not in buildings:
+            raise ScenarioError(f"scenario={part!r}: building={where!r} is not in the site")
+        storey = _match_storey(registry, where, storey_token) if storey_token else None
         want = {"fire": ("smoke_detector", "temp_humidity"), "leak": ("leak_sensor",),
                 "trapped": ("elevator_controller",)}[kind]
         devs = [d.id for d in registry if d.building == where and d.kind in want

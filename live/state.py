@@ -24,9 +24,13 @@ from live.registry import DeviceInfo, DeviceRegistry
 __all__ = ["DeviceState", "LiveState", "scope_of"]
 
 
-def scope_of(st: "DeviceState") -> tuple[str, str] | None:
-    """The place a device's combination rules group by: its space, else its storey."""
-    if st.space:
+def scope_of(st: "DeviceState", level: str = "space") -> tuple[str, str] | None:
+    """The place a combination rule groups a device by.
+
+    ``level="space"``: its space, else its storey (devices placed on a storey only);
+    ``level="storey"``: its storey.
+    """
+    if level == "space" and st.space:
         return ("space", st.space)
     if st.storey:
         return ("storey", st.storey)
@@ -77,8 +81,7 @@ class LiveState:
         }
         self._scopes: dict[tuple[str, str], list[DeviceState]] = {}
         for st in self._states.values():
-            scope = scope_of(st)
-            if scope is not None:
+            for scope in {scope_of(st, "space"), scope_of(st, "storey")} - {None}:
                 self._scopes.setdefault(scope, []).append(st)
 
     def get(self, device_id: str) -> DeviceState | None:

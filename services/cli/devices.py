@@ -18,10 +18,11 @@ devices_app = typer.Typer(help="Registered devices: list them, simulate their st
 
 def _registry(site: Path | None):
     from live.registry import DeviceRegistry
-    from services.live_site import load_site
+    from services.cli.load import load_community
     from services.settings import get_settings
 
-    return DeviceRegistry.from_community(load_site(site or get_settings().site))
+    settings = get_settings()
+    return DeviceRegistry.from_community(load_community(Path(site or settings.site), cache_dir=settings.resolved_cache_dir))
 
 
 @devices_app.command("list")

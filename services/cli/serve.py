@@ -26,12 +26,12 @@ def serve(
 
     from services.app import create_app
     from services.live_component import LiveComponent
-    from services.live_site import load_site
+    from services.cli.load import load_community
     from services.settings import get_settings
 
     settings = get_settings()
     site = site or settings.site
-    community = load_site(site)
+    community = load_community(Path(site), cache_dir=settings.resolved_cache_dir)
     if rules is None and (Path(site) / "rules.yaml").is_file():
         rules = Path(site) / "rules.yaml"
     live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id)

@@ -45,8 +45,8 @@ class Orders:
 class Timeline:
     """Feeds messages at given event times; the receiver clock follows the timeline."""
 
-    def __init__(self, rules=RULES):
-        self.c = make_community("tl")
+    def __init__(self, rules=RULES, community=None):
+        self.c = community or make_community("tl")
         self.now = T0
         reg = DeviceRegistry.from_community(self.c)
         self.state = LiveState(reg)
@@ -213,3 +213,33 @@ def test_default_rules_load_and_bad_rules_are_named(tmp_path):
     good = tmp_path / "rules.json"
     good.write_text(json.dumps(RULES))
     assert [r.id for r in load_rules(good)] == [r["id"] for r in RULES["rules"]]
+
+
+def test_count_rule_two_smoke_detectors_on_one_storey():
+    from shapely.geometry import box
+
+    from twin.model import Device, Space
+
+    rules = {"rules": [
+        {"id": "smoke", "kinds": ["smoke_detector"], "condition": {"field": "smoke", "value": True}},
+        {"id": "confirmed", "count": {"rule": "smoke", "min_devices": 2}, "window_s": 120, "drill": True},
+    ]}
+    c = make_community("tl")
+    c.spaces.append(Space("B3-F12-hall", "Hall", "B3-F12", "B3", box(40, 0, 50, 10), usage="elevator_hall"))
+    c.devices.append(Device("B3-F12-smoke-2", "smoke_detector", "smoke 2", "B3", "B3-F12", "B3-F12-hall"))
+    tl2 = Timeline(rules, community=c)
+    tl2.send(0, "B3-F12-smoke", smoke=True)
+    tl2.send(10, "B3-F11-smoke", smoke=True)          # another storey: does not count
+    assert tl2.alarms("confirmed") == []
+    tl2.send(50, "B3-F12-smoke-2", smoke=True)        # second detector, other space, same storey
+    [a] = tl2.alarms("confirmed")
+    assert a.storey == "B3-F12" and a.space is None and a.raised_at == T0 + 50 and a.drill["building"] == "B3"
+    tl2.send(60, "B3-F12-smoke", smoke=False)
+    assert a.state == "raised"                         # one detector still in alarm
+    tl2.send(70, "B3-F12-smoke-2", smoke=False)
+    tl2.tick(200)                                      # both quiet for longer than the window
+    assert a.state == "cleared"
+    with pytest.raises(RulesError, match="min_devices=1"):
+        parse_rules({"rules": [rules["rules"][0], {"id": "x", "count": {"rule": "smoke", "min_devices": 1}}]})
+    with pytest.raises(RulesError, match="scope='flat'"):
+        parse_rules({"rules": [rules["rules"][0], {"id": "x", "count": {"rule": "smoke"}, "scope": "flat"}]})

@@ -111,7 +111,7 @@ def test_incidents_fire_leak_trapped_offline():
 
 @pytest.mark.parametrize("spec, msg", [
     ("fire", "must look like"),
-    ("fire:B9:1", "building='B9'"),
+    ("fire:B9:1", "building=.B9. is not in the site"),
     ("fire:B3:99", "storey='99'"),
     ("offline:ghost", "'ghost' is not registered"),
     ("leak:B1:2", "no leak_sensor registered"),
