@@ -103,6 +103,9 @@ class Pipeline:
         self.flush_wakeup: threading.Event | None = None
         self.first_received_at: float | None = None
         self.last_received_at: float | None = None
+        #: Process CPU seconds at the first and the latest message (ingestion cost per message).
+        self.first_received_cpu_s: float | None = None
+        self.last_received_cpu_s: float | None = None
 
     # -- restart --------------------------------------------------------------------------
     def restore(self) -> int:
@@ -134,7 +137,9 @@ class Pipeline:
             self.counters["received"] += 1
             if self.first_received_at is None:
                 self.first_received_at = now
+                self.first_received_cpu_s = time.process_time()
             self.last_received_at = now
+            self.last_received_cpu_s = time.process_time()
             device_id = None
             try:
                 reading = self._validate(topic, payload, now)
@@ -319,6 +324,8 @@ class Pipeline:
                 "devices": len(self.registry),
                 "first_received_at": self.first_received_at,
                 "last_received_at": self.last_received_at,
+                "first_received_cpu_s": self.first_received_cpu_s,
+                "last_received_cpu_s": self.last_received_cpu_s,
             }
 
 

@@ -42,8 +42,9 @@ telemetry = sa.Table(
     sa.Column("event", sa.String(64)),
     sa.Column("values", sa.JSON, nullable=False),
     sa.Column("received_at", sa.Float(precision=53), nullable=False),
-    sa.UniqueConstraint("device_id", "channel", "ts", "seq", name="uq_live_telemetry_key"),
-    sa.Index("ix_live_telemetry_device_ts", "device_id", "ts"),
+    # the idempotency key; its (device_id, ts) prefix also serves history range queries
+    sa.UniqueConstraint("device_id", "ts", "channel", "seq", name="uq_live_telemetry_key"),
+    sa.Index("ix_live_telemetry_ts", "ts"),  # retention scans by age
 )
 
 rollup = sa.Table(
@@ -209,7 +210,7 @@ class LiveStore:
         self._sql_cache = {
             "telemetry": (f'INSERT INTO live_telemetry (device_id, channel, ts, seq, event, "values", received_at) '
                           f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {js}, {ph}) "
-                          "ON CONFLICT (device_id, channel, ts, seq) DO NOTHING"),
+                          "ON CONFLICT (device_id, ts, channel, seq) DO NOTHING"),
             "values": (f"INSERT INTO live_device_values (device_id, field, value, ts) VALUES ({ph}, {ph}, {js}, {ph}) "
                        "ON CONFLICT (device_id, field) DO UPDATE SET value = excluded.value, ts = excluded.ts "
                        "WHERE live_device_values.ts <= excluded.ts"),
