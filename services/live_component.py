@@ -22,6 +22,7 @@ from fastapi import FastAPI
 
 from live.alarms import Alarm, AlarmBook, WorkOrderSink
 from live.broker import EmbeddedBroker, parse_mqtt_url
+from live.errors import LiveError
 from live.client import MqttIngestor
 from live.ingest import Pipeline, iso
 from live.registry import DeviceRegistry
@@ -190,12 +191,56 @@ class LiveComponent:
         self.db_error: str | None = None
         #: Events a WebSocket client may lag behind before it is dropped to a snapshot.
         self.ws_queue_size = 2000
+        #: History retention: raw readings kept 7 days, then 15-minute buckets.
+        self.raw_keep_s = 7 * 86400.0
+        self.bucket_s = 900
+        self.retention_every_s = 3600.0
+
+    def check(self) -> None:
+        """Validate the broker URL and reach the database (create the live tables).
+
+        Raises
+        ------
+        LiveError
+            Naming the bad URL or the database error, for a one-line CLI message.
+        """
+        import sqlalchemy as sa
+
+        if self.settings.mqtt_url:
+            parse_mqtt_url(self.settings.mqtt_url)
+        url = self.settings.resolved_db_url
+        try:
+            if url.startswith("sqlite:///"):
+                Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            store = LiveStore(url)
+            store.create()
+            store.dispose()
+        except (sa.exc.SQLAlchemyError, ValueError) as exc:
+            shown = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise LiveError(f"database {shown} is not usable: {first}") from None
 
     async def start(self, app: FastAPI) -> None:
         loop = asyncio.get_running_loop()
         self.hub = EventHub(loop)
         app.state.live = self
         await loop.run_in_executor(None, self._start_blocking)
+        self._retention_task = asyncio.create_task(self._retention_loop())
+
+    async def _retention_loop(self) -> None:
+        """Downsample and expire history once an hour (first run a minute after start)."""
+        loop = asyncio.get_running_loop()
+        delay = 60.0
+        while True:
+            await asyncio.sleep(delay)
+            delay = self.retention_every_s
+            try:
+                done = await loop.run_in_executor(None, lambda: self.store.apply_retention(
+                    time.time(), raw_keep_s=self.raw_keep_s, bucket_s=self.bucket_s))
+                if done["downsampled"]:
+                    log.info("retention: %s", done)
+            except Exception:
+                log.exception("retention failed; retrying at the next run")
 
     def _start_blocking(self) -> None:
         s = self.settings
@@ -216,6 +261,9 @@ class LiveComponent:
         self.ingestor = MqttIngestor(self.pipeline, url, group=self.group, client_id=self.client_id).start(wait_s=15)
 
     async def stop(self, app: FastAPI) -> None:
+        task = getattr(self, "_retention_task", None)
+        if task is not None:
+            task.cancel()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._stop_blocking)
 

@@ -35,6 +35,7 @@ def serve(
     if rules is None and (Path(site) / "rules.yaml").is_file():
         rules = Path(site) / "rules.yaml"
     live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id)
+    live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
     app = create_app(settings, community=community, components=[live])
     err_console.print(f"serving {community.name!r} ({len(live.registry)} devices) on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws_ping_interval=20)

@@ -220,3 +220,21 @@ def test_embedded_broker_when_no_broker_is_configured(tmp_path):
     finally:
         srv.stop()
     assert not (tmp_path / "data" / "broker.url").exists()
+
+
+@pytest.mark.parametrize("env, args, message", [
+    ({"TWIN_MQTT_URL": "http://broker"}, [], "mqtt url='http://broker'"),
+    ({"TWIN_DB_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, [], "database postgresql+psycopg://nobody@127.0.0.1:1/none is not usable"),
+    ({}, ["--rules", "RULES"], "rule 'x': severity='loud'"),
+])
+def test_serve_bad_configuration_is_one_line_exit_2(tmp_path, mqtt_url, env, args, message):
+    folder, name, devices = write_site(tmp_path)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: x, offline: true, severity: loud}\n")
+    args = [str(rules) if a == "RULES" else a for a in args]
+    full_env = {"TWIN_MQTT_URL": mqtt_url, "TWIN_DB_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+                "TWIN_DATA_DIR": str(tmp_path / "data"), **env}
+    r = run_cli("serve", "--site", str(folder), "--port", str(free_port()), *args, env=full_env, timeout=60)
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], r.stderr
