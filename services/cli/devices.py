@@ -84,6 +84,7 @@ def simulate(
     sim = DeviceSimulator(reg, seed=seed, incidents=scenario)
     url = _broker_url(mqtt)
     client = make_client(url, f"twin-sim-{reg.site}-{uuid.uuid4().hex[:6]}", persistent=False)
+    client.reconnect_delay_set(min_delay=1, max_delay=10)
     try:
         client.connect(**connect_kwargs(url, persistent=False, session_expiry_s=0))
     except OSError as exc:
@@ -94,6 +95,8 @@ def simulate(
     infos = []
 
     def publish(topic: str, body: bytes) -> None:
+        while not client.is_connected():  # broker restarting: hold the stream, lose nothing
+            time.sleep(0.1)
         infos.append(client.publish(topic, body, qos=1))
         if len(infos) > 5000:
             del infos[:2500]
