@@ -87,6 +87,8 @@ class DeviceRegistry:
         self.site = check_topic_segment(site, "site")
         #: Storeys per building as ``(id, name)``, bottom to top (for incidents like fire:B3:12).
         self.storeys: dict[str, list[tuple[str, str]]] = storeys or {}
+        #: Display names of buildings, storeys and spaces by id (alarm messages).
+        self.names: dict[str, str] = {}
         self._by_id: dict[str, DeviceInfo] = {}
         for d in devices:
             if d.id in self._by_id:
@@ -113,7 +115,11 @@ class DeviceRegistry:
             infos.append(DeviceInfo(dev.id, kind, dev.name, building, storey, dev.space_id, site))
         storeys = {b.id: [(s.id, s.name) for s in sorted(b.storeys, key=lambda s: s.elevation_m)]
                    for b in community.buildings}
-        return cls(site, infos, storeys)
+        reg = cls(site, infos, storeys)
+        reg.names.update({b.id: b.name for b in community.buildings})
+        reg.names.update({s.id: s.name for b in community.buildings for s in b.storeys})
+        reg.names.update({s.id: s.long_name or s.name for s in community.spaces})
+        return reg
 
     def get(self, device_id: str) -> DeviceInfo | None:
         """Return the device or None."""

@@ -337,7 +337,7 @@ class RuleEngine:
             return
         place = {"device_id": st.device_id, "building": st.building, "storey": st.storey, "space": st.space}
         self.book.raise_(rule_id=rule.id, key=key, severity=rule.severity, at=at,
-                         message=_fmt(rule, place, st.values), place=place,
+                         message=_fmt(rule, place, st.values, self.state.registry.names), place=place,
                          work_order=rule.work_order, drill=rule.drill)
 
     def _member_count(self, rid: str, members: list[DeviceState], t: float, window_s: float) -> int:
@@ -361,7 +361,7 @@ class RuleEngine:
                 place = {"device_id": None, "space": scope[1] if scope[0] == "space" else None,
                          "storey": ref.storey if ref else None, "building": ref.building if ref else None}
                 self.book.raise_(rule_id=combo.id, key=key, severity=combo.severity, at=t,
-                                 message=_fmt(combo, place, {}), place=place,
+                                 message=_fmt(combo, place, {}, self.state.registry.names), place=place,
                                  work_order=combo.work_order, drill=combo.drill)
         elif not any(counts):
             self.book.clear(key, t)
@@ -372,8 +372,14 @@ class _SafeDict(dict):
         return "?"
 
 
-def _fmt(rule: Rule, place: dict, values: dict) -> str:
-    where = place.get("space") or place.get("storey") or place.get("building") or "?"
+def _where(place: dict, names: dict[str, str]) -> str:
+    """``building storey space`` by display name (ids where no name is known)."""
+    parts = [names.get(place[k], place[k]) for k in ("building", "storey", "space") if place.get(k)]
+    return " ".join(parts) or "?"
+
+
+def _fmt(rule: Rule, place: dict, values: dict, names: dict[str, str] | None = None) -> str:
+    where = _where(place, names or {})
     try:
         return rule.message.format_map(_SafeDict(rule=rule.id, where=where, **place, **values))
     except (ValueError, IndexError):

@@ -95,6 +95,9 @@ class EventHub:
 
     def publish(self, event: dict) -> None:
         """Queue an event for fan-out (never blocks)."""
+        if not self.subscribers:  # nobody listens: do not wake the event loop
+            self.published += 1
+            return
         with self._lock:
             self._pending.append(event)
             if self._scheduled:

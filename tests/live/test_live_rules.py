@@ -83,7 +83,7 @@ def test_leak_must_last_30_s_before_the_alarm():
     [a] = tl.alarms("leak")
     assert a.state == "raised" and a.raised_at == T0 + 30  # the moment 30 s had passed
     assert a.device_id == "B3-F02-leak" and a.building == "B3" and a.storey == "B3-F02"
-    assert a.message == "leak at B3-F02-leak in B3-F02-lobby"
+    assert a.message == "leak at B3-F02-leak in Building 3 F2 Lobby"   # display names of the place
     # one work order, with the place
     assert len(tl.orders.requests) == 1 and a.work_order_id == "WO-1"
     req = tl.orders.requests[0]
