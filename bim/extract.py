@@ -25,7 +25,8 @@ from bim.devices import (DEVICE_ROOT_CLASSES, attribute, device_kind, is_elevato
                          predefined_type)
 from bim.doors import SpaceLocator, connect_door, door_frame, probe_doors
 from bim.errors import IfcError
-from bim.meshes import Mesh, iterate_meshes, mesh_footprint, mesh_footprints, oriented_box
+from bim.meshes import (Mesh, iterate_meshes, mesh_footprint, mesh_footprints, oriented_box,
+                         oriented_boxes)
 from bim.relations import Relations
 from twin.model import (Building, Community, Device, Door, Elevator, Space, Stair, StairFlight,
                         Storey)
@@ -391,6 +392,9 @@ class _Reader:
             el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
             if el is not None and el.is_a("IfcDoor") and sp is not None and sp.id() in self.spaces:
                 boundaries[el.id()].append(self.spaces[sp.id()].id)
+        with_mesh = [d for d in self.ifc_doors if d.id() in self.meshes]
+        boxes = dict(zip((d.id() for d in with_mesh), oriented_boxes(
+            [self.meshes[d.id()].verts[:, :2] for d in with_mesh])))
         rows = []
         for d in self.ifc_doors:
             mesh = self.meshes.get(d.id())
@@ -401,7 +405,7 @@ class _Reader:
             w = attribute(d, "OverallWidth")
             width = float(w) * self.us if w else None
             frame = door_frame(mesh.verts[:, :2] if mesh is not None else None,
-                               lambda d=d: self.placement(d), width)
+                               lambda d=d: self.placement(d), width, boxes.get(d.id()))
             rows.append((d, mesh, building, storey, width, frame))
         by_storey: dict[str, list[int]] = defaultdict(list)
         for i, row in enumerate(rows):
