@@ -20,7 +20,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 __all__ = ["FAST_KERNEL", "DEFAULT_KERNEL", "Mesh", "geom_settings", "iterate_meshes",
-           "mesh_footprint", "mesh_footprints", "oriented_box", "oriented_boxes"]
+           "clean_polygonal", "mesh_footprint", "mesh_footprints", "oriented_box", "oriented_boxes"]
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,15 @@ def mesh_footprints(meshes: list[Mesh], *, min_area_m2: float = 1e-8,
                 geom = shapely.make_valid(geom)
         out.append(_polygonal(geom))
     return out
+
+
+def clean_polygonal(g: BaseGeometry | None) -> BaseGeometry | None:
+    """Return ``g`` made valid and reduced to its polygonal parts (None stays None)."""
+    if g is None:
+        return None
+    if not g.is_valid:
+        g = shapely.make_valid(g)
+    return _polygonal(g)
 
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:
