@@ -210,8 +210,13 @@ class _Reader(ConnectionsMixin, VerticalMixin):
 
     def _read_buildings(self, ifc_buildings) -> None:
         for b in ifc_buildings:
+            attrs = {"ifc_class": b.is_a(), "long_name": b.LongName}
+            m = self.placement(b)  # no placement: at the world origin
+            m = np.eye(4) if m is None else m  # the origin is placed like every plan point
+            attrs["origin_xy"] = [float(m[0, 3]), float(m[1, 3])]
+            attrs["origin_z_m"] = float(m[2, 3])
             bld = Building(id=b.GlobalId, name=b.Name or b.LongName or b.GlobalId, source="ifc",
-                           attributes={"ifc_class": b.is_a(), "long_name": b.LongName})
+                           attributes=attrs)
             self.building_by_step[b.id()] = bld
             self.c.buildings.append(bld)
 
@@ -468,9 +473,12 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         if not sites:
             return {}
         s = sites[0]
+        m = self.placement(s)
+        m = np.eye(4) if m is None else m  # no placement: at the world origin
         return {"id": s.GlobalId, "name": s.Name, "long_name": s.LongName,
                 "ref_latitude": _dms(s.RefLatitude), "ref_longitude": _dms(s.RefLongitude),
-                "ref_elevation_m": float(s.RefElevation) * self.us if s.RefElevation is not None else None}
+                "ref_elevation_m": float(s.RefElevation) * self.us if s.RefElevation is not None else None,
+                "origin_xy": [float(m[0, 3]), float(m[1, 3])]}
 
 
 def _quantities_of(psets: dict) -> dict[str, float]:
