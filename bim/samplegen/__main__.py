@@ -1,4 +1,5 @@
-"""Command line: ``python -m bim.samplegen [--out DIR] [--site lakeside|tiny|all] [--json]``."""
+"""Command line: ``python -m bim.samplegen [--out DIR] [--site lakeside|tiny|all] [--json]
+[--openings]``."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--site", default="all", choices=[*SITES, "all"],
                     help="site to generate (default all)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ap.add_argument("--openings", action="store_true",
+                    help="cut door openings into the walls (slower to tessellate)")
     args = ap.parse_args(argv)
     names = list(SITES) if args.site == "all" else [args.site]
     summaries = []
     try:
         for name in names:
-            summaries.append(generate_site(name, args.out))
+            summaries.append(generate_site(name, args.out, openings=args.openings))
     except SampleGenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,18 +17,19 @@ from pathlib import Path
 from shapely.geometry import LineString, Point
 
 from bim.samplegen.errors import SampleGenError
+from bim.samplegen.facilities import garage_parking
 from bim.samplegen.gis import footpath_connectors, to_site, write_layer
 from bim.samplegen.ids import guid
 from bim.samplegen.ifcwriter import Georef, write_building_ifc
 from bim.samplegen.names import FakePeople
-from bim.samplegen.plans import BuildingPlan, garage_parking
+from bim.samplegen.plans import BuildingPlan
 from bim.samplegen.registers import (
     BILLING_COLUMNS, DEVICE_COLUMNS, HOUSEHOLD_COLUMNS, STAFF_COLUMNS, household_size,
     staff_roster, write_csv,
 )
 from bim.samplegen.sites import SITES, IfcBuilding, SiteSpec
 
-__all__ = ["SiteSummary", "generate_site"]
+__all__ = ["SiteSummary", "generate_site", "library_versions"]
 
 LAYERS = ("buildings", "roads", "footpaths", "green", "parking", "gates", "public_areas")
 PARKING_SOLD_SHARE = 0.55
@@ -46,8 +47,9 @@ class SiteSummary:
 
 
 class _Site:
-    def __init__(self, spec: SiteSpec, folder: Path, log):
+    def __init__(self, spec: SiteSpec, folder: Path, log, openings: bool = False):
         self.spec, self.folder, self.log = spec, folder, log
+        self.openings = openings
         self.plans: list[tuple[IfcBuilding, BuildingPlan]] = []
         self.people = FakePeople(spec.seed)
         self.rng = random.Random(spec.seed + 1)
@@ -67,10 +69,12 @@ class _Site:
         for b in self.spec.ifc_buildings:
             t0 = time.perf_counter()
             plan = b.make()
+            plan.year_built = b.year_built
             e, n = self.spec.origin[0] + b.x, self.spec.origin[1] + b.y
             georef = Georef(e, n, b.rotation_deg, self.spec.crs)
             write_building_ifc(self.spec.name, plan, self.folder / "ifc" / f"{plan.id}.ifc",
-                               georef, map_conversion=b.georef == "map_conversion")
+                               georef, map_conversion=b.georef == "map_conversion",
+                               openings=self.openings)
             self.plans.append((b, plan))
             self.log(f"  {plan.id}: {len(plan.storeys)} storeys, "
                      f"{sum(len(s.spaces) for s in plan.storeys)} spaces "
@@ -81,7 +85,7 @@ class _Site:
         for b, plan in self.plans:
             props = {"id": plan.id, "name": plan.name, "floors": plan.floors,
                      "height_m": round(plan.height_m, 3), "ifc": f"ifc/{plan.id}.ifc",
-                     "kind": plan.kind}
+                     "kind": plan.kind, "year_built": plan.year_built}
             if plan.kind == "garage":
                 props.update(floors=len(plan.storeys),
                              height_m=round(sum(s.height_m for s in plan.storeys), 3),
@@ -91,7 +95,7 @@ class _Site:
         for g in self.spec.gis_buildings:
             feats.append(({"id": g.id, "name": g.name, "floors": g.floors,
                            "height_m": round(g.floors * g.storey_height_m, 3),
-                           "kind": "residential"},
+                           "kind": "residential", "year_built": g.year_built},
                           to_site(g.footprint, self.spec.origin)))
         return feats
 
@@ -267,7 +271,8 @@ class _Site:
             "registers": {"households": "registers/households.csv",
                           "billing_units": "registers/billing_units.csv",
                           "devices": "registers/devices.csv", "staff": "registers/staff.csv"},
-            "generator": {"module": "bim.samplegen", "seed": self.spec.seed},
+            "generator": {"module": "bim.samplegen", "seed": self.spec.seed,
+                          "versions": library_versions()},
         }
 
     def run(self) -> dict[str, int]:
@@ -293,11 +298,24 @@ class _Site:
         return counts
 
 
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose output the files depend on (IFC writer, geometry).
+
+    Regenerating with other versions may format numbers differently; the content stays.
+    """
+    import ifcopenshell
+    import shapely
+
+    return {"ifcopenshell": ifcopenshell.version, "shapely": shapely.__version__,
+            "geos": shapely.geos_version_string}
+
+
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def generate_site(name: str, out: Path | str = "sample_sites", log=_stderr) -> SiteSummary:
+def generate_site(name: str, out: Path | str = "sample_sites", log=_stderr,
+                  openings: bool = False) -> SiteSummary:
     """Generate sample site ``name`` into ``out/name`` and return what was written.
 
     Parameters
@@ -308,6 +326,9 @@ def generate_site(name: str, out: Path | str = "sample_sites", log=_stderr) -> S
         Parent folder; ``out/name`` is replaced only after the new folder is complete.
     log : callable
         Progress sink (one line per step); stderr by default.
+    openings : bool
+        Cut door openings into the walls (see :func:`write_building_ifc`); the committed
+        sample sites are generated without.
 
     Raises
     ------
@@ -326,7 +347,7 @@ def generate_site(name: str, out: Path | str = "sample_sites", log=_stderr) -> S
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
-        counts = _Site(SITES[name](), tmp, log).run()
+        counts = _Site(SITES[name](), tmp, log, openings).run()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, Point, mapping
+from shapely.geometry import LineString, Point, Polygon, mapping
+from shapely.geometry.polygon import orient
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points, unary_union
 
@@ -53,6 +54,15 @@ def _round(obj):
     return obj
 
 
+def _canonical(geom: BaseGeometry) -> BaseGeometry:
+    """Polygons counter-clockwise from their lowest-left vertex (stable across GEOS)."""
+    if geom.geom_type != "Polygon" or geom.interiors:
+        return geom
+    ring = [(round(x, 3), round(y, 3)) for x, y in orient(geom, 1.0).exterior.coords[:-1]]
+    k = ring.index(min(ring, key=lambda p: (p[1], p[0])))
+    return Polygon(ring[k:] + ring[:k])
+
+
 def write_layer(path: Path, name: str, crs: str,
                 features: list[tuple[dict, BaseGeometry]]) -> None:
     """Write ``features`` (properties, geometry in ``crs``) as one GeoJSON file."""
@@ -60,7 +70,8 @@ def write_layer(path: Path, name: str, crs: str,
             "crs": {"type": "name", "properties": {"name": crs_urn(crs)}}}
     lines = []
     for props, geom in features:
-        feat = {"type": "Feature", "properties": props, "geometry": _round(mapping(geom))}
+        feat = {"type": "Feature", "properties": props,
+                "geometry": _round(mapping(_canonical(geom)))}
         lines.append(json.dumps(feat, ensure_ascii=False, separators=(",", ":")))
     text = json.dumps(head, ensure_ascii=False)[:-1] + ',\n"features":[\n' + ",\n".join(lines) + "\n]}\n"
     path.parent.mkdir(parents=True, exist_ok=True)

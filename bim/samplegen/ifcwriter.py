@@ -69,9 +69,11 @@ def _r(v: float) -> float:
 
 
 class _Writer:
-    def __init__(self, site: str, plan: BuildingPlan, georef: Georef, map_conversion: bool):
+    def __init__(self, site: str, plan: BuildingPlan, georef: Georef, map_conversion: bool,
+                 openings: bool = False):
         self.site, self.plan, self.georef = site, plan, georef
         self.map_conversion = map_conversion
+        self.openings = openings
         self.f = ifcopenshell.api.project.create_file(version="IFC4")
         self._pts: dict = {}
         self._dirs: dict = {}
@@ -84,6 +86,7 @@ class _Writer:
         self._aggregated: dict = {}
         self._psets: dict = {}          # (pset name, frozen props) -> [objects]
         self._qtos: dict = {}           # (qto name, frozen quantities) -> [objects]
+        self._walls: dict = {}          # (storey, "exterior"|"interior") -> (wall, thickness)
         self.guids: dict[tuple[str, str], str] = {}
 
     # -- ids and small geometry helpers -----------------------------------------------
@@ -140,21 +143,24 @@ class _Writer:
                       ExtrudedDirection=self.dir(0, 0, 1), Depth=_r(dz))
 
     # -- shared representations and types ---------------------------------------------
-    def mapped(self, type_cls: str, key: tuple, name: str, items_fn, predefined=None):
-        """Return a product shape mapping the type's representation (made on first use)."""
+    def mapped(self, type_cls: str | None, key: tuple, name: str, items_fn, predefined=None):
+        """Return (type, product shape) mapping the type's representation (made on first
+        use); ``type_cls=None`` keeps the map without a type (openings have none)."""
         if key not in self._maps:
             items = items_fn()
             rep = self.e("IfcShapeRepresentation", ContextOfItems=self.body,
                          RepresentationIdentifier="Body", RepresentationType="SweptSolid",
                          Items=items)
             rmap = self.e("IfcRepresentationMap", MappingOrigin=self.axis(), MappedRepresentation=rep)
-            t = self.e(type_cls, GlobalId=self.gid("type", "/".join(map(str, key))), Name=name,
-                       RepresentationMaps=[rmap])
-            if predefined:
-                t.PredefinedType = predefined
             self._maps[key] = rmap
-            self._types[key] = t
-            self._typed[t.id()] = (t, [])
+            self._types[key] = None
+            if type_cls:
+                t = self.e(type_cls, GlobalId=self.gid("type", "/".join(map(str, key))),
+                           Name=name, RepresentationMaps=[rmap])
+                if predefined:
+                    t.PredefinedType = predefined
+                self._types[key] = t
+                self._typed[t.id()] = (t, [])
         item = self.e("IfcMappedItem", MappingSource=self._maps[key],
                       MappingTarget=self._identity_op)
         rep = self.e("IfcShapeRepresentation", ContextOfItems=self.body,
@@ -215,6 +221,9 @@ class _Writer:
         self.building.GlobalId = self.gid("building", self.plan.id)
         self.building.LongName = self.plan.name
         self.building.ObjectPlacement = self.place(self.ifc_site.ObjectPlacement)
+        if self.plan.year_built:
+            self.pset(self.building, "Pset_BuildingCommon",
+                      {"YearOfConstruction": str(self.plan.year_built)})
         self.aggregate(self.project, self.ifc_site)
         self.aggregate(self.ifc_site, self.building)
         self.storeys = {}
@@ -301,6 +310,7 @@ class _Writer:
                           Representation=shape, PredefinedType="SOLIDWALL")
             self.typed(t, wall)
             self.contain(storey, wall)
+            self._walls[(st.name, label)] = (wall, thick)
         key = ("slab", tuple(outline.exterior.coords))
         t, shape = self.mapped("IfcSlabType", key, "floor slab",
                                lambda: [self.extrusion(outline, -SLAB_T_M, SLAB_T_M)], "FLOOR")
@@ -337,6 +347,8 @@ class _Writer:
                       PredefinedType="DOOR", OperationType=op)
         self.typed(dt, door)
         self.contain(storey, door)
+        if self.openings:
+            self.opening(st, d, door)
         for side, sk in enumerate(d.spaces):
             if sk is None:
                 continue
@@ -348,6 +360,22 @@ class _Writer:
         fire_exit = d.is_exit or any(k is not None and spaces[k].ObjectType == "stair"
                                      for k in d.spaces)
         self.pset(door, "Pset_DoorCommon", {"IsExternal": d.is_exit, "FireExit": fire_exit})
+
+    def opening(self, st, d: PlanDoor, door) -> None:
+        """Cut the door's opening into the storey's wall and fill it with the door."""
+        wall, thick = self._walls[(st.name, "exterior" if d.is_exit else "interior")]
+        w, h, t = d.width_m, d.height_m, thick + 0.1
+        _, shape = self.mapped(None, ("opening", _r(w), _r(h), _r(t)), "opening",
+                               lambda: [self.box(-w / 2, -t / 2, 0.0, w, t, h)])
+        opening = self.e("IfcOpeningElement", GlobalId=self.gid("opening", f"{st.name}/{d.key}"),
+                         Name=f"{self.plan.id}-{d.key} opening",
+                         ObjectPlacement=self.place(wall.ObjectPlacement, d.x, d.y, 0.0,
+                                                    d.angle_deg),
+                         Representation=shape, PredefinedType="OPENING")
+        self.e("IfcRelVoidsElement", GlobalId=self.gid("rel-voids", f"{st.name}/{d.key}"),
+               RelatingBuildingElement=wall, RelatedOpeningElement=opening)
+        self.e("IfcRelFillsElement", GlobalId=self.gid("rel-fills", f"{st.name}/{d.key}"),
+               RelatingOpeningElement=opening, RelatedBuildingElement=door)
 
     def device(self, st, storey, dv, spaces) -> None:
         k = DEVICE_KINDS[dv.kind]
@@ -444,7 +472,10 @@ class _Writer:
                 if name != home:
                     self.reference(self.storeys[name], el)
             self.pset(el, "Pset_TransportElementCommon", {"CapacityPeople": 14})
-            self.pset(el, "Twin_Elevator", {"CapacityKg": ev.capacity_kg})
+            props = {"CapacityKg": ev.capacity_kg, "RatedSpeed": ev.speed_m_s}
+            if self.plan.year_built:
+                props["InstallYear"] = self.plan.year_built
+            self.pset(el, "Twin_Elevator", props)
 
     # -- relationships, written once at the end ---------------------------------------
     def relationships(self) -> None:
@@ -486,12 +517,16 @@ def _value(f, name: str, v):
     if isinstance(v, bool):
         return f.create_entity("IfcBoolean", v)
     if isinstance(v, int):
+        if name == "InstallYear":
+            return f.create_entity("IfcInteger", v)
         return f.create_entity("IfcCountMeasure", v)
     if isinstance(v, float):
         if name in ("RiserHeight", "TreadLength", "Width", "RunLength"):
             return f.create_entity("IfcPositiveLengthMeasure", v)
         if name == "CapacityKg":
             return f.create_entity("IfcMassMeasure", v)
+        if name == "RatedSpeed":
+            return f.create_entity("IfcLinearVelocityMeasure", v)
         return f.create_entity("IfcReal", v)
     return f.create_entity("IfcLabel", str(v))
 
@@ -539,7 +574,8 @@ def _collinear(a, b, c) -> bool:
 
 
 def write_building_ifc(site: str, plan: BuildingPlan, path: Path, georef: Georef,
-                       map_conversion: bool = True) -> dict[tuple[str, str], str]:
+                       map_conversion: bool = True,
+                       openings: bool = False) -> dict[tuple[str, str], str]:
     """Write ``plan`` to ``path`` as IFC4 in metres and return the GlobalIds it used.
 
     Parameters
@@ -554,6 +590,10 @@ def write_building_ifc(site: str, plan: BuildingPlan, path: Path, georef: Georef
         Site coordinates of the local origin; written as ``IfcMapConversion`` to
         ``georef.crs`` when ``map_conversion`` is true (else the manifest's ``anchor``
         must carry it).
+    openings : bool
+        Cut an ``IfcOpeningElement`` for every door into its storey's wall
+        (``IfcRelVoidsElement``) and fill it with the door (``IfcRelFillsElement``). Off by
+        default: the boolean cuts make tessellating a tower about 50 times slower.
 
     Returns
     -------
@@ -561,7 +601,7 @@ def write_building_ifc(site: str, plan: BuildingPlan, path: Path, georef: Georef
         ``(kind, key) -> GlobalId`` for everything written (kinds: storey, space, door,
         device, stair, elevator, ...).
     """
-    w = _Writer(site, plan, georef, map_conversion)
+    w = _Writer(site, plan, georef, map_conversion, openings)
     w.setup()
     w.storey_elements()
     w.stairs()

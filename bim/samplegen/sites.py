@@ -12,7 +12,9 @@ from typing import Callable
 
 from shapely.geometry import Polygon, box
 
-from bim.samplegen.plans import BuildingPlan, clubhouse_plan, garage_plan, residential_plan
+from bim.samplegen.facilities import clubhouse_plan, garage_plan
+from bim.samplegen.plans import BuildingPlan
+from bim.samplegen.towers import residential_plan
 
 __all__ = ["GisBuilding", "IfcBuilding", "SITES", "SiteSpec", "lakeside", "tiny"]
 
@@ -35,6 +37,7 @@ class IfcBuilding:
     y: float
     rotation_deg: float = 0.0
     georef: str = "map_conversion"
+    year_built: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class GisBuilding:
     stairs: int
     elevators: int
     stair_width_m: float
+    year_built: int | None = None
 
 
 @dataclass
@@ -84,7 +88,7 @@ def tiny() -> SiteSpec:
         title="Tiny test site: one 3-storey building",
         seed=7,
         ifc_buildings=[IfcBuilding(lambda: residential_plan("T1", "1号楼", 3, 1, "tiny"),
-                                   20.0, 20.0)],
+                                   20.0, 20.0, year_built=2020)],
         gates=[("G1", "南门", 29.0, 0.0, "main")],
         roads=[("R1", "园区路", [(0.0, 8.0), (60.0, 8.0)], 5.0)],
         footpath_spines=[],
@@ -106,18 +110,24 @@ def lakeside() -> SiteSpec:
         title="湖畔花园 Lakeside Gardens: a high-rise residential community",
         seed=20240611,
         ifc_buildings=[
-            IfcBuilding(lambda: residential_plan("B1", "1号楼", 33, 2, 2), 20.0, 170.0),
-            IfcBuilding(lambda: residential_plan("B2", "2号楼", 26, 2, 3), 90.0, 170.0),
+            IfcBuilding(lambda: residential_plan("B1", "1号楼", 33, 2, 2), 20.0, 170.0,
+                        year_built=2016),
+            IfcBuilding(lambda: residential_plan("B2", "2号楼", 26, 2, 3), 90.0, 170.0,
+                        year_built=2016),
             IfcBuilding(lambda: residential_plan("B3", "3号楼", 26, 2, 4), 172.0, 158.0,
-                        rotation_deg=12.0, georef="anchor"),
-            IfcBuilding(lambda: residential_plan("B4", "4号楼", 18, 2, 4), 20.0, 20.0),
-            IfcBuilding(lambda: residential_plan("B5", "5号楼", 18, 1, 4), 100.0, 20.0),
-            IfcBuilding(lambda: clubhouse_plan("C1", "会所及物业服务中心"), 140.0, 22.0),
-            IfcBuilding(lambda: garage_plan("GAR", "地下车库"), 60.0, 75.0),
+                        rotation_deg=12.0, georef="anchor", year_built=2012),
+            IfcBuilding(lambda: residential_plan("B4", "4号楼", 18, 2, 4), 20.0, 20.0,
+                        year_built=2009),
+            IfcBuilding(lambda: residential_plan("B5", "5号楼", 18, 1, 4), 100.0, 20.0,
+                        year_built=2009),
+            IfcBuilding(lambda: clubhouse_plan("C1", "会所及物业服务中心"), 140.0, 22.0,
+                        year_built=2009),
+            IfcBuilding(lambda: garage_plan("GAR", "地下车库"), 60.0, 75.0,
+                        year_built=2009),
         ],
         gis_buildings=[
             GisBuilding("B6", "6号楼(老楼)", box(195.0, 25.0, 225.0, 36.0), 6, 3.0, 2, 2,
-                        stairs=2, elevators=0, stair_width_m=1.1),
+                        stairs=2, elevators=0, stair_width_m=1.1, year_built=1998),
         ],
         gates=[("G1", "北门", 155.0, 210.0, "main"), ("G2", "南门", 90.0, 0.0, "main"),
                ("G3", "东门", 260.0, 100.0, "pedestrian")],

@@ -78,6 +78,7 @@ def test_lakeside_grounds():
     assert old["ifc"] is None or old["ifc"] != old["ifc"]      # GIS only
     core = next(x["core"] for x in manifest("lakeside")["buildings"] if x["id"] == "B6")
     assert core["elevators"] == 0 and old["floors"] == 6
+    assert old["year_built"] < towers["year_built"].min()       # the old walk-up
     b6_flats = [r for r in read_csv("lakeside", "billing_units") if r["building"] == "B6"]
     assert len(b6_flats) == core["apartments_per_floor"] * 6 == 24
     # garage bays lie inside the garage outline, towers do not overlap each other

@@ -138,6 +138,12 @@ def test_core_stairs_elevators_per_unit(site, bid):
         going = flights[0].TreadLength * (flights[0].NumberOfRisers - 1)
         slope = math.hypot(going, STOREY_H / 2)
         assert 2 * slope < run < 2 * slope + 2.0
+    year = int(ue.get_psets(f.by_type("IfcBuilding")[0])["Pset_BuildingCommon"]["YearOfConstruction"])
+    for e in lifts:
+        props = ue.get_psets(e)["Twin_Elevator"]
+        assert props["InstallYear"] == year and 1990 <= year <= 2026
+        # taller towers get faster cars: >= 1.75 m/s from 18 storeys, 2.5 m/s above 26
+        assert props["RatedSpeed"] >= (2.5 if n > 26 else 1.75 if n >= 18 else 1.0)
     # controllers: one per elevator, each names its elevator's GlobalId in the register
     assert len(f.by_type("IfcController")) == len(lifts)
 
