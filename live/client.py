@@ -95,6 +95,7 @@ class MqttIngestor:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.suppress_exceptions = True
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.connects = 0
@@ -133,7 +134,16 @@ class MqttIngestor:
                 client.ack(mid, qos)
         else:
             ack = None
-        self.pipeline.handle(msg.topic, msg.payload, ack=ack)
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # dead-lettered as bad_topic by the pipeline
+            topic = msg._topic.decode("utf-8", errors="replace")
+        try:
+            self.pipeline.handle(topic, msg.payload, ack=ack)
+        except Exception:  # never let one message stop the network loop
+            log.exception("ingesting a message on %r failed", topic)
+            if ack is not None:
+                ack()
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self, wait_s: float | None = 10.0) -> "MqttIngestor":
