@@ -237,6 +237,9 @@ def transform_community(c: Community, t: Affine2D) -> Community:
             dev.position = (x, y, dev.position[2])
     for o in c.attributes.get("openings", []):
         o["position"] = list(t.xy(*o["position"]))
+    for b in c.buildings:
+        if b.attributes.get("origin_xy") is not None:
+            b.attributes["origin_xy"] = list(t.xy(*b.attributes["origin_xy"]))
     return c
 
 

@@ -41,19 +41,24 @@ class Relations:
         self.children: dict[int, list] = defaultdict(list)
         self.references: dict[int, list] = defaultdict(list)
         self.type_of: dict[int, object] = {}
+        # relationship entities with a missing side (broken files) are skipped
         for rel in _by_type(f, "IfcRelContainedInSpatialStructure"):
-            for el in rel.RelatedElements or []:
-                self.container.setdefault(el.id(), rel.RelatingStructure)
+            host = rel.RelatingStructure
+            for el in (rel.RelatedElements or []) if host is not None else []:
+                self.container.setdefault(el.id(), host)
         for rel in _by_type(f, "IfcRelAggregates"):
-            for el in rel.RelatedObjects or []:
-                self.parent[el.id()] = rel.RelatingObject
-                self.children[rel.RelatingObject.id()].append(el)
+            whole = rel.RelatingObject
+            for el in (rel.RelatedObjects or []) if whole is not None else []:
+                self.parent[el.id()] = whole
+                self.children[whole.id()].append(el)
         for rel in _by_type(f, "IfcRelReferencedInSpatialStructure"):
-            for el in rel.RelatedElements or []:
-                self.references[el.id()].append(rel.RelatingStructure)
+            host = rel.RelatingStructure
+            for el in (rel.RelatedElements or []) if host is not None else []:
+                self.references[el.id()].append(host)
         for rel in _by_type(f, "IfcRelDefinesByType"):
-            for el in rel.RelatedObjects or []:
-                self.type_of[el.id()] = rel.RelatingType
+            t = rel.RelatingType
+            for el in (rel.RelatedObjects or []) if t is not None else []:
+                self.type_of[el.id()] = t
         self._placements: dict[int, np.ndarray] = {}
 
     def element_type(self, el):
@@ -116,9 +121,12 @@ class Relations:
 
     def decomposition(self, el) -> list:
         """Return every part aggregated into ``el``, recursively."""
-        out, todo = [], list(self.children.get(el.id(), []))
+        out, todo, seen = [], list(self.children.get(el.id(), [])), {el.id()}
         while todo:
             part = todo.pop(0)
+            if part.id() in seen:  # a cycle in a broken file
+                continue
+            seen.add(part.id())
             out.append(part)
             todo.extend(self.children.get(part.id(), []))
         return out

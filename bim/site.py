@@ -293,4 +293,5 @@ def _add_ifc_building(c: Community, site_dir: Path, bid: str, spec: BuildingSpec
     c.devices.extend(frag.devices)
     c.billing_units.extend(frag.billing_units)
     c.features.extend(frag.features)
-    warnings.extend(f"building {bid!r}: {w}" for w in [*model.warnings, *frag.warnings])
+    c.attributes.setdefault("openings", []).extend(frag.attributes.get("openings", []))
+    warnings.extend(f"building {bid!r}: {w}" for w in dict.fromkeys([*model.warnings, *frag.warnings]))

@@ -90,6 +90,6 @@ def create_app(
 
 def _routers() -> list:
     """The API routers (each module exports ``router``); one line per module."""
-    from services.api import auth, billing, notifications, public, workorders
+    from services.api import auth, billing, live, notifications, public, workorders
 
-    return [auth.router, workorders.router, billing.router, notifications.router, public.router]
+    return [live.router, auth.router, workorders.router, billing.router, notifications.router, public.router]

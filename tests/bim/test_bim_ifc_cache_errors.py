@@ -143,3 +143,11 @@ def test_public_api_is_documented():
     for name in ifc_names:
         assert f"`{name}" in api_table, name  # each IFC reader name has a row in docs/ifc.md
     assert issubclass(IfcError, TwinError)
+
+
+def test_unwritable_cache_does_not_stop_the_load(shared_ifc, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    m = load_ifc(shared_ifc / "IfcOpenHouse_IFC4.ifc", cache_dir=blocker)
+    assert m.community.counts()["doors"] == 1 and not m.from_cache
+    assert blocker.read_text().startswith("a file")  # left as it was

@@ -105,3 +105,27 @@ def test_oriented_box_degenerate():
     assert (long_m, short_m) == (0.0, 0.0) and tuple(c) == (1.0, 1.0)
     c, axis, long_m, short_m = oriented_box(np.array([[0.0, 0.0], [3.0, 4.0], [1.5, 2.0]]))
     assert long_m == pytest.approx(5.0) and short_m == 0.0
+
+
+def test_batched_oriented_boxes_match_one_by_one(shared_ifc):
+    from bim.meshes import oriented_boxes
+
+    f = ifcopenshell.open(str(shared_ifc / "Duplex_A_20110907.ifc"))
+    meshes = iterate_meshes(f, f.by_type("IfcDoor") + f.by_type("IfcStairFlight"))
+    sets = [m.verts[:, :2] for m in meshes.values()] + [np.zeros((0, 2)), np.ones((2, 2))]
+    for batched, single in zip(oriented_boxes(sets), [oriented_box(p) for p in sets]):
+        assert batched[2:] == pytest.approx(single[2:], abs=1e-9)
+        assert batched[0] == pytest.approx(single[0], abs=1e-9)
+        assert abs(abs(float(np.dot(batched[1], single[1]))) - 1.0) < 1e-9 or batched[2] == batched[3]
+
+
+def test_batched_footprints_match_one_by_one(shared_ifc):
+    from bim.meshes import mesh_footprints
+
+    f = ifcopenshell.open(str(shared_ifc / "AC20-FZK-Haus.ifc"))
+    meshes = list(iterate_meshes(f, geometry_plan(f)).values())
+    empty = Mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64))
+    meshes = [empty] + meshes + [empty]
+    for batched, single in zip(mesh_footprints(meshes), [mesh_footprint(m) for m in meshes]):
+        assert batched.equals(single) or batched.symmetric_difference(single).area < 1e-9
+    assert mesh_footprints([]) == []
