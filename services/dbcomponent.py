@@ -45,6 +45,18 @@ class DatabaseComponent:
         self._task: asyncio.Task | None = None
         self._error: str | None = None
 
+    def work_order_sink(self, community):
+        """An alarm sink (live ``WorkOrderSink``) on this component's database, usable
+        before the app starts (the database is looked up when an alarm arrives)."""
+        from services.workorders.sink import AlarmWorkOrderSink
+
+        def database() -> Database:
+            if self.db is None:
+                raise RuntimeError("the database component has not started")
+            return self.db
+
+        return AlarmWorkOrderSink(database, community)
+
     async def start(self, app: FastAPI) -> None:
         url = self.url or app.state.settings.resolved_db_url
         self.db = Database(url)

@@ -8,7 +8,7 @@ building, storey, space, alarm_id``) by duck typing, so that services need not i
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from services.db import Database
 from services.errors import InvalidInput
@@ -41,8 +41,13 @@ class AlarmWorkOrderSink:
     Both return the work order id (as a string from ``open_work_order``).
     """
 
-    def __init__(self, db: Database, community: Community | None) -> None:
-        self.db, self.community = db, community
+    def __init__(self, db: Database | Callable[[], Database], community: Community | None) -> None:
+        self._db, self.community = db, community
+
+    @property
+    def db(self) -> Database:
+        """The database (a callable given at construction is resolved at each call)."""
+        return self._db if isinstance(self._db, Database) else self._db()
 
     def __call__(self, *, alarm_id: str, device_id: str | None = None, description: str,
                  category: str | None = None, priority: str | None = None, space_id: str | None = None) -> int:

@@ -203,7 +203,6 @@ def test_alarm_sink_live_protocol(ops):
     """The live layer's WorkOrderSink protocol: open_work_order(WorkOrderRequest) -> id."""
     from dataclasses import dataclass
 
-    from services.workorders import AlarmWorkOrderSink
     from twin.model import Device
 
     @dataclass
@@ -219,7 +218,8 @@ def test_alarm_sink_live_protocol(ops):
         alarm_id: str
 
     ops.community.devices.append(Device("LEAK-1", "leak_sensor", "leak 1", "B1", "S1", "R1"))
-    sink = AlarmWorkOrderSink(ops.db, ops.community)
+    component = next(c for c in ops.app.state.components if c.name == "database")
+    sink = component.work_order_sink(ops.community)  # as wired before the app starts
     req = WorkOrderRequest("pump room flooding", "给排水", "紧急", "alarm a1 (leak, critical)", "LEAK-1",
                            "B1", "S1", "R1", "a1")
     wid = sink.open_work_order(req)
