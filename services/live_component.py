@@ -29,6 +29,7 @@ from live.registry import DeviceRegistry
 from live.rules import DEFAULT_RULES_PATH, RuleEngine, load_rules
 from live.state import LiveState
 from live.store import LiveStore
+from services.migrations import upgrade
 from services.settings import Settings
 from twin.model import Community
 
@@ -200,7 +201,7 @@ class LiveComponent:
         self.retention_every_s = 3600.0
 
     def check(self) -> None:
-        """Validate the broker URL and reach the database (create the live tables).
+        """Validate the broker URL and reach the database (migrate it to the newest revision).
 
         Raises
         ------
@@ -216,7 +217,7 @@ class LiveComponent:
             if url.startswith("sqlite:///"):
                 Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
             store = LiveStore(url)
-            store.create()
+            upgrade(store.engine)           # the live tables come with the migrations
             store.dispose()
         except (sa.exc.SQLAlchemyError, ValueError) as exc:
             shown = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
@@ -255,7 +256,7 @@ class LiveComponent:
             url = self.embedded.url
             (s.data_dir / "broker.url").write_text(f"mqtt://127.0.0.1:{self.embedded.port}\n")
         self.store = LiveStore(s.resolved_db_url)
-        self.store.create()
+        upgrade(self.store.engine)
         self.pipeline = Pipeline(self.registry, self.state, store=self.store, rules=self.engine,
                                  on_event=self.hub.publish)
         restored = self.pipeline.restore()

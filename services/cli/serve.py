@@ -20,11 +20,13 @@ def serve(
     client_id: str = typer.Option(None, "--client-id", help="MQTT client id of the persistent session "
                                                          "(default twin-ingest-<site>; give each worker its own)"),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level"),
+    smtp_url: str = typer.Option(None, "--smtp", help="smtp://host:port for e-mail reminders (default: in-app only)"),
 ) -> None:
     """Run ingestion, the HTTP API and the WebSockets; broker TWIN_MQTT_URL, database TWIN_DB_URL."""
     import uvicorn
 
     from services.app import create_app
+    from services.dbcomponent import DatabaseComponent
     from services.live_component import LiveComponent
     from services.cli.load import load_community
     from services.settings import get_settings
@@ -34,9 +36,11 @@ def serve(
     community = load_community(Path(site), cache_dir=settings.resolved_cache_dir)
     if rules is None and (Path(site) / "rules.yaml").is_file():
         rules = Path(site) / "rules.yaml"
-    live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id)
+    db = DatabaseComponent(smtp_url=smtp_url)
+    live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id,
+                         work_orders=db.work_order_sink(community))
     live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
-    app = create_app(settings, community=community, components=[live])
+    app = create_app(settings, community=community, components=[db, live])
     err_console.print(f"serving {community.name!r} ({len(live.registry)} devices) on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws_ping_interval=20)
 

@@ -28,9 +28,10 @@ EXTRA_METADATA: list[MetaData] = []
 
 def target_metadata() -> list[MetaData]:
     """Every metadata object the migrations cover (services tables first)."""
+    from live.store import LIVE_METADATA
     from services.models import all_metadata
 
-    return [*all_metadata(), *EXTRA_METADATA]
+    return [*all_metadata(), LIVE_METADATA, *EXTRA_METADATA]
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
