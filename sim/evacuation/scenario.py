@@ -53,7 +53,7 @@ class ModelParams:
     """
 
     radius_m: float = 0.2
-    time_gap_s: float = 1.0
+    time_gap_s: float = 0.5
     strength_neighbor: float = 8.0
     range_neighbor_m: float = 0.1
     strength_wall: float = 5.0
