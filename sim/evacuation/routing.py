@@ -82,22 +82,26 @@ def target_field(mask: np.ndarray, cells: np.ndarray, h: float, speed: np.ndarra
 
 
 def _descent(F: np.ndarray, mask: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Unit descent direction of ``F`` per cell: central differences where both neighbours are
-    finite, else one-sided, else toward the lowest of the 8 neighbours."""
+    """Unit descent direction of ``F`` per cell: upwind differences per axis, else toward the
+    lowest of the 8 neighbours."""
     ny, nx = F.shape
     P = np.pad(F, 1, constant_values=np.inf)
     c = P[1:-1, 1:-1]
     e, w, n, s = P[1:-1, 2:], P[1:-1, :-2], P[2:, 1:-1], P[:-2, 1:-1]
+    # upwind differences: along each axis step toward the lower neighbour (ties go east /
+    # north), so ridges between two exits are left instead of walked along
     with np.errstate(invalid="ignore"):
-        gx = np.where(np.isfinite(e) & np.isfinite(w), (e - w) / 2,
-                      np.where(np.isfinite(e), e - c, np.where(np.isfinite(w), c - w, 0.0)))
-        gy = np.where(np.isfinite(n) & np.isfinite(s), (n - s) / 2,
-                      np.where(np.isfinite(n), n - c, np.where(np.isfinite(s), c - s, 0.0)))
-    gx = np.where(np.isfinite(gx), gx, 0.0)
-    gy = np.where(np.isfinite(gy), gy, 0.0)
-    norm = np.hypot(gx, gy)
-    dx = np.where(norm > 1e-12, -gx / np.maximum(norm, 1e-300), 0.0)
-    dy = np.where(norm > 1e-12, -gy / np.maximum(norm, 1e-300), 0.0)
+        down_e = np.where(np.isfinite(e), c - e, -np.inf)
+        down_w = np.where(np.isfinite(w), c - w, -np.inf)
+        down_n = np.where(np.isfinite(n), c - n, -np.inf)
+        down_s = np.where(np.isfinite(s), c - s, -np.inf)
+    mx = np.where((down_e >= down_w) & (down_e > 0), down_e, np.where(down_w > 0, -down_w, 0.0))
+    my = np.where((down_n >= down_s) & (down_n > 0), down_n, np.where(down_s > 0, -down_s, 0.0))
+    mx = np.where(np.isfinite(mx), mx, 0.0)
+    my = np.where(np.isfinite(my), my, 0.0)
+    norm = np.hypot(mx, my)
+    dx = np.where(norm > 1e-12, mx / np.maximum(norm, 1e-300), 0.0)
+    dy = np.where(norm > 1e-12, my / np.maximum(norm, 1e-300), 0.0)
     # steepest neighbour where the gradient vanished (plateaus, single-cell gaps)
     flat = (norm <= 1e-12) & np.isfinite(c)
     if flat.any():

@@ -41,3 +41,12 @@ def floor(fid, walkable, elevation_m=0.0, obstacles=()):
 
 def exit_(eid, fid, area):
     return {"id": eid, "floor": fid, "area": area}
+
+
+def gj(geom) -> dict:
+    """GeoJSON dict (lists, not tuples) of a shapely geometry."""
+    import json
+
+    import shapely
+
+    return json.loads(shapely.to_geojson(geom))
