@@ -275,6 +275,7 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
         if progress is not None and time.perf_counter() - last_say > 2.0:
             last_say = time.perf_counter()
             say(f"t={t:7.1f} s  remaining {pending} of {n}")
+    rec.close(t, state)
     return _result(scn, ag, state, exit_of, exit_time, stair_used, rec, step, t, time.perf_counter() - t0)
 
 

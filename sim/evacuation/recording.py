@@ -76,6 +76,13 @@ class Recorder:
             })
         self._step += 1
 
+    def close(self, t_end: float, state) -> None:
+        """Add the count at the first whole second after the end (the curve ends there)."""
+        if self.remaining and self.remaining[-1][0] >= t_end - 1e-9:
+            return
+        self.remaining.append([self._next_second, int(np.count_nonzero(state != K.EVACUATED))])
+        self._next_second += 1
+
     def finish(self) -> dict:
         """Return the ``density`` (and ``trajectories``) parts of the result."""
         density = {}

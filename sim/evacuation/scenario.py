@@ -178,6 +178,10 @@ def parse_scenario(data: Any) -> Scenario:
 
     if not isinstance(data, dict):
         raise ScenarioError("scenario must be a JSON object")
+    try:  # plain JSON types only (tuples from Python callers become lists)
+        data = json.loads(json.dumps(data))
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"scenario is not JSON-serialisable: {exc}") from None
     validator = jsonschema.Draft202012Validator(scenario_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
