@@ -21,6 +21,8 @@ from sim.evacuation.scenario import SCHEMA_VERSION, Scenario
 
 __all__ = ["Prepared", "prepare", "simulate"]
 
+#: Below this many agents on floors a step runs serially (thread wake-up costs more).
+PARALLEL_MIN_AGENTS = 1500
 #: Largest displacement of one step (m): keeps wall checks local whatever dt and speed.
 MAX_STEP_M = 0.6
 
@@ -252,9 +254,17 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     last_say = time.perf_counter()
     pending = int(np.count_nonzero((state == K.ACTIVE) | (state == K.IN_STAIR)))
     while step < n_steps_max and pending > 0:
+        nxt = _idle_until(state, pre, t)
+        if nxt > t + dt:  # nobody walks or is in a stair before ``nxt``: skip ahead
+            step = min(int(math.floor(nxt / dt)), n_steps_max)
+            t = step * dt
+            rec.sample(t, x, y, fl, state)
+            continue
         K.build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, prep.ncs, n_total,
                       cell_start, cell_items, agent_cell)
-        K.move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, run_seed, step,
+        n_move = int(np.count_nonzero(state == K.ACTIVE))
+        mover = K.move_agents if n_move >= PARALLEL_MIN_AGENTS else K.move_agents_serial
+        mover(x, y, fl, state, v0, pre, cls, stuck, t, dt, run_seed, step,
                       cell_start, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, prep.ncs,
                       lay.g_x0, lay.g_y0, lay.g_nx, lay.g_ny, lay.g_off, scn.cell_m, fld.dir_x, fld.dir_y,
                       lay.seg, lay.w_nx, lay.w_ny, lay.w_off, lay.w_start, lay.w_idx, 1.0, params,
@@ -277,6 +287,17 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
             say(f"t={t:7.1f} s  remaining {pending} of {n}")
     rec.close(t, state)
     return _result(scn, ag, state, exit_of, exit_time, stair_used, rec, step, t, time.perf_counter() - t0)
+
+
+def _idle_until(state, pre, t: float) -> float:
+    """Earliest time (s) anything can happen: ``t`` if someone walks or is in a stair, else the
+    earliest pre-movement end of the waiting agents (inf when nobody is left)."""
+    if np.any(state == K.IN_STAIR):
+        return t
+    act = state == K.ACTIVE
+    if not act.any():
+        return math.inf
+    return max(float(pre[act].min()), t)
 
 
 def _result(scn: Scenario, ag: AgentTable, state, exit_of, exit_time, stair_used, rec: Recorder,

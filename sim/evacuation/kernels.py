@@ -18,7 +18,7 @@ from sim.numba_config import jit, pjit
 __all__ = [
     "ACTIVE", "IN_STAIR", "EVACUATED", "UNREACHABLE",
     "hash_uniform", "point_segment", "segments_cross", "cell_of", "build_cells",
-    "place_disks", "move_agents", "transfer_agents",
+    "place_disks", "move_agents", "move_agents_serial", "transfer_agents",
 ]
 
 ACTIVE, IN_STAIR, EVACUATED, UNREACHABLE = 0, 1, 2, 3
@@ -159,8 +159,7 @@ def _wall_between(ax, ay, bx, by, seg, w_idx, s0, s1) -> bool:
     return False
 
 
-@pjit
-def move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
+def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                 cell_start, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, cs,
                 g_x0, g_y0, g_nx, g_ny, g_off, h, dirx, diry,
                 seg, w_nx, w_ny, w_off, w_start, w_idx, wb, params,
@@ -307,6 +306,12 @@ def move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
             stuck[i] += dt
         else:
             stuck[i] = 0.0
+
+
+#: Parallel (``prange`` over agents) and serial builds of the same step; the engine picks the
+#: serial one for small crowds, where waking threads costs more than it saves.
+move_agents = pjit(_move_agents)
+move_agents_serial = jit(_move_agents)
 
 
 @jit
