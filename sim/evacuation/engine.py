@@ -62,21 +62,22 @@ def prepare(sc: Scenario, *, progress: Callable[[str], None] | None = None) -> P
     n_exits = len(sc.exits)
     zone = np.full(layout.n_cells, -1, dtype=np.int32)
     targets: list[Target] = []
+    cache: dict = {}
     for k, s in enumerate(sc.stairs):
         if s.id in sc.blocked:
             continue
         fa, fb = fidx[s.from_floor], fidx[s.to_floor]
         ga, gb = layout.grids[fa], layout.grids[fb]
-        cells = ga.cells_of(s.entry) & ga.mask
+        cells = _cells(ga, s.entry, cache)
         fac = _stair_factor(sc, s)
         vref = s.speed_mps / 1.34 if s.speed_mps else fac
-        targets.append(Target("stair", k, fa, cells, s.length_m / vref, fb, gb.cells_of(s.exit) & gb.mask))
+        targets.append(Target("stair", k, fa, cells, s.length_m / vref, fb, _cells(gb, s.exit, cache)))
         _paint(zone, ga, cells, n_exits + k)
     for k, e in enumerate(sc.exits):
         if e.id in sc.blocked:
             continue
         g = layout.grids[fidx[e.floor]]
-        cells = g.cells_of(e.area) & g.mask
+        cells = _cells(g, e.area, cache)
         targets.append(Target("exit", k, fidx[e.floor], cells))
         _paint(zone, g, cells, k)
     agents = spawn_agents(sc)
@@ -93,6 +94,14 @@ def prepare(sc: Scenario, *, progress: Callable[[str], None] | None = None) -> P
     ncs = 2 * m.radius_m + max(vmax * m.time_gap_s, 10 * m.range_neighbor_m)
     n_grid = _neighbour_grid(layout, ncs)
     return Prepared(sc, layout, fields, zone, agents, agent_class, stair_arrays, ncs, n_grid)
+
+
+def _cells(grid, geom, cache: dict) -> np.ndarray:
+    """Navigable cells of ``grid`` touched by ``geom`` (memoised per floor and geometry)."""
+    key = (grid.floor_id, shapely.to_wkb(geom))
+    if key not in cache:
+        cache[key] = grid.cells_of(geom) & grid.mask
+    return cache[key]
 
 
 def _stair_factor(sc: Scenario, s) -> float:
@@ -238,8 +247,9 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     stair_used = np.zeros(ns, dtype=np.int64)
     n_x0, n_y0, n_nx, n_ny, n_off, n_total = prep.n_grid
     cell_start = np.zeros(n_total + 1, dtype=np.int64)
+    cell_stop = np.zeros(n_total + 1, dtype=np.int64)
     cell_items = np.zeros(max(n, 1), dtype=np.int64)
-    agent_cell = np.zeros(n, dtype=np.int64)
+    agent_cell = np.full(n, -1, dtype=np.int64)
     spawn_x, spawn_y, spawn_f = np.zeros(256), np.zeros(256), np.zeros(256, dtype=np.int64)
     m = scn.model
     params = np.array([m.radius_m, m.time_gap_s, m.strength_neighbor, m.range_neighbor_m, m.strength_wall,
@@ -252,20 +262,20 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     step = 0
     t = 0.0
     last_say = time.perf_counter()
-    pending = int(np.count_nonzero((state == K.ACTIVE) | (state == K.IN_STAIR)))
-    while step < n_steps_max and pending > 0:
-        nxt = _idle_until(state, pre, t)
-        if nxt > t + dt:  # nobody walks or is in a stair before ``nxt``: skip ahead
-            step = min(int(math.floor(nxt / dt)), n_steps_max)
+    on, inside, walking, nxt = K.census(state, pre, t)
+    while step < n_steps_max and on + inside > 0:
+        if walking == 0 and inside == 0:  # nobody can move before ``nxt``: skip ahead
+            step = min(max(int(math.floor(nxt / dt)), step + 1), n_steps_max)
             t = step * dt
             rec.sample(t, x, y, fl, state)
+            on, inside, walking, nxt = K.census(state, pre, t)
             continue
+        n_move = walking
         K.build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, prep.ncs, n_total,
-                      cell_start, cell_items, agent_cell)
-        n_move = int(np.count_nonzero(state == K.ACTIVE))
+                      cell_start, cell_stop, cell_items, agent_cell)
         mover = K.move_agents if n_move >= PARALLEL_MIN_AGENTS else K.move_agents_serial
         mover(x, y, fl, state, v0, pre, cls, stuck, t, dt, run_seed, step,
-                      cell_start, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, prep.ncs,
+                      cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, prep.ncs,
                       lay.g_x0, lay.g_y0, lay.g_nx, lay.g_ny, lay.g_off, scn.cell_m, fld.dir_x, fld.dir_y,
                       lay.seg, lay.w_nx, lay.w_ny, lay.w_off, lay.w_start, lay.w_idx, 1.0, params,
                       new_x, new_y, speed)
@@ -275,29 +285,18 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
         t = step * dt
         K.transfer_agents(x, y, fl, state, cls, stuck, pre, t, dt, step, run_seed,
                           lay.g_x0, lay.g_y0, lay.g_nx, lay.g_ny, lay.g_off, scn.cell_m, prep.zone, fld.target,
-                          class_exit, len(scn.exits), cell_start, cell_items, n_x0, n_y0, n_nx, n_ny, n_off,
+                          class_exit, len(scn.exits), cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off,
                           prep.ncs, m.radius_m, st["st_len"], st["st_cap"], st["st_rate"], st["st_to"],
                           st["st_vfac"], st["st_vfix"], v0, st_queue, st_head, st_count, st_tokens, ready,
                           st["cand_start"], st["cand_x"], st["cand_y"], exit_of, exit_time, stair_used,
                           spawn_x, spawn_y, spawn_f)
-        pending = int(np.count_nonzero((state == K.ACTIVE) | (state == K.IN_STAIR)))
+        on, inside, walking, nxt = K.census(state, pre, t)
         rec.sample(t, x, y, fl, state)
         if progress is not None and time.perf_counter() - last_say > 2.0:
             last_say = time.perf_counter()
-            say(f"t={t:7.1f} s  remaining {pending} of {n}")
+            say(f"t={t:7.1f} s  remaining {on + inside} of {n}")
     rec.close(t, state)
     return _result(scn, ag, state, exit_of, exit_time, stair_used, rec, step, t, time.perf_counter() - t0)
-
-
-def _idle_until(state, pre, t: float) -> float:
-    """Earliest time (s) anything can happen: ``t`` if someone walks or is in a stair, else the
-    earliest pre-movement end of the waiting agents (inf when nobody is left)."""
-    if np.any(state == K.IN_STAIR):
-        return t
-    act = state == K.ACTIVE
-    if not act.any():
-        return math.inf
-    return max(float(pre[act].min()), t)
 
 
 def _result(scn: Scenario, ag: AgentTable, state, exit_of, exit_time, stair_used, rec: Recorder,

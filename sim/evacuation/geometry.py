@@ -85,9 +85,8 @@ def cell_boxes_hit(grid: FloorGrid, geom: BaseGeometry) -> np.ndarray:
     y = grid.y0 + jj * grid.h
     boxes = shapely.box(x, y, x + grid.h, y + grid.h)
     shapely.prepare(geom)
-    hit = shapely.intersects(geom, boxes)
-    # a box that merely touches the boundary with a corner does not count
-    hit &= shapely.area(shapely.intersection(boxes, geom)) > 0 if hit.any() else hit
+    # a box that merely touches the geometry (shares an edge or a corner) does not count
+    hit = shapely.intersects(geom, boxes) & ~shapely.touches(geom, boxes)
     out[j0:j1, i0:i1] = hit
     return out
 

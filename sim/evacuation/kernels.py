@@ -17,7 +17,7 @@ from sim.numba_config import jit, pjit
 
 __all__ = [
     "ACTIVE", "IN_STAIR", "EVACUATED", "UNREACHABLE",
-    "hash_uniform", "point_segment", "segments_cross", "cell_of", "build_cells",
+    "hash_uniform", "point_segment", "segments_cross", "cell_of", "build_cells", "census",
     "place_disks", "move_agents", "move_agents_serial", "transfer_agents",
 ]
 
@@ -85,32 +85,63 @@ def cell_of(x: float, y: float, x0: float, y0: float, nx: int, ny: int, h: float
 
 @jit
 def build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, cs, n_total,
-                cell_start, cell_items, agent_cell):
-    """Counting sort of ACTIVE agents into neighbour cells (size ``cs`` m, per floor grids).
+                cell_start, cell_stop, cell_items, agent_cell):
+    """Sort ACTIVE agents into neighbour cells (size ``cs`` m, per floor grids).
 
-    Writes ``cell_start`` (n_total + 1), ``cell_items`` (agents by cell, ascending index)
-    and ``agent_cell`` (-1 for agents not on a floor).
+    ``cell_items[cell_start[c]:cell_stop[c]]`` are the agents of cell ``c`` in ascending
+    index order; ``agent_cell`` gets each agent's cell (-1 when not on a floor). Costs
+    O(n log n), not O(cells): only the entries of cells used by the previous call (read from
+    ``agent_cell`` on entry) are reset, so ``cell_start``/``cell_stop`` must start as zeros
+    and be passed back unchanged with the previous ``agent_cell``.
     """
     n = x.shape[0]
-    counts = np.zeros(n_total + 1, dtype=np.int64)
+    for i in range(n):
+        c = agent_cell[i]
+        if c >= 0:
+            cell_start[c] = 0
+            cell_stop[c] = 0
+    keys = np.empty(n, dtype=np.int64)
+    m = 0
     for i in range(n):
         if state[i] != ACTIVE:
             agent_cell[i] = -1
+            keys[i] = n_total + 1
             continue
         f = fl[i]
         c = cell_of(x[i], y[i], n_x0[f], n_y0[f], n_nx[f], n_ny[f], cs, n_off[f])
         agent_cell[i] = c
-        counts[c + 1] += 1
-    for c in range(n_total):
-        counts[c + 1] += counts[c]
-    for c in range(n_total + 1):
-        cell_start[c] = counts[c]
-    fill = counts[:n_total].copy()
-    for i in range(n):
-        c = agent_cell[i]
-        if c >= 0:
-            cell_items[fill[c]] = i
-            fill[c] += 1
+        keys[i] = c
+        m += 1
+    order = np.argsort(keys, kind="mergesort")
+    k = 0
+    while k < m:
+        c = keys[order[k]]
+        b = k
+        while k < m and keys[order[k]] == c:
+            cell_items[k] = order[k]
+            k += 1
+        cell_start[c] = b
+        cell_stop[c] = k
+
+
+@jit
+def census(state, pre, t):
+    """Return (agents on floors, agents in stairs, agents walking at ``t``, earliest end of
+    pre-movement among those still waiting (inf when none))."""
+    on = 0
+    inside = 0
+    walking = 0
+    nxt = np.inf
+    for i in range(state.shape[0]):
+        if state[i] == ACTIVE:
+            on += 1
+            if pre[i] <= t:
+                walking += 1
+            elif pre[i] < nxt:
+                nxt = pre[i]
+        elif state[i] == IN_STAIR:
+            inside += 1
+    return on, inside, walking, nxt
 
 
 @jit
@@ -160,7 +191,7 @@ def _wall_between(ax, ay, bx, by, seg, w_idx, s0, s1) -> bool:
 
 
 def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
-                cell_start, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, cs,
+                cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, cs,
                 g_x0, g_y0, g_nx, g_ny, g_off, h, dirx, diry,
                 seg, w_nx, w_ny, w_off, w_start, w_idx, wb, params,
                 new_x, new_y, speed):
@@ -210,7 +241,7 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                 if ii < 0 or ii >= n_nx[f]:
                     continue
                 cc = n_off[f] + jj * n_nx[f] + ii
-                for k in range(cell_start[cc], cell_start[cc + 1]):
+                for k in range(cell_start[cc], cell_stop[cc]):
                     j = cell_items[k]
                     if j == i:
                         continue
@@ -258,7 +289,7 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                 if ii < 0 or ii >= n_nx[f]:
                     continue
                 cc = n_off[f] + jj * n_nx[f] + ii
-                for k in range(cell_start[cc], cell_start[cc + 1]):
+                for k in range(cell_start[cc], cell_stop[cc]):
                     j = cell_items[k]
                     if j == i:
                         continue
@@ -317,7 +348,7 @@ move_agents_serial = jit(_move_agents)
 @jit
 def transfer_agents(x, y, fl, state, cls, stuck, pre, t_new, dt, step, seed,
                     g_x0, g_y0, g_nx, g_ny, g_off, h, zone, target, class_exit, n_exits,
-                    cell_start, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, cs, radius,
+                    cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, cs, radius,
                     st_len, st_cap, st_rate, st_to, st_vfac, st_vfix, v0,
                     st_queue, st_head, st_count, st_tokens, ready,
                     cand_start, cand_x, cand_y,
@@ -376,7 +407,7 @@ def transfer_agents(x, y, fl, state, cls, stuck, pre, t_new, dt, step, seed,
                 for jj in range(max(gj - 1, 0), min(gj + 2, n_ny[f])):
                     for ii in range(max(gi - 1, 0), min(gi + 2, n_nx[f])):
                         cc = n_off[f] + jj * n_nx[f] + ii
-                        for m in range(cell_start[cc], cell_start[cc + 1]):
+                        for m in range(cell_start[cc], cell_stop[cc]):
                             j = cell_items[m]
                             if state[j] == ACTIVE and (x[j] - px) ** 2 + (y[j] - py) ** 2 < d2:
                                 ok = False

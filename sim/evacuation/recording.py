@@ -59,16 +59,23 @@ class Recorder:
             left = int(np.count_nonzero(state != K.EVACUATED))
             self.remaining.append([self._next_second, left])
             self._next_second += 1
+        d_now = self._step % self._d_every == 0
+        t_now = self.trajectories is not None and self._step % self._t_every == 0
+        self._step += 1
+        if not (d_now or t_now):
+            return
+        self._step -= 1
         on = state == K.ACTIVE
-        if self._step % self._d_every == 0 and on.any():
+        if d_now and on.any():
             f = fl[on]
             i = np.clip(np.floor((x[on] - self.gx0[f]) / self.dc).astype(np.int64), 0, self.gnx[f] - 1)
             j = np.clip(np.floor((y[on] - self.gy0[f]) / self.dc).astype(np.int64), 0, self.gny[f] - 1)
             c = self.goff[f] + j * self.gnx[f] + i
-            dens = np.bincount(c, minlength=self.n_dcells) / (self.dc * self.dc)
-            np.maximum(self.max_density, dens, out=self.max_density)
-            self.over_s += (dens > CROWD_DENSITY_P_M2) * (self._d_every * self.dt)
-        if self.trajectories is not None and self._step % self._t_every == 0:
+            cells, counts = np.unique(c, return_counts=True)
+            dens = counts / (self.dc * self.dc)
+            self.max_density[cells] = np.maximum(self.max_density[cells], dens)
+            self.over_s[cells[dens > CROWD_DENSITY_P_M2]] += self._d_every * self.dt
+        if t_now:
             idx = np.flatnonzero(on)
             self.trajectories.append({
                 "t": round(t, 3), "i": idx.tolist(), "f": fl[idx].tolist(),

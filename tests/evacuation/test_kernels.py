@@ -41,26 +41,34 @@ def test_hash_uniform_range_and_determinism():
     assert K.hash_uniform(7, 3, 4) != K.hash_uniform(8, 3, 4)
 
 
-def _cells(x, y, cs, nx, ny):
+def _cells(x, y, cs, nx, ny, arrays=None):
     n = len(x)
-    start = np.zeros(nx * ny + 1, dtype=np.int64)
-    items = np.zeros(max(n, 1), dtype=np.int64)
-    ac = np.zeros(n, dtype=np.int64)
+    if arrays is None:
+        arrays = (np.zeros(nx * ny + 1, dtype=np.int64), np.zeros(nx * ny + 1, dtype=np.int64),
+                  np.zeros(max(n, 1), dtype=np.int64), np.full(n, -1, dtype=np.int64))
+    start, stop, items, ac = arrays
     K.build_cells(x, y, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.array([0.0]),
-                  np.array([0.0]), np.array([nx]), np.array([ny]), np.array([0]), cs, nx * ny, start, items, ac)
-    return start, items, ac
+                  np.array([0.0]), np.array([nx]), np.array([ny]), np.array([0]), cs, nx * ny, start, stop,
+                  items, ac)
+    return arrays
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 57])
 def test_build_cells_groups_every_agent_in_its_cell(n):
     rng = np.random.default_rng(n)
-    x, y = rng.uniform(0, 9.99, n), rng.uniform(0, 4.99, n)
-    start, items, ac = _cells(x, y, 1.0, 10, 5)
-    assert start[-1] == n
-    for c in range(50):
-        members = sorted(items[start[c]:start[c + 1]].tolist())
-        exp = [i for i in range(n) if int(x[i]) + 10 * int(y[i]) == c]
-        assert members == exp
+    arrays = None
+    for _ in range(3):  # reused buffers: cells of the previous call must not leak
+        x, y = rng.uniform(0, 9.99, n), rng.uniform(0, 4.99, n)
+        arrays = _cells(x, y, 1.0, 10, 5, arrays)
+        start, stop, items, ac = arrays
+        total = 0
+        for c in range(50):
+            members = items[start[c]:stop[c]].tolist()
+            exp = [i for i in range(n) if int(x[i]) + 10 * int(y[i]) == c]
+            assert members == exp  # ascending agent order
+            assert all(ac[i] == c for i in exp)
+            total += len(members)
+        assert total == n
 
 
 @pytest.mark.parametrize("n,want", [(0, 5), (40, 10), (300, 300), (300, 0)])
@@ -78,7 +86,7 @@ def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5):
     """Call move_agents on one floor with per-agent desired directions (one class each)."""
     n = len(x)
     nx = max(int(np.ceil(12 / cs)), 1)
-    start, items, _ = _cells(x, y, cs, nx, nx)
+    start, stop, items, _ = _cells(x, y, cs, nx, nx)
     segs = np.asarray(segs, float).reshape(-1, 4)
     w_start = np.array([0, len(segs)], dtype=np.int64)
     w_idx = np.arange(len(segs), dtype=np.int64)
@@ -86,7 +94,7 @@ def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5):
     params = np.array([0.2, T, 8.0, 0.1, 5.0, 0.02, 1e9, 0.6])
     K.move_agents(x, y, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), v0, np.zeros(n),
                   np.arange(n, dtype=np.int64), np.zeros(n), 0.0, 0.05, 1, 0,
-                  start, items, np.array([0.0]), np.array([0.0]), np.array([nx]), np.array([nx]),
+                  start, stop, items, np.array([0.0]), np.array([0.0]), np.array([nx]), np.array([nx]),
                   np.array([0]), cs, np.array([0.0]), np.array([0.0]), np.array([1]), np.array([1]),
                   np.array([0]), 100.0, e0x.reshape(n, 1), e0y.reshape(n, 1), segs, np.array([1]),
                   np.array([1]), np.array([0]), w_start, w_idx, 100.0, params, new_x, new_y, speed)
