@@ -80,11 +80,14 @@ def spawn_agents(sc: Scenario) -> AgentTable:
     pm = [a.premovement_s for a in sc.agents]
     ex = [a.exit for a in sc.agents]
     r = sc.model.radius_m
+    eroded: dict[str, object] = {}
     for g in sc.groups:
         if g.count == 0:
             continue
         nav = sc.navigable(g.floor)
-        area = g.area.intersection(nav.buffer(-r * 1.05))
+        if g.floor not in eroded:
+            eroded[g.floor] = nav.buffer(-r * 1.05)
+        area = g.area.intersection(eroded[g.floor])
         if area.is_empty or area.area <= 0:
             area = g.area.intersection(nav)
         f = fidx[g.floor]

@@ -81,12 +81,14 @@ def cell_boxes_hit(grid: FloorGrid, geom: BaseGeometry) -> np.ndarray:
     if i1 <= i0 or j1 <= j0:
         return out
     ii, jj = np.meshgrid(np.arange(i0, i1), np.arange(j0, j1))
+    # boxes shrunk by a hair: a cell that merely touches the geometry (shares an edge or a
+    # corner) does not count
+    eps = 1e-6 * grid.h
     x = grid.x0 + ii * grid.h
     y = grid.y0 + jj * grid.h
-    boxes = shapely.box(x, y, x + grid.h, y + grid.h)
+    boxes = shapely.box(x + eps, y + eps, x + grid.h - eps, y + grid.h - eps)
     shapely.prepare(geom)
-    # a box that merely touches the geometry (shares an edge or a corner) does not count
-    hit = shapely.intersects(geom, boxes) & ~shapely.touches(geom, boxes)
+    hit = shapely.intersects(geom, boxes)
     out[j0:j1, i0:i1] = hit
     return out
 

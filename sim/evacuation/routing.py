@@ -15,6 +15,7 @@ which target it leads to, for the kernels.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,7 +133,16 @@ def build_fields(layout: Layout, targets: list[Target], n_exits: int,
     """
     grids = layout.grids
     speeds = [_speed_map(g.mask, g.h) for g in grids]
-    base = [target_field(grids[t.floor].mask, t.cells, grids[t.floor].h, speeds[t.floor]) for t in targets]
+    # storeys of a high-rise repeat: identical (grid, target) pairs are marched once
+    memo: dict[bytes, np.ndarray] = {}
+    base = []
+    for t in targets:
+        g = grids[t.floor]
+        key = hashlib.blake2b(g.mask.tobytes() + t.cells.tobytes() + repr((g.mask.shape, g.h)).encode(),
+                              digest_size=16).digest()
+        if key not in memo:
+            memo[key] = target_field(g.mask, t.cells, g.h, speeds[t.floor])
+        base.append(memo[key])
     n_cls = len(class_exits)
     value = np.full((n_cls, layout.n_cells), np.inf)
     dir_x = np.zeros((n_cls, layout.n_cells))
