@@ -1,0 +1,173 @@
+"""Which spaces a door joins: space boundaries when the file has them, else plan probes.
+
+A door's plan box (minimum rotated rectangle of its mesh) gives its centre, width axis and
+depth; the normal is perpendicular to the width axis. Points are probed on both sides of the
+door along the normal, at increasing distances beyond half the door's depth, against the
+space footprints of the door's storey; the first space hit on each side wins. A side where
+no space is found is the outside (``None``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely import STRtree
+
+__all__ = ["DoorFrame", "SpaceLocator", "PROBE_OFFSETS_M", "connect_door", "door_frame",
+           "probe_doors"]
+
+#: Probe distances (m) beyond half the door depth, nearest first.
+PROBE_OFFSETS_M = (0.15, 0.3, 0.5, 0.8, 1.2)
+
+
+@dataclass
+class DoorFrame:
+    """Plan frame of a door: centre (m), unit normal, width and depth (m)."""
+
+    centre: np.ndarray
+    normal: np.ndarray
+    width_m: float
+    depth_m: float
+
+
+def door_frame(verts_xy: np.ndarray | None, placement, overall_width_m: float | None
+               ) -> DoorFrame | None:
+    """Return the door's plan frame from its mesh, else from its placement.
+
+    Parameters
+    ----------
+    verts_xy : (n, 2) array or None
+        Mesh vertices in plan (m, world).
+    placement : (4, 4) array, None, or a callable returning one
+        Object placement in metres (world); x axis along the width, y through the wall.
+        A callable is only called when the mesh does not settle the frame.
+    overall_width_m : float or None
+        ``OverallWidth`` of the door in metres.
+    """
+    from bim.meshes import oriented_box
+
+    get = placement if callable(placement) else (lambda: placement)
+    if verts_xy is not None and len(verts_xy) >= 3:
+        centre, axis, long_m, short_m = oriented_box(verts_xy)
+        if long_m > 0:
+            normal = np.array([-axis[1], axis[0]])
+            if short_m > 0.8 * long_m:  # squarish box: trust the IFC axes
+                placement = get()
+                if placement is not None and np.hypot(*placement[:2, 1]) > 0:
+                    normal = _unit(placement[:2, 1])
+            width = overall_width_m if overall_width_m and overall_width_m > 0 else long_m
+            return DoorFrame(centre, normal, float(width), float(short_m))
+    placement = get()
+    if placement is None:
+        return None
+    x_axis = _unit(placement[:2, 0]) if np.hypot(*placement[:2, 0]) > 0 else np.array([1.0, 0.0])
+    width = overall_width_m if overall_width_m and overall_width_m > 0 else 0.9
+    centre = placement[:2, 3] + x_axis * width / 2.0
+    return DoorFrame(centre, np.array([-x_axis[1], x_axis[0]]), float(width), 0.0)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=float)
+    n = float(np.hypot(v[0], v[1]))
+    return v[:2] / n if n > 0 else np.array([1.0, 0.0])
+
+
+class SpaceLocator:
+    """Find the spaces containing plan points among a fixed set of footprints (STRtree)."""
+
+    def __init__(self, ids: list[str], footprints: list) -> None:
+        keep = [(i, f) for i, f in zip(ids, footprints) if f is not None and not f.is_empty]
+        self.ids = [i for i, _ in keep]
+        self.geoms = [f for _, f in keep]
+        self.tree = STRtree(self.geoms) if self.geoms else None
+
+    def at(self, x: float, y: float) -> str | None:
+        """Return the id of the smallest space containing the point, or ``None``."""
+        return self.at_many(np.array([[x, y]], dtype=float))[0]
+
+    def at_many(self, xy: np.ndarray) -> list[str | None]:
+        """Return, per plan point of ``xy`` (n, 2), the smallest space containing it."""
+        out: list[str | None] = [None] * len(xy)
+        if self.tree is None or len(xy) == 0:
+            return out
+        pts, geoms = self.tree.query(shapely.points(xy), predicate="intersects")
+        for p, g in zip(pts.tolist(), geoms.tolist()):
+            cur = out[p]
+            if cur is None or self.geoms[g].area < self._area(cur):
+                out[p] = self.ids[g]
+        return out
+
+    def _area(self, space_id: str) -> float:
+        return self.geoms[self.ids.index(space_id)].area
+
+
+def _probe_points(frame: DoorFrame) -> np.ndarray:
+    """Probe points (2k, 2): k in front (+normal), then k behind, nearest first."""
+    dist = frame.depth_m / 2.0 + np.asarray(PROBE_OFFSETS_M)
+    front = frame.centre[None, :] + dist[:, None] * frame.normal[None, :]
+    back = frame.centre[None, :] - dist[:, None] * frame.normal[None, :]
+    return np.vstack([front, back])
+
+
+def _distinct(ids) -> list[str]:
+    out: list[str] = []
+    for sid in ids:
+        if sid is not None and sid not in out:
+            out.append(sid)
+    return out
+
+
+def probe_doors(frames: list[DoorFrame | None], locator: SpaceLocator
+                ) -> list[tuple[list[str], list[str]]]:
+    """Return, per door, the spaces hit in front of and behind it (one batched query)."""
+    k = len(PROBE_OFFSETS_M)
+    live = [i for i, f in enumerate(frames) if f is not None]
+    out: list[tuple[list[str], list[str]]] = [([], []) for _ in frames]
+    if not live:
+        return out
+    hits = locator.at_many(np.vstack([_probe_points(frames[i]) for i in live]))
+    for n, i in enumerate(live):
+        chunk = hits[n * 2 * k:(n + 1) * 2 * k]
+        out[i] = (_distinct(chunk[:k]), _distinct(chunk[k:]))
+    return out
+
+
+def connect_door(frame: DoorFrame | None, locator: SpaceLocator | None,
+                 boundary_spaces: list[str] | None = None,
+                 probes: tuple[list[str], list[str]] | None = None) -> tuple[str | None, str | None]:
+    """Return the two spaces a door joins (``None`` = outside).
+
+    Parameters
+    ----------
+    frame : DoorFrame or None
+        Plan frame of the door (None: only boundaries are used).
+    locator : SpaceLocator
+        Space footprints of the door's storey.
+    probes : (front, back) lists of space ids, optional
+        Result of :func:`probe_doors` for this door (else probed here).
+    boundary_spaces : list of str, optional
+        Spaces whose ``IfcRelSpaceBoundary`` names the door: two are trusted as they are;
+        with more, the two found by the plan probes are taken when both are among them;
+        with one, the probes give the other side.
+    """
+    bounds = list(dict.fromkeys(boundary_spaces or []))
+    if len(bounds) == 2:
+        return bounds[0], bounds[1]
+    if probes is None:
+        probes = probe_doors([frame], locator)[0] if locator is not None else ([], [])
+    front, back = probes
+    a = front[0] if front else None
+    b = next((s for s in back if s != a), None)
+    if a is None and back:
+        a, b = back[0], None
+    if len(bounds) > 2:  # boundaries name more spaces than a door has sides: geometry picks
+        if a in bounds and b in bounds:
+            return a, b
+        return bounds[0], bounds[1]
+    if bounds:
+        known = bounds[0]
+        other = next((s for s in (a, b) if s is not None and s != known), None)
+        return known, other
+    return a, b

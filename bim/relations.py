@@ -1,0 +1,183 @@
+"""One-pass indexes of an IFC file's relationships and memoised object placements.
+
+``ifcopenshell.util.element.get_container`` / ``get_aggregate`` walk inverse attributes on
+every call; for files with thousands of products one pass over the relationship entities is
+much faster. Placements are composed once per ``IfcLocalPlacement`` and shared down the
+chain (site > building > storey > element).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+__all__ = ["Relations"]
+
+
+def _by_type(f, cls: str) -> list:
+    try:
+        return list(f.by_type(cls))
+    except RuntimeError:
+        return []
+
+
+class Relations:
+    """Containment, aggregation, references and placements of one open file.
+
+    Parameters
+    ----------
+    f : ifcopenshell.file
+    unit_scale_m : float
+        Metres per project length unit (placements are returned in metres).
+    """
+
+    def __init__(self, f, unit_scale_m: float) -> None:
+        self.f = f
+        self.us = unit_scale_m
+        self.container: dict[int, object] = {}
+        self.parent: dict[int, object] = {}
+        self.children: dict[int, list] = defaultdict(list)
+        self.references: dict[int, list] = defaultdict(list)
+        self.type_of: dict[int, object] = {}
+        self.definitions: dict[int, list] = defaultdict(list)
+        for rel in _by_type(f, "IfcRelContainedInSpatialStructure"):
+            for el in rel.RelatedElements or []:
+                self.container.setdefault(el.id(), rel.RelatingStructure)
+        for rel in _by_type(f, "IfcRelAggregates"):
+            for el in rel.RelatedObjects or []:
+                self.parent[el.id()] = rel.RelatingObject
+                self.children[rel.RelatingObject.id()].append(el)
+        for rel in _by_type(f, "IfcRelReferencedInSpatialStructure"):
+            for el in rel.RelatedElements or []:
+                self.references[el.id()].append(rel.RelatingStructure)
+        for rel in _by_type(f, "IfcRelDefinesByType"):
+            for el in rel.RelatedObjects or []:
+                self.type_of[el.id()] = rel.RelatingType
+        for rel in _by_type(f, "IfcRelDefinesByProperties"):
+            pdef = rel.RelatingPropertyDefinition
+            for el in rel.RelatedObjects or []:
+                self.definitions[el.id()].append(pdef)
+        self._placements: dict[int, np.ndarray] = {}
+
+    def element_type(self, el):
+        """Return the type object of ``el`` (IfcRelDefinesByType), or None."""
+        return self.type_of.get(el.id())
+
+    def psets(self, el, *, qtos: bool = False) -> dict[str, dict]:
+        """Return ``{name: {property: value}}`` of the property sets (or quantity sets) of
+        ``el``; the occurrence's own values override those of its type."""
+        out: dict[str, dict] = {}
+        t = self.type_of.get(el.id())
+        defs = list(getattr(t, "HasPropertySets", None) or []) if t is not None else []
+        defs += self.definitions.get(el.id(), [])
+        for d in defs:
+            if d is None:
+                continue
+            is_qto = d.is_a("IfcElementQuantity")
+            if is_qto != qtos or not (is_qto or d.is_a("IfcPropertySet")):
+                continue
+            values = out.setdefault(d.Name or "", {})
+            for prop in (d.Quantities if is_qto else d.HasProperties) or []:
+                value = _value(prop)
+                if value is not None:
+                    values[prop.Name] = value
+        return out
+
+    def spatial_parent(self, el):
+        """Return the spatial element containing ``el`` (through aggregation), or None."""
+        for _ in range(50):
+            c = self.container.get(el.id())
+            if c is not None:
+                return c
+            a = self.parent.get(el.id())
+            if a is None or a.is_a("IfcSpatialStructureElement") or a.is_a("IfcSpatialElement"):
+                return a
+            el = a
+        return None
+
+    def aggregate(self, el):
+        """Return the object ``el`` is aggregated into, or None."""
+        return self.parent.get(el.id())
+
+    def decomposition(self, el) -> list:
+        """Return every part aggregated into ``el``, recursively."""
+        out, todo = [], list(self.children.get(el.id(), []))
+        while todo:
+            part = todo.pop(0)
+            out.append(part)
+            todo.extend(self.children.get(part.id(), []))
+        return out
+
+    # -- placements ----------------------------------------------------------------------
+    def placement(self, el) -> np.ndarray | None:
+        """Return the world placement of ``el`` as a 4x4 matrix in metres, or None."""
+        lp = getattr(el, "ObjectPlacement", None)
+        if lp is None:
+            return None
+        try:
+            m = self._matrix(lp).copy()
+        except Exception:
+            return None
+        m[:3, 3] *= self.us
+        return m
+
+    def _matrix(self, lp) -> np.ndarray:
+        key = lp.id()
+        cached = self._placements.get(key)
+        if cached is not None:
+            return cached
+        if lp.is_a("IfcLocalPlacement"):
+            rel = _axis2placement(lp.RelativePlacement)
+            up = lp.PlacementRelTo
+            m = self._matrix(up) @ rel if up is not None else rel
+        else:  # grid or linear placements: let ifcopenshell do it
+            import ifcopenshell.util.placement as P
+
+            m = np.array(P.get_local_placement(lp), dtype=float)
+        self._placements[key] = m
+        return m
+
+
+def _unit(v: list[float]) -> list[float]:
+    n = math.sqrt(sum(c * c for c in v))
+    return [c / n for c in v] if n > 0 else v
+
+
+def _axis2placement(a2p) -> np.ndarray:
+    """4x4 matrix (project units) of an IfcAxis2Placement2D/3D."""
+    m = np.eye(4)
+    if a2p is None:
+        return m
+    loc = list(a2p.Location.Coordinates) if a2p.Location is not None else [0.0, 0.0, 0.0]
+    loc = (loc + [0.0, 0.0, 0.0])[:3]
+    if a2p.is_a("IfcAxis2Placement2D"):
+        ref = getattr(a2p, "RefDirection", None)
+        x = _unit((list(ref.DirectionRatios) + [0.0])[:2] + [0.0]) if ref is not None else [1.0, 0.0, 0.0]
+        m[:3, 0] = x
+        m[:3, 1] = [-x[1], x[0], 0.0]
+        m[:3, 3] = loc
+        return m
+    axis = getattr(a2p, "Axis", None)
+    ref = getattr(a2p, "RefDirection", None)
+    z = _unit(list(axis.DirectionRatios)) if axis is not None else [0.0, 0.0, 1.0]
+    x = _unit(list(ref.DirectionRatios)) if ref is not None else [1.0, 0.0, 0.0]
+    d = sum(a * b for a, b in zip(x, z))
+    x = _unit([a - d * b for a, b in zip(x, z)])
+    if sum(c * c for c in x) < 1e-12:  # RefDirection parallel to Axis: pick any normal
+        x = _unit([z[2], 0.0, -z[0]]) if abs(z[0]) > 1e-9 or abs(z[2]) > 1e-9 else [1.0, 0.0, 0.0]
+    y = [z[1] * x[2] - z[2] * x[1], z[2] * x[0] - z[0] * x[2], z[0] * x[1] - z[1] * x[0]]
+    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, loc
+    return m
+
+
+def _value(prop):
+    """The plain value of an IfcPropertySingleValue or a physical quantity (else None)."""
+    if prop.is_a("IfcPropertySingleValue"):
+        v = prop.NominalValue
+        return getattr(v, "wrappedValue", v)
+    if prop.is_a("IfcPhysicalSimpleQuantity"):
+        v = prop[3]  # LengthValue / AreaValue / VolumeValue / CountValue / WeightValue...
+        return float(v) if isinstance(v, (int, float)) else None
+    return None
