@@ -148,3 +148,29 @@ def test_move_agents_never_crosses_a_wall():
 def test_move_agents_empty():
     gx, gy = _move(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), [], 1.2)
     assert gx.size == 0 and gy.size == 0
+
+
+def test_whole_run_without_jit_is_bit_identical(tmp_path):
+    """The kernels run as plain Python (NUMBA_DISABLE_JIT=1) give the very same result."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sim.evacuation import parse_scenario, simulate
+    from tests.evacuation.common import exit_, floor, rect, room_with_door, scenario
+
+    walk, ex = room_with_door(6.0, 1.0)
+    sc = scenario([floor("F", walk)], [exit_("E", "F", ex)],
+                  groups=[{"floor": "F", "area": rect(0, 0, 5, 6), "count": 8, "speed_mps": 1.3}], max_time_s=60)
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(sc))
+    code = ("import json,sys;from sim.evacuation import load_scenario,simulate;"
+            "r=simulate(load_scenario(sys.argv[1]));print(json.dumps(r['agents']))")
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=str(repo))
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code, str(p)], capture_output=True, text=True,
+                         env=env, cwd=repo, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == simulate(parse_scenario(sc))["agents"]
