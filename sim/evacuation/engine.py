@@ -250,6 +250,7 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     cell_stop = np.zeros(n_total + 1, dtype=np.int64)
     cell_items = np.zeros(max(n, 1), dtype=np.int64)
     agent_cell = np.full(n, -1, dtype=np.int64)
+    sx, sy = np.zeros(max(n, 1)), np.zeros(max(n, 1))
     spawn_x, spawn_y, spawn_f = np.zeros(256), np.zeros(256), np.zeros(256, dtype=np.int64)
     m = scn.model
     params = np.array([m.radius_m, m.time_gap_s, m.strength_neighbor, m.range_neighbor_m, m.strength_wall,
@@ -272,10 +273,10 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
             continue
         n_move = walking
         K.build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, prep.ncs, n_total,
-                      cell_start, cell_stop, cell_items, agent_cell)
+                      cell_start, cell_stop, cell_items, agent_cell, sx, sy)
         mover = K.move_agents if n_move >= PARALLEL_MIN_AGENTS else K.move_agents_serial
         mover(x, y, fl, state, v0, pre, cls, stuck, t, dt, run_seed, step,
-                      cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, prep.ncs,
+                      cell_start, cell_stop, cell_items, sx, sy, n_x0, n_y0, n_nx, n_ny, n_off, prep.ncs,
                       lay.g_x0, lay.g_y0, lay.g_nx, lay.g_ny, lay.g_off, scn.cell_m, fld.dir_x, fld.dir_y,
                       lay.seg, lay.w_nx, lay.w_ny, lay.w_off, lay.w_start, lay.w_idx, 1.0, params,
                       new_x, new_y, speed)

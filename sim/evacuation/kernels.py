@@ -85,11 +85,12 @@ def cell_of(x: float, y: float, x0: float, y0: float, nx: int, ny: int, h: float
 
 @jit
 def build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, cs, n_total,
-                cell_start, cell_stop, cell_items, agent_cell):
+                cell_start, cell_stop, cell_items, agent_cell, sx, sy):
     """Sort ACTIVE agents into neighbour cells (size ``cs`` m, per floor grids).
 
     ``cell_items[cell_start[c]:cell_stop[c]]`` are the agents of cell ``c`` in ascending
-    index order; ``agent_cell`` gets each agent's cell (-1 when not on a floor). Costs
+    index order, ``sx``/``sy`` their positions in the same order (contiguous reads for the
+    neighbour loops); ``agent_cell`` gets each agent's cell (-1 when not on a floor). Costs
     O(n log n), not O(cells): only the entries of cells used by the previous call (read from
     ``agent_cell`` on entry) are reset, so ``cell_start``/``cell_stop`` must start as zeros
     and be passed back unchanged with the previous ``agent_cell``.
@@ -118,7 +119,10 @@ def build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, cs, n_total,
         c = keys[order[k]]
         b = k
         while k < m and keys[order[k]] == c:
-            cell_items[k] = order[k]
+            j = order[k]
+            cell_items[k] = j
+            sx[k] = x[j]
+            sy[k] = y[j]
             k += 1
         cell_start[c] = b
         cell_stop[c] = k
@@ -191,7 +195,7 @@ def _wall_between(ax, ay, bx, by, seg, w_idx, s0, s1) -> bool:
 
 
 def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
-                cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, cs,
+                cell_start, cell_stop, cell_items, sx, sy, n_x0, n_y0, n_nx, n_ny, n_off, cs,
                 g_x0, g_y0, g_nx, g_ny, g_off, h, dirx, diry,
                 seg, w_nx, w_ny, w_off, w_start, w_idx, wb, params,
                 new_x, new_y, speed):
@@ -242,15 +246,14 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                     continue
                 cc = n_off[f] + jj * n_nx[f] + ii
                 for k in range(cell_start[cc], cell_stop[cc]):
-                    j = cell_items[k]
-                    if j == i:
+                    if cell_items[k] == i:
                         continue
-                    dxj = x[j] - xi
-                    dyj = y[j] - yi
+                    dxj = sx[k] - xi
+                    dyj = sy[k] - yi
                     d = math.sqrt(dxj * dxj + dyj * dyj)
                     if d > rep_cut or d < 1e-9:
                         continue
-                    if _wall_between(xi, yi, x[j], y[j], seg, w_idx, s0, s1):
+                    if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
                         continue
                     rep = -a_n * math.exp((ll - d) / d_n)
                     rx += rep * dxj / d
@@ -290,11 +293,10 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                     continue
                 cc = n_off[f] + jj * n_nx[f] + ii
                 for k in range(cell_start[cc], cell_stop[cc]):
-                    j = cell_items[k]
-                    if j == i:
+                    if cell_items[k] == i:
                         continue
-                    dxj = x[j] - xi
-                    dyj = y[j] - yi
+                    dxj = sx[k] - xi
+                    dyj = sy[k] - yi
                     along = dx * dxj + dy * dyj
                     if along < 0.0:
                         continue
@@ -303,7 +305,7 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                     d = math.sqrt(dxj * dxj + dyj * dyj)
                     if d > reach or d - ll >= spacing:
                         continue
-                    if _wall_between(xi, yi, x[j], y[j], seg, w_idx, s0, s1):
+                    if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
                         continue
                     spacing = d - ll
         v = min(max(spacing / T, 0.0), v0[i])

@@ -45,11 +45,12 @@ def _cells(x, y, cs, nx, ny, arrays=None):
     n = len(x)
     if arrays is None:
         arrays = (np.zeros(nx * ny + 1, dtype=np.int64), np.zeros(nx * ny + 1, dtype=np.int64),
-                  np.zeros(max(n, 1), dtype=np.int64), np.full(n, -1, dtype=np.int64))
-    start, stop, items, ac = arrays
+                  np.zeros(max(n, 1), dtype=np.int64), np.full(n, -1, dtype=np.int64),
+                  np.zeros(max(n, 1)), np.zeros(max(n, 1)))
+    start, stop, items, ac, sx, sy = arrays
     K.build_cells(x, y, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.array([0.0]),
                   np.array([0.0]), np.array([nx]), np.array([ny]), np.array([0]), cs, nx * ny, start, stop,
-                  items, ac)
+                  items, ac, sx, sy)
     return arrays
 
 
@@ -60,13 +61,15 @@ def test_build_cells_groups_every_agent_in_its_cell(n):
     for _ in range(3):  # reused buffers: cells of the previous call must not leak
         x, y = rng.uniform(0, 9.99, n), rng.uniform(0, 4.99, n)
         arrays = _cells(x, y, 1.0, 10, 5, arrays)
-        start, stop, items, ac = arrays
+        start, stop, items, ac, sx, sy = arrays
         total = 0
         for c in range(50):
             members = items[start[c]:stop[c]].tolist()
             exp = [i for i in range(n) if int(x[i]) + 10 * int(y[i]) == c]
             assert members == exp  # ascending agent order
             assert all(ac[i] == c for i in exp)
+            assert sx[start[c]:stop[c]].tolist() == x[exp].tolist()
+            assert sy[start[c]:stop[c]].tolist() == y[exp].tolist()
             total += len(members)
         assert total == n
 
@@ -86,7 +89,7 @@ def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5):
     """Call move_agents on one floor with per-agent desired directions (one class each)."""
     n = len(x)
     nx = max(int(np.ceil(12 / cs)), 1)
-    start, stop, items, _ = _cells(x, y, cs, nx, nx)
+    start, stop, items, _, sx, sy = _cells(x, y, cs, nx, nx)
     segs = np.asarray(segs, float).reshape(-1, 4)
     w_start = np.array([0, len(segs)], dtype=np.int64)
     w_idx = np.arange(len(segs), dtype=np.int64)
@@ -94,7 +97,7 @@ def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5):
     params = np.array([0.2, T, 8.0, 0.1, 5.0, 0.02, 1e9, 0.6])
     K.move_agents(x, y, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), v0, np.zeros(n),
                   np.arange(n, dtype=np.int64), np.zeros(n), 0.0, 0.05, 1, 0,
-                  start, stop, items, np.array([0.0]), np.array([0.0]), np.array([nx]), np.array([nx]),
+                  start, stop, items, sx, sy, np.array([0.0]), np.array([0.0]), np.array([nx]), np.array([nx]),
                   np.array([0]), cs, np.array([0.0]), np.array([0.0]), np.array([1]), np.array([1]),
                   np.array([0]), 100.0, e0x.reshape(n, 1), e0y.reshape(n, 1), segs, np.array([1]),
                   np.array([1]), np.array([0]), w_start, w_idx, 100.0, params, new_x, new_y, speed)
