@@ -238,3 +238,21 @@ def test_stair_tower_vs_sfpe_hydraulic_calculation():
     assert r["evacuated"] == 150
     hand = naive.sfpe_stair_tower(30, 5, 1.2, 8.0, 1.01, 1.34 * 0.6)
     assert r["evacuation_time_s"] == pytest.approx(hand, rel=0.10)
+
+
+def test_rimea_12_congestion_only_at_the_first_bottleneck():
+    # RiMEA 12: room -> 1 m door -> corridor -> 1 m door -> room: only the first door jams
+    parts = [rect(0, 0, 10, 10), rect(10, 4.5, 10.2, 5.5), rect(10.2, 2, 20, 8), rect(20, 4.5, 20.2, 5.5),
+             rect(20.2, 0, 26, 10)]
+    walk = gj(shapely.unary_union([shape(p) for p in parts]))
+    sc = scenario([floor("F", walk)], [exit_("E", "F", rect(25.5, 0, 26, 10))],
+                  groups=[{"floor": "F", "area": rect(0, 0, 9, 10), "count": 100, "speed_mps": 1.34}],
+                  max_time_s=400, record={"trajectory_every_s": 1.0})
+    r = simulate(parse_scenario(sc), trajectories=True)
+    assert r["evacuated"] == 100
+    before1 = before2 = 0
+    for fr in r["trajectories"]["frames"]:
+        pts = list(zip(fr["x"], fr["y"]))
+        before1 = max(before1, sum(1 for x, y in pts if 8 <= x <= 10 and 3 <= y <= 7))
+        before2 = max(before2, sum(1 for x, y in pts if 18 <= x <= 20 and 3 <= y <= 7))
+    assert before1 >= 10 and before2 <= 4
