@@ -89,7 +89,7 @@ def build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, cs, n_total,
     """Sort ACTIVE agents into neighbour cells (size ``cs`` m, per floor grids).
 
     ``cell_items[cell_start[c]:cell_stop[c]]`` are the agents of cell ``c`` in ascending
-    index order, ``sx``/``sy`` their positions in the same order (contiguous reads for the
+    index order (the agents not on a floor follow all of them, in index order), ``sx``/``sy`` their positions in the same order (contiguous reads for the
     neighbour loops); ``agent_cell`` gets each agent's cell (-1 when not on a floor). Costs
     O(n log n), not O(cells): only the entries of cells used by the previous call (read from
     ``agent_cell`` on entry) are reset, so ``cell_start``/``cell_stop`` must start as zeros
@@ -126,6 +126,8 @@ def build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, cs, n_total,
             k += 1
         cell_start[c] = b
         cell_stop[c] = k
+    for k in range(m, n):  # agents off the floors close the order (move_agents visits all)
+        cell_items[k] = order[k]
 
 
 @jit
@@ -216,7 +218,10 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     max_step = params[7]
     ll = 2.0 * r
     n = x.shape[0]
-    for i in prange(n):
+    # visit agents in cell order (``cell_items`` holds every agent, those on floors first):
+    # neighbours and field cells are then read from nearby memory
+    for kk in prange(n):
+        i = cell_items[kk]
         xi = x[i]
         yi = y[i]
         new_x[i] = xi
