@@ -22,7 +22,7 @@ from sim.evacuation.scenario import SCHEMA_VERSION, Scenario
 __all__ = ["Prepared", "prepare", "simulate"]
 
 #: Below this many agents on floors a step runs serially (thread wake-up costs more).
-PARALLEL_MIN_AGENTS = 1500
+PARALLEL_MIN_AGENTS = 4000
 #: Largest displacement of one step (m): keeps wall checks local whatever dt and speed.
 MAX_STEP_M = 0.6
 
