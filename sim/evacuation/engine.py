@@ -23,6 +23,9 @@ __all__ = ["Prepared", "prepare", "simulate"]
 
 #: Below this many agents on floors a step runs serially (thread wake-up costs more).
 PARALLEL_MIN_AGENTS = 4000
+#: A run stops early when, for this long (simulated s), people walk but nobody is evacuated
+#: and nobody enters a stair: a jam that never clears must not run to a huge max_time_s.
+STALL_S = 1200.0
 #: Largest displacement of one step (m): keeps wall checks local whatever dt and speed.
 MAX_STEP_M = 0.6
 
@@ -264,10 +267,14 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     t = 0.0
     last_say = time.perf_counter()
     on, inside, walking, nxt = K.census(state, pre, t)
+    stalled = False
+    evac_total = 0
+    last_mark, last_progress_t = 0, 0.0
     while step < n_steps_max and on + inside > 0:
         if walking == 0 and inside == 0:  # nobody can move before ``nxt``: skip ahead
             step = min(max(int(math.floor(nxt / dt)), step + 1), n_steps_max)
             t = step * dt
+            last_progress_t = t
             rec.sample(t, x, y, fl, state)
             on, inside, walking, nxt = K.census(state, pre, t)
             continue
@@ -284,20 +291,30 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
         y, new_y = new_y, y
         step += 1
         t = step * dt
-        K.transfer_agents(x, y, fl, state, cls, stuck, pre, t, dt, step, run_seed,
+        done = K.transfer_agents(x, y, fl, state, cls, stuck, pre, t, dt, step, run_seed,
                           lay.g_x0, lay.g_y0, lay.g_nx, lay.g_ny, lay.g_off, scn.cell_m, prep.zone, fld.target,
                           class_exit, len(scn.exits), cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off,
                           prep.ncs, m.radius_m, st["st_len"], st["st_cap"], st["st_rate"], st["st_to"],
                           st["st_vfac"], st["st_vfix"], v0, st_queue, st_head, st_count, st_tokens, ready,
                           st["cand_start"], st["cand_x"], st["cand_y"], exit_of, exit_time, stair_used,
                           spawn_x, spawn_y, spawn_f)
+        evac_total += done
+        progress_mark = evac_total + int(stair_used.sum())
+        if progress_mark != last_mark:
+            last_mark, last_progress_t = progress_mark, t
+        elif t - last_progress_t > STALL_S:
+            stalled = True
+            say(f"t={t:.1f} s: nobody evacuated or entered a stair for {STALL_S:.0f} s: stopping")
+            break
         on, inside, walking, nxt = K.census(state, pre, t)
         rec.sample(t, x, y, fl, state)
         if progress is not None and time.perf_counter() - last_say > 2.0:
             last_say = time.perf_counter()
             say(f"t={t:7.1f} s  remaining {on + inside} of {n}")
     rec.close(t, state)
-    return _result(scn, ag, state, exit_of, exit_time, stair_used, rec, step, t, time.perf_counter() - t0)
+    out = _result(scn, ag, state, exit_of, exit_time, stair_used, rec, step, t, time.perf_counter() - t0)
+    out["stalled"] = stalled
+    return out
 
 
 def _result(scn: Scenario, ag: AgentTable, state, exit_of, exit_time, stair_used, rec: Recorder,

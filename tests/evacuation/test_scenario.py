@@ -134,3 +134,14 @@ def test_result_contract_keys_and_remaining_curve():
     assert rem[0] == [0, 10] and [p[0] for p in rem] == list(range(len(rem)))
     assert all(b[1] <= a[1] for a, b in zip(rem, rem[1:]))
     assert rem[-1][1] == 0 and r["exits"]["E"]["last_s"] == r["evacuation_time_s"]
+
+
+def test_a_jam_that_never_clears_stops_the_run():
+    # a 0.3 m slit: the routing grid passes it, a 0.4 m wide person does not; max_time_s is
+    # huge, yet the run stops after 1200 s without progress and reports the person
+    walk, ex = room_with_door(4.0, 0.3)
+    sc = scenario([floor("F", walk)], [exit_("E", "F", ex)],
+                  agents=[{"id": "p", "floor": "F", "x": 1.0, "y": 2.0, "speed_mps": 1.3}], max_time_s=1e7)
+    r = simulate(parse_scenario(sc))
+    assert r["not_evacuated"] == 1 and r["stalled"] is True
+    assert 1200 < r["end_time_s"] < 1300
