@@ -94,7 +94,7 @@ def prepare(sc: Scenario, *, progress: Callable[[str], None] | None = None) -> P
     stair_arrays = _stair_arrays(sc, layout, fields, fidx)
     m = sc.model
     vmax = float(agents.speed_mps.max()) if len(agents) else 1.34
-    ncs = 2 * m.radius_m + max(vmax * m.time_gap_s, 10 * m.range_neighbor_m)
+    ncs = 2 * m.radius_m + max(vmax * m.time_gap_s, K.REPULSION_RANGES * m.range_neighbor_m)
     n_grid = _neighbour_grid(layout, ncs)
     return Prepared(sc, layout, fields, zone, agents, agent_class, stair_arrays, ncs, n_grid)
 

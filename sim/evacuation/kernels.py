@@ -16,12 +16,16 @@ from numba import prange
 from sim.numba_config import jit, pjit
 
 __all__ = [
-    "ACTIVE", "IN_STAIR", "EVACUATED", "UNREACHABLE",
+    "ACTIVE", "IN_STAIR", "EVACUATED", "UNREACHABLE", "REPULSION_RANGES",
     "hash_uniform", "point_segment", "segments_cross", "cell_of", "build_cells", "census",
     "place_disks", "move_agents", "move_agents_serial", "transfer_agents",
 ]
 
 ACTIVE, IN_STAIR, EVACUATED, UNREACHABLE = 0, 1, 2, 3
+
+#: Neighbour repulsion is cut at contact distance + this many ranges: at 10 ranges it has
+#: fallen to exp(-10) of its contact value (shorter cut-offs let dense crowds clog 1 m doors).
+REPULSION_RANGES = 10.0
 
 
 @jit
@@ -238,7 +242,7 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
         s1 = w_start[b + 1]
         rx = 0.0
         ry = 0.0
-        rep_cut = ll + 10.0 * d_n
+        rep_cut = ll + REPULSION_RANGES * d_n
         gi = int(math.floor((xi - n_x0[f]) / cs))
         gj = int(math.floor((yi - n_y0[f]) / cs))
         for dj in range(-1, 2):
