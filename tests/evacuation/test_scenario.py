@@ -145,3 +145,14 @@ def test_a_jam_that_never_clears_stops_the_run():
     r = simulate(parse_scenario(sc))
     assert r["not_evacuated"] == 1 and r["stalled"] is True
     assert 1200 < r["end_time_s"] < 1300
+
+
+def test_public_api_is_importable_and_documented():
+    import sim.evacuation as evac
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "evacuation.md").read_text(encoding="utf-8")
+    for name in evac.__all__:
+        assert hasattr(evac, name)
+    for name in ("load_scenario", "parse_scenario", "prepare", "simulate", "ScenarioError"):
+        assert name in doc
