@@ -314,6 +314,8 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                     d = math.sqrt(dxj * dxj + dyj * dyj)
                     if d > reach or d - ll >= spacing:
                         continue
+                    if d < 1e-9 and cell_items[k] > i:
+                        continue  # same spot: the lower index goes first
                     if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
                         continue
                     spacing = d - ll

@@ -94,6 +94,8 @@ def cfsm_step(x, y, e0x, e0y, v0, segs, *, r=0.2, T=0.5, a_n=8.0, d_n=0.1, a_w=5
             d = np.linalg.norm(dv)
             if d > l + v0[i] * T:
                 continue
+            if d < 1e-9 and j > i:  # two agents on one spot: the lower index goes first
+                continue
             spacing = min(spacing, d - l)
         v = min(max(spacing / T, 0.0), v0[i])
         nx[i] = x[i] + e[0] * v * dt

@@ -156,3 +156,11 @@ def test_public_api_is_importable_and_documented():
         assert hasattr(evac, name)
     for name in ("load_scenario", "parse_scenario", "prepare", "simulate", "ScenarioError"):
         assert name in doc
+
+
+def test_two_agents_on_the_same_spot_both_get_out():
+    walk, ex = room_with_door(6.0, 1.0)
+    sc = scenario([floor("F", walk)], [exit_("E", "F", ex)],
+                  agents=[{"id": k, "floor": "F", "x": 2.0, "y": 3.0, "speed_mps": 1.3} for k in ("a", "b")])
+    r = simulate(parse_scenario(sc))
+    assert r["evacuated"] == 2 and r["end_time_s"] < 30
