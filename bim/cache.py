@@ -20,7 +20,7 @@ __all__ = ["READER_VERSION", "cache_key", "cache_path", "read_cache", "write_cac
 log = logging.getLogger(__name__)
 
 #: Bump when the reader's output changes: old cache entries are then not used.
-READER_VERSION = "bim-ifc-1"
+READER_VERSION = "bim-ifc-5"
 _MAGIC = b"TWINIFC1"
 
 

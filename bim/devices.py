@@ -3,15 +3,18 @@
 An element's *effective class* is its own class, or for IFC2X3's generic occurrences
 (``IfcDistributionControlElement``, ``IfcFlowTerminal``, ``IfcFlowController``...) the class
 named by its type object (``IfcSensorType`` -> ``IfcSensor``). The predefined type comes
-from the occurrence, else from its type. The kind is looked up by (class, predefined type),
-then by class, else derived from the class name (``IfcLightFixture`` -> ``light_fixture``).
+from the occurrence, else from its type. The kind is: the first :data:`NAME_RULES` match
+on the element's name, tag or object type (an elevator controller, a people counter: IFC
+has no predefined type for them), else :data:`KIND_BY_CLASS` by (class, predefined type),
+then by class, else the class name in snake case (``IfcLightFixture`` -> ``light_fixture``).
+Kinds are those of the live layer's device table where one fits.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["DEVICE_ROOT_CLASSES", "KIND_BY_CLASS", "attribute", "device_kind", "effective_class",
+__all__ = ["DEVICE_ROOT_CLASSES", "KIND_BY_CLASS", "NAME_RULES", "attribute", "device_kind", "effective_class",
            "is_elevator_like", "predefined_type"]
 
 #: Root classes whose instances (all subclasses included) are devices of the twin.
@@ -38,6 +41,7 @@ KIND_BY_CLASS: dict[tuple[str, str | None], str] = {
     ("IfcSensor", "CO2SENSOR"): "air_quality",
     ("IfcSensor", "MOVEMENTSENSOR"): "motion_sensor",
     ("IfcSensor", "LIGHTSENSOR"): "light_sensor",
+    ("IfcSensor", "IDENTIFIERSENSOR"): "access_gate",  # card / tag readers at entrances
     ("IfcSensor", None): "sensor",
     ("IfcAlarm", None): "alarm",
     ("IfcFlowMeter", "WATERMETER"): "meter_water",
@@ -61,7 +65,19 @@ KIND_BY_CLASS: dict[tuple[str, str | None], str] = {
     ("IfcAudioVisualAppliance", None): "camera_or_av",
 }
 
-_ELEVATOR_RE = re.compile(r"elevat|\blift|lift\b|^lift|电梯|升降|aufzug|ascenseur|ascensor", re.I)
+_ELEVATOR_RE = re.compile(r"elevat|\blifts?\d*\b|电梯|升降梯|aufzug|ascenseur|ascensor", re.I)
+
+#: Name rules applied before :data:`KIND_BY_CLASS`: (effective classes, pattern on the
+#: element's name / tag / object type, kind). IFC has no predefined type for these.
+NAME_RULES: tuple[tuple[frozenset[str], re.Pattern, str], ...] = (
+    (frozenset({"IfcController", "IfcUnitaryControlElement"}), _ELEVATOR_RE, "elevator_controller"),
+    (frozenset({"IfcSensor", "IfcController"}), re.compile(r"people.?count|passenger.?count|客流|人流|计数", re.I),
+     "people_counter"),
+    (frozenset({"IfcSensor", "IfcController", "IfcActuator"}), re.compile(r"barrier|道闸|车闸|挡车", re.I),
+     "parking_barrier"),
+    (frozenset({"IfcSensor", "IfcController", "IfcActuator"}), re.compile(r"access|门禁|闸机|turnstile", re.I),
+     "access_gate"),
+)
 
 
 def _type_of(element, types):
@@ -128,6 +144,11 @@ def _snake(name: str) -> str:
 def device_kind(element, types: dict | None = None) -> str:
     """Return the twin device kind of an IFC device element (see :data:`KIND_BY_CLASS`)."""
     cls = effective_class(element, types)
+    texts = " ".join(str(x) for x in (attribute(element, "Name"), attribute(element, "Tag"),
+                                       attribute(element, "ObjectType")) if x)
+    for classes, pattern, kind in NAME_RULES:
+        if cls in classes and texts and pattern.search(texts):
+            return kind
     pre = predefined_type(element, types)
     kind = KIND_BY_CLASS.get((cls, pre)) or KIND_BY_CLASS.get((cls, None))
     if kind:

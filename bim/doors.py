@@ -32,8 +32,8 @@ class DoorFrame:
     depth_m: float
 
 
-def door_frame(verts_xy: np.ndarray | None, placement, overall_width_m: float | None
-               ) -> DoorFrame | None:
+def door_frame(verts_xy: np.ndarray | None, placement, overall_width_m: float | None,
+               box: tuple | None = None) -> DoorFrame | None:
     """Return the door's plan frame from its mesh, else from its placement.
 
     Parameters
@@ -45,12 +45,14 @@ def door_frame(verts_xy: np.ndarray | None, placement, overall_width_m: float | 
         A callable is only called when the mesh does not settle the frame.
     overall_width_m : float or None
         ``OverallWidth`` of the door in metres.
+    box : tuple, optional
+        ``oriented_box(verts_xy)`` when already computed (batched by the reader).
     """
     from bim.meshes import oriented_box
 
     get = placement if callable(placement) else (lambda: placement)
     if verts_xy is not None and len(verts_xy) >= 3:
-        centre, axis, long_m, short_m = oriented_box(verts_xy)
+        centre, axis, long_m, short_m = box if box is not None else oriented_box(verts_xy)
         if long_m > 0:
             normal = np.array([-axis[1], axis[0]])
             if short_m > 0.8 * long_m:  # squarish box: trust the IFC axes

@@ -19,17 +19,17 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 import ifcopenshell
-import ifcopenshell.util.element as E
 import ifcopenshell.util.unit as U
 
+from bim.connections import ConnectionsMixin
 from bim.devices import (DEVICE_ROOT_CLASSES, attribute, device_kind, is_elevator_like,
                          predefined_type)
-from bim.doors import SpaceLocator, connect_door, door_frame, probe_doors
+from bim.doors import SpaceLocator
 from bim.errors import IfcError
-from bim.meshes import Mesh, iterate_meshes, mesh_footprint, oriented_box
+from bim.meshes import Mesh, clean_polygonal as _clean, iterate_meshes, mesh_footprint, mesh_footprints
 from bim.relations import Relations
-from twin.model import (Building, Community, Device, Door, Elevator, Space, Stair, StairFlight,
-                        Storey)
+from bim.vertical import VerticalMixin
+from twin.model import Building, Community, Device, Space, Storey
 
 __all__ = ["MAPPED_CLASSES", "Extraction", "extract", "file_entity_counts", "geometry_plan"]
 
@@ -47,7 +47,8 @@ MAPPED_CLASSES: dict[str, str] = {
     **{cls: "devices" for cls in DEVICE_ROOT_CLASSES},
 }
 
-_STAIR_TOL_M = 0.45  # a stair reaches a storey when its geometry comes this close (m)
+#: property sets of a space the reader uses (others are not read)
+_SPACE_PSETS = {"Pset_SpaceCommon", "Pset_SpaceOccupancyRequirements"}
 
 
 def _by_type(f, cls: str) -> list:
@@ -73,7 +74,7 @@ class Extraction:
     warnings: list[str] = field(default_factory=list)
 
 
-class _Reader:
+class _Reader(ConnectionsMixin, VerticalMixin):
     """One read of one file (not reusable)."""
 
     def __init__(self, f, progress: ProgressFn | None, use_space_boundaries: bool = True) -> None:
@@ -88,6 +89,7 @@ class _Reader:
         self.warnings: list[str] = []
         self.rel = Relations(f, self.us)
         self._ground: dict[str | None, float] = {}
+        self._footprints: dict[int, BaseGeometry] = {}
         self._locators: dict[str, SpaceLocator] = {}
         self._spaces_by_storey: dict[str, list[Space]] = defaultdict(list)
         self.meshes: dict[int, Mesh] = {}
@@ -133,7 +135,7 @@ class _Reader:
         """Return building, storey and spatial parent of a product."""
         parent = self.spatial_parent(el)
         storey = self.storey_up(parent) if parent is not None else None
-        building = self._building_of_storey.get(storey.id) if storey else None
+        building = self._building_of_storey.get(id(storey)) if storey else None
         if building is None and parent is not None:
             building = self.building_up(parent)
         if building is None and len(self.building_by_step) == 1:
@@ -145,12 +147,26 @@ class _Reader:
             if z is not None:
                 storey = self.storey_at_z(building, z)
         if storey is not None and building is None:
-            building = self._building_of_storey[storey.id]
+            building = self._building_of_storey[id(storey)]
         return building, storey, parent
 
     def placement(self, el) -> np.ndarray | None:
         """Object placement in metres (4x4, world), or None."""
         return self.rel.placement(el)
+
+    def _plan_footprints(self, plan: list) -> None:
+        """Footprints of every triangulated product but doors, in one batch."""
+        keys = [e.id() for e in plan if e.id() in self.meshes and not e.is_a("IfcDoor")]
+        for key, fp in zip(keys, mesh_footprints([self.meshes[k] for k in keys])):
+            self._footprints[key] = fp
+
+    def footprint(self, el) -> BaseGeometry | None:
+        """Plan footprint of a triangulated product (computed once), None without mesh."""
+        key = el.id()
+        if key not in self._footprints:
+            mesh = self.meshes.get(key)
+            self._footprints[key] = mesh_footprint(mesh) if mesh is not None else None
+        return self._footprints[key]
 
     def placement_z(self, el) -> float | None:
         m = self.placement(el)
@@ -167,18 +183,24 @@ class _Reader:
                             or "ifc"))
         self.c = c
         self._read_buildings(ifc_buildings)
+        self._unique_ids("building")
         self._read_storeys()
+        self._unique_ids("storey")
         plan = self._collect()
         self._step(0, 1, "geometry")
         self.meshes = iterate_meshes(f, plan, progress=self.progress)
+        self._plan_footprints(plan)
         self._read_spaces()
+        self._unique_ids("space")
         self._walkable()
         self._read_doors()
+        self._read_openings()
         self._read_stairs()
         self._read_elevators()
         self._read_devices()
         self._finish_buildings()
         self._groups()
+        self._unique_ids("door", "stair", "elevator", "device")
         c.warnings.extend(self.warnings)
         return Extraction(c, file_entity_counts(f), self._site_info(), self.us, self.warnings)
 
@@ -188,13 +210,18 @@ class _Reader:
 
     def _read_buildings(self, ifc_buildings) -> None:
         for b in ifc_buildings:
+            attrs = {"ifc_class": b.is_a(), "long_name": b.LongName}
+            m = self.placement(b)  # no placement: at the world origin
+            m = np.eye(4) if m is None else m  # the origin is placed like every plan point
+            attrs["origin_xy"] = [float(m[0, 3]), float(m[1, 3])]
+            attrs["origin_z_m"] = float(m[2, 3])
             bld = Building(id=b.GlobalId, name=b.Name or b.LongName or b.GlobalId, source="ifc",
-                           attributes={"ifc_class": b.is_a(), "long_name": b.LongName})
+                           attributes=attrs)
             self.building_by_step[b.id()] = bld
             self.c.buildings.append(bld)
 
     def _read_storeys(self) -> None:
-        self._building_of_storey: dict[str, Building] = {}
+        self._building_of_storey: dict[int, Building] = {}  # by id() of the Storey
         first = self.c.buildings[0]
         for s in _by_type(self.f, "IfcBuildingStorey"):
             bld = self.building_up(self.rel.aggregate(s))
@@ -211,7 +238,7 @@ class _Reader:
             st = Storey(id=s.GlobalId, name=s.Name or s.LongName or s.GlobalId, building_id=bld.id,
                         elevation_m=elev, attributes={"long_name": s.LongName})
             self.storeys[s.id()] = st
-            self._building_of_storey[st.id] = bld
+            self._building_of_storey[id(st)] = bld
             bld.storeys.append(st)
         for bld in self.c.buildings:
             bld.storeys.sort(key=lambda s: s.elevation_m)
@@ -269,16 +296,16 @@ class _Reader:
             if storey is None:
                 self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no storey; not mapped")
                 continue
-            fp = mesh_footprint(mesh) if mesh is not None else Polygon()
+            fp = self.footprint(sp) if mesh is not None else Polygon()
             if fp.is_empty:
                 self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no plan geometry")
-            q = self._quantities(sp)
+            psets, qsets = self.rel.property_sets(sp, names=_SPACE_PSETS)
+            q = _quantities_of(qsets)
             net = q.get("NetFloorArea")
             gross = q.get("GrossFloorArea")
             height = q.get("Height") or q.get("FinishCeilingHeight") or q.get("ClearHeight")
             height_m = float(height) * self.us if height else (
                 mesh.zmax - mesh.zmin if mesh is not None else None)
-            psets = self.rel.psets(sp)
             common = psets.get("Pset_SpaceCommon", {})
             occ = psets.get("Pset_SpaceOccupancyRequirements", {})
             pre = predefined_type(sp, self.rel.type_of)
@@ -321,8 +348,8 @@ class _Reader:
 
     def _slabs_minus_walls(self, st: Storey) -> BaseGeometry | None:
         parts = self.floor_parts.get(st.id, {})
-        slabs = [mesh_footprint(self.meshes[e.id()]) for e in parts.get("slabs", []) if e.id() in self.meshes]
-        walls = [mesh_footprint(self.meshes[e.id()]) for e in parts.get("walls", []) if e.id() in self.meshes]
+        slabs = [self.footprint(e) for e in parts.get("slabs", []) if e.id() in self.meshes]
+        walls = [self.footprint(e) for e in parts.get("walls", []) if e.id() in self.meshes]
         if not slabs and walls:  # rooms enclosed by walls
             wall_union = shapely.union_all(walls)
             holes = [Polygon(r) for g in getattr(wall_union, "geoms", [wall_union])
@@ -349,174 +376,6 @@ class _Reader:
             floor = floor.union(shapely.union_all(doors).intersection(shapely.union_all(slabs)))
         st.attributes["walkable_from"] = "slabs minus walls"
         return _clean(floor)
-
-    # -- doors ----------------------------------------------------------------------------
-    def _locator(self, storey_id: str) -> SpaceLocator:
-        """Space locator of one storey (built once)."""
-        loc = self._locators.get(storey_id)
-        if loc is None:
-            if not self._spaces_by_storey and self.c.spaces:
-                for sp in self.c.spaces:
-                    self._spaces_by_storey[sp.storey_id].append(sp)
-            mine = self._spaces_by_storey.get(storey_id, [])
-            loc = self._locators[storey_id] = SpaceLocator([s.id for s in mine],
-                                                           [s.footprint for s in mine])
-        return loc
-
-    def _read_doors(self) -> None:
-        boundaries: dict[int, list[str]] = defaultdict(list)
-        rels = _by_type(self.f, "IfcRelSpaceBoundary") if self.use_space_boundaries else []
-        for rel in rels:
-            el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
-            if el is not None and el.is_a("IfcDoor") and sp is not None and sp.id() in self.spaces:
-                boundaries[el.id()].append(self.spaces[sp.id()].id)
-        rows = []
-        for d in self.ifc_doors:
-            mesh = self.meshes.get(d.id())
-            building, storey, _ = self.place(d, mesh)
-            if storey is None:
-                self.warnings.append(f"IfcDoor {d.GlobalId} ({d.Name}) has no storey; not mapped")
-                continue
-            w = attribute(d, "OverallWidth")
-            width = float(w) * self.us if w else None
-            frame = door_frame(mesh.verts[:, :2] if mesh is not None else None,
-                               lambda d=d: self.placement(d), width)
-            rows.append((d, mesh, building, storey, width, frame))
-        by_storey: dict[str, list[int]] = defaultdict(list)
-        for i, row in enumerate(rows):
-            by_storey[row[3].id].append(i)
-        probes: dict[int, tuple] = {}
-        for sid, idx in by_storey.items():
-            for i, pr in zip(idx, probe_doors([rows[i][5] for i in idx], self._locator(sid))):
-                probes[i] = pr
-        for i, (d, mesh, building, storey, width, frame) in enumerate(rows):
-            self._add_door(d, mesh, building, storey, width, frame, boundaries.get(d.id()), probes[i])
-
-    def _add_door(self, d, mesh, building, storey, width, frame, bounds, probes) -> None:
-        spaces = connect_door(frame, None, bounds, probes)
-        if spaces == (None, None) and mesh is not None:
-            spaces = connect_door(frame, self._locator_by_z(building, mesh.zmin + 0.5))
-        guid, name = d.GlobalId, d.Name
-        if frame is None:
-            self.warnings.append(f"IfcDoor {guid} ({name}) has no geometry or placement")
-        if spaces == (None, None):
-            self.warnings.append(f"IfcDoor {guid} ({name}): no space on either side")
-        pos = (float(frame.centre[0]), float(frame.centre[1])) if frame else (0.0, 0.0)
-        outside = (spaces[0] is None) != (spaces[1] is None)
-        self.c.doors.append(Door(
-            id=guid, name=name or guid, storey_id=storey.id,
-            building_id=building.id if building else storey.building_id, position=pos,
-            width_m=frame.width_m if frame else (width or 0.0), spaces=spaces,
-            is_exit=outside and self._is_exit_level(building, storey),
-            attributes={"ifc_class": d.is_a(), "leads_outside": outside,
-                        "connection": "space_boundaries" if bounds else "geometry"}))
-
-    def _is_exit_level(self, building: Building | None, storey: Storey) -> bool:
-        """Whether a door to the outside on ``storey`` is an exit (not a balcony door).
-
-        The ground storey is the one whose elevation is nearest 0; doors to the outside on
-        it or below (basements, ramps) are exits, those more than 1.5 m above are not.
-        """
-        key = building.id if building is not None else None
-        if key not in self._ground:
-            storeys = building.storeys if building is not None and building.storeys else [storey]
-            self._ground[key] = min(storeys, key=lambda s: abs(s.elevation_m)).elevation_m
-        return storey.elevation_m <= self._ground[key] + 1.5
-
-    def _locator_by_z(self, building: Building | None, z: float) -> SpaceLocator:
-        mine = [s for s in self.c.spaces
-                if (building is None or s.building_id == building.id)
-                and s.id in self.space_z and self.space_z[s.id][0] - 0.3 <= z <= self.space_z[s.id][1]]
-        return SpaceLocator([s.id for s in mine], [s.footprint for s in mine])
-
-    # -- stairs ---------------------------------------------------------------------------
-    def _flight(self, fl, building) -> tuple[StairFlight, Mesh | None]:
-        mesh = self.meshes.get(fl.id())
-        _, storey, _ = self.place(fl, mesh)
-        fp, width, run = None, 0.0, 0.0
-        if mesh is not None:
-            fp = mesh_footprint(mesh)
-            _, _, long_m, short_m = oriented_box(mesh.verts[:, :2])
-            width = short_m
-            run = math.hypot(long_m, mesh.zmax - mesh.zmin)
-        return StairFlight(id=fl.GlobalId, storey_id=storey.id if storey else "", footprint=fp,
-                           width_m=float(width), run_length_m=float(run)), mesh
-
-    def _storeys_spanned(self, building, storey, zmin, zmax) -> list[str]:
-        ids = [s.id for s in (building.storeys if building else [])
-               if zmin - _STAIR_TOL_M <= s.elevation_m <= zmax + _STAIR_TOL_M]
-        if storey is not None and storey.id not in ids:
-            ids.append(storey.id)
-            ids.sort(key=lambda i: self.c.storey(i).elevation_m)
-        return ids
-
-    def _read_stairs(self) -> None:
-        for s in self.ifc_stairs:
-            self._make_stair(s, [p for p in self.stair_parts[s.id()] if p.is_a("IfcStairFlight")],
-                             self.stair_parts[s.id()])
-        for fl in self.orphan_flights:
-            self._make_stair(fl, [fl], [fl], orphan=True)
-
-    def _make_stair(self, s, flights: list, parts: list, orphan: bool = False) -> None:
-        mesh = self.meshes.get(s.id())
-        building, storey, _ = self.place(s, mesh)
-        recs = [self._flight(fl, building) for fl in flights]
-        meshes = [m for m in [mesh] + [self.meshes.get(p.id()) for p in parts] if m is not None]
-        fps = [mesh_footprint(m) for m in meshes]
-        fp = _clean(shapely.union_all(fps)) if fps else None
-        zmin = min((m.zmin for m in meshes), default=float("nan"))
-        zmax = max((m.zmax for m in meshes), default=float("nan"))
-        storey_ids = (self._storeys_spanned(building, storey, zmin, zmax) if meshes
-                      else ([storey.id] if storey else []))
-        what = "IfcStairFlight (not part of an IfcStair)" if orphan else "IfcStair"
-        if orphan and len(storey_ids) < 2:
-            self.warnings.append(f"{what} {s.GlobalId} ({s.Name}) links no two storeys; not mapped")
-            return
-        if not meshes:
-            self.warnings.append(f"{what} {s.GlobalId} ({s.Name}) has no geometry")
-        elif len(storey_ids) < 2:
-            self.warnings.append(f"{what} {s.GlobalId} ({s.Name}) reaches only one storey")
-        widths = [r.width_m for r, _ in recs if r.width_m > 0]
-        if not widths and meshes:
-            widths = [oriented_box(np.vstack([m.verts[:, :2] for m in meshes]))[3]]
-        run = sum(r.run_length_m for r, _ in recs)
-        if run == 0 and meshes:
-            _, _, long_m, _ = oriented_box(np.vstack([m.verts[:, :2] for m in meshes]))
-            run = math.hypot(long_m, zmax - zmin)
-        legs = max(len(storey_ids) - 1, 1)
-        self.c.stairs.append(Stair(
-            id=s.GlobalId, name=s.Name or s.GlobalId,
-            building_id=building.id if building else (storey.building_id if storey else ""),
-            storey_ids=storey_ids, footprint=fp, width_m=float(min(widths)) if widths else 0.0,
-            run_length_m=float(run / legs), flights=[r for r, _ in recs],
-            attributes={"ifc_class": s.is_a(), "predefined_type": predefined_type(s, self.rel.type_of),
-                        "z_range_m": [zmin, zmax] if meshes else None}))
-
-    # -- elevators ------------------------------------------------------------------------
-    def _read_elevators(self) -> None:
-        for el in self.elevator_elements:
-            mesh = self.meshes.get(el.id())
-            building, storey, _ = self.place(el, mesh)
-            ids = [storey.id] if storey else []
-            for structure in self.rel.references.get(el.id(), []):
-                st = self.storey_up(structure)
-                if st is not None and st.id not in ids:
-                    ids.append(st.id)
-            if len(ids) < 2 and mesh is not None and building is not None:
-                for st in building.storeys:
-                    if mesh.zmin - 0.3 <= st.elevation_m <= mesh.zmax - 1.0 and st.id not in ids:
-                        ids.append(st.id)
-            ids.sort(key=lambda i: self.c.storey(i).elevation_m)
-            psets = self.rel.psets(el)
-            cap = psets.get("Pset_TransportElementCommon", {}).get("CapacityWeight")
-            fp = mesh_footprint(mesh) if mesh is not None else None
-            if fp is None or fp.is_empty:
-                self.warnings.append(f"elevator {el.GlobalId} ({el.Name}) has no plan geometry")
-            self.c.elevators.append(Elevator(
-                id=el.GlobalId, name=el.Name or el.GlobalId,
-                building_id=building.id if building else (storey.building_id if storey else ""),
-                storey_ids=ids, footprint=fp, capacity_kg=float(cap) if cap else None,
-                attributes={"ifc_class": el.is_a(), "predefined_type": predefined_type(el, self.rel.type_of)}))
 
     # -- devices --------------------------------------------------------------------------
     def _read_devices(self) -> None:
@@ -560,6 +419,28 @@ class _Reader:
     def _quantities(self, el) -> dict[str, float]:
         return _quantities_of(self.rel.psets(el, qtos=True))
 
+    def _unique_ids(self, *kinds: str) -> None:
+        """Give a repeated GlobalId (a broken file) a suffix on its later elements, warning.
+
+        Run on storeys and spaces as soon as they are read, so that references to them
+        (doors, devices) use the final ids.
+        """
+        c = self.c
+        groups = {"building": c.buildings, "storey": c.storeys, "space": c.spaces,
+                  "door": c.doors, "stair": c.stairs, "elevator": c.elevators, "device": c.devices}
+        for kind in kinds:
+            items = groups[kind]
+            seen: dict[str, int] = {}
+            for item in items:
+                n = seen.get(item.id, 0)
+                seen[item.id] = n + 1
+                if n:
+                    new = f"{item.id}~{n}"
+                    self.warnings.append(f"duplicate GlobalId {item.id} ({kind} {item.name!r}); "
+                                         f"this one is {new!r}")
+                    item.attributes["ifc_guid"] = item.id
+                    item.id = new
+
     # -- groups ---------------------------------------------------------------------------
     def _groups(self) -> None:
         """Record IfcZone names on spaces and IfcSystem names on devices (``attributes``)."""
@@ -592,9 +473,12 @@ class _Reader:
         if not sites:
             return {}
         s = sites[0]
+        m = self.placement(s)
+        m = np.eye(4) if m is None else m  # no placement: at the world origin
         return {"id": s.GlobalId, "name": s.Name, "long_name": s.LongName,
                 "ref_latitude": _dms(s.RefLatitude), "ref_longitude": _dms(s.RefLongitude),
-                "ref_elevation_m": float(s.RefElevation) * self.us if s.RefElevation is not None else None}
+                "ref_elevation_m": float(s.RefElevation) * self.us if s.RefElevation is not None else None,
+                "origin_xy": [float(m[0, 3]), float(m[1, 3])]}
 
 
 def _quantities_of(psets: dict) -> dict[str, float]:
@@ -614,16 +498,6 @@ def _dms(value) -> float | None:
     sign = -1.0 if any(p < 0 for p in parts[:4]) else 1.0
     d, m, s, u = (abs(p) for p in parts[:4])
     return sign * (d + m / 60.0 + (s + u / 1e6) / 3600.0)
-
-
-def _clean(g: BaseGeometry | None) -> BaseGeometry | None:
-    if g is None:
-        return None
-    if not g.is_valid:
-        g = shapely.make_valid(g)
-    from bim.meshes import _polygonal
-
-    return _polygonal(g)
 
 
 def geometry_plan(f: ifcopenshell.file) -> list:

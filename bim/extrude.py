@@ -223,80 +223,156 @@ def _allocate(areas: list[float], n: int) -> list[int]:
 def _plan(local: Polygon, core: Core, fid: str) -> _Plan:
     """Lay out one storey of ``local`` (a footprint turned so its long axis runs along x)."""
     warnings: list[str] = []
+    corridor = _corridor(local, core.corridor_width_m, fid)
+    cells = _core_cells(local, corridor, _core_row(corridor, core), fid)
+    corridor, apartments = _apartments(local, corridor, cells, core, fid, warnings)
+    return _Plan(corridor, cells["stair"], cells["elevator"], apartments,
+                 _exits(local, corridor), warnings)
+
+
+def _corridor(local: Polygon, width_m: float, fid: str) -> Polygon:
+    """The corridor: a strip of ``width_m`` along x, as long as the plan allows.
+
+    Candidate positions across the plan (every 5 % of its depth) are tried; among the
+    strips within 5 % of the longest, the one nearest the middle wins (a rectangle's is its
+    middle; a T or U shape gets its corridor along the long bar).
+    """
     minx, miny, maxx, maxy = local.bounds
-    ymid, xmid = (miny + maxy) / 2, (minx + maxx) / 2
-    half = core.corridor_width_m / 2
-    strip = _and(local, box(minx - 1, ymid - half, maxx + 1, ymid + half))
-    pieces = _parts(strip)
-    if not pieces:
+    ymid, depth = (miny + maxy) / 2, maxy - miny
+    candidates = []  # (area, |offset step|, distance to the plan's middle, strip)
+    for k in range(-9, 10):
+        y = ymid + k * depth / 20
+        if y - width_m / 2 < miny - 1e-9 or y + width_m / 2 > maxy + 1e-9:
+            continue
+        strip = _and(local, box(minx - 1, y - width_m / 2, maxx + 1, y + width_m / 2))
+        centre = Point((minx + maxx) / 2, y)
+        candidates += [(p.area, abs(k), p.distance(centre), p) for p in _parts(strip)]
+    if not candidates:
         raise GisError(f"building {fid!r}: footprint too small for a corridor")
-    centre = Point(xmid, ymid)
-    corridor = min(pieces, key=lambda p: (p.distance(centre), -p.area))
-    # core cells: a row of shafts beside the corridor's middle, reaching the facade; on the
-    # north side unless the south side holds more of them
-    widths = [("stair", 2 * core.stair_width_m + 0.2)] * core.stairs
-    lifts = [("elevator", ELEVATOR_SHAFT_M)] * core.elevators
-    row = widths[:1] + lifts + widths[1:]
+    longest = max(c[0] for c in candidates)
+    # within 5 % of the longest, the most central (skewed rectangles keep a middle corridor)
+    near = [c for c in candidates if c[0] >= 0.95 * longest]
+    return min(near, key=lambda c: (c[1], c[2], -c[0]))[3]
+
+
+def _core_row(corridor: Polygon, core: Core) -> list[tuple[str, float, float]]:
+    """Where the shafts go along the corridor: ``(kind, x from, x to)``.
+
+    Two or more stairs are spread to the quarter points of the corridor when it is long
+    enough (exits apart, GB 50016), elevators in the middle; otherwise one compact row
+    (stair, elevators, stairs) at the middle. Stair shafts are ``2 × width + 0.2`` m wide
+    (two flights and a gap), elevator shafts 2.4 m.
+    """
+    stair_w = 2 * core.stair_width_m + 0.2
     cminx, _, cmaxx, _ = corridor.bounds
-    x0 = (cminx + cmaxx) / 2 - sum(w for _, w in row) / 2
-    best = None
-    for side in (1, -1):
-        y_near, y_far = (ymid + half, maxy + 1) if side > 0 else (miny - 1, ymid - half)
-        cells, x = [], x0
-        for _, width in row:
-            cell = _and(local, box(x, y_near, x + width, y_far))
-            cells.append(max(_parts(cell), key=lambda p: p.area, default=Polygon()))
+    length, middle = cmaxx - cminx, (cminx + cmaxx) / 2
+    lifts = [("elevator", ELEVATOR_SHAFT_M)] * core.elevators
+    spread = length / 4 >= (stair_w * (core.stairs - 1) / 2
+                            + max(stair_w, ELEVATOR_SHAFT_M * core.elevators) / 2 + 1.0)
+    if core.stairs >= 2 and spread:
+        groups = [(cminx + length / 4, [("stair", stair_w)]), (middle, lifts),
+                  (cminx + 3 * length / 4, [("stair", stair_w)] * (core.stairs - 1))]
+    else:
+        groups = [(middle, [("stair", stair_w)] * min(core.stairs, 1) + lifts
+                   + [("stair", stair_w)] * max(core.stairs - 1, 0))]
+    row = []
+    for at, members in groups:
+        x = at - sum(w for _, w in members) / 2
+        for kind, width in members:
+            row.append((kind, x, x + width))
             x += width
-        score = min((c.area for c in cells), default=0.0)
+    return row
+
+
+def _core_cells(local: Polygon, corridor: Polygon, row, fid: str) -> dict[str, list[Polygon]]:
+    """Shafts from the corridor to the facade, on the side (north first) that holds them
+    best (largest smallest cell)."""
+    _, miny, _, maxy = local.bounds
+    _, cminy, _, cmaxy = corridor.bounds
+
+    def touch(cell: Polygon) -> tuple[bool, float]:  # the part opening onto the corridor
+        return (_door_between(cell, corridor) is not None, cell.area)
+
+    best = None
+    for y_near, y_far in ((cmaxy, maxy + 1), (miny - 1, cminy)):
+        cells = [max(_parts(_and(local, box(x0, y_near, x1, y_far))), key=touch,
+                     default=Polygon()) for _, x0, x1 in row]
+        score = min((c.area if touch(c)[0] else 0.0 for c in cells), default=0.0)
         if best is None or score > best[0] + 1e-9:
             best = (score, cells)
-    cells = {"stair": [], "elevator": []}
-    for (kind, _), cell in zip(row, best[1]):
+    result: dict[str, list[Polygon]] = {"stair": [], "elevator": []}
+    for (kind, _, _), cell in zip(row, best[1]):
         if cell.area < 1.0:
             raise GisError(f"building {fid!r}: footprint too small for its {kind} core")
-        cells[kind].append(cell)
+        result[kind].append(cell)
+    return result
+
+
+def _apartments(local: Polygon, corridor: Polygon, cells: dict[str, list[Polygon]], core: Core,
+                fid: str, warnings: list[str]) -> tuple[Polygon, list[BaseGeometry]]:
+    """Fill the rest of the plan with apartments; return the (grown) corridor and them.
+
+    Each part of the plan of at least 12 m² gets ``round(area / 90 m²)`` apartments (at
+    least one; ``apartments_per_floor`` shares that number out by area instead), cut across
+    x into equal areas. Smaller parts join the corridor when they open onto it, else a
+    neighbour.
+    """
     used = shapely.union_all([corridor, *cells["stair"], *cells["elevator"]], grid_size=_GRID_M)
-    zone = shapely.difference(local, used, grid_size=_GRID_M)
-    regions = sorted(_parts(zone), key=lambda p: -p.area)
+    regions = sorted(_parts(shapely.difference(local, used, grid_size=_GRID_M)), key=lambda p: -p.area)
     big = [r for r in regions if r.area >= _MIN_REGION_M2]
+    leftovers = []
     for small in regions[len(big):]:
-        corridor = shapely.union(corridor, small, grid_size=_GRID_M) if _shared(small, corridor) else corridor
-    if isinstance(corridor, Polygon) is False:
-        corridor = max(_parts(corridor), key=lambda p: p.area)
-    n = core.apartments_per_floor or max(1, round(sum(r.area for r in big) / APARTMENT_TARGET_M2))
-    if core.apartments_per_floor and core.apartments_per_floor < len(big):
-        warnings.append(f"building {fid!r}: apartments_per_floor={core.apartments_per_floor} "
-                        f"raised to {len(big)} (one per part of the plan)")
-    apartments: list[BaseGeometry] = []
-    for region, k in zip(big, _allocate([r.area for r in big], n) if big else []):
-        apartments.extend(p for p in _split_x(region, k) if not p.is_empty)
-    apartments = _merge_unreached(apartments, corridor, fid, warnings)
-    apartments.sort(key=lambda p: (p.centroid.y < ymid, round(p.centroid.x, 3)))
-    exits = []
-    rim = _shared(corridor, local)
+        joined = shapely.union(corridor, small, grid_size=_GRID_M)
+        if _door_between(small, corridor) is not None and isinstance(joined, Polygon):
+            corridor = joined
+        else:
+            leftovers.append(small)
+    areas = [r.area for r in big]
+    if core.apartments_per_floor:
+        if core.apartments_per_floor < len(big):
+            warnings.append(f"building {fid!r}: apartments_per_floor={core.apartments_per_floor} "
+                            f"raised to {len(big)} (one per part of the plan)")
+        counts = _allocate(areas, core.apartments_per_floor) if big else []
+    else:
+        counts = [max(1, round(a / APARTMENT_TARGET_M2)) for a in areas]
+    flats = [p for region, k in zip(big, counts) for p in _split_x(region, k) if not p.is_empty]
+    flats = _merge_unreached(flats + leftovers, corridor, [cells["stair"], cells["elevator"]],
+                             fid, warnings)
+    ymid = corridor.centroid.y
+    flats.sort(key=lambda p: (p.centroid.y < ymid, round(p.centroid.x, 3)))
+    return corridor, flats
+
+
+def _exits(local: Polygon, corridor: Polygon) -> list[Point]:
+    """Exit positions: where the corridor meets the facade, at its two ends."""
     facade = corridor.buffer(1e-4).intersection(local.exterior)
-    segs = [g for g in getattr(facade, "geoms", [facade]) if isinstance(g, LineString) and g.length >= 1.0]
-    for seg in sorted(segs, key=lambda g: g.centroid.x)[:1] + sorted(segs, key=lambda g: g.centroid.x)[1:][-1:]:
-        exits.append(seg.interpolate(0.5, normalized=True))
-    if not exits:
-        exits.append(rim.interpolate(0.5, normalized=True) if rim is not None
-                     else local.exterior.interpolate(local.exterior.project(corridor.centroid)))
-    return _Plan(corridor, cells["stair"], cells["elevator"], apartments, exits, warnings)
+    segs = sorted((g for g in getattr(facade, "geoms", [facade])
+                   if isinstance(g, LineString) and g.length >= 1.0), key=lambda g: g.centroid.x)
+    ends = segs[:1] + segs[1:][-1:]
+    if ends:
+        return [seg.interpolate(0.5, normalized=True) for seg in ends]
+    rim = _shared(corridor, local)
+    if rim is not None:
+        return [rim.interpolate(0.5, normalized=True)]
+    return [local.exterior.interpolate(local.exterior.project(corridor.centroid))]
 
 
-def _merge_unreached(flats: list[BaseGeometry], corridor: BaseGeometry, fid: str,
-                     warnings: list[str]) -> list[BaseGeometry]:
-    """Merge each apartment piece that does not touch the corridor into a neighbour that
-    does (non-convex footprints), so every apartment has a door to the corridor."""
+def _merge_unreached(flats: list[BaseGeometry], corridor: BaseGeometry,
+                     hosts: list[list[BaseGeometry]], fid: str, warnings: list[str]) -> list[BaseGeometry]:
+    """Merge each piece that does not touch the corridor into a neighbouring apartment that
+    does (non-convex footprints), else into a neighbouring core cell of ``hosts`` (lists
+    changed in place), so every apartment has a door to the corridor and no area is lost."""
     reached = [f for f in flats if _door_between(f, corridor) is not None]
     pending = [f for f in flats if _door_between(f, corridor) is None]
     while pending:
         progress = False
         for piece in list(pending):
-            near = [i for i, f in enumerate(reached) if _door_between(piece, f) is not None]
+            near = [(line.length, group, i)
+                    for group in [reached, *hosts] for i, f in enumerate(group)
+                    if (line := _shared(piece, f)) is not None]
             if near:
-                i = max(near, key=lambda j: _shared(piece, reached[j]).length)
-                reached[i] = shapely.union(reached[i], piece, grid_size=_GRID_M)
+                _, group, i = max(near, key=lambda t: t[0])
+                group[i] = shapely.union(group[i], piece, grid_size=_GRID_M)
                 pending.remove(piece)
                 progress = True
         if not progress:

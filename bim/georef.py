@@ -208,28 +208,38 @@ def _from_psets(ifc_file, unit_scale_m: float) -> MapConversion | None:
 def transform_community(c: Community, t: Affine2D) -> Community:
     """Apply the plan transform ``t`` to every geometry and position of ``c`` (in place).
 
-    z values (elevations) are not changed. Returns ``c``.
+    z values (elevations) are not changed. All geometries go through one vectorised
+    ``shapely.transform`` call. Returns ``c``.
     """
+    slots: list[tuple[object, str]] = []
     for b in c.buildings:
-        b.footprint = t.geom(b.footprint)
-        for s in b.storeys:
-            s.walkable = t.geom(s.walkable)
-    for sp in c.spaces:
-        sp.footprint = t.geom(sp.footprint)
+        slots.append((b, "footprint"))
+        slots += [(s, "walkable") for s in b.storeys]
+    slots += [(sp, "footprint") for sp in c.spaces]
+    for st in c.stairs:
+        slots.append((st, "footprint"))
+        slots += [(fl, "footprint") for fl in st.flights]
+    slots += [(el, "footprint") for el in c.elevators]
+    slots += [(f, "geometry") for f in c.features]
+    slots = [(obj, name) for obj, name in slots if getattr(obj, name) is not None]
+    if slots:
+        m = np.array([[t.a, t.d], [t.b, t.e]])
+        off = np.array([t.xoff, t.yoff])
+        geoms = np.array([getattr(obj, name) for obj, name in slots], dtype=object)
+        moved = shapely.transform(geoms, lambda xy: xy @ m + off)
+        for (obj, name), g in zip(slots, moved):
+            setattr(obj, name, g)
     for d in c.doors:
         d.position = t.xy(*d.position)
-    for st in c.stairs:
-        st.footprint = t.geom(st.footprint)
-        for fl in st.flights:
-            fl.footprint = t.geom(fl.footprint)
-    for el in c.elevators:
-        el.footprint = t.geom(el.footprint)
     for dev in c.devices:
         if dev.position is not None:
             x, y = t.xy(dev.position[0], dev.position[1])
             dev.position = (x, y, dev.position[2])
-    for f in c.features:
-        f.geometry = t.geom(f.geometry)
+    for o in c.attributes.get("openings", []):
+        o["position"] = list(t.xy(*o["position"]))
+    for b in c.buildings:
+        if b.attributes.get("origin_xy") is not None:
+            b.attributes["origin_xy"] = list(t.xy(*b.attributes["origin_xy"]))
     return c
 
 

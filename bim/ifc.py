@@ -40,7 +40,8 @@ class IfcModel:
         The file's own number of instances per mapped IFC class (subclasses included).
     site : dict
         IfcSite facts: ``id``, ``name``, ``long_name``, ``ref_latitude``/``ref_longitude``
-        (degrees), ``ref_elevation_m``.
+        (degrees), ``ref_elevation_m``, ``origin_xy`` (the site placement's origin in the
+        model's plan coordinates: map coordinates when georeferenced).
     schema : str
         ``IFC2X3``, ``IFC4``, ``IFC4X3``...
     source : str
@@ -198,6 +199,8 @@ def _build(path: Path, key: str, progress: ProgressFn | None, georeference: bool
     c.attributes["ifc_file"] = path.name
     if conv is not None:
         transform_community(c, conv.transform())
+        if ex.site.get("origin_xy") is not None:
+            ex.site["origin_xy"] = list(conv.transform().xy(*ex.site["origin_xy"]))
         c.crs = conv.crs
         c.warnings.extend(conv.warnings)
         if conv.crs is None:

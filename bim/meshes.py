@@ -15,11 +15,12 @@ from typing import Callable, Iterable
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPoint, Polygon
+import shapely.errors
+from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 __all__ = ["FAST_KERNEL", "DEFAULT_KERNEL", "Mesh", "geom_settings", "iterate_meshes",
-           "mesh_footprint", "oriented_box"]
+           "clean_polygonal", "mesh_footprint", "mesh_footprints", "oriented_box", "oriented_boxes"]
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ def mesh_footprint(mesh: Mesh, *, min_area_m2: float = 1e-8, snap_m: float = 1e-
     heights coincide exactly. For a closed, consistently oriented mesh the upward-facing
     triangles alone cover the projection (a vertical line through the solid leaves it
     through an upward face), so only those are merged when the signed plan areas of upward
-    and downward faces balance; otherwise every non-vertical triangle is. Vertical faces
+    and downward faces balance; otherwise every non-vertical triangle is. Upward faces that
+    do not overlap in plan (no overhang) are merged by a coverage union. Vertical faces
     are skipped. The result is a valid (Multi)Polygon, empty for an empty or vertical mesh.
     """
     if len(mesh.faces) == 0:
@@ -139,17 +141,88 @@ def mesh_footprint(mesh: Mesh, *, min_area_m2: float = 1e-8, snap_m: float = 1e-
     up = signed2 > 2 * min_area_m2
     down = signed2 < -2 * min_area_m2
     up_area, down_area = float(signed2[up].sum()), float(-signed2[down].sum())
-    if up_area > 0 and abs(up_area - down_area) <= 1e-6 * max(up_area, down_area):
-        tri = tri[up]
-    else:
-        tri = tri[up | down]
+    closed = up_area > 0 and abs(up_area - down_area) <= 1e-6 * max(up_area, down_area)
+    tri = tri[up] if closed else tri[up | down]
     if len(tri) == 0:
         return Polygon()
-    rings = np.concatenate([tri, tri[:, :1]], axis=1)
-    merged = shapely.union_all(shapely.polygons(rings))
+    polys = shapely.polygons(np.concatenate([tri, tri[:, :1]], axis=1))
+    if closed:
+        # upward faces without overhangs tile the plan: a coverage union is exact and ~10x
+        # faster; accepted only when its area is the faces' total (no overlap)
+        try:
+            merged = shapely.coverage_union_all(polys)
+        except shapely.errors.GEOSException:  # not a proper coverage (overlaps, bad noding)
+            merged = None
+        if merged is not None and merged.is_valid and \
+                abs(merged.area - up_area / 2.0) <= 1e-9 * up_area + 1e-12:
+            return _polygonal(merged)
+    merged = shapely.union_all(polys)
     if not merged.is_valid:
         merged = shapely.make_valid(merged)
     return _polygonal(merged)
+
+
+def mesh_footprints(meshes: list[Mesh], *, min_area_m2: float = 1e-8,
+                    snap_m: float = 1e-6) -> list[BaseGeometry]:
+    """Return :func:`mesh_footprint` of every mesh, computed in one vectorised batch.
+
+    The same rules as :func:`mesh_footprint` (snapping, upward faces of closed meshes,
+    coverage union with fallback), with one NumPy pass and one polygon construction for
+    all meshes: much less per-element overhead on files with thousands of elements.
+    """
+    n = len(meshes)
+    if n == 0:
+        return []
+    counts = np.array([len(m.faces) for m in meshes], dtype=np.int64)
+    if counts.sum() == 0:
+        return [Polygon() for _ in meshes]
+    voff = np.cumsum([0] + [len(m.verts) for m in meshes[:-1]])
+    verts = np.vstack([m.verts for m in meshes])
+    faces = np.vstack([m.faces + o for m, o in zip(meshes, voff)])
+    owner = np.repeat(np.arange(n), counts)
+    tri = np.round(verts[faces][:, :, :2] / snap_m) * snap_m
+    ab = tri[:, 1] - tri[:, 0]
+    ac = tri[:, 2] - tri[:, 0]
+    signed2 = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
+    up = signed2 > 2 * min_area_m2
+    down = signed2 < -2 * min_area_m2
+    up_area = np.bincount(owner[up], weights=signed2[up], minlength=n)
+    down_area = np.bincount(owner[down], weights=-signed2[down], minlength=n)
+    closed = (up_area > 0) & (np.abs(up_area - down_area) <= 1e-6 * np.maximum(up_area, down_area))
+    keep = up | (down & ~closed[owner])
+    tri, owner = tri[keep], owner[keep]
+    polys = shapely.polygons(np.concatenate([tri, tri[:, :1]], axis=1))
+    bounds = np.searchsorted(owner, np.arange(n + 1))
+    out: list[BaseGeometry] = []
+    for i in range(n):
+        part = polys[bounds[i]:bounds[i + 1]]
+        geom = None
+        if len(part) == 0:
+            out.append(Polygon())
+            continue
+        if closed[i]:
+            try:
+                geom = shapely.coverage_union_all(part)
+            except shapely.errors.GEOSException:
+                geom = None
+            if geom is not None and not (
+                    geom.is_valid and abs(geom.area - up_area[i] / 2.0) <= 1e-9 * up_area[i] + 1e-12):
+                geom = None
+        if geom is None:
+            geom = shapely.union_all(part)
+            if not geom.is_valid:
+                geom = shapely.make_valid(geom)
+        out.append(_polygonal(geom))
+    return out
+
+
+def clean_polygonal(g: BaseGeometry | None) -> BaseGeometry | None:
+    """Return ``g`` made valid and reduced to its polygonal parts (None stays None)."""
+    if g is None:
+        return None
+    if not g.is_valid:
+        g = shapely.make_valid(g)
+    return _polygonal(g)
 
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:
@@ -169,7 +242,28 @@ def oriented_box(points_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, 
     pts = np.asarray(points_xy, dtype=float).reshape(-1, 2)
     if len(pts) == 0:
         return np.zeros(2), np.array([1.0, 0.0]), 0.0, 0.0
-    rect = shapely.minimum_rotated_rectangle(shapely.multipoints(pts))
+    return _box_of(shapely.minimum_rotated_rectangle(shapely.multipoints(pts)))
+
+
+def oriented_boxes(point_sets: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
+    """Return :func:`oriented_box` of every point set, with one vectorised GEOS call."""
+    sets = [np.asarray(p, dtype=float).reshape(-1, 2) for p in point_sets]
+    out: list = [None] * len(sets)
+    live = [i for i, p in enumerate(sets) if len(p)]
+    for i, p in enumerate(sets):
+        if not len(p):
+            out[i] = (np.zeros(2), np.array([1.0, 0.0]), 0.0, 0.0)
+    if not live:
+        return out
+    coords = np.vstack([sets[i] for i in live])
+    index = np.repeat(np.arange(len(live)), [len(sets[i]) for i in live])
+    envelopes = shapely.oriented_envelope(shapely.multipoints(coords, indices=index))
+    for k, rect in zip(live, envelopes):
+        out[k] = _box_of(rect)
+    return out
+
+
+def _box_of(rect) -> tuple[np.ndarray, np.ndarray, float, float]:
     if rect.geom_type == "Point":
         return np.asarray(rect.coords[0]), np.array([1.0, 0.0]), 0.0, 0.0
     if rect.geom_type != "Polygon":  # collinear points: a line

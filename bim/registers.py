@@ -108,6 +108,8 @@ class _Index:
     """Id lookups of a community for binding register rows."""
 
     def __init__(self, c: Community):
+        self.community = c
+        self._index = None
         self.buildings = {b.id: b for b in c.buildings}
         self.storeys = {s.id: s for s in c.storeys}
         self.spaces = {s.id: s for s in c.spaces}
@@ -136,12 +138,27 @@ class _Index:
             raise row.fail("building", "is not a building of the site")
         return b, s, sp
 
+    def _spatial(self):
+        if self._index is None:
+            from twin.index import SpatialIndex
+
+            self._index = SpatialIndex(self.community)
+        return self._index
+
     def space_at(self, storey_id: str, x: float, y: float) -> str | None:
+        """The space of a storey containing (x, y) (site CRS, m), or ``None``."""
+        space = self._spatial().space_at(storey_id, x, y)
+        return space.id if space is not None else None
+
+    def building_at(self, x: float, y: float) -> str | None:
+        """The building whose footprint contains (x, y), or ``None``."""
         p = Point(x, y)
-        for space in self.spaces.values():
-            if space.storey_id == storey_id and space.footprint.covers(p):
-                return space.id
-        return None
+        return next((b.id for b in self.buildings.values()
+                     if b.footprint is not None and b.footprint.covers(p)), None)
+
+    def storey_at(self, building_id: str, z_m: float) -> str:
+        """The storey of a building at elevation ``z_m`` (highest elevation <= z)."""
+        return self._spatial().storey_at(building_id, z_m).id
 
 
 def _households(rows: list[_Row], units: set[str]) -> list[Household]:
@@ -207,10 +224,15 @@ def _device(row: _Row, idx: _Index, units: set[str], taken: set[str]) -> Device:
         raise row.fail("y" if xyz[1] is None else "x", "must be given together with x/y")
     position = None
     if xyz[0] is not None:
-        z = xyz[2] if xyz[2] is not None else (idx.storeys[s].elevation_m if s else 0.0)
-        position = (xyz[0], xyz[1], z)
+        x, y, z = xyz
+        if b is None and s is None:
+            b = idx.building_at(x, y)
+        if s is None and b is not None and z is not None and idx.buildings[b].storeys:
+            s = idx.storey_at(b, z)
+        z = z if z is not None else (idx.storeys[s].elevation_m if s else 0.0)
+        position = (x, y, z)
         if s is not None and sp is None:
-            sp = idx.space_at(s, xyz[0], xyz[1])
+            sp = idx.space_at(s, x, y)
     feeds = [f.strip() for f in (row.get("feeds") or "").split(";") if f.strip()]
     for unit in feeds:
         if unit not in units:

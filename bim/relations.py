@@ -41,49 +41,67 @@ class Relations:
         self.children: dict[int, list] = defaultdict(list)
         self.references: dict[int, list] = defaultdict(list)
         self.type_of: dict[int, object] = {}
-        self.definitions: dict[int, list] = defaultdict(list)
+        # relationship entities with a missing side (broken files) are skipped
         for rel in _by_type(f, "IfcRelContainedInSpatialStructure"):
-            for el in rel.RelatedElements or []:
-                self.container.setdefault(el.id(), rel.RelatingStructure)
+            host = rel.RelatingStructure
+            for el in (rel.RelatedElements or []) if host is not None else []:
+                self.container.setdefault(el.id(), host)
         for rel in _by_type(f, "IfcRelAggregates"):
-            for el in rel.RelatedObjects or []:
-                self.parent[el.id()] = rel.RelatingObject
-                self.children[rel.RelatingObject.id()].append(el)
+            whole = rel.RelatingObject
+            for el in (rel.RelatedObjects or []) if whole is not None else []:
+                self.parent[el.id()] = whole
+                self.children[whole.id()].append(el)
         for rel in _by_type(f, "IfcRelReferencedInSpatialStructure"):
-            for el in rel.RelatedElements or []:
-                self.references[el.id()].append(rel.RelatingStructure)
+            host = rel.RelatingStructure
+            for el in (rel.RelatedElements or []) if host is not None else []:
+                self.references[el.id()].append(host)
         for rel in _by_type(f, "IfcRelDefinesByType"):
-            for el in rel.RelatedObjects or []:
-                self.type_of[el.id()] = rel.RelatingType
-        for rel in _by_type(f, "IfcRelDefinesByProperties"):
-            pdef = rel.RelatingPropertyDefinition
-            for el in rel.RelatedObjects or []:
-                self.definitions[el.id()].append(pdef)
+            t = rel.RelatingType
+            for el in (rel.RelatedObjects or []) if t is not None else []:
+                self.type_of[el.id()] = t
         self._placements: dict[int, np.ndarray] = {}
 
     def element_type(self, el):
         """Return the type object of ``el`` (IfcRelDefinesByType), or None."""
         return self.type_of.get(el.id())
 
-    def psets(self, el, *, qtos: bool = False) -> dict[str, dict]:
+    def psets(self, el, *, qtos: bool = False, names: set[str] | None = None) -> dict[str, dict]:
         """Return ``{name: {property: value}}`` of the property sets (or quantity sets) of
-        ``el``; the occurrence's own values override those of its type."""
-        out: dict[str, dict] = {}
+        ``el``; the occurrence's own values override those of its type. ``names`` keeps
+        only the sets with these names (the others' properties are not read)."""
+        return self.property_sets(el, names=names, qto_names=names)[1 if qtos else 0]
+
+    def property_sets(self, el, *, names: set[str] | None = None,
+                      qto_names: set[str] | None = None) -> tuple[dict[str, dict], dict[str, dict]]:
+        """Return ``(psets, qtos)`` of ``el`` in one walk; ``names`` / ``qto_names`` keep only
+        the property / quantity sets of these names (None: all)."""
+        psets: dict[str, dict] = {}
+        qtos: dict[str, dict] = {}
         t = self.type_of.get(el.id())
         defs = list(getattr(t, "HasPropertySets", None) or []) if t is not None else []
-        defs += self.definitions.get(el.id(), [])
+        for rel in getattr(el, "IsDefinedBy", None) or []:  # inverse: only this element's
+            if rel.is_a() == "IfcRelDefinesByProperties":
+                pdef = rel.RelatingPropertyDefinition
+                defs.extend(pdef if isinstance(pdef, tuple) else [pdef])
         for d in defs:
             if d is None:
                 continue
-            is_qto = d.is_a("IfcElementQuantity")
-            if is_qto != qtos or not (is_qto or d.is_a("IfcPropertySet")):
+            cls = d.is_a()
+            if cls == "IfcElementQuantity":
+                out, items, keep = qtos, 5, qto_names  # Quantities
+            elif cls == "IfcPropertySet":
+                out, items, keep = psets, 4, names  # HasProperties
+            else:
                 continue
-            values = out.setdefault(d.Name or "", {})
-            for prop in (d.Quantities if is_qto else d.HasProperties) or []:
+            name = d.Name
+            if keep is not None and name not in keep:
+                continue
+            values = out.setdefault(name or "", {})
+            for prop in d[items] or []:
                 value = _value(prop)
                 if value is not None:
                     values[prop.Name] = value
-        return out
+        return psets, qtos
 
     def spatial_parent(self, el):
         """Return the spatial element containing ``el`` (through aggregation), or None."""
@@ -103,9 +121,12 @@ class Relations:
 
     def decomposition(self, el) -> list:
         """Return every part aggregated into ``el``, recursively."""
-        out, todo = [], list(self.children.get(el.id(), []))
+        out, todo, seen = [], list(self.children.get(el.id(), [])), {el.id()}
         while todo:
             part = todo.pop(0)
+            if part.id() in seen:  # a cycle in a broken file
+                continue
+            seen.add(part.id())
             out.append(part)
             todo.extend(self.children.get(part.id(), []))
         return out
@@ -172,12 +193,18 @@ def _axis2placement(a2p) -> np.ndarray:
     return m
 
 
+_QUANTITIES = frozenset({"IfcQuantityLength", "IfcQuantityArea", "IfcQuantityVolume",
+                         "IfcQuantityCount", "IfcQuantityWeight", "IfcQuantityTime",
+                         "IfcQuantityNumber"})
+
+
 def _value(prop):
     """The plain value of an IfcPropertySingleValue or a physical quantity (else None)."""
-    if prop.is_a("IfcPropertySingleValue"):
-        v = prop.NominalValue
+    cls = prop.is_a()
+    if cls == "IfcPropertySingleValue":
+        v = prop[2]  # NominalValue
         return getattr(v, "wrappedValue", v)
-    if prop.is_a("IfcPhysicalSimpleQuantity"):
+    if cls in _QUANTITIES:
         v = prop[3]  # LengthValue / AreaValue / VolumeValue / CountValue / WeightValue...
         return float(v) if isinstance(v, (int, float)) else None
     return None

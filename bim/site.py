@@ -5,18 +5,19 @@ GIS file (see docs/site-format.md).
 reprojected to the site CRS, IFC buildings georeferenced onto the site (IfcMapConversion,
 else the manifest anchor) and compared with their GIS footprint, GIS-only buildings
 extruded (:mod:`bim.extrude`), registers bound (:mod:`bim.registers`). The composed site is
-cached by the content hash of all its inputs (:mod:`bim.cache`).
+cached by the content hash of all its inputs (:mod:`bim.sitecache`; the IFC reader
+also caches per file, :mod:`bim.cache`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import shapely
 
 from bim import sitecache as _cache
-from bim.errors import GisError, SiteError
+from bim.errors import SiteError
 from bim.manifest import REGISTER_KINDS, BuildingSpec, SiteManifest, read_manifest
 from bim.georef import apply_anchor, footprint_iou
 from bim.transform import crs_transform, map_xy, shift_z
@@ -232,6 +233,9 @@ def _add_ifc_building(c: Community, site_dir: Path, bid: str, spec: BuildingSpec
     path = _site_file(site_dir, ifc, f"IFC file of building {bid!r}")
     model = load_ifc(path, cache_dir=cache_dir, progress=progress, building_id=bid)
     frag = model.community
+    if spec.anchor is not None and (model.crs or model.georeferenced):
+        warnings.append(f"building {bid!r}: anchor in site.json ignored, {ifc} has an "
+                        "IfcMapConversion")
     if model.crs:
         if model.crs != c.crs:
             map_xy(frag, crs_transform(model.crs, c.crs))
@@ -289,4 +293,5 @@ def _add_ifc_building(c: Community, site_dir: Path, bid: str, spec: BuildingSpec
     c.devices.extend(frag.devices)
     c.billing_units.extend(frag.billing_units)
     c.features.extend(frag.features)
-    warnings.extend(f"building {bid!r}: {w}" for w in [*model.warnings, *frag.warnings])
+    c.attributes.setdefault("openings", []).extend(frag.attributes.get("openings", []))
+    warnings.extend(f"building {bid!r}: {w}" for w in dict.fromkeys([*model.warnings, *frag.warnings]))

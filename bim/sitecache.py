@@ -1,11 +1,14 @@
 """Cache of composed sites, keyed by the content hash of every input file and of the code.
 
 A warm load reads and hashes the inputs and unpickles the community: no GIS, IFC or
-geometry work. A corrupt or unreadable cache entry is ignored and rebuilt.
+geometry work. Geometries are stored apart, as one array of WKB decoded in a single
+vectorised :func:`shapely.from_wkb` call (unpickling them one by one was most of a warm
+load). A corrupt or unreadable cache entry is ignored and rebuilt.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -13,15 +16,21 @@ import pickle
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, BinaryIO, Callable, TypeVar
 
-__all__ = ["CACHE_VERSION", "cached", "code_fingerprint", "file_inputs", "inputs_key", "site_inputs"]
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+__all__ = ["CACHE_VERSION", "cached", "code_fingerprint", "dump", "file_inputs", "inputs_key",
+           "load", "site_inputs"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Bump when the pickled layout changes in a way the code fingerprint does not catch.
-CACHE_VERSION = "site-1"
+CACHE_VERSION = "site-2"
+_MAGIC = b"TWINSITE2"
 _ROOT = Path(__file__).resolve().parent.parent
 _SKIP_DIRS = {".git", "__pycache__", ".twin", ".cache", "cache"}
 
@@ -73,6 +82,61 @@ def inputs_key(files: list[Path], base: Path | None = None) -> str:
     return h.hexdigest()
 
 
+class _Pickler(pickle.Pickler):
+    """Pickler that sets shapely geometries aside (persistent ids into ``self.geoms``)."""
+
+    def __init__(self, fh: BinaryIO):
+        super().__init__(fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.geoms: list[BaseGeometry] = []
+        self._ids: dict[int, int] = {}
+
+    def persistent_id(self, obj: Any):
+        if isinstance(obj, BaseGeometry):
+            key = id(obj)
+            if key not in self._ids:
+                self._ids[key] = len(self.geoms)
+                self.geoms.append(obj)
+            return self._ids[key]
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, fh: BinaryIO, geoms: np.ndarray):
+        super().__init__(fh)
+        self.geoms = geoms
+
+    def persistent_load(self, pid: int):
+        return self.geoms[pid]
+
+
+def dump(obj: Any, fh: BinaryIO) -> None:
+    """Write ``obj`` with its geometries as one WKB array (read back with :func:`load`)."""
+    import io
+
+    body = io.BytesIO()
+    pickler = _Pickler(body)
+    pickler.dump(obj)
+    wkb = shapely.to_wkb(np.array(pickler.geoms, dtype=object)) if pickler.geoms else []
+    fh.write(_MAGIC)
+    pickle.dump(list(wkb), fh, protocol=pickle.HIGHEST_PROTOCOL)
+    fh.write(body.getbuffer())
+
+
+def load(fh: BinaryIO) -> Any:
+    """Read an object written by :func:`dump`."""
+    if fh.read(len(_MAGIC)) != _MAGIC:
+        raise ValueError("not a site cache entry")
+    enabled = gc.isenabled()
+    gc.disable()  # unpickling creates many objects: no collector passes over a large heap
+    try:
+        wkb = pickle.load(fh)
+        geoms = shapely.from_wkb(np.array(wkb, dtype=object)) if wkb else np.array([], dtype=object)
+        return _Unpickler(fh, geoms).load()
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def cached(cache_dir: str | Path | None, kind: str, files: list[Path], build: Callable[[], T],
            progress=None, base: Path | None = None) -> T:
     """Return ``build()``, from ``cache_dir/<kind>/<key>.pickle`` when present.
@@ -88,7 +152,7 @@ def cached(cache_dir: str | Path | None, kind: str, files: list[Path], build: Ca
     if entry.is_file():
         try:
             with open(entry, "rb") as fh:
-                value = pickle.load(fh)
+                value = load(fh)
             if progress is not None:
                 progress(1, 1, "loaded from cache")
             return value
@@ -99,8 +163,8 @@ def cached(cache_dir: str | Path | None, kind: str, files: list[Path], build: Ca
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            dump(value, fh)
         os.replace(tmp, entry)
-    except OSError as exc:
+    except (OSError, pickle.PicklingError) as exc:
         log.warning("cannot write cache entry %s: %s", entry, exc)
     return value

@@ -72,6 +72,8 @@ def map_xy(c: Community, fn: XYFunc) -> None:
         dev.position = _point(fn, dev.position)
     for f in c.features:
         f.geometry = g(f.geometry)
+    for o in c.attributes.get("openings", []):
+        o["position"] = list(_point(fn, tuple(o["position"])))
 
 
 def shift_z(c: Community, dz_m: float) -> None:

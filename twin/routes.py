@@ -7,7 +7,9 @@ Edge lengths are walking distances in metres:
 - a door between spaces A and B: distance from A's inner point to the door plus from the
   door to B's inner point (straight lines; a space's inner point is its centroid when
   inside, else a representative point);
-- an exit door of space A: A's inner point to the door;
+- an open connection (``community.attributes["openings"]``: dicts with ``id``, ``spaces``
+  (two ids) and ``position``, e.g. from IFC virtual space boundaries) like a door;
+- an exit door of space A (``Door.is_exit``): A's inner point to the door;
 - a stair between consecutive storeys: its ``run_length_m`` (walking length along the
   slope), joined to the stair's space on each storey;
 - an elevator (only with ``elevators=True``): ``elevator_equivalent_m`` per storey
@@ -112,9 +114,15 @@ class RouteGraph:
                 continue
             if a is not None and b is not None:
                 self._link(a, b, self._leg(a, door.position) + self._leg(b, door.position), door.id)
-            elif door.is_exit or None in door.spaces:
+            elif door.is_exit:
                 inside = a or b
                 self._link(inside, OUTSIDE, self._leg(inside, door.position), door.id)
+        for opening in self.community.attributes.get("openings", []):
+            a, b = opening["spaces"]
+            if opening["id"] in self.blocked or a not in self._spaces or b not in self._spaces:
+                continue
+            pos = tuple(opening["position"])
+            self._link(a, b, self._leg(a, pos) + self._leg(b, pos), opening["id"])
 
     def _landing(self, element, storey_id: str) -> str:
         """Return the node where a stair/elevator meets a storey (its space, or a stair node)."""

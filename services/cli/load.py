@@ -87,12 +87,15 @@ def print_summary(c: Community, console: Console | None = None) -> None:
     for key, value in data["counts"].items():
         counts.add_row(key, str(value))
     console.print(counts)
-    table = Table("building", "source", "storeys", "spaces", "doors", "walkable m²", title="Buildings")
-    for b in data["buildings"]:
+    table = Table("building", "source", "storeys", "spaces", "doors", "walkable m²",
+                  "footprint IoU", title="Buildings")
+    for b, building in zip(data["buildings"], c.buildings):
         st = b["storeys"]
+        iou = building.attributes.get("footprint_iou")
         table.add_row(f"{b['id']} {b['name']}", b["source"], str(len(st)),
                       str(sum(s["spaces"] for s in st)), str(sum(s["doors"] for s in st)),
-                      f"{sum(s['walkable_area_m2'] for s in st):,.0f}")
+                      f"{sum(s['walkable_area_m2'] for s in st):,.0f}",
+                      "" if iou is None else f"{iou:.2f}")
     console.print(table)
     for w in data["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)

@@ -33,7 +33,7 @@ def _register() -> None:
 
 
 #: Sub-command modules of ``services.cli``; each defines ``register(app)``.
-COMMAND_MODULES: list[str] = ["load", "demo", "ifc", "evacuate"]
+COMMAND_MODULES: list[str] = ["load", "demo", "ifc", "elevators", "cleaning", "serve", "devices", "evacuate"]
 
 
 _register()
@@ -49,23 +49,12 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn user errors into one line on stderr and exit code 2."""
     setup_logging(get_settings().log_level)
     try:
-        app(args=argv, standalone_mode=False)
+        # standalone mode: usage errors print usage and exit 2, --help exits 0
+        app(args=argv, prog_name="twin")
     except USER_ERRORS as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         sys.stderr.write(f"error: {msg}\n")
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.stderr.write("aborted\n")
-        sys.exit(1)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -13,23 +13,18 @@ from pathlib import Path
 import geopandas as gpd
 from shapely.geometry import LineString, Point, box
 
+from tests.conftest import SHARED
+
 __all__ = ["E0", "N0", "SHARED", "write_csv", "write_site", "shared_ifc_or_skip"]
 
 E0, N0 = 500000.0, 3380000.0
 CRS = "EPSG:4547"
 
-#: The shared folder beside the checkout (skipped when absent).
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-
-
 def shared_ifc_or_skip(name: str) -> Path:
-    """Return a shared IFC file, or skip the test when the shared folder is absent."""
-    import os
-
+    """Return a shared IFC file (conftest's ``SHARED`` folder), or skip when it is absent."""
     import pytest
 
-    base = Path(os.environ["TWIN_SHARED_DIR"]) if os.environ.get("TWIN_SHARED_DIR") else SHARED
-    path = base / "ifc" / name
+    path = SHARED / "ifc" / name
     if not path.is_file():
         pytest.skip(f"shared IFC file {name} is absent")
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 import ifcopenshell.api
 import ifcopenshell.api.aggregate
@@ -131,11 +132,22 @@ def test_ifc_without_building(tmp_path):
 
 
 def test_public_api_is_documented():
-    assert sorted(bim.__all__) == sorted([
-        "BimError", "GeoreferenceError", "IfcError", "IfcModel", "READER_VERSION",
-        "apply_anchor", "footprint_iou", "load_ifc",
-        # the site loader (bim/site.py)
-        "GisError", "RegisterError", "SiteError", "load", "load_site"])
+    ifc_names = ["BimError", "GeoreferenceError", "IfcError", "IfcModel", "READER_VERSION",
+                 "apply_anchor", "footprint_iou", "load_ifc"]
+    site_names = ["GisError", "RegisterError", "SiteError", "load", "load_site"]  # bim/site.py
+    assert sorted(bim.__all__) == sorted(ifc_names + site_names)
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ifc.md").read_text(encoding="utf-8")
+    api_table = doc.split("## API", 1)[1].split("\n## ", 1)[0]
     for name in bim.__all__:
         assert hasattr(bim, name)
+    for name in ifc_names:
+        assert f"`{name}" in api_table, name  # each IFC reader name has a row in docs/ifc.md
     assert issubclass(IfcError, TwinError)
+
+
+def test_unwritable_cache_does_not_stop_the_load(shared_ifc, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    m = load_ifc(shared_ifc / "IfcOpenHouse_IFC4.ifc", cache_dir=blocker)
+    assert m.community.counts()["doors"] == 1 and not m.from_cache
+    assert blocker.read_text().startswith("a file")  # left as it was

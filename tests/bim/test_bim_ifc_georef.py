@@ -47,6 +47,15 @@ def test_authored_building_in_map_coordinates(shared_ifc, tmp_path):
     assert min(math.dist(corner, p) for p in s101.footprint.exterior.coords) < 1e-6
     for d_geo, d_loc in zip(geo.community.doors, local.community.doors):
         assert d_geo.position == pytest.approx(_hand(*d_loc.position), abs=1e-6)
+    # the building's placement origin, read here from the file, placed by hand
+    import ifcopenshell.util.placement as P
+
+    f = ifcopenshell.open(str(shared_ifc / "authored_building.ifc"))
+    placement = f.by_type("IfcBuilding")[0].ObjectPlacement  # none: the world origin
+    origin = P.get_local_placement(placement)[:2, 3] if placement is not None else (0.0, 0.0)
+    assert geo.community.buildings[0].attributes["origin_xy"] == pytest.approx(
+        list(_hand(*origin)), abs=1e-6)
+    assert local.community.buildings[0].attributes["origin_xy"] == pytest.approx(list(origin))
 
 
 def test_geographic_referencing_millimetre_file(shared_ifc):
@@ -59,6 +68,9 @@ def test_geographic_referencing_millimetre_file(shared_ifc):
     assert e == pytest.approx(GEO_E + GEO_A * 1.0 - GEO_O * 2.0, abs=1e-9)
     assert n == pytest.approx(GEO_N + GEO_O * 1.0 + GEO_A * 2.0, abs=1e-9)
     assert m.map_conversion["orthogonal_height"] == pytest.approx(113.7)
+    # site and building sit at the project origin: exactly Eastings/Northings
+    assert m.site["origin_xy"] == pytest.approx([GEO_E, GEO_N], abs=1e-9)
+    assert m.community.buildings[0].attributes["origin_xy"] == pytest.approx([GEO_E, GEO_N], abs=1e-9)
     # the storey's Elevation -1.6 is in project millimetres
     assert m.community.storeys[0].elevation_m == pytest.approx(-0.0016)
 

@@ -65,6 +65,13 @@ def test_counts_equal_the_files_entities(models, files, name):
     assert len(c.elevators) == len(f.by_type("IfcTransportElement"))
     for cls in ("IfcBuildingStorey", "IfcSpace", "IfcDoor", "IfcStair", "IfcTransportElement"):
         assert m.entity_counts[cls] == len(f.by_type(cls))
+    # devices: every distribution control element, terminal, controller (meters, valves)...
+    device_classes = ("IfcDistributionControlElement", "IfcFlowTerminal", "IfcFlowController",
+                      "IfcFlowMovingDevice", "IfcEnergyConversionDevice", "IfcFlowStorageDevice",
+                      "IfcFlowTreatmentDevice")
+    want = {e.GlobalId for cls in device_classes for e in f.by_type(cls)}
+    assert {d.id for d in c.devices} == want
+    assert len(c.devices) == sum(m.entity_counts[cls] for cls in device_classes)
     # ids are the GlobalIds of the file
     assert {s.id for s in c.spaces} == {s.GlobalId for s in f.by_type("IfcSpace")}
     assert {d.id for d in c.doors} == {d.GlobalId for d in f.by_type("IfcDoor")}

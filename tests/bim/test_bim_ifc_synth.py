@@ -24,7 +24,9 @@ def _expected_footprint(spec: Spec, i: int):
     Spec(mm=True),
     Spec(origin=(250.0, -80.0, 0.0), rotation_deg=30.0),
     Spec(mm=True, origin=(12.5, 7.25, 0.0), rotation_deg=-127.0),
-], ids=["metres", "millimetres", "shifted-rotated", "mm-shifted-rotated"])
+    Spec(schema="IFC4X3", mm=True, origin=(-3.0, 40.0, 0.0), rotation_deg=75.0),
+    Spec(schema="IFC2X3", origin=(8.0, -2.0, 0.0), rotation_deg=200.0),
+], ids=["metres", "millimetres", "shifted-rotated", "mm-shifted-rotated", "ifc4x3", "ifc2x3"])
 def test_placements_and_units(tmp_path, spec):
     path = tmp_path / "b.ifc"
     ids = build(spec, path)
@@ -147,3 +149,29 @@ def test_geometry_kernel_fallback(tmp_path):
     for k in fast:
         assert fast[k].verts[:, :2].min(axis=0) == pytest.approx(fallback[k].verts[:, :2].min(axis=0))
         assert fast[k].verts[:, :2].max(axis=0) == pytest.approx(fallback[k].verts[:, :2].max(axis=0))
+
+
+def test_duplicate_global_ids_are_kept_apart(tmp_path):
+    """A broken file repeating a GlobalId still gives a valid model, with a warning."""
+    import ifcopenshell
+    import ifcopenshell.api.aggregate
+    import ifcopenshell.api.root
+
+    path = tmp_path / "dup.ifc"
+    ids = build(Spec(storeys=1, rooms=3), path)
+    f = ifcopenshell.open(str(path))
+    first, second = (f.by_guid(g) for g in ids["spaces"][0][:2])
+    second.GlobalId = first.GlobalId
+    storeys = f.by_type("IfcBuildingStorey")
+    lone = ifcopenshell.api.root.create_entity(f, ifc_class="IfcBuildingStorey", name="dup")
+    lone.GlobalId, lone.Elevation = storeys[0].GlobalId, 6.0
+    ifcopenshell.api.aggregate.assign_object(f, products=[lone], relating_object=f.by_type("IfcBuilding")[0])
+    f.write(str(path))
+    c = load_ifc(path).community
+    assert len(c.spaces) == 3 and len(c.storeys) == 2
+    c.validate()  # ids unique again, references resolve
+    assert sum(s.id.startswith(first.GlobalId) for s in c.spaces) == 2
+    assert sum("duplicate GlobalId" in w for w in c.warnings) == 2
+    # the doors still join the right rooms: the second room answers to its new id
+    renamed = next(s.id for s in c.spaces if s.id != first.GlobalId and s.id.startswith(first.GlobalId))
+    assert any(set(d.spaces) == {first.GlobalId, renamed} for d in c.doors)

@@ -136,12 +136,23 @@ def test_rotated_footprint_keeps_everything_inside():
     assert _reachable(parts) == {s.id for s in parts.spaces}
 
 
-def test_l_shaped_footprint_every_space_reachable():
-    fp = Polygon([(0, 0), (30, 0), (30, 10), (10, 10), (10, 30), (0, 30)])
+@pytest.mark.parametrize("fp", [
+    Polygon([(0, 0), (30, 0), (30, 10), (10, 10), (10, 30), (0, 30)]),                   # L
+    Polygon([(0, 0), (40, 0), (40, 30), (30, 30), (30, 10), (10, 10), (10, 30), (0, 30)]),  # U
+    box(0, 20, 40, 30).union(box(15, 0, 25, 20)),                                          # T
+    box(0, 0, 40, 30).difference(box(10, 10, 30, 20)),                                     # courtyard
+], ids=["L", "U", "T", "courtyard"])
+def test_odd_footprints_tile_and_every_space_reachable(fp):
     parts = extrude_building("L", "L", fp, floors=3, height_m=8.7)
     assert _reachable(parts) == {s.id for s in parts.spaces}
+    assert parts.warnings == []
     ground = [s for s in parts.spaces if s.storey_id == "L-F01"]
     assert sum(s.area_m2 for s in ground) == pytest.approx(fp.area, rel=1e-6)
+    # the corridor runs along the longest bar: 40 m (30 m for the L) x 1.5 m
+    corridor = next(s for s in ground if s.usage == "corridor")
+    assert corridor.area_m2 >= 1.5 * 30 - 1e-6
+    flats = [s.area_m2 for s in ground if s.usage == "apartment"]
+    assert max(flats) < 2.5 * 90.0  # no wing left as one huge flat
 
 
 def test_apartments_per_floor_and_one_storey_house():

@@ -118,9 +118,11 @@ def test_map_conversion_reprojected_to_site_crs(tmp_path, site_crs):
     site = write_site(tmp_path / "s", manifest={"crs": site_crs})
     rel = _copy_ifc(src, site)
     data = json.loads((site / "site.json").read_text())
-    data["buildings"] = [{"id": "A1", "ifc": rel}]
+    # an anchor is ignored (with a warning) when the file has its own IfcMapConversion
+    data["buildings"] = [{"id": "A1", "ifc": rel, "anchor": ANCHOR}]
     (site / "site.json").write_text(json.dumps(data))
     c = bim.load(site)
+    assert any("'A1': anchor in site.json ignored" in w for w in c.warnings)
     assert c.crs == site_crs
     tr = pyproj.Transformer.from_crs("EPSG:4547", site_crs, always_xy=True)
     for raw_space in raw.community.spaces:
@@ -226,4 +228,25 @@ def test_gis_only_building_without_floors_or_height_is_an_error(tmp_path):
     site = write_site(tmp_path / "s", buildings=[
         {"id": "G", "name": "garage", "floors": 0, "height_m": None, "geometry": box(E0, N0, E0 + 20, N0 + 20)}])
     with pytest.raises(bim.GisError, match="building 'G': needs floors or height_m"):
+        bim.load(site)
+
+
+def test_layers_of_one_geopackage(tmp_path):
+    import geopandas as gpd
+
+    site = write_site(tmp_path / "s")
+    gpkg = site / "gis" / "site.gpkg"
+    gpd.read_file(site / "gis" / "buildings.geojson").to_file(gpkg, layer="blocks")
+    gpd.GeoDataFrame({"id": ["L1"]}, geometry=[box(E0, N0 + 40, E0 + 30, N0 + 60)],
+                     crs="EPSG:4547").to_file(gpkg, layer="lawns")
+    data = json.loads((site / "site.json").read_text())
+    data["layers"] = {"buildings": {"path": "gis/site.gpkg", "layer": "blocks"},
+                      "green": {"path": "gis/site.gpkg", "layer": "lawns"}}
+    (site / "site.json").write_text(json.dumps(data))
+    c = bim.load(site)
+    assert [b.id for b in c.buildings] == ["B1", "B2"]
+    assert [(f.id, f.kind, f.geometry.area) for f in c.features] == [("L1", "green", 600.0)]
+    data["layers"]["green"]["layer"] = "nope"
+    (site / "site.json").write_text(json.dumps(data))
+    with pytest.raises(bim.GisError, match="site.gpkg"):
         bim.load(site)

@@ -15,7 +15,9 @@ GOOD = {
                       "P1,parking,,,,P1,,Zhang San,", "SHOP1,shop,B2,B2-F01,,,85.5,,"],
     "households": ["unit_id,size,owner,phone", "B1-0101,3,Zhang San,13800000001"],
     "devices": [DEV_H, f"M1,meter_water,Water meter 0101,B1,B1-F01,,{E0 + 5},{N0 + 10},,B1-0101,",
-                "C1,camera,Gate camera,,,,,,,,"],
+                "C1,camera,Gate camera,,,,,,,,",
+                # only coordinates: building by footprint, storey by height (F03 at 5.8 m)
+                f"T1,sensor_temperature,Sensor,,,,{E0 + 30},{N0 + 2},6.5,,"],
     "staff": ["id,name,role,skills,shift,base_space", "S1,Li Si,cleaner,cleaning;waste,08:00-17:00,B1-F01-CORR",
               "S2,Wang Wu,guard,patrol,20:00-08:00,G1"],
 }
@@ -34,6 +36,9 @@ def test_registers_bind_to_the_twin(tmp_path):
     assert (meter.space_id, meter.position) == ("B1-F01-A01", (E0 + 5, N0 + 10, 0.0))
     assert meter.feeds == ["B1-0101"]
     assert c.device("C1").building_id is None
+    t1 = c.device("T1")
+    # (E0 + 30, N0 + 2): south side of the corridor, east half: apartment A04 of B1
+    assert (t1.building_id, t1.storey_id, t1.space_id) == ("B1", "B1-F03", "B1-F03-A04")
     assert c.staff[0].skills == ["cleaning", "waste"] and c.staff[1].base_space_id == "G1"
 
 

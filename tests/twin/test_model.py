@@ -137,3 +137,25 @@ def test_geojson_export_opens_in_geopandas(tmp_path):
     site = tmp_path / "site.geojson"
     site.write_text(json.dumps(twin.site_geojson(c)))
     assert set(gpd.read_file(site)["layer"]) == {"building", "gate"}
+
+
+def test_open_connection_joins_spaces_like_a_door():
+    c = two_storey_building()
+    c.doors = [d for d in c.doors if d.id != "d2-0"]          # B0 loses its door
+    with pytest.raises(QueryError):
+        RouteGraph(c).route("B0", OUTSIDE)
+    c.attributes["openings"] = [{"id": "open:A0:B0", "spaces": ["A0", "B0"],
+                                 "position": [5.0, 5.0]}]
+    r = RouteGraph(c).route("B0", OUTSIDE)
+    # B(7.5,5) → (5,5) → A(2.5,5) → d1(2.5,2) → C(5,1) → exit d0 (0,1)
+    assert r.length_m == pytest.approx(2.5 + 2.5 + 3.0 + math.hypot(2.5, 1.0) + 5.0)
+    assert r.via == ["open:A0:B0", "d1-0", "d0"]
+
+
+def test_door_to_nowhere_that_is_not_an_exit_is_no_way_out():
+    c = two_storey_building()
+    for d in c.doors:
+        if d.id == "d0":
+            d.is_exit = False                                   # e.g. a balcony door
+    with pytest.raises(QueryError):
+        RouteGraph(c).route("A0", OUTSIDE)

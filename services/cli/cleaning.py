@@ -1,0 +1,110 @@
+"""``twin cleaning``: compare cleaning policies on a site; plan tomorrow as work orders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from services.cli.common import err_console, print_json
+from twin.errors import TwinError
+
+__all__ = ["register", "load_site_community"]
+
+cleaning = typer.Typer(help="Crowd-driven cleaning: compare policies, plan rounds.",
+                       no_args_is_help=True)
+
+
+class SiteInputError(TwinError):
+    """The --site argument is neither a site folder nor a community JSON file."""
+
+
+def load_site_community(site: Path):
+    """Load a site folder (the twin loader) or a community JSON file (``twin.io`` form)."""
+    if site.is_file() and site.suffix.lower() == ".json":
+        from twin.io import community_from_dict
+
+        try:
+            return community_from_dict(json.loads(site.read_text(encoding="utf-8")))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                raise
+            raise SiteInputError(f"{site}: not a community JSON file ({exc})") from None
+    if not site.exists():
+        raise FileNotFoundError(f"site {str(site)!r} does not exist")
+    try:
+        from bim import load
+    except ImportError:  # the site loader is not part of this build
+        raise SiteInputError(f"{site}: no site loader available; pass a community JSON file") from None
+    from services.settings import get_settings
+
+    err_console.print(f"loading {site} ...")
+    return load(site, cache_dir=get_settings().resolved_cache_dir)
+
+
+def _tz(community) -> str:
+    return str(community.attributes.get("timezone") or "Asia/Shanghai")
+
+
+@cleaning.command()
+def compare(
+    site: Path = typer.Option(..., "--site", help="Site folder (or community JSON file)."),
+    days: int = typer.Option(7, "--days", help="Days to simulate."),
+    traffic: Optional[Path] = typer.Option(None, "--traffic",
+                                           help="Counter CSV: area_id, timestamp, count."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (>= 0)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Fixed timetable vs demand-driven dispatch (and tomorrow's plan) on the same days."""
+    from sim.cleaning.compare import compare_policies
+    from sim.cleaning.errors import CleaningParameterError
+
+    if days < 1:
+        raise CleaningParameterError(f"days={days} must be >= 1")
+    if traffic is not None and not traffic.is_file():
+        raise FileNotFoundError(f"traffic file {str(traffic)!r} does not exist")
+    community = load_site_community(site)
+    result = compare_policies(community, days=days, seed=seed, traffic_csv=traffic,
+                              tz=_tz(community), progress=lambda m: err_console.print(m))
+    if json_out:
+        print_json(result)
+        return
+    for policy in ("fixed", "demand", "plan"):
+        r = result[policy]
+        typer.echo(f"{policy:7s} rounds {r['rounds']:6d}  labour {r['labor_hours']:8.1f} h  "
+                   f"over threshold {r['minutes_over_threshold']:8d} area-min")
+
+
+@cleaning.command()
+def plan(
+    site: Path = typer.Option(..., "--site", help="Site folder (or community JSON file)."),
+    date: Optional[str] = typer.Option(None, "--date", help="Day to plan (YYYY-MM-DD); default tomorrow."),
+    traffic: Optional[Path] = typer.Option(None, "--traffic", help="Counter CSV history."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (>= 0)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Tomorrow's cleaning plan as work-order requests (保洁巡检) for the cleaners."""
+    from sim.cleaning.compare import compare_policies
+    from sim.cleaning.errors import CleaningParameterError
+
+    try:
+        day = dt.date.fromisoformat(date) if date else dt.date.today() + dt.timedelta(days=1)
+    except ValueError:
+        raise CleaningParameterError(f"date={date!r} is not a date (YYYY-MM-DD)") from None
+    community = load_site_community(site)
+    result = compare_policies(community, days=1, seed=seed, traffic_csv=traffic, start=day,
+                              tz=_tz(community), policies=("plan",))
+    orders = result.get("plan_work_orders", [])
+    if json_out:
+        print_json(orders)
+        return
+    for o in orders:
+        typer.echo(f"{o['scheduled_at']}  {o['assignee']:12s} {o['title']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``twin cleaning``."""
+    app.add_typer(cleaning, name="cleaning")
