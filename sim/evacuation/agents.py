@@ -39,6 +39,7 @@ class AgentTable:
     speed_mps: np.ndarray
     premovement_s: np.ndarray
     exit: list[str | None]
+    impaired: np.ndarray  # bool: mobility impaired (may use elevators when enabled)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -79,6 +80,7 @@ def spawn_agents(sc: Scenario) -> AgentTable:
     sp = [a.speed_mps for a in sc.agents]
     pm = [a.premovement_s for a in sc.agents]
     ex = [a.exit for a in sc.agents]
+    imp = [a.mobility_impaired for a in sc.agents]
     r = sc.model.radius_m
     eroded: dict[str, object] = {}
     for g in sc.groups:
@@ -102,8 +104,9 @@ def spawn_agents(sc: Scenario) -> AgentTable:
         sp += draw(g.speed_mps, g.count, rng).tolist()
         pm += draw(g.premovement_s, g.count, rng).tolist()
         ex += [g.exit] * g.count
+        imp += [g.mobility_impaired] * g.count
     return AgentTable(ids, np.array(fl, dtype=np.int64), np.array(xs, dtype=float), np.array(ys, dtype=float),
-                      np.array(sp, dtype=float), np.array(pm, dtype=float), ex)
+                      np.array(sp, dtype=float), np.array(pm, dtype=float), ex, np.array(imp, dtype=bool))
 
 
 def _place(area, count: int, dmin: float, fx, fy, rng, gid: str) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,8 @@ def prepare(sc: Scenario, *, progress: Callable[[str], None] | None = None) -> P
         cells = _cells(ga, s.entry, cache)
         fac = _stair_factor(sc, s)
         vref = s.speed_mps / 1.34 if s.speed_mps else fac
-        targets.append(Target("stair", k, fa, cells, s.length_m / vref, fb, _cells(gb, s.exit, cache)))
+        targets.append(Target("stair", k, fa, cells, s.length_m / vref, fb, _cells(gb, s.exit, cache),
+                              elevator=s.elevator is not None))
         _paint(zone, ga, cells, n_exits + k)
     for k, e in enumerate(sc.exits):
         if e.id in sc.blocked:
@@ -85,12 +86,15 @@ def prepare(sc: Scenario, *, progress: Callable[[str], None] | None = None) -> P
         _paint(zone, g, cells, k)
     agents = spawn_agents(sc)
     exit_index = {e.id: k for k, e in enumerate(sc.exits)}
-    assigned = sorted({exit_index[e] for e in agents.exit if e is not None})
-    class_exits = [-1] + assigned
-    cls_of = {ex: c for c, ex in enumerate(class_exits)}
-    agent_class = np.array([cls_of[exit_index[e]] if e is not None else 0 for e in agents.exit], dtype=np.int64)
+    # route classes: (assigned exit or -1, may use elevators); class 0 = any exit, no elevator
+    keys = [(exit_index[e] if e is not None else -1, bool(sc.use_elevators and imp))
+            for e, imp in zip(agents.exit, agents.impaired)]
+    classes = [(-1, False)] + sorted(set(keys) - {(-1, False)})
+    cls_of = {key: c for c, key in enumerate(classes)}
+    class_exits = [c[0] for c in classes]
+    agent_class = np.array([cls_of[key] for key in keys], dtype=np.int64)
     say(f"distance fields: {len(targets)} target(s), {len(class_exits)} route class(es), {layout.n_cells} cells")
-    fields = build_fields(layout, targets, n_exits, class_exits)
+    fields = build_fields(layout, targets, n_exits, class_exits, [c[1] for c in classes])
     stair_arrays = _stair_arrays(sc, layout, fields, fidx)
     m = sc.model
     vmax = float(agents.speed_mps.max()) if len(agents) else 1.34
@@ -142,7 +146,7 @@ def _stair_arrays(sc: Scenario, layout: Layout, fields: Fields, fidx: dict) -> d
         fs = s.specific_flow_pmps or sc.model.stair_specific_flow_pmps
         rate[k] = fs * s.width_m
         # people the flight holds: SFPE jam density 3.76 P/m² over its walking area
-        cap[k] = max(1, int(math.floor(3.76 * s.length_m * s.width_m)))
+        cap[k] = s.capacity or max(1, int(math.floor(3.76 * s.length_m * s.width_m)))
         g = layout.grids[st_to[k]]
         area = s.exit.intersection(sc.navigable(s.to_floor))
         inner = area.buffer(-r)
@@ -344,10 +348,13 @@ def _result(scn: Scenario, ag: AgentTable, state, exit_of, exit_time, stair_used
         "end_time_s": round(t_end, 4),
         "agents": agents,
         "exits": exits,
-        "stairs": {s.id: {"count": int(stair_used[k])} for k, s in enumerate(scn.stairs)},
+        "stairs": {s.id: {"count": int(stair_used[k])} for k, s in enumerate(scn.stairs) if s.elevator is None},
         "remaining": rec.remaining,
         "steps": int(steps),
         "wall_time_s": round(wall, 4),
     }
+    if scn.use_elevators:
+        out["elevators"] = {e: {"count": int(sum(stair_used[k] for k, s in enumerate(scn.stairs) if s.elevator == e))}
+                            for e in scn.elevator_ids}
     out.update(rec.finish())
     return out

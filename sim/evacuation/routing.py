@@ -42,6 +42,7 @@ class Target:
     stair_cost: float = 0.0  # effective metres inside the stair
     landing_floor: int = -1
     landing_cells: np.ndarray | None = None
+    elevator: bool = False  # usable only by classes allowed to take elevators
 
 
 @dataclass
@@ -124,7 +125,7 @@ def _descent(F: np.ndarray, mask: np.ndarray, h: float) -> tuple[np.ndarray, np.
 
 
 def build_fields(layout: Layout, targets: list[Target], n_exits: int,
-                 class_exits: list[int]) -> Fields:
+                 class_exits: list[int], class_elevator: list[bool] | None = None) -> Fields:
     """Compute the combined field, directions and chosen target for every class.
 
     ``targets`` hold open exits (cost 0) and open stairs (``stair_cost`` plus the best value
@@ -148,8 +149,9 @@ def build_fields(layout: Layout, targets: list[Target], n_exits: int,
     dir_x = np.zeros((n_cls, layout.n_cells))
     dir_y = np.zeros((n_cls, layout.n_cells))
     target = np.full((n_cls, layout.n_cells), -1, dtype=np.int32)
+    class_elevator = class_elevator or [False] * len(class_exits)
     for k, ex in enumerate(class_exits):
-        cost = _stair_costs(grids, targets, base, ex)
+        cost = _stair_costs(grids, targets, base, ex, class_elevator[k])
         for fi, g in enumerate(grids):
             F = np.full((g.ny, g.nx), np.inf)
             T = np.full((g.ny, g.nx), -1, dtype=np.int32)
@@ -181,13 +183,15 @@ def build_fields(layout: Layout, targets: list[Target], n_exits: int,
     return Fields(value, dir_x, dir_y, target, list(class_exits))
 
 
-def _stair_costs(grids, targets: list[Target], base: list[np.ndarray], exit_only: int) -> list[float]:
-    """Bellman-Ford over floors: cost of entering each target (0 for allowed exits)."""
+def _stair_costs(grids, targets: list[Target], base: list[np.ndarray], exit_only: int,
+                 elevators: bool = False) -> list[float]:
+    """Bellman-Ford over floors: cost of entering each target (0 for allowed exits; elevator
+    trips only when ``elevators``)."""
     cost = [0.0 if (t.kind == "exit" and (exit_only < 0 or t.index == exit_only)) else np.inf for t in targets]
     for _ in range(len(grids) + 1):
         changed = False
         for k, t in enumerate(targets):
-            if t.kind != "stair":
+            if t.kind != "stair" or (t.elevator and not elevators):
                 continue
             lf = t.landing_floor
             best = np.inf

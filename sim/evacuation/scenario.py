@@ -97,6 +97,10 @@ class StairLink:
     width_m: float
     speed_mps: float | None = None
     specific_flow_pmps: float | None = None
+    #: An elevator trip (``use_elevators``): only mobility-impaired agents route through it.
+    elevator: str | None = None
+    #: People the link holds at once (default: SFPE jam density 3.76 P/m² × length × width).
+    capacity: int | None = None
 
 
 @dataclass
@@ -119,6 +123,7 @@ class Agent:
     speed_mps: float
     premovement_s: float = 0.0
     exit: str | None = None
+    mobility_impaired: bool = False
 
 
 @dataclass
@@ -132,6 +137,7 @@ class Group:
     speed_mps: Any
     premovement_s: Any = 0.0
     exit: str | None = None
+    mobility_impaired: bool = False
 
 
 @dataclass
@@ -152,6 +158,8 @@ class Scenario:
     model: ModelParams = field(default_factory=ModelParams)
     trajectory_every_s: float = 0.5
     density_cell_m: float = 1.0
+    use_elevators: bool = False
+    elevator_ids: list[str] = field(default_factory=list)
     _nav: dict = field(default_factory=dict, repr=False, compare=False)
 
     def floor(self, floor_id: str) -> Floor:
@@ -284,18 +292,25 @@ def _build(d: dict) -> Scenario:
             raise ScenarioError(f"stair {s['id']!r} exit does not touch the walkable area of floor {fb.id!r}")
         stairs.append(StairLink(s["id"], fa.id, fb.id, entry, exit_, float(s["length_m"]), float(s["width_m"]),
                                 s.get("speed_mps"), s.get("specific_flow_pmps")))
-    _unique([e.id for e in exits] + [s.id for s in stairs], "exit/stair")
-    element_ids = {e.id for e in exits} | {s.id for s in stairs}
+    elevator_ids = [e["id"] for e in d.get("elevators", [])]
+    if d.get("use_elevators", False):
+        stairs += _elevator_links(d, known, exits)
+    _unique([e.id for e in exits] + [s.id for s in stairs if s.elevator is None] + elevator_ids, "exit/stair/elevator")
+    element_ids = {e.id for e in exits} | {s.id for s in stairs if s.elevator is None} | set(elevator_ids)
     blocked = set(d.get("blocked", []))
     for b in sorted(blocked):
         if b not in element_ids:
-            raise ScenarioError(f"blocked id {b!r} is neither an exit nor a stair of the scenario")
+            raise ScenarioError(f"blocked id {b!r} is neither an exit, a stair nor an elevator of the scenario")
+    for s in stairs:  # blocking an elevator blocks each of its trips
+        if s.elevator is not None and s.elevator in blocked:
+            blocked.add(s.id)
     exit_ids = {e.id for e in exits}
     sc = Scenario(
         name=d["name"], seed=int(d["seed"]), max_time_s=float(d["max_time_s"]), floors=floors,
         exits=exits, stairs=stairs, blocked=blocked, dt_s=float(d.get("dt_s", 0.05)),
         cell_m=float(d.get("cell_m", 0.2)), model=ModelParams(**d.get("model", {})),
         trajectory_every_s=float(d.get("record", {}).get("trajectory_every_s", 0.5)),
+        use_elevators=bool(d.get("use_elevators", False)), elevator_ids=elevator_ids,
         density_cell_m=float(d.get("record", {}).get("density_cell_m", 1.0)),
     )
     for a in d.get("agents", []):
@@ -305,7 +320,8 @@ def _build(d: dict) -> Scenario:
         x, y = float(a["x"]), float(a["y"])
         if not shapely.intersects_xy(sc.navigable(fl.id), x, y):
             raise ScenarioError(f"agent {a['id']!r} at ({x:g}, {y:g}) is outside the walkable area of floor {fl.id!r}")
-        sc.agents.append(Agent(a["id"], fl.id, x, y, float(a["speed_mps"]), float(a.get("premovement_s", 0.0)), a.get("exit")))
+        sc.agents.append(Agent(a["id"], fl.id, x, y, float(a["speed_mps"]), float(a.get("premovement_s", 0.0)),
+                               a.get("exit"), bool(a.get("mobility_impaired", False))))
     for k, g in enumerate(d.get("groups", [])):
         gid = g.get("id", f"g{k}")
         fl = need_floor(g["floor"], f"group {gid!r}")
@@ -316,9 +332,41 @@ def _build(d: dict) -> Scenario:
             raise ScenarioError(f"group {gid!r} area does not overlap the walkable area of floor {fl.id!r}")
         for key in ("speed_mps", "premovement_s"):
             _check_distribution(g.get(key, 0.0), f"group {gid!r} {key}", positive=key == "speed_mps")
-        sc.groups.append(Group(gid, fl.id, area, int(g["count"]), g["speed_mps"], g.get("premovement_s", 0.0), g.get("exit")))
+        sc.groups.append(Group(gid, fl.id, area, int(g["count"]), g["speed_mps"], g.get("premovement_s", 0.0),
+                               g.get("exit"), bool(g.get("mobility_impaired", False))))
     _unique([a.id for a in sc.agents] + [g.id for g in sc.groups], "agent/group")
     return sc
+
+
+def _elevator_links(d: dict, known: dict, exits: list) -> list[StairLink]:
+    """One link per served floor to the discharge floor: travel ``door_s + |dz| / speed``;
+    the car's trips (capacity per round trip to the farthest floor) shared by its floors."""
+    out: list[StairLink] = []
+    for e in d.get("elevators", []):
+        eid, floors = e["id"], e["floors"]
+        if len(e["areas"]) != len(floors):
+            raise ScenarioError(f"elevator {eid!r} has {len(e['areas'])} areas for {len(floors)} floors")
+        for fid in floors:
+            if fid not in known:
+                raise ScenarioError(f"elevator {eid!r} refers to unknown floor {fid!r}")
+        areas = {fid: _geometry(a, f"elevator {eid!r} area on {fid!r}") for fid, a in zip(floors, e["areas"])}
+        for fid, a in areas.items():
+            if not a.buffer(1e-6).intersects(known[fid].walkable):
+                raise ScenarioError(f"elevator {eid!r} area does not touch the walkable area of floor {fid!r}")
+        with_exit = [f for f in floors if any(x.floor == f for x in exits)]
+        dis = e.get("discharge_floor") or (with_exit[0] if with_exit else min(floors, key=lambda f: known[f].elevation_m))
+        if dis not in areas:
+            raise ScenarioError(f"elevator {eid!r} discharge floor {dis!r} is not one of its floors")
+        speed, door = float(e.get("speed_mps", 1.5)), float(e.get("door_s", 10.0))
+        cap = int(e.get("capacity", 8))
+        others = [f for f in floors if f != dis]
+        dz_max = max(abs(known[f].elevation_m - known[dis].elevation_m) for f in others)
+        rate = cap / (2.0 * (door + dz_max / speed)) / len(others)
+        for f in others:
+            dz = abs(known[f].elevation_m - known[dis].elevation_m)
+            out.append(StairLink(f"{eid}@{f}", f, dis, areas[f], areas[dis], dz + door * speed, 1.0,
+                                 speed_mps=speed, specific_flow_pmps=rate, elevator=eid, capacity=cap))
+    return out
 
 
 def _check_distribution(spec: Any, what: str, *, positive: bool) -> None:

@@ -257,3 +257,33 @@ def test_rimea_12_congestion_only_at_the_first_bottleneck():
         before2 = max(before2, sum(1 for x, y in pts if 18 <= x <= 20 and 3 <= y <= 7))
     # a queue holds 10+ people in the 2 x 4 m before a door; free flow 1-2 at a time (max 6)
     assert before1 >= 10 and before2 <= 6
+
+
+def _elevator_building(use: bool):
+    floors_, stairs = [], []
+    for k in range(3):
+        floors_.append(floor(f"F{k}", rect(0, 0, 12, 6), 3.0 * k))
+    for k in (2, 1):
+        stairs.append({"id": f"S{k}", "from_floor": f"F{k}", "to_floor": f"F{k - 1}", "entry": rect(10, 0, 12, 2),
+                       "exit": rect(10, 4, 12, 6), "length_m": 6.0, "width_m": 1.2})
+    lift = {"id": "L1", "floors": ["F0", "F1", "F2"], "areas": [rect(0, 4, 2, 6)] * 3, "capacity": 4,
+            "speed_mps": 1.5, "door_s": 10.0}
+    agents = [{"id": "wheelchair", "floor": "F2", "x": 3.0, "y": 3.0, "speed_mps": 0.4, "mobility_impaired": True},
+              {"id": "walker", "floor": "F2", "x": 3.0, "y": 1.0, "speed_mps": 1.3}]
+    return scenario(floors_, [exit_("E", "F0", rect(5, 0, 6, 0.5))], stairs=stairs, agents=agents,
+                    elevators=[lift], use_elevators=use, max_time_s=600)
+
+
+def test_elevator_assisted_evacuation_for_the_mobility_impaired():
+    off = simulate(parse_scenario(_elevator_building(False)))
+    on = simulate(parse_scenario(_elevator_building(True)))
+    t_off = {a["id"]: a["exit_time_s"] for a in off["agents"]}
+    t_on = {a["id"]: a["exit_time_s"] for a in on["agents"]}
+    assert "elevators" not in off and off["stairs"]["S2"]["count"] == 2
+    # with elevators on, only the impaired person rides (door 10 s + 6 m at 1.5 m/s)...
+    assert on["elevators"]["L1"]["count"] == 1 and on["stairs"]["S2"]["count"] == 1
+    # ...and is out much sooner than down 12 m of stairs at 0.4 x 0.6 m/s (50 s alone)
+    assert t_on["wheelchair"] < t_off["wheelchair"] - 20
+    assert t_on["walker"] == pytest.approx(t_off["walker"], abs=2.0)
+    blocked = simulate(parse_scenario(dict(_elevator_building(True), blocked=["L1"])))
+    assert "L1" in blocked["elevators"] and blocked["elevators"]["L1"]["count"] == 0
