@@ -1,0 +1,113 @@
+"""``twin drill ...``: drill records, runs, comparisons, heatmap reports and ensembles.
+
+Records are JSON files under ``--dir`` (default ``$TWIN_DATA_DIR/drills``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from services.cli.common import print_json
+
+__all__ = ["register"]
+
+drill_app = typer.Typer(help="Evacuation drills: records, runs, comparisons, reports, ensembles.",
+                        no_args_is_help=True)
+
+
+def _store(dir_: Optional[Path]):
+    from services.settings import get_settings
+    from sim.evacuation.drills import DrillStore
+
+    return DrillStore(dir_ if dir_ is not None else get_settings().data_dir / "drills")
+
+
+def _say(msg: str) -> None:
+    sys.stderr.write(f"drill: {msg}\n")
+    sys.stderr.flush()
+
+
+DirOpt = typer.Option(None, "--dir", help="Drill store folder (default $TWIN_DATA_DIR/drills).")
+
+
+@drill_app.command("create")
+def create(name: str, scenario: Path, description: str = typer.Option("", "--description"),
+           dir_: Optional[Path] = DirOpt) -> None:
+    """Store SCENARIO.json as drill NAME."""
+    from sim.evacuation import ScenarioError
+
+    try:
+        data = json.loads(scenario.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"scenario {str(scenario)!r} is not valid JSON: {exc}") from None
+    rec = _store(dir_).create(name, data, description=description)
+    print_json({"name": rec["name"], "created": rec["created"]})
+
+
+@drill_app.command("list")
+def list_(dir_: Optional[Path] = DirOpt) -> None:
+    """List drills and their runs (JSON)."""
+    st = _store(dir_)
+    print_json({n: st.runs(n) for n in st.names()})
+
+
+@drill_app.command("run")
+def run(name: str, seed: Optional[int] = typer.Option(None, "--seed"),
+        block: Optional[list[str]] = typer.Option(None, "--block"), dir_: Optional[Path] = DirOpt) -> None:
+    """Run drill NAME and store the run; prints the run id and headline figures."""
+    rec = _store(dir_).run(name, seed=seed, blocked=block or [], progress=_say)
+    r = rec["result"]
+    print_json({"run": rec["run"], "evacuation_time_s": r["evacuation_time_s"], "evacuated": r["evacuated"],
+                "not_evacuated": r["not_evacuated"]})
+
+
+@drill_app.command("compare")
+def compare(name: str, runs: list[str], dir_: Optional[Path] = DirOpt) -> None:
+    """Compare stored runs of drill NAME (JSON on stdout)."""
+    from sim.evacuation.drills import compare_results
+
+    st = _store(dir_)
+    print_json(compare_results({r: st.load_run(name, r)["result"] for r in runs}))
+
+
+@drill_app.command("report")
+def report(name: str, run_id: str, out: Path = typer.Option(..., "--out"), dir_: Optional[Path] = DirOpt) -> None:
+    """Write a heatmap PNG per floor and report.json for one run into --out."""
+    from sim.evacuation.drills import compare_results, heatmap_png
+
+    rec = _store(dir_).load_run(name, run_id)
+    pngs = heatmap_png(rec["result"], out)
+    summary = compare_results({run_id: rec["result"]})
+    (out / "report.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    print_json({"heatmaps": [str(p) for p in pngs], "report": str(out / "report.json")})
+
+
+@drill_app.command("ensemble")
+def ensemble_cmd(scenario: Path, seeds: int = typer.Option(4, "--seeds", min=1),
+                 variant: Optional[list[str]] = typer.Option(None, "--variant", help="NAME=ID,ID (blocked ids)"),
+                 scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask scheduler address"),
+                 workers: int = typer.Option(2, "--workers", min=1)) -> None:
+    """Run SCENARIO.json for N seeds x variants on dask; print mean / p95 per variant."""
+    from sim.evacuation import ScenarioError
+    from sim.evacuation.drills import ensemble
+
+    data = json.loads(scenario.read_text(encoding="utf-8"))
+    variants = {"base": []}
+    for v in variant or []:
+        if "=" not in v:
+            raise ScenarioError(f"--variant {v!r} must be NAME=ID[,ID...]")
+        k, ids = v.split("=", 1)
+        variants[k] = [i for i in ids.split(",") if i]
+    base_seed = int(data.get("seed", 0))
+    print_json(ensemble(data, seeds=[base_seed + k for k in range(seeds)], variants=variants,
+                        scheduler=scheduler, workers=workers, progress=_say))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``drill`` group."""
+    app.add_typer(drill_app, name="drill")

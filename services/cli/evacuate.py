@@ -1,0 +1,104 @@
+"""``twin evacuate``: run an evacuation scenario, or build one from a site folder.
+
+- ``twin evacuate SCENARIO.json [--out RESULT.json] [--trajectories FILE]``
+- ``twin evacuate --site DIR [--building ID] [--time-of-day HH:MM] [--block ID ...]
+  [--export-scenario FILE] [--no-run]``
+
+The result JSON goes to stdout unless ``--out`` is given; progress goes to stderr. A bad
+scenario is one line ``error: ...`` on stderr and exit code 2 (see ``services.cli.main``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from services.cli.common import print_json
+
+__all__ = ["register"]
+
+
+def _progress(msg: str) -> None:
+    sys.stderr.write(f"evacuate: {msg}\n")
+    sys.stderr.flush()
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def evacuate(
+    scenario: Optional[Path] = typer.Argument(None, help="Scenario JSON file (see docs/evacuation.md)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the result JSON here instead of stdout."),
+    trajectories: Optional[Path] = typer.Option(None, "--trajectories", help="Write trajectories JSON here."),
+    site: Optional[Path] = typer.Option(None, "--site", help="Build the scenario from this site folder."),
+    building: Optional[list[str]] = typer.Option(None, "--building", help="Only this building (repeatable)."),
+    time_of_day: str = typer.Option("02:00", "--time-of-day", help="Local time HH:MM for the occupancy profile."),
+    block: Optional[list[str]] = typer.Option(None, "--block", help="Block an exit, stair or door id (repeatable)."),
+    export_scenario: Optional[Path] = typer.Option(None, "--export-scenario", help="Write the built scenario JSON here."),
+    no_run: bool = typer.Option(False, "--no-run", help="With --site: only build (and export) the scenario."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed."),
+) -> None:
+    """Run an evacuation: a scenario file, or a scenario built from a site's twin."""
+    from sim.evacuation import ScenarioError, load_scenario, parse_scenario, simulate
+
+    if (scenario is None) == (site is None):
+        raise ScenarioError("give either a SCENARIO.json file or --site DIR (not both)")
+    if site is not None:
+        from sim.evacuation.builder import scenario_from_community
+
+        community = _load_site(site)
+        _progress(f"building scenario from site {community.name!r}")
+        data = scenario_from_community(community, buildings=building or None, time_of_day=time_of_day,
+                                       blocked=block or [], seed=seed if seed is not None else 1)
+        if export_scenario is not None:
+            _write_json(export_scenario, data)
+            _progress(f"scenario written to {export_scenario}")
+        if no_run:
+            return
+        sc = parse_scenario(data)
+    else:
+        sc = load_scenario(scenario)
+        if block:
+            data = json.loads(Path(scenario).read_text(encoding="utf-8"))
+            data["blocked"] = sorted(set(data.get("blocked", [])) | set(block))
+            sc = parse_scenario(data)
+    result = simulate(sc, seed=seed, trajectories=trajectories is not None, progress=_progress)
+    traj = result.pop("trajectories", None)
+    if trajectories is not None and traj is not None:
+        _write_json(trajectories, traj)
+    _progress(f"{result['evacuated']} evacuated, {result['not_evacuated']} not, "
+              f"evacuation time {result['evacuation_time_s']:.1f} s, wall {result['wall_time_s']:.2f} s")
+    if out is not None:
+        _write_json(out, result)
+    else:
+        print_json(result)
+
+
+def _load_site(site: Path):
+    """Load a site folder into a twin Community (``bim.load``)."""
+    import bim
+
+    load = getattr(bim, "load", None)
+    if load is None:  # pragma: no cover - until the site loader is merged
+        from twin.errors import TwinError
+
+        raise TwinError("this build has no site loader (bim.load)")
+    return load(site)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``evacuate`` (and the ``drill`` group) to the ``twin`` CLI."""
+    app.command("evacuate")(evacuate)
+    try:
+        from services.cli.drill import register as register_drill
+    except ImportError:  # pragma: no cover
+        return
+    register_drill(app)

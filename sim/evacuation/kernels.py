@@ -1,0 +1,448 @@
+"""Numba kernels of the evacuation engine (serial ``jit`` or parallel ``pjit`` from
+:mod:`sim.numba_config`). Kernels take clean arrays and write into preallocated outputs; the
+plain-Python twins live in ``tests/evacuation/naive.py``.
+
+Agent states: ``ACTIVE`` (on a floor, walking once its pre-movement time is over),
+``IN_STAIR`` (inside a stair link), ``EVACUATED``, ``UNREACHABLE`` (no usable exit).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from sim.numba_config import jit, pjit
+
+__all__ = [
+    "ACTIVE", "IN_STAIR", "EVACUATED", "UNREACHABLE", "REPULSION_RANGES",
+    "hash_uniform", "point_segment", "segments_cross", "cell_of", "build_cells", "census",
+    "place_disks", "move_agents", "move_agents_serial", "transfer_agents",
+]
+
+ACTIVE, IN_STAIR, EVACUATED, UNREACHABLE = 0, 1, 2, 3
+
+#: Neighbour repulsion is cut at contact distance + this many ranges: at 10 ranges it has
+#: fallen to exp(-10) of its contact value (shorter cut-offs let dense crowds clog 1 m doors).
+REPULSION_RANGES = 10.0
+
+
+@jit
+def hash_uniform(seed: int, step: int, i: int) -> float:
+    """Counter-based uniform number in [0, 1) from (seed, step, agent): splitmix64 mixing."""
+    z = (np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+         + np.uint64(step) * np.uint64(0xBF58476D1CE4E5B9)
+         + np.uint64(i) * np.uint64(0x94D049BB133111EB) + np.uint64(0x2545F4914F6CDD1D))
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) / 9007199254740992.0
+
+
+@jit
+def point_segment(px: float, py: float, x1: float, y1: float, x2: float, y2: float):
+    """Closest point of segment (x1, y1)-(x2, y2) to (px, py) and its distance (m)."""
+    dx = x2 - x1
+    dy = y2 - y1
+    ll = dx * dx + dy * dy
+    t = 0.0
+    if ll > 0.0:
+        t = ((px - x1) * dx + (py - y1) * dy) / ll
+        if t < 0.0:
+            t = 0.0
+        elif t > 1.0:
+            t = 1.0
+    qx = x1 + t * dx
+    qy = y1 + t * dy
+    return qx, qy, math.sqrt((px - qx) ** 2 + (py - qy) ** 2)
+
+
+@jit
+def _orient(ax, ay, bx, by, cx, cy):
+    return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+
+
+@jit
+def segments_cross(px, py, qx, qy, ax, ay, bx, by) -> bool:
+    """Whether the move p→q crosses or ends on wall a-b (p strictly off the wall line)."""
+    o1 = _orient(ax, ay, bx, by, px, py)
+    o2 = _orient(ax, ay, bx, by, qx, qy)
+    if o1 == 0.0:
+        return False
+    if o1 * o2 > 0.0:
+        return False
+    o3 = _orient(px, py, qx, qy, ax, ay)
+    o4 = _orient(px, py, qx, qy, bx, by)
+    return o3 * o4 <= 0.0
+
+
+@jit
+def cell_of(x: float, y: float, x0: float, y0: float, nx: int, ny: int, h: float, off: int) -> int:
+    """Flat index of the grid cell holding (x, y), clamped to the grid."""
+    i = int(math.floor((x - x0) / h))
+    j = int(math.floor((y - y0) / h))
+    i = min(max(i, 0), nx - 1)
+    j = min(max(j, 0), ny - 1)
+    return off + j * nx + i
+
+
+@jit
+def build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, cs, n_total,
+                cell_start, cell_stop, cell_items, agent_cell, sx, sy):
+    """Sort ACTIVE agents into neighbour cells (size ``cs`` m, per floor grids).
+
+    ``cell_items[cell_start[c]:cell_stop[c]]`` are the agents of cell ``c`` in ascending
+    index order (the agents not on a floor follow all of them, in index order), ``sx``/``sy`` their positions in the same order (contiguous reads for the
+    neighbour loops); ``agent_cell`` gets each agent's cell (-1 when not on a floor). Costs
+    O(n log n), not O(cells): only the entries of cells used by the previous call (read from
+    ``agent_cell`` on entry) are reset, so ``cell_start``/``cell_stop`` must start as zeros
+    and be passed back unchanged with the previous ``agent_cell``.
+    """
+    n = x.shape[0]
+    for i in range(n):
+        c = agent_cell[i]
+        if c >= 0:
+            cell_start[c] = 0
+            cell_stop[c] = 0
+    keys = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        if state[i] != ACTIVE:
+            agent_cell[i] = -1
+            keys[i] = n_total + 1
+            continue
+        f = fl[i]
+        c = cell_of(x[i], y[i], n_x0[f], n_y0[f], n_nx[f], n_ny[f], cs, n_off[f])
+        agent_cell[i] = c
+        keys[i] = c
+        m += 1
+    order = np.argsort(keys, kind="mergesort")
+    k = 0
+    while k < m:
+        c = keys[order[k]]
+        b = k
+        while k < m and keys[order[k]] == c:
+            j = order[k]
+            cell_items[k] = j
+            sx[k] = x[j]
+            sy[k] = y[j]
+            k += 1
+        cell_start[c] = b
+        cell_stop[c] = k
+    for k in range(m, n):  # agents off the floors close the order (move_agents visits all)
+        cell_items[k] = order[k]
+
+
+@jit
+def census(state, pre, t):
+    """Return (agents on floors, agents in stairs, agents walking at ``t``, earliest end of
+    pre-movement among those still waiting (inf when none))."""
+    on = 0
+    inside = 0
+    walking = 0
+    nxt = np.inf
+    for i in range(state.shape[0]):
+        if state[i] == ACTIVE:
+            on += 1
+            if pre[i] <= t:
+                walking += 1
+            elif pre[i] < nxt:
+                nxt = pre[i]
+        elif state[i] == IN_STAIR:
+            inside += 1
+    return on, inside, walking, nxt
+
+
+@jit
+def place_disks(cx, cy, dmin, x0, y0, nx, ny, fixed_x, fixed_y, want, out_idx) -> int:
+    """Random sequential adsorption: accept candidates (in order) at least ``dmin`` m from
+    every accepted point and every fixed point; stop after ``want``. Returns the count; the
+    accepted candidates' indices go to ``out_idx``. Grid cells of side ``dmin`` hold ≤ 4."""
+    cnt = np.zeros((ny, nx), dtype=np.int64)
+    px = np.zeros((ny, nx, 6))
+    py = np.zeros((ny, nx, 6))
+    d2 = dmin * dmin
+    for k in range(fixed_x.shape[0]):
+        i = min(max(int((fixed_x[k] - x0) / dmin), 0), nx - 1)
+        j = min(max(int((fixed_y[k] - y0) / dmin), 0), ny - 1)
+        if cnt[j, i] < 6:
+            px[j, i, cnt[j, i]] = fixed_x[k]
+            py[j, i, cnt[j, i]] = fixed_y[k]
+            cnt[j, i] += 1
+    got = 0
+    for k in range(cx.shape[0]):
+        if got >= want:
+            break
+        i = min(max(int((cx[k] - x0) / dmin), 0), nx - 1)
+        j = min(max(int((cy[k] - y0) / dmin), 0), ny - 1)
+        ok = True
+        for jj in range(max(j - 1, 0), min(j + 2, ny)):
+            for ii in range(max(i - 1, 0), min(i + 2, nx)):
+                for m in range(cnt[jj, ii]):
+                    if (px[jj, ii, m] - cx[k]) ** 2 + (py[jj, ii, m] - cy[k]) ** 2 < d2:
+                        ok = False
+        if ok and cnt[j, i] < 6:
+            px[j, i, cnt[j, i]] = cx[k]
+            py[j, i, cnt[j, i]] = cy[k]
+            cnt[j, i] += 1
+            out_idx[got] = k
+            got += 1
+    return got
+
+
+@jit
+def _wall_between(ax, ay, bx, by, seg, w_idx, s0, s1) -> bool:
+    for k in range(s0, s1):
+        s = w_idx[k]
+        if segments_cross(ax, ay, bx, by, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3]):
+            return True
+    return False
+
+
+def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
+                cell_start, cell_stop, cell_items, sx, sy, n_x0, n_y0, n_nx, n_ny, n_off, cs,
+                g_x0, g_y0, g_nx, g_ny, g_off, h, dirx, diry,
+                seg, w_nx, w_ny, w_off, w_start, w_idx, wb, params,
+                new_x, new_y, speed):
+    """One step of the collision-free speed model (Tordeux et al. 2016) for every agent.
+
+    ``params`` = [radius_m, time_gap_s, strength_neighbor, range_neighbor_m, strength_wall,
+    range_wall_m, impatience_s, max_step_m]. Reads the old state only, writes
+    ``new_x``/``new_y``/``speed``/``stuck`` of its own agent: the result does not depend on
+    the number of threads.
+    """
+    r = params[0]
+    T = params[1]
+    a_n = params[2]
+    d_n = params[3]
+    a_w = params[4]
+    d_w = params[5]
+    imp = params[6]
+    max_step = params[7]
+    ll = 2.0 * r
+    n = x.shape[0]
+    # visit agents in cell order (``cell_items`` holds every agent, those on floors first):
+    # neighbours and field cells are then read from nearby memory
+    for kk in prange(n):
+        i = cell_items[kk]
+        xi = x[i]
+        yi = y[i]
+        new_x[i] = xi
+        new_y[i] = yi
+        speed[i] = 0.0
+        if state[i] != ACTIVE or t < pre[i]:
+            continue
+        f = fl[i]
+        c = cell_of(xi, yi, g_x0[f], g_y0[f], g_nx[f], g_ny[f], h, g_off[f])
+        ex = dirx[cls[i], c]
+        ey = diry[cls[i], c]
+        b = cell_of(xi, yi, g_x0[f], g_y0[f], w_nx[f], w_ny[f], wb, w_off[f])
+        s0 = w_start[b]
+        s1 = w_start[b + 1]
+        rx = 0.0
+        ry = 0.0
+        rep_cut = ll + REPULSION_RANGES * d_n
+        gi = int(math.floor((xi - n_x0[f]) / cs))
+        gj = int(math.floor((yi - n_y0[f]) / cs))
+        for dj in range(-1, 2):
+            jj = gj + dj
+            if jj < 0 or jj >= n_ny[f]:
+                continue
+            for di in range(-1, 2):
+                ii = gi + di
+                if ii < 0 or ii >= n_nx[f]:
+                    continue
+                cc = n_off[f] + jj * n_nx[f] + ii
+                for k in range(cell_start[cc], cell_stop[cc]):
+                    if cell_items[k] == i:
+                        continue
+                    dxj = sx[k] - xi
+                    dyj = sy[k] - yi
+                    d = math.sqrt(dxj * dxj + dyj * dyj)
+                    if d > rep_cut or d < 1e-9:
+                        continue
+                    if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
+                        continue
+                    rep = -a_n * math.exp((ll - d) / d_n)
+                    rx += rep * dxj / d
+                    ry += rep * dyj / d
+        for k in range(s0, s1):
+            s = w_idx[k]
+            qx, qy, d = point_segment(xi, yi, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3])
+            if d < 1e-9 or d > r + 20.0 * d_w:
+                continue
+            rep = -a_w * math.exp((r - d) / d_w)
+            rx += rep * (qx - xi) / d
+            ry += rep * (qy - yi) / d
+        dx = ex + rx
+        dy = ey + ry
+        nrm = math.sqrt(dx * dx + dy * dy)
+        if nrm < 1e-12:
+            dx = ex
+            dy = ey
+        else:
+            dx /= nrm
+            dy /= nrm
+        if stuck[i] > imp:
+            ang = (hash_uniform(seed, step, i) - 0.5) * 2.0 * math.pi / 3.0
+            ca = math.cos(ang)
+            sa = math.sin(ang)
+            dx, dy = ca * dx - sa * dy, sa * dx + ca * dy
+        # spacing to the nearest neighbour ahead in the corridor of width 2 l
+        spacing = 1e300
+        reach = ll + v0[i] * T
+        for dj in range(-1, 2):
+            jj = gj + dj
+            if jj < 0 or jj >= n_ny[f]:
+                continue
+            for di in range(-1, 2):
+                ii = gi + di
+                if ii < 0 or ii >= n_nx[f]:
+                    continue
+                cc = n_off[f] + jj * n_nx[f] + ii
+                for k in range(cell_start[cc], cell_stop[cc]):
+                    if cell_items[k] == i:
+                        continue
+                    dxj = sx[k] - xi
+                    dyj = sy[k] - yi
+                    along = dx * dxj + dy * dyj
+                    if along < 0.0:
+                        continue
+                    if abs(-dy * dxj + dx * dyj) > ll:
+                        continue
+                    d = math.sqrt(dxj * dxj + dyj * dyj)
+                    if d > reach or d - ll >= spacing:
+                        continue
+                    if d < 1e-9 and cell_items[k] > i:
+                        continue  # same spot: the lower index goes first
+                    if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
+                        continue
+                    spacing = d - ll
+        v = min(max(spacing / T, 0.0), v0[i])
+        step_m = min(v * dt, max_step)
+        qx = xi + dx * step_m
+        qy = yi + dy * step_m
+        # walls are hard: slide along a wall that the step would cross, else stay
+        for k in range(s0, s1):
+            s = w_idx[k]
+            if segments_cross(xi, yi, qx, qy, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3]):
+                tx = seg[s, 2] - seg[s, 0]
+                ty = seg[s, 3] - seg[s, 1]
+                tl = math.sqrt(tx * tx + ty * ty)
+                tx /= tl
+                ty /= tl
+                p = (qx - xi) * tx + (qy - yi) * ty
+                qx = xi + 0.5 * p * tx
+                qy = yi + 0.5 * p * ty
+                break
+        for k in range(s0, s1):
+            s = w_idx[k]
+            if segments_cross(xi, yi, qx, qy, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3]):
+                qx = xi
+                qy = yi
+                break
+        new_x[i] = qx
+        new_y[i] = qy
+        moved = math.sqrt((qx - xi) ** 2 + (qy - yi) ** 2) / dt
+        speed[i] = moved
+        if moved < 0.1 * v0[i]:
+            stuck[i] += dt
+        else:
+            stuck[i] = 0.0
+
+
+#: Parallel (``prange`` over agents) and serial builds of the same step; the engine picks the
+#: serial one for small crowds, where waking threads costs more than it saves.
+move_agents = pjit(_move_agents)
+move_agents_serial = jit(_move_agents)
+
+
+@jit
+def transfer_agents(x, y, fl, state, cls, stuck, pre, t_new, dt, step, seed,
+                    g_x0, g_y0, g_nx, g_ny, g_off, h, zone, target, class_exit, n_exits,
+                    cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, cs, radius,
+                    st_len, st_cap, st_rate, st_to, st_vfac, st_vfix, v0,
+                    st_queue, st_head, st_count, st_tokens, ready,
+                    cand_start, cand_x, cand_y,
+                    exit_of, exit_time, stair_used, spawn_x, spawn_y, spawn_f):
+    """Serial bookkeeping after a move: evacuate agents in their exit area, move agents in a
+    chosen stair's entry into its FIFO link (room permitting), release agents at the stair's
+    far end (time, capacity tokens and a clear spot on the landing permitting).
+    Returns the number of agents evacuated in this step."""
+    n = x.shape[0]
+    done = 0
+    start = 0
+    if n > 0:
+        start = int(hash_uniform(seed, step, 0x7FFFFFFF) * n) % n
+    for kk in range(n):
+        i = (start + kk) % n
+        if state[i] != ACTIVE or t_new < pre[i]:
+            continue
+        f = fl[i]
+        c = cell_of(x[i], y[i], g_x0[f], g_y0[f], g_nx[f], g_ny[f], h, g_off[f])
+        z = zone[c]
+        if z < 0:
+            continue
+        if z < n_exits:
+            ce = class_exit[cls[i]]
+            if ce < 0 or ce == z:
+                state[i] = EVACUATED
+                exit_of[i] = z
+                exit_time[i] = t_new
+                done += 1
+            continue
+        s = z - n_exits
+        if target[cls[i], c] != z or st_count[s] >= st_cap[s]:
+            continue
+        st_queue[s, (st_head[s] + st_count[s]) % st_cap[s]] = i
+        st_count[s] += 1
+        state[i] = IN_STAIR
+        stair_used[s] += 1
+        vs = st_vfix[s] if st_vfix[s] > 0.0 else v0[i] * st_vfac[s]
+        ready[i] = t_new + st_len[s] / vs
+    n_sp = 0
+    d2 = 4.0 * radius * radius
+    for s in range(st_len.shape[0]):
+        st_tokens[s] = min(st_tokens[s] + st_rate[s] * dt, 1.0 + st_rate[s] * dt)
+        while st_count[s] > 0 and st_tokens[s] >= 1.0:
+            i = st_queue[s, st_head[s]]
+            if ready[i] > t_new:
+                break
+            f = st_to[s]
+            found = -1
+            for k in range(cand_start[s], cand_start[s + 1]):
+                px = cand_x[k]
+                py = cand_y[k]
+                ok = True
+                gi = int(math.floor((px - n_x0[f]) / cs))
+                gj = int(math.floor((py - n_y0[f]) / cs))
+                for jj in range(max(gj - 1, 0), min(gj + 2, n_ny[f])):
+                    for ii in range(max(gi - 1, 0), min(gi + 2, n_nx[f])):
+                        cc = n_off[f] + jj * n_nx[f] + ii
+                        for m in range(cell_start[cc], cell_stop[cc]):
+                            j = cell_items[m]
+                            if state[j] == ACTIVE and (x[j] - px) ** 2 + (y[j] - py) ** 2 < d2:
+                                ok = False
+                for m in range(n_sp):
+                    if spawn_f[m] == f and (spawn_x[m] - px) ** 2 + (spawn_y[m] - py) ** 2 < d2:
+                        ok = False
+                if ok:
+                    found = k
+                    break
+            if found < 0:
+                break
+            x[i] = cand_x[found]
+            y[i] = cand_y[found]
+            fl[i] = f
+            state[i] = ACTIVE
+            stuck[i] = 0.0
+            if n_sp < spawn_x.shape[0]:
+                spawn_x[n_sp] = x[i]
+                spawn_y[n_sp] = y[i]
+                spawn_f[n_sp] = f
+                n_sp += 1
+            st_head[s] = (st_head[s] + 1) % st_cap[s]
+            st_count[s] -= 1
+            st_tokens[s] -= 1.0
+    return done

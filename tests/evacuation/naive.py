@@ -1,0 +1,123 @@
+"""Plain Python/NumPy twins of the numba kernels (slow, obviously correct; small inputs)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def point_segment(px, py, x1, y1, x2, y2):
+    """Closest point on a segment by projection with clamping (textbook)."""
+    a = np.array([x1, y1], float)
+    b = np.array([x2, y2], float)
+    p = np.array([px, py], float)
+    ab = b - a
+    if ab @ ab == 0:
+        q = a
+    else:
+        q = a + np.clip((p - a) @ ab / (ab @ ab), 0, 1) * ab
+    return q[0], q[1], float(np.linalg.norm(p - q))
+
+
+def segments_cross(p, q, a, b) -> bool:
+    """Move p→q crosses wall a-b: solve p + s (q-p) = a + u (b-a) with 0 ≤ s, u ≤ 1."""
+    p, q, a, b = (np.asarray(v, float) for v in (p, q, a, b))
+    d1, d2 = q - p, b - a
+    m = np.array([[d1[0], -d2[0]], [d1[1], -d2[1]]])
+    if abs(np.linalg.det(m)) < 1e-15:
+        return False
+    s, u = np.linalg.solve(m, a - p)
+    return bool(0 < s <= 1 + 1e-12 and -1e-12 <= u <= 1 + 1e-12)
+
+
+def neighbours_brute(x, y, i, radius):
+    """Indices j != i within ``radius`` of agent i."""
+    return [j for j in range(len(x)) if j != i and math.hypot(x[j] - x[i], y[j] - y[i]) <= radius]
+
+
+def place_disks(cx, cy, dmin, fixed_x, fixed_y, want):
+    """Random sequential adsorption by brute force: accept in order if ≥ dmin from all."""
+    acc_x = list(fixed_x)
+    acc_y = list(fixed_y)
+    out = []
+    for k in range(len(cx)):
+        if len(out) >= want:
+            break
+        if all((ax - cx[k]) ** 2 + (ay - cy[k]) ** 2 >= dmin * dmin for ax, ay in zip(acc_x, acc_y)):
+            acc_x.append(cx[k])
+            acc_y.append(cy[k])
+            out.append(k)
+    return out
+
+
+def cfsm_step(x, y, e0x, e0y, v0, segs, *, r=0.2, T=0.5, a_n=8.0, d_n=0.1, a_w=5.0, d_w=0.02, dt=0.05):
+    """One collision-free speed model step (Tordeux, Chraibi & Seyfried 2016) by brute force.
+
+    Direction: e = normalise(e0 + Σ_j R_n(d_ij) n_ji + Σ_walls R_w(d_iw) n_wi) with
+    R_n = a_n exp((2r − d)/d_n) (neighbours within 2r + 10 d_n, not behind a wall) and
+    R_w = a_w exp((r − d)/d_w) (walls within r + 20 d_w). Speed: min(v0, max(0, s/T)) with s
+    the smallest d_ij − 2r over neighbours ahead within the corridor |e⊥·(x_j − x_i)| ≤ 2r.
+    Walls: the step stops (or slides) instead of crossing a wall (not modelled here: the
+    test geometry keeps agents clear of walls).
+    """
+    n = len(x)
+    nx, ny = np.array(x, float), np.array(y, float)
+    l = 2 * r
+    for i in range(n):
+        rep = np.zeros(2)
+        pi = np.array([x[i], y[i]])
+        for j in range(n):
+            if j == i:
+                continue
+            dv = np.array([x[j], y[j]]) - pi
+            d = np.linalg.norm(dv)
+            if d > l + 10 * d_n or d < 1e-9:
+                continue
+            if any(segments_cross(pi, (x[j], y[j]), s[:2], s[2:]) for s in segs):
+                continue
+            rep += -a_n * math.exp((l - d) / d_n) * dv / d
+        for s in segs:
+            qx, qy, d = point_segment(x[i], y[i], *s)
+            if d < 1e-9 or d > r + 20 * d_w:
+                continue
+            rep += -a_w * math.exp((r - d) / d_w) * (np.array([qx, qy]) - pi) / d
+        e = np.array([e0x[i], e0y[i]]) + rep
+        e = e / np.linalg.norm(e) if np.linalg.norm(e) >= 1e-12 else np.array([e0x[i], e0y[i]])
+        spacing = np.inf
+        for j in range(n):
+            if j == i:
+                continue
+            dv = np.array([x[j], y[j]]) - pi
+            if e @ dv < 0 or abs(-e[1] * dv[0] + e[0] * dv[1]) > l:
+                continue
+            d = np.linalg.norm(dv)
+            if d > l + v0[i] * T:
+                continue
+            if d < 1e-9 and j > i:  # two agents on one spot: the lower index goes first
+                continue
+            spacing = min(spacing, d - l)
+        v = min(max(spacing / T, 0.0), v0[i])
+        nx[i] = x[i] + e[0] * v * dt
+        ny[i] = y[i] + e[1] * v * dt
+    return nx, ny
+
+
+def weidmann_speed(density_p_m2: float, v0: float = 1.34) -> float:
+    """Weidmann (1993) speed-density relation (m/s); jam density 5.4 P/m², gamma 1.913."""
+    if density_p_m2 <= 0:
+        return v0
+    return max(0.0, v0 * (1 - math.exp(-1.913 * (1 / density_p_m2 - 1 / 5.4))))
+
+
+def sfpe_stair_tower(persons_per_floor: int, floors: int, stair_width_m: float, flight_m: float,
+                     specific_flow: float, stair_speed_mps: float, walk_m: float = 0.0,
+                     walk_speed_mps: float = 1.34) -> float:
+    """SFPE hydraulic hand calculation for a stair tower in the flow-limited case: every
+    floor above the exit floor discharges into one stair whose calculated flow
+    Fc = Fs × width (P/s) is the controlling element (Nelson & Mowrer, SFPE Handbook, ch. 3-14).
+    The lowest flight is saturated from the start, so the time is the whole population through
+    Fc, plus one flight's travel for the last person and the walk from the stair to the exit."""
+    total = persons_per_floor * floors
+    fc = specific_flow * stair_width_m
+    return total / fc + flight_m / stair_speed_mps + walk_m / walk_speed_mps

@@ -1,0 +1,54 @@
+"""Drill store and dask ensembles (a real LocalCluster)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sim.evacuation import DrillError, parse_scenario, simulate
+from sim.evacuation.drills import DrillStore, compare_results, variant_scenario
+from tests.conftest import run_cli
+from tests.evacuation.common import exit_, floor, rect, scenario
+
+
+def _two_exit():
+    walk = rect(0, 0, 16, 6)
+    return scenario([floor("F", walk)], [exit_("W", "F", rect(0, 2, 0.5, 4)), exit_("O", "F", rect(15.5, 2, 16, 4))],
+                    groups=[{"floor": "F", "area": rect(2, 0, 12, 6), "count": 20,
+                             "speed_mps": {"normal": [1.34, 0.26, 0.8, 1.8]}}])
+
+
+def test_store_runs_and_compare(tmp_path):
+    st = DrillStore(tmp_path)
+    st.create("演练-1", _two_exit(), description="night")
+    with pytest.raises(DrillError, match="already exists"):
+        st.create("演练-1", _two_exit())
+    with pytest.raises(DrillError, match="drill name"):
+        st.create("../x", _two_exit())
+    a = st.run("演练-1")
+    b = st.run("演练-1", blocked=["W"])
+    assert st.names() == ["演练-1"] and len(st.runs("演练-1")) == 2
+    cmp = compare_results({"open": a["result"], "west blocked": b["result"]})
+    rows = cmp["runs"]
+    assert rows["open"]["exits"]["W"] > 0 and rows["west blocked"]["exits"] == {"W": 0, "O": 20}
+    assert rows["west blocked"]["delta_s_vs_first"] == pytest.approx(
+        b["result"]["evacuation_time_s"] - a["result"]["evacuation_time_s"])
+    assert rows["west blocked"]["evacuation_time_s"] > rows["open"]["evacuation_time_s"]
+
+
+@pytest.mark.slow
+def test_ensemble_on_a_local_cluster_matches_direct_runs(tmp_path):
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(_two_exit()))
+    r = run_cli("drill", "ensemble", str(p), "--seeds", "3", "--variant", "west=W", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    assert "ensemble 6/6 done" in r.stderr
+    out = json.loads(r.stdout)["variants"]
+    for name, blocked in (("base", []), ("west", ["W"])):
+        times = [simulate(parse_scenario(variant_scenario(_two_exit(), seed=s, blocked=blocked)))["evacuation_time_s"]
+                 for s in (1, 2, 3)]
+        assert out[name]["runs"] == times
+        assert out[name]["mean_s"] == pytest.approx(np.mean(times), abs=1e-4)
+        assert out[name]["p95_s"] == pytest.approx(np.percentile(times, 95), abs=1e-4)

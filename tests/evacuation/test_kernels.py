@@ -1,0 +1,179 @@
+"""Numba kernels against their plain twins in naive.py (small, empty, degenerate inputs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.evacuation import kernels as K
+from tests.evacuation import naive
+
+
+@pytest.mark.parametrize("seg", [(0, 0, 1, 0), (0, 0, 0, 0), (1, 1, -2, 3), (-1, -1, 2, 2)])
+def test_point_segment_matches_naive(seg):
+    rng = np.random.default_rng(0)
+    for px, py in rng.uniform(-3, 3, (50, 2)):
+        got = K.point_segment(px, py, *seg)
+        exp = naive.point_segment(px, py, *seg)
+        assert np.allclose(got, exp, atol=1e-12)
+
+
+def test_segments_cross_matches_naive():
+    rng = np.random.default_rng(1)
+    wall = ((0.0, -1.0), (0.0, 1.0))
+    for _ in range(400):
+        p = rng.uniform(-1.5, 1.5, 2)
+        q = rng.uniform(-1.5, 1.5, 2)
+        if abs(p[0]) < 1e-9:
+            continue
+        assert K.segments_cross(*p, *q, *wall[0], *wall[1]) == naive.segments_cross(p, q, *wall)
+    # hand cases: ending exactly on the wall counts as crossing; parallel moves do not
+    assert K.segments_cross(-1, 0, 0, 0, 0, -1, 0, 1)
+    assert not K.segments_cross(-1, 0, -1, 1, 0, -1, 0, 1)
+    assert not K.segments_cross(-1, 0, -0.5, 0, 0, -1, 0, 1)
+
+
+def test_hash_uniform_range_and_determinism():
+    vals = np.array([K.hash_uniform(7, s, i) for s in range(20) for i in range(50)])
+    assert vals.min() >= 0 and vals.max() < 1
+    assert abs(vals.mean() - 0.5) < 0.05  # 1000 draws: sd of mean ~0.009
+    assert K.hash_uniform(7, 3, 4) == K.hash_uniform(7, 3, 4)
+    assert K.hash_uniform(7, 3, 4) != K.hash_uniform(8, 3, 4)
+
+
+def _cells(x, y, cs, nx, ny, arrays=None):
+    n = len(x)
+    if arrays is None:
+        arrays = (np.zeros(nx * ny + 1, dtype=np.int64), np.zeros(nx * ny + 1, dtype=np.int64),
+                  np.zeros(max(n, 1), dtype=np.int64), np.full(n, -1, dtype=np.int64),
+                  np.zeros(max(n, 1)), np.zeros(max(n, 1)))
+    start, stop, items, ac, sx, sy = arrays
+    K.build_cells(x, y, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.array([0.0]),
+                  np.array([0.0]), np.array([nx]), np.array([ny]), np.array([0]), cs, nx * ny, start, stop,
+                  items, ac, sx, sy)
+    return arrays
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 57])
+def test_build_cells_groups_every_agent_in_its_cell(n):
+    rng = np.random.default_rng(n)
+    arrays = None
+    for _ in range(3):  # reused buffers: cells of the previous call must not leak
+        x, y = rng.uniform(0, 9.99, n), rng.uniform(0, 4.99, n)
+        arrays = _cells(x, y, 1.0, 10, 5, arrays)
+        start, stop, items, ac, sx, sy = arrays
+        total = 0
+        for c in range(50):
+            members = items[start[c]:stop[c]].tolist()
+            exp = [i for i in range(n) if int(x[i]) + 10 * int(y[i]) == c]
+            assert members == exp  # ascending agent order
+            assert all(ac[i] == c for i in exp)
+            assert sx[start[c]:stop[c]].tolist() == x[exp].tolist()
+            assert sy[start[c]:stop[c]].tolist() == y[exp].tolist()
+            total += len(members)
+        assert total == n
+
+
+@pytest.mark.parametrize("n,want", [(0, 5), (40, 10), (300, 300), (300, 0)])
+def test_place_disks_matches_naive(n, want):
+    rng = np.random.default_rng(n + want)
+    cx, cy = rng.uniform(0, 5, n), rng.uniform(0, 5, n)
+    fx, fy = np.array([2.5]), np.array([2.5])
+    out = np.zeros(max(want, 1), dtype=np.int64)
+    got = K.place_disks(cx, cy, 0.41, 0.0, 0.0, 13, 13, fx, fy, want, out)
+    exp = naive.place_disks(cx, cy, 0.41, fx, fy, want)
+    assert out[:got].tolist() == exp
+
+
+def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5):
+    """Call move_agents on one floor with per-agent desired directions (one class each)."""
+    n = len(x)
+    nx = max(int(np.ceil(12 / cs)), 1)
+    start, stop, items, _, sx, sy = _cells(x, y, cs, nx, nx)
+    segs = np.asarray(segs, float).reshape(-1, 4)
+    w_start = np.array([0, len(segs)], dtype=np.int64)
+    w_idx = np.arange(len(segs), dtype=np.int64)
+    new_x, new_y, speed = np.zeros(n), np.zeros(n), np.zeros(n)
+    params = np.array([0.2, T, 8.0, 0.1, 5.0, 0.02, 1e9, 0.6])
+    K.move_agents(x, y, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), v0, np.zeros(n),
+                  np.arange(n, dtype=np.int64), np.zeros(n), 0.0, 0.05, 1, 0,
+                  start, stop, items, sx, sy, np.array([0.0]), np.array([0.0]), np.array([nx]), np.array([nx]),
+                  np.array([0]), cs, np.array([0.0]), np.array([0.0]), np.array([1]), np.array([1]),
+                  np.array([0]), 100.0, e0x.reshape(n, 1), e0y.reshape(n, 1), segs, np.array([1]),
+                  np.array([1]), np.array([0]), w_start, w_idx, 100.0, params, new_x, new_y, speed)
+    return new_x, new_y
+
+
+@pytest.mark.parametrize("n", [1, 2, 30])
+@pytest.mark.parametrize("cs", [1.2, 20.0])
+def test_move_agents_matches_naive_cfsm(n, cs):
+    rng = np.random.default_rng(10 + n)
+    # agents at least 0.45 m apart in a 10 m box, walls far enough not to be crossed
+    pts = []
+    while len(pts) < n:
+        p = rng.uniform(2, 10, 2)
+        if all(np.hypot(*(p - q)) > 0.45 for q in pts):
+            pts.append(p)
+    x, y = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+    ang = rng.uniform(0, 2 * np.pi, n)
+    e0x, e0y = np.cos(ang), np.sin(ang)
+    v0 = rng.uniform(0.8, 1.6, n)
+    segs = [(1.9, 1.0, 1.9, 11.0), (1.0, 10.25, 11.0, 10.25)]
+    gx, gy = _move(x, y, e0x, e0y, v0, segs, cs)
+    ex, ey = naive.cfsm_step(x, y, e0x, e0y, v0, np.array(segs, float))
+    assert np.allclose(gx, ex, atol=1e-12) and np.allclose(gy, ey, atol=1e-12)
+
+
+def test_move_agents_free_walker_and_head_on_pair():
+    # a lone agent walks v0 * dt along its desired direction
+    gx, gy = _move(np.array([5.0]), np.array([5.0]), np.array([1.0]), np.array([0.0]), np.array([1.3]), [], 1.2)
+    assert gx[0] == pytest.approx(5.0 + 1.3 * 0.05) and gy[0] == pytest.approx(5.0)
+    # a follower 0.8 m behind a leader: spacing 0.8 - 0.4 = 0.4 m, speed 0.4 / T(0.5) = 0.8 m/s;
+    # the leader's repulsion 8 exp(-4) = 0.15 < 1 does not turn the follower around
+    gx, gy = _move(np.array([5.0, 5.8]), np.array([5.0, 5.0]), np.array([1.0, 1.0]), np.array([0.0, 0.0]),
+                   np.array([1.3, 1.3]), [], 1.2)
+    assert gx[0] == pytest.approx(5.0 + 0.8 * 0.05, abs=1e-9)
+    assert gy[0] == pytest.approx(5.0)
+    # at 0.6 m the repulsion 8 exp(-2) = 1.08 > 1 reverses the direction: the follower backs
+    # off at full speed (nobody behind it), as in the published model
+    gx, _ = _move(np.array([5.0, 5.6]), np.array([5.0, 5.0]), np.array([1.0, 1.0]), np.array([0.0, 0.0]),
+                  np.array([1.3, 1.3]), [], 1.2)
+    assert gx[0] == pytest.approx(5.0 - 1.3 * 0.05, abs=1e-9)
+
+
+def test_move_agents_never_crosses_a_wall():
+    # agent 0.25 m from a wall walking straight at it at 10 m/s: stays on its side
+    segs = [(6.0, 0.0, 6.0, 10.0)]
+    gx, _ = _move(np.array([5.75]), np.array([5.0]), np.array([1.0]), np.array([0.0]), np.array([10.0]), segs, 1.2)
+    assert gx[0] < 6.0
+
+
+def test_move_agents_empty():
+    gx, gy = _move(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), [], 1.2)
+    assert gx.size == 0 and gy.size == 0
+
+
+def test_whole_run_without_jit_is_bit_identical(tmp_path):
+    """The kernels run as plain Python (NUMBA_DISABLE_JIT=1) give the very same result."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sim.evacuation import parse_scenario, simulate
+    from tests.evacuation.common import exit_, floor, rect, room_with_door, scenario
+
+    walk, ex = room_with_door(6.0, 1.0)
+    sc = scenario([floor("F", walk)], [exit_("E", "F", ex)],
+                  groups=[{"floor": "F", "area": rect(0, 0, 5, 6), "count": 8, "speed_mps": 1.3}], max_time_s=60)
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(sc))
+    code = ("import json,sys;from sim.evacuation import load_scenario,simulate;"
+            "r=simulate(load_scenario(sys.argv[1]));print(json.dumps(r['agents']))")
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=str(repo))
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code, str(p)], capture_output=True, text=True,
+                         env=env, cwd=repo, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == simulate(parse_scenario(sc))["agents"]

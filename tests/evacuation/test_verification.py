@@ -1,0 +1,289 @@
+"""Verification against RiMEA 3.0 cases, empirical values and a hydraulic hand calculation.
+
+Each test states its published criterion; docs/verification.md lists the measured values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import LineString, shape
+
+from sim.evacuation import parse_scenario, simulate
+from tests.evacuation import naive
+from tests.evacuation.common import exit_, floor, gj, poly, rect, room_with_door, scenario
+
+
+def _times(result):
+    return sorted(a["exit_time_s"] for a in result["agents"] if a["exit_time_s"] is not None)
+
+
+def _corridor_one_person(speed):
+    sc = scenario([floor("F", rect(0, 0, 40, 2))], [exit_("E", "F", rect(39.5, 0, 40, 2))],
+                  agents=[{"id": "p", "floor": "F", "x": 0.5, "y": 1.0, "speed_mps": speed}], max_time_s=120)
+    return simulate(parse_scenario(sc))
+
+
+def test_rimea_1_corridor_travel_time():
+    # RiMEA test 1: 2 x 40 m corridor, 1.33 m/s: travel time 26-34 s
+    r = _corridor_one_person(1.33)
+    assert r["evacuated"] == 1
+    assert 26.0 <= r["evacuation_time_s"] <= 34.0
+
+
+def test_free_walking_speed_is_kept():
+    # Weidmann's free speed 1.34 m/s: a lone walker covers 38.7 m (0.5 m -> exit cells from 39.2 m)
+    r = _corridor_one_person(1.34)
+    assert 38.5 / r["evacuation_time_s"] == pytest.approx(1.34, rel=0.03)
+
+
+def _stair_scenario(up: bool, speed: float):
+    lo, hi = floor("G", rect(0, 0, 6, 4), 0.0), floor("U", rect(0, 0, 6, 4), 3.0)
+    frm, to = ("G", "U") if up else ("U", "G")
+    st = {"id": "S", "from_floor": frm, "to_floor": to, "entry": rect(0, 0, 1, 4), "exit": rect(5, 0, 6, 4),
+          "length_m": 10.0, "width_m": 2.0}
+    sc = scenario([lo, hi], [exit_("E", to, rect(5, 0, 6, 4))], stairs=[st],
+                  agents=[{"id": "p", "floor": frm, "x": 0.5, "y": 2.0, "speed_mps": speed}], max_time_s=120)
+    return simulate(parse_scenario(sc))
+
+
+@pytest.mark.parametrize("up,factor,fruin", [(False, 0.6, (0.60, 1.01)), (True, 0.45, (0.49, 0.67))])
+def test_rimea_2_3_stair_time(up, factor, fruin):
+    # RiMEA tests 2/3: 10 m along the slope of a 2 m stair: time = length / stair speed +-5%;
+    # the stair speed of a 1.34 m/s walker lies in Fruin's measured range
+    v = 1.34 * factor
+    assert fruin[0] <= v <= fruin[1]
+    r = _stair_scenario(up, 1.34)
+    # entering takes one step, leaving the landing (exit area) one more
+    assert r["evacuation_time_s"] == pytest.approx(10.0 / v, rel=0.05)
+
+
+@pytest.mark.parametrize("density", [0.5, 1.0, 2.0, 3.0])
+def test_rimea_4_speed_density_vs_weidmann(density):
+    # RiMEA test 4 (loose): mean speed in a uniform crowd vs Weidmann's curve, within 0.2 m/s
+    a = 1.0 / math.sqrt(density)
+    ys = np.arange(a / 2, 4.0, a)
+    xs = np.arange(0.5, 40.0, a)
+    agents = [{"id": f"a{i}-{j}", "floor": "F", "x": float(x), "y": float(y), "speed_mps": 1.34}
+              for i, x in enumerate(xs) for j, y in enumerate(ys)]
+    sc = scenario([floor("F", rect(0, 0, 60, 4))], [exit_("E", "F", rect(59, 0, 60, 4))], agents=agents,
+                  max_time_s=2.0, record={"trajectory_every_s": 1.0})
+    r = simulate(parse_scenario(sc), trajectories=True)
+    f0, f1 = r["trajectories"]["frames"][0], r["trajectories"]["frames"][1]
+    x0 = dict(zip(f0["i"], f0["x"]))
+    mid = [(x0[i], x1) for i, x1 in zip(f1["i"], f1["x"]) if 10 <= x0.get(i, -1) <= 25]
+    speed = np.mean([x1 - xa for xa, x1 in mid]) / (f1["t"] - f0["t"])
+    assert speed == pytest.approx(naive.weidmann_speed(density), abs=0.2)
+
+
+def test_rimea_5_premovement_start_times():
+    # RiMEA test 5: 8 x 5 m room, 1 m exit, 10 persons with U(10, 100) s delays start on time
+    rng = np.random.default_rng(5)
+    pre = rng.uniform(10, 100, 10)
+    agents = [{"id": f"p{k}", "floor": "F", "x": 1.0 + (k % 5) * 1.2, "y": 1.0 + (k // 5) * 2.5,
+               "speed_mps": 1.2, "premovement_s": float(pre[k])} for k in range(10)]
+    walk = poly((0, 0), (8, 0), (8, 2), (9, 2), (9, 3), (8, 3), (8, 5), (0, 5))
+    sc = scenario([floor("F", walk)], [exit_("E", "F", rect(8.6, 2, 9, 3))], agents=agents, max_time_s=200,
+                  record={"trajectory_every_s": 0.5})
+    r = simulate(parse_scenario(sc), trajectories=True)
+    assert r["evacuated"] == 10
+    frames = r["trajectories"]["frames"]
+    for k in range(10):
+        path = [(fr["t"], fr["x"][fr["i"].index(k)], fr["y"][fr["i"].index(k)]) for fr in frames if k in fr["i"]]
+        before = [(x, y) for t, x, y in path if t < pre[k] - 1e-9]
+        assert all(p == before[0] for p in before)
+        after = [(x, y) for t, x, y in path if t >= pre[k] + 1.0]
+        assert after and after[0] != before[0]
+    for a in r["agents"]:
+        k = int(a["id"][1:])
+        assert a["exit_time_s"] > pre[k]
+
+
+def test_rimea_6_corner_nobody_crosses_walls():
+    # RiMEA test 6: 20 persons walk around a left corner; nobody leaves the walkable area
+    walk = poly((0, 0), (12, 0), (12, 12), (10, 12), (10, 2), (0, 2))
+    sc = scenario([floor("F", walk)], [exit_("E", "F", rect(10, 11.5, 12, 12))],
+                  groups=[{"floor": "F", "area": rect(0, 0, 6, 2), "count": 20, "speed_mps": 1.34}],
+                  max_time_s=120, dt_s=0.05, record={"trajectory_every_s": 0.05})
+    r = simulate(parse_scenario(sc), trajectories=True)
+    assert r["evacuated"] == 20
+    area = shape(walk).buffer(1e-6)
+    frames = r["trajectories"]["frames"]
+    last = {}
+    for fr in frames:
+        for i, x, y in zip(fr["i"], fr["x"], fr["y"]):
+            assert area.contains(shapely.Point(x, y))
+            if i in last:
+                assert area.contains(LineString([last[i], (x, y)]))
+            last[i] = (x, y)
+
+
+def test_rimea_7_demographic_speed_distribution():
+    # RiMEA test 7: speeds drawn per age band; walked speeds must reproduce the input
+    bands = {"under_30": (0.58, 1.61), "30_to_50": (1.41, 1.54), "over_50": (0.68, 1.41),
+             "limited_mobility": (0.46, 0.76)}
+    groups = []
+    for k, (name, (a, b)) in enumerate(bands.items()):
+        for m in range(8):  # one person per 1.25 m lane so that nobody hinders anybody
+            y = 10 * k + 1.25 * m
+            groups.append({"id": f"{name}.{m}", "floor": "F", "area": rect(0.5, y + 0.4, 1.5, y + 0.85), "count": 1,
+                           "speed_mps": {"uniform": [a, b]}})
+    sc = scenario([floor("F", rect(0, 0, 30, 40))], [exit_("E", "F", rect(29, 0, 30, 40))],
+                  groups=groups, max_time_s=200)
+    s = parse_scenario(sc)
+    from sim.evacuation.agents import spawn_agents
+
+    table = spawn_agents(s)
+    drawn = dict(zip(table.ids, table.speed_mps))
+    start = dict(zip(table.ids, table.x))
+    r = simulate(s)
+    assert r["evacuated"] == 32
+    for a in r["agents"]:
+        band = bands[a["id"].split(".")[0]]
+        assert band[0] <= drawn[a["id"]] <= band[1]
+        walked = (29.0 - start[a["id"]]) / a["exit_time_s"]
+        assert walked == pytest.approx(drawn[a["id"]], rel=0.05)
+
+
+def _big_room(n_exits: int):
+    exits = [exit_(f"E{k}", "F", area) for k, area in enumerate(
+        [rect(30, 9.5, 30.5, 10.5), rect(-0.5, 9.5, 0, 10.5), rect(14.5, 20, 15.5, 20.5), rect(14.5, -0.5, 15.5, 0)][:n_exits])]
+    parts = [rect(0, 0, 30, 20)] + [e["area"] for e in exits]
+    walk = shapely.unary_union([shape(p) for p in parts])
+    return scenario([floor("F", gj(walk))], exits,
+                    groups=[{"floor": "F", "area": rect(1, 1, 29, 19), "count": 1000, "speed_mps": {"normal": [1.34, 0.26, 0.8, 1.8]}}],
+                    max_time_s=900)
+
+
+@pytest.mark.slow
+def test_rimea_9_four_vs_two_exits():
+    # RiMEA test 9: 1000 persons, 30 x 20 m, four 1 m exits then two: ratio 1.6-2.4
+    r4 = simulate(parse_scenario(_big_room(4)))
+    r2 = simulate(parse_scenario(_big_room(2)))
+    assert r4["evacuated"] == r2["evacuated"] == 1000
+    assert 1.6 <= r2["evacuation_time_s"] / r4["evacuation_time_s"] <= 2.4
+
+
+def test_rimea_10_assigned_exits_are_used():
+    # RiMEA test 10: corridor with 12 rooms, 23 persons with assigned exits: each uses its own
+    rooms = [rect(3 * k, 2.2, 3 * k + 2.8, 5.2) for k in range(6)] + [rect(3 * k, -3.2, 3 * k + 2.8, -0.2) for k in range(6)]
+    doors = [rect(3 * k + 0.9, 2.0, 3 * k + 1.9, 2.2) for k in range(6)] + [rect(3 * k + 0.9, -0.2, 3 * k + 1.9, 0) for k in range(6)]
+    walk = shapely.unary_union([shape(g) for g in rooms + doors] + [shape(rect(-1, 0, 19, 2))])
+    exits = [exit_("W", "F", rect(-1, 0, -0.5, 2)), exit_("O", "F", rect(18.5, 0, 19, 2))]
+    agents = []
+    for k in range(23):
+        room = k % 12
+        cx = 3 * (room % 6) + 0.7 + 1.4 * (k // 12)
+        cy = 3.7 if room < 6 else -1.7
+        agents.append({"id": f"p{k}", "floor": "F", "x": cx, "y": cy, "speed_mps": 1.3,
+                       "exit": "W" if (k * 7) % 3 else "O"})
+    sc = scenario([floor("F", gj(walk))], exits, agents=agents, max_time_s=200)
+    r = simulate(parse_scenario(sc))
+    assert r["evacuated"] == 23
+    want = {a["id"]: a["exit"] for a in agents}
+    assert all(a["exit"] == want[a["id"]] for a in r["agents"])
+
+
+@pytest.mark.parametrize("door_m", [1.0])
+def test_specific_flow_through_a_1m_bottleneck(door_m):
+    # empirical: 1.3 (design) - 1.9 (lab) P/(m s) through a 1 m door (Kretz 2006; SFPE)
+    walk, ex = room_with_door(10.0, door_m)
+    sc = scenario([floor("F", walk)], [exit_("E", "F", ex)],
+                  groups=[{"floor": "F", "area": rect(0, 0, 9, 10), "count": 150,
+                           "speed_mps": {"normal": [1.34, 0.26, 0.8, 1.8]}}], max_time_s=400)
+    r = simulate(parse_scenario(sc))
+    assert r["evacuated"] == 150
+    ts = _times(r)
+    a, b = 15, 105
+    flow = (b - a) / (ts[b] - ts[a]) / door_m
+    assert 1.3 <= flow <= 1.9
+
+
+def test_rimea_13_queue_at_stair_foot_and_stair_capacity():
+    # RiMEA 13: room -> corridor -> stair: a queue forms at the stair foot; the stair passes
+    # its capacity Fs x width = 1.01 x 1.2 P/s (SFPE), lower than the corridor's
+    up = floor("U", gj(shape(rect(0, 0, 10, 10)).union(shape(rect(10, 4, 20, 6)))), 3.0)
+    gr = floor("G", rect(0, 0, 6, 4), 0.0)
+    st = {"id": "S", "from_floor": "U", "to_floor": "G", "entry": rect(19, 4, 20, 6), "exit": rect(0, 0, 2, 4),
+          "length_m": 8.0, "width_m": 1.2}
+    sc = scenario([up, gr], [exit_("E", "G", rect(5, 0, 6, 4))], stairs=[st],
+                  groups=[{"floor": "U", "area": rect(0, 0, 9, 10), "count": 80, "speed_mps": 1.34}],
+                  max_time_s=400, record={"trajectory_every_s": 5.0})
+    r = simulate(parse_scenario(sc), trajectories=True)
+    assert r["evacuated"] == 80 and r["stairs"]["S"]["count"] == 80
+    ts = _times(r)
+    rate = (60 - 20) / (ts[60] - ts[20])
+    assert rate == pytest.approx(1.01 * 1.2, rel=0.08)
+    # at 30 s people wait at the foot of the stair: many on floor U within 4 m of its entry
+    fr = min(r["trajectories"]["frames"], key=lambda f: abs(f["t"] - 30.0))
+    near = sum(1 for f, x, y in zip(fr["f"], fr["x"], fr["y"]) if f == 0 and x > 15)
+    assert near >= 10
+
+
+def test_stair_tower_vs_sfpe_hydraulic_calculation():
+    # 5 storeys above the exit floor, 30 persons each, one 1.2 m stair, 8 m flights: total time
+    # vs the SFPE flow-limited hand calculation, documented tolerance 10 %
+    floors_ = [floor("L0", rect(0, 0, 12, 6), 0.0)]
+    stairs, groups = [], []
+    for k in range(1, 6):
+        floors_.append(floor(f"L{k}", rect(0, 0, 12, 6), 3.0 * k))
+        stairs.append({"id": f"S{k}", "from_floor": f"L{k}", "to_floor": f"L{k - 1}", "entry": rect(10, 0, 12, 2),
+                       "exit": rect(10, 4, 12, 6), "length_m": 8.0, "width_m": 1.2})
+        groups.append({"floor": f"L{k}", "area": rect(0, 0, 8, 6), "count": 30, "speed_mps": 1.34})
+    sc = scenario(floors_, [exit_("E", "L0", rect(10, 4, 12, 6))], stairs=stairs, groups=groups, max_time_s=900)
+    r = simulate(parse_scenario(sc))
+    assert r["evacuated"] == 150
+    hand = naive.sfpe_stair_tower(30, 5, 1.2, 8.0, 1.01, 1.34 * 0.6)
+    assert r["evacuation_time_s"] == pytest.approx(hand, rel=0.10)
+
+
+def test_rimea_12_congestion_only_at_the_first_bottleneck():
+    # RiMEA 12: room -> 1 m door -> corridor -> 1 m door -> room: only the first door jams
+    parts = [rect(0, 0, 10, 10), rect(10, 4.5, 10.2, 5.5), rect(10.2, 2, 20, 8), rect(20, 4.5, 20.2, 5.5),
+             rect(20.2, 0, 26, 10)]
+    walk = gj(shapely.unary_union([shape(p) for p in parts]))
+    sc = scenario([floor("F", walk)], [exit_("E", "F", rect(25.5, 0, 26, 10))],
+                  groups=[{"floor": "F", "area": rect(0, 0, 9, 10), "count": 100, "speed_mps": 1.34}],
+                  max_time_s=400, record={"trajectory_every_s": 1.0})
+    r = simulate(parse_scenario(sc), trajectories=True)
+    assert r["evacuated"] == 100
+    before1 = before2 = 0
+    for fr in r["trajectories"]["frames"]:
+        pts = list(zip(fr["x"], fr["y"]))
+        before1 = max(before1, sum(1 for x, y in pts if 8 <= x <= 10 and 3 <= y <= 7))
+        before2 = max(before2, sum(1 for x, y in pts if 18 <= x <= 20 and 3 <= y <= 7))
+    # a queue holds 10+ people in the 2 x 4 m before a door; free flow 1-2 at a time (max 6)
+    assert before1 >= 10 and before2 <= 6
+
+
+def _elevator_building(use: bool):
+    floors_, stairs = [], []
+    for k in range(3):
+        floors_.append(floor(f"F{k}", rect(0, 0, 12, 6), 3.0 * k))
+    for k in (2, 1):
+        stairs.append({"id": f"S{k}", "from_floor": f"F{k}", "to_floor": f"F{k - 1}", "entry": rect(10, 0, 12, 2),
+                       "exit": rect(10, 4, 12, 6), "length_m": 6.0, "width_m": 1.2})
+    lift = {"id": "L1", "floors": ["F0", "F1", "F2"], "areas": [rect(0, 4, 2, 6)] * 3, "capacity": 4,
+            "speed_mps": 1.5, "door_s": 10.0}
+    agents = [{"id": "wheelchair", "floor": "F2", "x": 3.0, "y": 3.0, "speed_mps": 0.4, "mobility_impaired": True},
+              {"id": "walker", "floor": "F2", "x": 3.0, "y": 1.0, "speed_mps": 1.3}]
+    return scenario(floors_, [exit_("E", "F0", rect(5, 0, 6, 0.5))], stairs=stairs, agents=agents,
+                    elevators=[lift], use_elevators=use, max_time_s=600)
+
+
+def test_elevator_assisted_evacuation_for_the_mobility_impaired():
+    off = simulate(parse_scenario(_elevator_building(False)))
+    on = simulate(parse_scenario(_elevator_building(True)))
+    t_off = {a["id"]: a["exit_time_s"] for a in off["agents"]}
+    t_on = {a["id"]: a["exit_time_s"] for a in on["agents"]}
+    assert "elevators" not in off and off["stairs"]["S2"]["count"] == 2
+    # with elevators on, only the impaired person rides (door 10 s + 6 m at 1.5 m/s)...
+    assert on["elevators"]["L1"]["count"] == 1 and on["stairs"]["S2"]["count"] == 1
+    # ...and is out much sooner than down 12 m of stairs at 0.4 x 0.6 m/s (50 s alone)
+    assert t_on["wheelchair"] < t_off["wheelchair"] - 20
+    assert t_on["walker"] == pytest.approx(t_off["walker"], abs=2.0)
+    blocked = simulate(parse_scenario(dict(_elevator_building(True), blocked=["L1"])))
+    assert "L1" in blocked["elevators"] and blocked["elevators"]["L1"]["count"] == 0
