@@ -1,21 +1,32 @@
-"""``twin demo``: load the default site (``TWIN_SITE``, the lakeside sample) and show it.
+"""``twin demo``: the whole twin on the embedded defaults, in one command.
 
-Later issues grow the demo (live devices, drills...): extend :func:`run_demo`.
+It loads the default site (``TWIN_SITE``, the lakeside sample), prepares the database
+(migrations, billing units, demo users, last month's bills), starts the service (embedded
+MQTT broker unless ``TWIN_MQTT_URL`` is set, SQLite unless ``TWIN_DB_URL`` is set,
+ingestion, API, WebSockets, the viewer) and the device simulator, and prints the viewer's
+URL. ``--summary-only`` / ``--json`` print the site summary and exit.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from services.cli.common import print_json
+from services.cli.common import err_console, print_json
 from services.cli.load import load_community, print_summary, summary
-from services.settings import get_settings
+from services.settings import Settings, get_settings
 from twin.model import Community
 
-__all__ = ["register", "run_demo"]
+__all__ = ["DEMO_PASSWORD", "prepare_database", "register", "run_demo"]
+
+#: Password of the demo users (printed by the command; a demo database only).
+DEMO_PASSWORD = "twin-demo-2026"
 
 
 def run_demo(site: Path | None = None, *, as_json: bool = False) -> Community:
@@ -29,13 +40,146 @@ def run_demo(site: Path | None = None, *, as_json: bool = False) -> Community:
     return c
 
 
+def _previous_month(today: dt.date) -> str:
+    first = today.replace(day=1)
+    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+def prepare_database(settings: Settings, community: Community, site: Path) -> dict:
+    """Migrate, mirror billing units, create the demo users once, bill last month (idempotent).
+
+    Returns the demo logins and the bill-run figures.
+    """
+    from services.auth import SYSTEM, audit, create_user
+    from services.billing.rules import load_rules
+    from services.billing.run import run_bills
+    from services.billing.units import sync_units
+    from services.db import Database
+    from services.models import User
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_db_url)
+    owner_unit = next((u.id for u in community.billing_units if u.kind == "apartment"), None)
+    users = [("admin", "admin", []), ("operator", "operator", []), ("planner", "planner", [])]
+    if owner_unit:
+        users.append(("owner", "owner", [owner_unit]))
+    month = _previous_month(dt.date.today())
+    try:
+        db.migrate()
+        with db.transaction() as session:
+            sync_units(session, community)
+            for username, role, units in users:
+                if session.query(User).filter_by(username=username).first() is None:
+                    create_user(session, username=username, password=DEMO_PASSWORD, role=role,
+                                unit_ids=units)
+            result = run_bills(session, load_rules(None, site=site), month)
+            audit(session, SYSTEM, "billing.run", "bill_run", month, created=result.created,
+                  total=result.total)
+    finally:
+        db.dispose()
+    return {"users": [u[0] for u in users], "owner_unit": owner_unit, "month": month,
+            "bills": result.bills, "total": str(result.total)}
+
+
+def _free_port(host: str, port: int) -> int:
+    """Return ``port`` if it is free on ``host``, else a free one."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+            return port
+        except OSError:
+            s.bind((host, 0))
+            return s.getsockname()[1]
+
+
+def _simulate(service, speed: float, stop: threading.Event) -> None:
+    """Stream every registered device to the service's broker until ``stop`` is set."""
+    from live.broker import parse_mqtt_url
+    from live.publisher import publish_streams
+    from live.simulator import DeviceSimulator
+
+    live = service.live
+    while live.pipeline is None and not stop.wait(0.2):  # the broker starts with the app
+        pass
+    if stop.is_set():
+        return
+    settings = live.settings
+    url = parse_mqtt_url(settings.mqtt_url) if settings.mqtt_url else live.embedded.url
+    sim = DeviceSimulator(live.registry, seed=0)
+    try:
+        publish_streams(sim, url, speed=speed, stop=stop)
+    except Exception as exc:  # the demo goes on without the simulator
+        err_console.print(f"[yellow]device simulator stopped: {exc}[/yellow]")
+
+
+def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
+               duration_s: float | None) -> None:
+    """Start the service and the simulator; block until Ctrl-C or ``duration_s``."""
+    import uvicorn
+
+    from services.runtime import build_service
+
+    settings = get_settings()
+    site = Path(site or settings.site)
+    service = build_service(settings, site)
+    community = service.community
+    print_summary(community)
+    err_console.print("preparing the database (migrations, units, demo users, bills)...")
+    prepared = prepare_database(settings, community, site)
+    port = _free_port(host, port)
+    server = uvicorn.Server(uvicorn.Config(service.app, host=host, port=port, log_level="warning",
+                                           ws_ping_interval=20))
+    stop = threading.Event()
+    sim = threading.Thread(target=_simulate, args=(service, speed, stop), daemon=True,
+                           name="device-simulator")
+
+    def announce() -> None:
+        while not server.started and not stop.wait(0.1):
+            pass
+        if stop.is_set():
+            return
+        base = f"http://{host}:{port}"
+        typer.echo(f"\nThe community twin of {community.name!r} is running:")
+        typer.echo(f"  control-room viewer  {base}/")
+        typer.echo(f"  owners' page         {base}/owner")
+        typer.echo(f"  API docs             {base}/docs   (health: {base}/api/health)")
+        typer.echo(f"  demo logins          {', '.join(prepared['users'])} / password {DEMO_PASSWORD}"
+                   f" (owner of unit {prepared['owner_unit']})")
+        typer.echo(f"  bills of {prepared['month']}: {prepared['bills']} (total {prepared['total']} yuan)")
+        typer.echo(f"  device simulator     {len(service.live.registry)} devices at {speed:g}x real time")
+        typer.echo("Press Ctrl-C to stop.", err=False)
+        if duration_s is not None:
+            stop.wait(duration_s)
+            server.should_exit = True
+
+    threading.Thread(target=announce, daemon=True, name="announce").start()
+    sim.start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+        sim.join(timeout=15)
+
+
 def register(app: typer.Typer) -> None:
     """Attach ``twin demo`` to the CLI."""
 
     @app.command("demo")
     def demo_cmd(
         site: Optional[Path] = typer.Option(None, "--site", help="site folder (default TWIN_SITE)"),
-        as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
+        host: str = typer.Option("127.0.0.1", "--host", help="address to bind"),
+        port: int = typer.Option(8000, "--port", min=0, max=65535,
+                                 help="TCP port (a free one is taken when it is busy)"),
+        speed: float = typer.Option(60.0, "--speed", min=0.001,
+                                    help="device simulator: simulated seconds per real second"),
+        duration: Optional[float] = typer.Option(None, "--duration", min=0.0,
+                                                 help="stop after this many seconds (default: Ctrl-C)"),
+        summary_only: bool = typer.Option(False, "--summary-only",
+                                          help="print the site summary and exit"),
+        as_json: bool = typer.Option(False, "--json", help="print the site summary as JSON and exit"),
     ) -> None:
-        """Load the demo site and print its summary."""
-        run_demo(site, as_json=as_json)
+        """Run the whole twin on the embedded defaults and print the viewer's URL."""
+        if summary_only or as_json:
+            run_demo(site, as_json=as_json)
+            return
+        serve_demo(site, host=host, port=port, speed=speed, duration_s=duration)

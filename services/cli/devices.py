@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
-import uuid
 from pathlib import Path
 
 import typer
@@ -72,8 +69,8 @@ def simulate(
     seed: int = typer.Option(0, "--seed", help="random seed"),
 ) -> None:
     """Publish realistic streams for every registered device (QoS 1)."""
-    from live.client import connect_kwargs, make_client
-    from live.errors import BrokerError, ScenarioError
+    from live.errors import ScenarioError
+    from live.publisher import publish_streams
     from live.simulator import DeviceSimulator
 
     if speed <= 0:
@@ -83,39 +80,13 @@ def simulate(
     reg = _registry(site)
     sim = DeviceSimulator(reg, seed=seed, incidents=scenario)
     url = _broker_url(mqtt)
-    client = make_client(url, f"twin-sim-{reg.site}-{uuid.uuid4().hex[:6]}", persistent=False)
-    client.reconnect_delay_set(min_delay=1, max_delay=10)
-    try:
-        client.connect(**connect_kwargs(url, persistent=False, session_expiry_s=0))
-    except OSError as exc:
-        raise BrokerError(f"cannot reach the MQTT broker at {url}: {exc}") from None
-    client.loop_start()
     err_console.print(f"simulating {len(sim.devices)} devices of {reg.site!r} on {url} at speed {speed:g}"
                       + (f", incidents {scenario}" if scenario else ""))
-    infos = []
-
-    def publish(topic: str, body: bytes) -> None:
-        while not client.is_connected():  # broker restarting: hold the stream, lose nothing
-            time.sleep(0.1)
-        infos.append(client.publish(topic, body, qos=1))
-        if len(infos) > 5000:
-            del infos[:2500]
 
     def progress(n: int, sim_s: float) -> None:
         err_console.print(f"  {n} messages, {sim_s / 3600:.2f} simulated hours")
 
-    n = 0
-    try:
-        n = sim.run(publish, speed=speed, duration_s=duration, on_progress=progress)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        deadline = time.monotonic() + 10
-        for info in infos[-2500:]:
-            while not info.is_published() and time.monotonic() < deadline:
-                time.sleep(0.01)
-        client.disconnect()
-        client.loop_stop()
+    n = publish_streams(sim, url, speed=speed, duration_s=duration, on_progress=progress)
     err_console.print(f"published {n} messages")
 
 

@@ -25,22 +25,13 @@ def serve(
     """Run ingestion, the HTTP API and the WebSockets; broker TWIN_MQTT_URL, database TWIN_DB_URL."""
     import uvicorn
 
-    from services.app import create_app
-    from services.dbcomponent import DatabaseComponent
-    from services.live_component import LiveComponent
-    from services.cli.load import load_community
+    from services.runtime import build_service
     from services.settings import get_settings
 
     settings = get_settings()
-    site = site or settings.site
-    community = load_community(Path(site), cache_dir=settings.resolved_cache_dir)
-    if rules is None and (Path(site) / "rules.yaml").is_file():
-        rules = Path(site) / "rules.yaml"
-    db = DatabaseComponent(smtp_url=smtp_url)
-    live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id,
-                         work_orders=db.work_order_sink(community))
-    live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
-    app = create_app(settings, community=community, components=[db, live])
+    service = build_service(settings, Path(site or settings.site), rules=rules, group=group,
+                            client_id=client_id, smtp_url=smtp_url)
+    community, live, app = service.community, service.live, service.app
     err_console.print(f"serving {community.name!r} ({len(live.registry)} devices) on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws_ping_interval=20)
 

@@ -1,0 +1,52 @@
+"""Build the running service: the twin, the database and live components, the app.
+
+``twin serve`` and ``twin demo`` both start the service through :func:`build_service`, so
+the composition (database first, then live ingestion whose alarms open work orders) is
+written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.settings import Settings
+from twin.model import Community
+
+__all__ = ["Service", "build_service"]
+
+
+@dataclass
+class Service:
+    """The app and the parts a caller may need to reach (the live component's broker)."""
+
+    app: FastAPI
+    community: Community
+    database: object
+    live: object
+
+
+def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
+                  group: str | None = None, client_id: str | None = None,
+                  smtp_url: str | None = None, show_progress: bool = True) -> Service:
+    """Load ``site`` and compose the app with its database and live components.
+
+    Raises the project's errors (one CLI line) for a bad site, broker URL or database.
+    """
+    from services.app import create_app
+    from services.cli.load import load_community
+    from services.dbcomponent import DatabaseComponent
+    from services.live_component import LiveComponent
+
+    community = load_community(Path(site), cache_dir=settings.resolved_cache_dir,
+                               show_progress=show_progress)
+    if rules is None and (Path(site) / "rules.yaml").is_file():
+        rules = Path(site) / "rules.yaml"
+    db = DatabaseComponent(smtp_url=smtp_url)
+    live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id,
+                         work_orders=db.work_order_sink(community))
+    live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
+    app = create_app(settings, community=community, components=[db, live])
+    return Service(app=app, community=community, database=db, live=live)
