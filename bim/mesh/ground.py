@@ -83,9 +83,9 @@ def prism_mesh(element_id: str, geom: BaseGeometry, z0_m: float, z1_m: float, rg
     if bottom:
         parts.append(flat_mesh(element_id, geom, z0_m, rgba, up=False))
     for poly in _polygons(geom):
-        for ring in [poly.exterior, *poly.interiors]:
+        for k, ring in enumerate([poly.exterior, *poly.interiors]):
             ring_xy = np.asarray(ring.coords)[:, :2]
-            ccw_out = ring.is_ccw if ring is poly.exterior else not ring.is_ccw
+            ccw_out = ring.is_ccw if k == 0 else not ring.is_ccw  # outward: away from the solid
             parts.append(_walls(element_id, ring_xy, z0_m, z1_m, rgba, ccw_out))
     return _one_range(concat(parts), element_id)
 
