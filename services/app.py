@@ -90,4 +90,6 @@ def create_app(
 
 def _routers() -> list:
     """The API routers (each module exports ``router``); one line per module."""
-    return []
+    from services.api import scene, viewer
+
+    return [scene.router, viewer.router]

@@ -1,0 +1,171 @@
+// Drill playback: agents (InstancedMesh) from evacuation trajectories, time slider and
+// speed, density heatmaps per floor, side-by-side comparison of two runs.
+//
+// Input: an evacuation result (or its "trajectories" part), schema_version 1:
+//   {"every_s", "agents": [ids], "floors": [floor ids], "frames": [{"t", "i": [agent index],
+//    "f": [floor index], "x": [m], "y": [m]}]}   positions in site metres;
+//   result["density"] = {floor id: {"x0", "y0", "cell_m", "nx", "ny", "max_p_m2": [[...]]}}.
+// A floor id "<building>/<storey>" sits at that storey's elevation; others at 3 m × index.
+
+import * as THREE from "three";
+
+const RUN_COLORS = [0x1f6feb, 0xd9480f];
+
+export class DrillRun {
+  constructor(ts, result, { origin = [0, 0, 0], storeys = new Map(), slot = 0, name = "" } = {}) {
+    this.ts = ts;
+    this.name = name || `run ${slot + 1}`;
+    this.result = result;
+    const tr = result.trajectories || result;
+    if (!tr || !Array.isArray(tr.frames)) throw new Error("no trajectories in this file (expected frames)");
+    this.every = tr.every_s || (tr.frames.length > 1 ? tr.frames[1].t - tr.frames[0].t : 1);
+    this.n = Array.isArray(tr.agents) ? tr.agents.length : (tr.agents || 0) ||
+      1 + Math.max(-1, ...tr.frames.flatMap((f) => f.i));
+    this.floors = tr.floors || [];
+    this.floorY = this.floors.map((f, k) => floorElevation(f, k, storeys) - origin[2] + 0.05);
+    this.origin = origin;
+    this.times = Float64Array.from(tr.frames.map((f) => f.t));
+    this.duration = this.times.length ? this.times[this.times.length - 1] : 0;
+    this.evacuation_time_s = result.evacuation_time_s ?? null;
+    // dense frames: x, y(up), z per agent; NaN = not on any floor (not started / evacuated)
+    this.frames = tr.frames.map((f) => {
+      const a = new Float32Array(this.n * 3).fill(NaN);
+      for (let k = 0; k < f.i.length; k++) {
+        const o = f.i[k] * 3;
+        a[o] = f.x[k] - origin[0];
+        a[o + 1] = this.floorY[f.f ? f.f[k] : 0] ?? 0;
+        a[o + 2] = -(f.y[k] - origin[1]);
+      }
+      return a;
+    });
+    const geo = new THREE.CylinderGeometry(0.25, 0.25, 1.7, 6, 1);
+    geo.translate(0, 0.85, 0);
+    const mat = new THREE.MeshLambertMaterial({ color: RUN_COLORS[slot % 2] });
+    this.mesh = new THREE.InstancedMesh(geo, mat, Math.max(1, this.n));
+    this.mesh.count = this.n;
+    this.mesh.frustumCulled = false;
+    this.mesh.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
+    this.mesh.name = `agents:${slot}`;
+    const m = this.mesh.instanceMatrix.array;
+    for (let i = 0; i < this.n; i++) { m[i * 16 + 15] = 1; }
+    this.active = 0;
+    this.heat = buildHeatmaps(result.density || {}, this.floors, this.floorY, origin);
+    this.heat.visible = false;
+    ts.scene.add(this.mesh);
+    ts.scene.add(this.heat);
+    this.setTime(0);
+  }
+
+  // Place every agent at time t (s), linear between recorded frames.
+  setTime(t) {
+    const times = this.times, nf = times.length;
+    if (!nf) return;
+    let k = Math.min(nf - 1, Math.max(0, Math.floor(t / this.every)));
+    while (k > 0 && times[k] > t) k--;
+    while (k < nf - 1 && times[k + 1] <= t) k++;
+    const k1 = Math.min(k + 1, nf - 1);
+    const span = times[k1] - times[k];
+    const w = span > 0 ? Math.min(1, Math.max(0, (t - times[k]) / span)) : 0;
+    const a = this.frames[k], b = this.frames[k1], m = this.mesh.instanceMatrix.array;
+    let active = 0;
+    for (let i = 0, o = 0, p = 0; i < this.n; i++, o += 16, p += 3) {
+      const ax = a[p];
+      if (ax !== ax) { m[o] = 0; m[o + 5] = 0; m[o + 10] = 0; continue; } // NaN: hidden
+      let bx = b[p], by = b[p + 1], bz = b[p + 2];
+      if (bx !== bx || by !== a[p + 1]) { bx = ax; by = a[p + 1]; bz = a[p + 2]; } // leaving or changing floor
+      m[o] = 1; m[o + 5] = 1; m[o + 10] = 1;
+      m[o + 12] = ax + (bx - ax) * w;
+      m[o + 13] = a[p + 1];
+      m[o + 14] = a[p + 2] + (bz - a[p + 2]) * w;
+      active++;
+    }
+    this.active = active;
+    this.mesh.instanceMatrix.needsUpdate = true;
+    this.t = t;
+  }
+
+  position(agentIndex) {
+    const m = this.mesh.instanceMatrix.array, o = agentIndex * 16;
+    return m[o] ? [m[o + 12], m[o + 13], m[o + 14]] : null;
+  }
+
+  dispose() {
+    this.ts.scene.remove(this.mesh);
+    this.ts.scene.remove(this.heat);
+    this.mesh.geometry.dispose();
+    this.mesh.dispose && this.mesh.dispose();
+  }
+}
+
+function floorElevation(floorId, k, storeys) {
+  const parts = String(floorId).split("/");
+  const s = storeys.get(parts[parts.length - 1]) || storeys.get(String(floorId));
+  return s ? s.elevation_m : 3 * k;
+}
+
+// One translucent plane per floor, coloured by the maximum density (P/m²) of each cell.
+export function buildHeatmaps(density, floors, floorY, origin) {
+  const group = new THREE.Group();
+  group.name = "heatmaps";
+  for (const [fid, d] of Object.entries(density)) {
+    const k = floors.indexOf(fid);
+    const y = (k >= 0 ? floorY[k] : 0) + 0.1;
+    const data = new Uint8Array(d.nx * d.ny * 4);
+    for (let j = 0; j < d.ny; j++) {
+      for (let i = 0; i < d.nx; i++) {
+        const v = d.max_p_m2[j][i];
+        const o = (j * d.nx + i) * 4;
+        const [r, g, b] = densityColor(v);
+        data[o] = r; data[o + 1] = g; data[o + 2] = b; data[o + 3] = v > 0 ? 170 : 0;
+      }
+    }
+    const tex = new THREE.DataTexture(data, d.nx, d.ny, THREE.RGBAFormat);
+    tex.magFilter = THREE.NearestFilter;
+    tex.needsUpdate = true;
+    const w = d.nx * d.cell_m, h = d.ny * d.cell_m;
+    const plane = new THREE.Mesh(new THREE.PlaneGeometry(w, h),
+      new THREE.MeshBasicMaterial({ map: tex, transparent: true, depthWrite: false, side: THREE.DoubleSide }));
+    plane.rotation.x = -Math.PI / 2;
+    plane.position.set(d.x0 + w / 2 - origin[0], y, -(d.y0 + h / 2 - origin[1]));
+    plane.name = `heatmap:${fid}`;
+    plane.renderOrder = 5;
+    group.add(plane);
+  }
+  return group;
+}
+
+// 0 → green, 2 → yellow, ≥ 4 P/m² → red (crowd-danger threshold).
+export function densityColor(v) {
+  const k = Math.max(0, Math.min(1, v / 4));
+  return k < 0.5 ? [Math.round(510 * k), 200, 40] : [255, Math.round(200 * (2 - 2 * k)), 40];
+}
+
+// Playback clock shared by one or two runs.
+export class Playback {
+  constructor() {
+    this.runs = [];
+    this.t = 0;
+    this.speed = 1;
+    this.playing = false;
+    this.lastMs = null;
+    this.updateMs = 0;
+  }
+
+  get duration() { return Math.max(0, ...this.runs.map((r) => r.duration)); }
+
+  tick(now) {
+    if (this.playing && this.lastMs !== null) {
+      this.t += ((now - this.lastMs) / 1000) * this.speed;
+      if (this.t >= this.duration) { this.t = this.duration; this.playing = false; }
+    }
+    this.lastMs = now;
+    if (this.runs.length) this.seek(this.t);
+  }
+
+  seek(t) {
+    this.t = Math.max(0, Math.min(t, this.duration));
+    for (const r of this.runs) r.setTime(this.t);
+  }
+
+  get agents() { return this.runs.reduce((s, r) => s + r.active, 0); }
+}
