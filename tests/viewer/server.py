@@ -16,7 +16,7 @@ def serve(app, *, timeout_s: float = 20.0):
     """Run ``app`` with uvicorn on 127.0.0.1:<free port>; yield its base URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws="websockets", lifespan="on"))
+                                           ws="websockets-sansio", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

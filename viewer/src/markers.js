@@ -57,7 +57,7 @@ export class Markers {
   _screenScale() {
     const cam = this.ts.camera, t = this.ts.controls.target;
     const dist = cam.position.distanceTo(t);
-    return Math.max(0.25, dist * 0.006);
+    return Math.max(0.25, dist * 0.009);
   }
 
   _writeMatrices(scale) {
