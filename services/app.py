@@ -90,6 +90,6 @@ def create_app(
 
 def _routers() -> list:
     """The API routers (each module exports ``router``); one line per module."""
-    from services.api import scene, viewer
+    from services.api import live, scene, viewer
 
-    return [scene.router, viewer.router]
+    return [live.router, scene.router, viewer.router]

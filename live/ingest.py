@@ -1,0 +1,307 @@
+"""The ingestion pipeline: raw MQTT message → validated reading → state, rules, events, store.
+
+Transport-free: the MQTT client (:mod:`live.client`) and tests call :meth:`Pipeline.handle`
+with the topic and payload bytes. Every message ends in exactly one outcome: ``applied`` or
+a dead-letter reason (:data:`DEAD_LETTER_REASONS`); counters at :meth:`Pipeline.stats`.
+Nothing a message carries can raise out of :meth:`handle` or change state before it is
+fully validated.
+
+Durability: with a store, readings and dead letters are written in batches (every
+``batch_size`` messages or ``flush_interval_s``); the ``ack`` callback of each message runs
+only after its batch committed, so an MQTT client that acknowledges (PUBACK) in that
+callback never loses a QoS 1 message to a crash or a database outage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, OrderedDict, deque
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from live.errors import PayloadError
+from live.kinds import KINDS
+from live.payload import MAX_PAYLOAD_BYTES, Reading, decode
+from live.registry import DeviceRegistry, parse_topic
+from live.state import DeviceState, LiveState
+
+__all__ = ["DEAD_LETTER_REASONS", "Pipeline", "iso"]
+
+log = logging.getLogger(__name__)
+
+#: Every dead-letter reason, documented in docs/mqtt.md.
+DEAD_LETTER_REASONS = (
+    "oversized", "bad_topic", "wrong_site", "unknown_device", "unknown_kind", "not_json",
+    "not_object", "missing_ts", "bad_ts", "future_ts", "stale_ts", "wrong_type", "not_finite",
+    "out_of_range", "unknown_field", "unknown_event", "missing_field", "empty", "duplicate",
+    "out_of_order", "internal_error",
+)
+
+EventSink = Callable[[dict], None]
+
+
+def iso(t: float | None) -> str | None:
+    """ISO 8601 UTC text (ms) of epoch seconds."""
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Pipeline:
+    """Validates, deduplicates and applies device messages of one site.
+
+    Parameters
+    ----------
+    registry : DeviceRegistry
+    state : LiveState, optional
+        Created from the registry when omitted.
+    store : live.store.LiveStore, optional
+        Batched persistence; without it nothing is written and acks run at once.
+    rules : live.rules.RuleEngine, optional
+    on_event : callable, optional
+        Receives each WebSocket-ready event dict (must not block).
+    clock : callable
+        Receiver clock in epoch seconds (tests pass a fixed one).
+    batch_size : int
+        Readings per database batch.
+    dedup_size : int
+        How many recent message keys are remembered for duplicate detection.
+    """
+
+    def __init__(self, registry: DeviceRegistry, state: LiveState | None = None, *, store=None,
+                 rules=None, on_event: EventSink | None = None, clock: Callable[[], float] = time.time,
+                 batch_size: int = 500, dedup_size: int = 200_000, max_future_s: float = 300.0,
+                 max_age_s: float = 30 * 86400.0) -> None:
+        self.registry = registry
+        self.state = state or LiveState(registry)
+        self.store = store
+        self.rules = rules
+        self.on_event = on_event
+        self.clock = clock
+        self.batch_size = batch_size
+        self.max_future_s = max_future_s
+        self.max_age_s = max_age_s
+        self.counters: Counter = Counter()
+        self.dead: Counter = Counter()
+        self.recent_dead: deque = deque(maxlen=200)
+        self._seen: OrderedDict = OrderedDict()
+        self._dedup_size = dedup_size
+        self._lock = threading.RLock()
+        self._batch: list[Reading] = []
+        self._batch_dead: list[dict] = []
+        self._batch_states: dict[str, DeviceState] = {}
+        self._batch_acks: list[Callable[[], None]] = []
+        self._flush_lock = threading.Lock()
+        self.write_errors = 0
+        self.last_write_error: str | None = None
+
+    # -- restart --------------------------------------------------------------------------
+    def restore(self) -> int:
+        """Load persisted device state and recent message keys from the store; return devices."""
+        if self.store is None:
+            return 0
+        states = self.store.load_states()
+        for dev, rec in states.items():
+            self.state.restore(dev, values=rec.get("values", {}), last_ts=rec.get("last_ts"),
+                               last_seen=rec.get("last_seen"), online=rec.get("online"))
+        import sqlalchemy as sa
+        from live.store import telemetry
+
+        with self.store.engine.connect() as conn:
+            q = (sa.select(telemetry.c.device_id, telemetry.c.channel, telemetry.c.ts, telemetry.c.seq)
+                 .order_by(telemetry.c.id.desc()).limit(self._dedup_size // 2))
+            for dev, ch, ts, seq in conn.execute(q):
+                self._seen[(dev, ch, ts, seq)] = None
+        return len(states)
+
+    # -- the one entry point -------------------------------------------------------------
+    def handle(self, topic: str, payload: bytes, ack: Callable[[], None] | None = None) -> str:
+        """Process one message; return ``"applied"`` or its dead-letter reason.
+
+        ``ack`` runs once the outcome is durable (after the batch holding it is written).
+        """
+        now = self.clock()
+        with self._lock:
+            self.counters["received"] += 1
+            device_id = None
+            try:
+                reading = self._validate(topic, payload, now)
+                device_id = reading.device_id
+                if reading.key in self._seen:
+                    raise PayloadError("duplicate", f"device {device_id} ts={reading.ts} seq={reading.seq} already applied")
+                if self.state.is_out_of_order(reading):
+                    last = self.state.get(device_id).channel_ts[reading.channel]
+                    raise PayloadError("out_of_order", f"ts={reading.ts} is older than the last {reading.channel} ts={last}")
+            except PayloadError as exc:
+                self._reject(topic, payload, exc.reason, exc.detail, now, device_id or _device_of(topic), ack)
+                return exc.reason
+            except Exception as exc:  # never let a message stop ingestion
+                log.exception("internal error on %s", topic)
+                self._reject(topic, payload, "internal_error", repr(exc)[:500], now, _device_of(topic), ack)
+                return "internal_error"
+            self._remember(reading.key)
+            st, changed = self.state.apply(reading)
+            self.counters["applied"] += 1
+            self._emit_reading(reading, st, changed)
+            if self.rules is not None:
+                try:
+                    self.rules.on_reading(reading, st)
+                except Exception:
+                    log.exception("rule evaluation failed on %s", topic)
+                    self.counters["rule_errors"] += 1
+            self._queue(reading, st, ack)
+        self._maybe_flush()
+        return "applied"
+
+    def _validate(self, topic: str, payload: bytes, now: float) -> Reading:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise PayloadError("oversized", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        parts = parse_topic(topic)
+        if parts is None:
+            raise PayloadError("bad_topic", f"topic={topic!r} is not twin/{{site}}/{{device_id}}/{{telemetry|event|status}}")
+        site, device_id, channel = parts
+        if site != self.registry.site:
+            raise PayloadError("wrong_site", f"site={site!r} is not {self.registry.site!r}")
+        info = self.registry.get(device_id)
+        if info is None:
+            raise PayloadError("unknown_device", f"device_id={device_id!r} is not in the register")
+        kind = KINDS.get(info.kind)
+        if kind is None:
+            raise PayloadError("unknown_kind", f"device {device_id!r} has kind={info.kind!r} the live layer does not know")
+        return decode(payload, device_id=device_id, channel=channel, kind=kind, now=now,
+                      max_future_s=self.max_future_s, max_age_s=self.max_age_s)
+
+    def _remember(self, key) -> None:
+        self._seen[key] = None
+        if len(self._seen) > self._dedup_size:
+            self._seen.popitem(last=False)
+
+    def _reject(self, topic, payload, reason, detail, now, device_id, ack) -> None:
+        self.dead[reason] += 1
+        if reason == "duplicate":
+            self.counters["duplicates"] += 1
+        rec = {"received_at": now, "topic": topic, "device_id": device_id, "reason": reason,
+               "detail": detail, "payload": payload}
+        self.recent_dead.append({**rec, "payload": payload[:512].decode("utf-8", "replace"),
+                                 "payload_bytes": len(payload)})
+        self._emit({"type": "dead_letter", "ts": iso(now), "reason": reason, "topic": topic[:200],
+                    "device_id": device_id, "detail": detail})
+        # duplicates are already stored; they are counted, not stored again
+        if self.store is not None and reason != "duplicate":
+            self._batch_dead.append(rec)
+            if ack is not None:
+                self._batch_acks.append(ack)
+        elif ack is not None:
+            ack()
+
+    def _queue(self, reading: Reading, st: DeviceState, ack) -> None:
+        if self.store is None:
+            if ack is not None:
+                ack()
+            return
+        self._batch.append(reading)
+        self._batch_states[st.device_id] = st
+        if ack is not None:
+            self._batch_acks.append(ack)
+
+    # -- events ---------------------------------------------------------------------------
+    def _emit(self, event: dict) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("event sink failed")
+
+    def _emit_reading(self, r: Reading, st: DeviceState, changed: dict) -> None:
+        ev = {"type": {"telemetry": "telemetry", "event": "event", "status": "status"}[r.channel],
+              "ts": iso(r.ts), "ts_epoch": r.ts, "device_id": r.device_id, "kind": st.kind,
+              "building": st.building, "storey": st.storey, "space": st.space,
+              "values": r.values, "changed": changed, "online": st.online, "seq": r.seq}
+        if r.event:
+            ev["event"] = r.event
+        self._emit(ev)
+
+    def device_event(self, st: DeviceState, etype: str, t: float) -> dict:
+        """A device event dict for ``st`` (used for offline transitions)."""
+        return {"type": etype, "ts": iso(t), "ts_epoch": t, "device_id": st.device_id, "kind": st.kind,
+                "building": st.building, "storey": st.storey, "space": st.space, "online": st.online}
+
+    # -- time -----------------------------------------------------------------------------
+    def tick(self, now: float | None = None) -> None:
+        """Heartbeat timeouts → offline, duration rules; call about once a second."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            for st in self.state.check_offline(now):
+                self.counters["went_offline"] += 1
+                self._emit(self.device_event(st, "offline", now))
+                self._batch_states[st.device_id] = st
+                if self.rules is not None:
+                    self.rules.on_offline(st, now)
+            if self.rules is not None:
+                self.rules.tick(now)
+
+    # -- persistence ----------------------------------------------------------------------
+    def _maybe_flush(self) -> None:
+        if self.store is not None and len(self._batch) + len(self._batch_dead) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write the pending batch, then run its acks; return rows written (0 on failure)."""
+        if self.store is None:
+            return 0
+        with self._flush_lock:
+            with self._lock:
+                batch, dead, states, acks = self._batch, self._batch_dead, list(self._batch_states.values()), self._batch_acks
+                self._batch, self._batch_dead, self._batch_states, self._batch_acks = [], [], {}, []
+            if not (batch or dead or states or acks):
+                return 0
+            try:
+                n = self.store.write_batch(batch, dead, states)
+            except Exception as exc:
+                self.write_errors += 1
+                self.last_write_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                log.error("writing %d readings failed (%s); keeping them for the next flush",
+                          len(batch), self.last_write_error)
+                with self._lock:  # put back in front, keep order
+                    self._batch[:0] = batch
+                    self._batch_dead[:0] = dead
+                    for s in states:
+                        self._batch_states.setdefault(s.device_id, s)
+                    self._batch_acks[:0] = acks
+                return 0
+            self.last_write_error = None
+            self.counters["stored"] += n
+            for a in acks:
+                try:
+                    a()
+                except Exception:
+                    log.exception("ack failed")
+            return n
+
+    @property
+    def pending(self) -> int:
+        """Messages waiting for the next batch write."""
+        return len(self._batch) + len(self._batch_dead)
+
+    def stats(self) -> dict[str, Any]:
+        """The ``GET /api/live/stats`` counters."""
+        with self._lock:
+            return {
+                "received": self.counters["received"],
+                "applied": self.counters["applied"],
+                "duplicates": self.counters["duplicates"],
+                "dead_lettered": sum(self.dead.values()),
+                "dead_letters": dict(sorted(self.dead.items())),
+                "stored": self.counters["stored"],
+                "pending_writes": self.pending,
+                "write_errors": self.write_errors,
+                "went_offline": self.counters["went_offline"],
+                "devices": len(self.registry),
+            }
+
+
+def _device_of(topic: str) -> str | None:
+    parts = topic.split("/")
+    return parts[2][:128] if len(parts) >= 3 and parts[0] == "twin" else None

@@ -1,0 +1,322 @@
+"""Device simulator: realistic message streams for every registered device.
+
+:meth:`DeviceSimulator.messages` is a pure function of (register, seed, start time,
+duration, incidents): it yields ``(t_s, topic, payload)`` in time order. :meth:`run`
+publishes them in real time, ``speed`` times faster than simulated time; each payload's
+``ts`` is then the wall-clock publish time so receivers accept it, while load curves follow
+the simulated time of day.
+
+Behaviour per device class (periods from :data:`live.kinds.KINDS`):
+
+- meters: cumulative readings every ``report_period_s`` with a daily load curve (morning
+  7–9 h and evening 18–22 h peaks; reference: 1,440 meters at 15 min ≈ 1.6 msg/s);
+- people counters / gates / barriers: Poisson counts with morning (out) and evening (in)
+  peaks;
+- elevator controllers: trips (floor, direction, door cycles, load), a periodic status, rare
+  door reopenings and faults (about 2 per elevator-year);
+- smoke / leak / temperature sensors: heartbeats, diurnal temperature, rare false alarms
+  and leaks.
+
+Incidents (``--scenario``, comma separated): ``fire:B3:12`` (smoke and a temperature rise on
+storey 12 of B3), ``leak:B1:2``, ``trapped:B3`` (passenger trapped in an elevator of B3),
+``offline:DEVICE_ID``; an optional ``@SECONDS`` suffix delays the start (default 60 s).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterator
+
+import numpy as np
+
+from live.errors import ScenarioError
+from live.kinds import KINDS
+from live.registry import DeviceInfo, DeviceRegistry, topic_for
+
+__all__ = ["DeviceSimulator", "Incident", "parse_incidents", "daily_load"]
+
+_TZ = timezone(timedelta(hours=8))  # site local time for load curves (Asia/Shanghai)
+
+
+def daily_load(hour: float) -> float:
+    """Relative household load (mean ≈ 1) at a local hour: night low, 7–9 h and 18–22 h peaks."""
+    morning = 0.9 * math.exp(-((hour - 7.5) ** 2) / (2 * 0.9 ** 2))
+    evening = 1.4 * math.exp(-((hour - 20.0) ** 2) / (2 * 1.6 ** 2))
+    return 0.45 + morning + evening
+
+
+def _traffic(hour: float, direction: str) -> float:
+    """People per minute through a counter: out in the morning, in in the evening."""
+    am = math.exp(-((hour - 8.0) ** 2) / (2 * 0.8 ** 2))
+    pm = math.exp(-((hour - 18.5) ** 2) / (2 * 1.2 ** 2))
+    base = 0.3 if 6 <= hour <= 23 else 0.05
+    return base + (6.0 * am + 2.0 * pm if direction == "out" else 2.0 * am + 6.0 * pm)
+
+
+@dataclass
+class Incident:
+    """An injected incident: ``kind`` (fire, leak, trapped, offline), place and start (s)."""
+
+    kind: str
+    building: str | None
+    storey: str | None
+    device: str | None
+    start_s: float
+    devices: list[str] = field(default_factory=list)
+
+
+_INCIDENT_RE = re.compile(r"^(fire|leak|trapped|offline):([^:@]+)(?::([^:@]+))?(?:@(\d+(?:\.\d+)?))?$")
+
+
+def _match_storey(registry_storeys: dict[str, list[str]], building: str, token: str) -> str:
+    storeys = registry_storeys.get(building)
+    if not storeys:
+        raise ScenarioError(f"building={building!r} has no registered devices")
+    if token in storeys:
+        return token
+    if token.lstrip("-").isdigit():
+        n = int(token)
+        for s in storeys:  # ids or names ending with the number: B3-F12, 12F, F12
+            digits = re.findall(r"-?\d+", s)
+            if digits and int(digits[-1]) == n:
+                return s
+    raise ScenarioError(f"storey={token!r} of building {building!r} not found (storeys: {', '.join(storeys[:8])}...)")
+
+
+def parse_incidents(spec: str | None, registry: DeviceRegistry) -> list[Incident]:
+    """Parse ``fire:B3:12,leak:B1:2@120`` against the register.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown syntax, building, storey or device, or no device to carry the incident.
+    """
+    if not spec:
+        return []
+    by_building: dict[str, list[str]] = {}
+    for d in registry:
+        if d.building and d.storey and d.storey not in by_building.setdefault(d.building, []):
+            by_building[d.building].append(d.storey)
+    out = []
+    for part in [p.strip() for p in spec.split(",") if p.strip()]:
+        m = _INCIDENT_RE.match(part)
+        if not m:
+            raise ScenarioError(f"scenario={part!r} must look like fire:B3:12, leak:B1:2, trapped:B3 or offline:DEVICE[@s]")
+        kind, where, storey_token, delay = m.groups()
+        start = float(delay) if delay else 60.0
+        if kind == "offline":
+            if where not in registry:
+                raise ScenarioError(f"scenario={part!r}: device {where!r} is not registered")
+            out.append(Incident(kind, None, None, where, start, [where]))
+            continue
+        if where not in by_building:
+            raise ScenarioError(f"scenario={part!r}: building={where!r} has no registered devices")
+        storey = _match_storey(by_building, where, storey_token) if storey_token else None
+        want = {"fire": ("smoke_detector", "temp_humidity"), "leak": ("leak_sensor",),
+                "trapped": ("elevator_controller",)}[kind]
+        devs = [d.id for d in registry if d.building == where and d.kind in want
+                and (storey is None or d.storey == storey)]
+        if kind == "trapped":
+            devs = devs[:1]
+        if not devs:
+            raise ScenarioError(f"scenario={part!r}: no {' / '.join(want)} registered there")
+        out.append(Incident(kind, where, storey, None, start, devs))
+    return out
+
+
+class DeviceSimulator:
+    """Generates the message streams of a site's devices.
+
+    Parameters
+    ----------
+    registry : DeviceRegistry
+    seed : int
+        Random seed: the same seed, start and incidents give the same messages.
+    incidents : str or list of Incident
+    """
+
+    def __init__(self, registry: DeviceRegistry, *, seed: int = 0, incidents: str | list[Incident] | None = None) -> None:
+        self.registry = registry
+        self.seed = seed
+        self.incidents = parse_incidents(incidents, registry) if isinstance(incidents, (str, type(None))) else incidents
+        self.devices = [d for d in registry if d.kind in KINDS]
+
+    # -- deterministic stream -------------------------------------------------------------
+    def messages(self, start_ts: float, duration_s: float) -> Iterator[tuple[float, str, dict]]:
+        """Yield ``(t, topic, payload)`` for ``[start_ts, start_ts + duration_s)`` in time order."""
+        rng = np.random.default_rng(self.seed)
+        order = itertools.count()
+        self._order = order
+        heap: list = []
+        states: dict[str, dict] = {}
+        for i, dev in enumerate(self.devices):
+            period = KINDS[dev.kind].report_period_s
+            if dev.kind == "elevator_controller":
+                period = 30.0
+            first = start_ts + float(rng.uniform(0, min(period, 60.0)))
+            heapq.heappush(heap, (first, next(order), i, "report"))
+            states[dev.id] = self._initial(dev, rng)
+        for inc in self.incidents:
+            heapq.heappush(heap, (start_ts + inc.start_s, next(order), -1, inc))
+        end = start_ts + duration_s
+        offline: set[str] = set()
+        burning: dict[str, float] = {}
+        leaking: set[str] = set()
+        while heap:
+            t, _o, i, what = heapq.heappop(heap)
+            if t >= end:
+                break
+            if isinstance(what, Incident):
+                yield from self._start_incident(what, t, states, offline, burning, leaking, heap)
+                continue
+            dev = self.devices[i]
+            if dev.id in offline:
+                continue
+            st = states[dev.id]
+            for channel, body, next_dt in self._step(dev, st, t, rng, burning, leaking):
+                if body is not None:
+                    st["seq"] += 1
+                    yield t, topic_for(self.registry.site, dev.id, channel), {"ts": round(t, 3), "seq": st["seq"], **body}
+                if next_dt is not None:
+                    heapq.heappush(heap, (t + next_dt, next(order), i, "report"))
+
+    def _initial(self, dev: DeviceInfo, rng) -> dict:
+        st = {"seq": 0, "load": float(rng.uniform(0.5, 1.5))}
+        if dev.kind == "meter_electricity":
+            st["energy_kwh"] = float(rng.uniform(1000, 20000))
+        elif dev.kind in ("meter_water", "meter_gas"):
+            st["volume_m3"] = float(rng.uniform(50, 2000))
+        elif dev.kind == "elevator_controller":
+            st.update(floor=1, trips=int(rng.integers(1000, 100000)), door_cycles=0, next_trip=0.0)
+            st["door_cycles"] = st["trips"] * 2
+        elif dev.kind == "parking_barrier":
+            st["occupied"] = int(rng.integers(50, 150))
+        elif dev.kind == "temp_humidity":
+            st["offset"] = float(rng.normal(0, 0.7))
+        return st
+
+    def _step(self, dev: DeviceInfo, st: dict, t: float, rng, burning, leaking):
+        """Return [(channel, body or None, next_dt or None)] for a device report at ``t``."""
+        kind = KINDS[dev.kind]
+        hour = datetime.fromtimestamp(t, _TZ).hour + datetime.fromtimestamp(t, _TZ).minute / 60
+        period = kind.report_period_s
+        k = dev.kind
+        if k == "meter_electricity":
+            power = max(0.02, 0.35 * st["load"] * daily_load(hour) * float(rng.lognormal(0, 0.2)))
+            st["energy_kwh"] += power * period / 3600
+            return [("telemetry", {"energy_kwh": round(st["energy_kwh"], 3), "power_kw": round(power, 3),
+                                   "voltage_v": round(float(rng.normal(225, 3)), 1)}, period)]
+        if k in ("meter_water", "meter_gas"):
+            scale = 0.02 if k == "meter_water" else 0.01
+            flow = max(0.0, scale * st["load"] * daily_load(hour) * float(rng.lognormal(0, 0.4)))
+            st["volume_m3"] += flow * period / 3600
+            return [("telemetry", {"volume_m3": round(st["volume_m3"], 4), "flow_m3h": round(flow, 4)}, period)]
+        if k == "people_counter":
+            lam_in, lam_out = _traffic(hour, "in") * period / 60, _traffic(hour, "out") * period / 60
+            return [("telemetry", {"count_in": int(rng.poisson(lam_in)), "count_out": int(rng.poisson(lam_out)),
+                                   "period_s": period}, period)]
+        if k == "access_gate":
+            passes = int(rng.poisson((_traffic(hour, "in") + _traffic(hour, "out")) * period / 60))
+            return [("telemetry", {"state": "closed", "passes": passes}, period)]
+        if k == "parking_barrier":
+            st["occupied"] = int(max(0, st["occupied"] + rng.integers(-3, 4)))
+            return [("telemetry", {"state": "down", "occupied_spaces": st["occupied"]}, period)]
+        if k == "temp_humidity":
+            if dev.id in burning:
+                temp = min(120.0, 24 + 4.0 * (t - burning[dev.id]) / 10)
+                return [("telemetry", {"temperature_c": round(temp, 1), "humidity_pct": 20.0}, 10.0)]
+            temp = 22 + 3 * math.sin((hour - 9) / 24 * 2 * math.pi) + st["offset"]
+            return [("telemetry", {"temperature_c": round(temp, 2),
+                                   "humidity_pct": round(float(np.clip(rng.normal(55, 8), 5, 99)), 1)}, period)]
+        if k == "smoke_detector":
+            if dev.id in burning:
+                return [("telemetry", {"smoke": True, "obscuration_pct_m": 8.0}, 60.0)]
+            false_alarm = rng.random() < 1e-4
+            out = [("telemetry", {"smoke": bool(false_alarm), "obscuration_pct_m": round(float(rng.uniform(0, 0.3)), 2)}, period)]
+            return out
+        if k == "leak_sensor":
+            leak = dev.id in leaking or rng.random() < 2e-5
+            return [("telemetry", {"leak": bool(leak)}, 60.0 if leak else period)]
+        if k == "elevator_controller":
+            return self._elevator(st, t, hour, rng)
+        return [("telemetry", None, period)]
+
+    def _elevator(self, st: dict, t: float, hour: float, rng):
+        out = []
+        busy = daily_load(hour)
+        trip = rng.random() < min(0.9, 0.25 * busy)
+        if trip:
+            dest = int(rng.integers(1, 19))
+            if dest == st["floor"]:
+                dest = 1 if st["floor"] != 1 else 2
+            direction = "up" if dest > st["floor"] else "down"
+            st["floor"], st["trips"] = dest, st["trips"] + 1
+            st["door_cycles"] += 1
+            body = {"floor": dest, "direction": direction, "door": "closed", "trips": st["trips"],
+                    "door_cycles": st["door_cycles"], "load_kg": round(float(rng.uniform(0, 600)), 0),
+                    "speed_mps": 1.75, "fault_code": 0, "in_service": True}
+            out.append(("telemetry", body, None))
+            if rng.random() < 0.02:
+                out.append(("event", {"event": "door_reopen"}, None))
+            if rng.random() < 2e-4:  # ≈ 2 faults per elevator-year at ~10k trips/year
+                out.append(("event", {"event": "fault", "fault_code": int(rng.integers(1, 100))}, None))
+        else:
+            out.append(("telemetry", {"floor": st["floor"], "direction": "idle", "door": "closed",
+                                      "speed_mps": 0.0, "in_service": True}, None))
+        out.append(("status", {"online": True}, 30.0))
+        return out
+
+    def _start_incident(self, inc: Incident, t, states, offline, burning, leaking, heap):
+        idx = {d.id: i for i, d in enumerate(self.devices)}
+        if inc.kind == "offline":
+            for dev in inc.devices:
+                offline.add(dev)
+                states[dev]["seq"] += 1
+                yield t, topic_for(self.registry.site, dev, "status"), {"ts": round(t, 3), "seq": states[dev]["seq"], "online": False}
+            return
+        for dev in inc.devices:
+            if inc.kind == "fire":
+                burning[dev] = t
+            elif inc.kind == "leak":
+                leaking.add(dev)
+            states[dev]["seq"] += 1
+            if inc.kind == "trapped":
+                body = {"event": "passenger_trapped"}
+                yield t, topic_for(self.registry.site, dev, "event"), {"ts": round(t, 3), "seq": states[dev]["seq"], **body}
+            else:
+                heapq.heappush(heap, (t, next(self._order), idx[dev], "report"))
+
+    # -- real time ------------------------------------------------------------------------
+    def run(self, publish: Callable[[str, bytes], None], *, speed: float = 60.0, duration_s: float | None = None,
+            clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+            on_progress: Callable[[int, float], None] | None = None) -> int:
+        """Publish the streams in real time, ``speed`` × faster than simulated time.
+
+        ``duration_s`` is simulated seconds (None = run until interrupted); each payload's
+        ``ts`` is replaced by the wall-clock publish time. Return the number of messages.
+        """
+        if speed <= 0:
+            raise ScenarioError(f"speed={speed} must be > 0")
+        t0 = clock()
+        horizon = duration_s if duration_s is not None else 10 * 365 * 86400.0
+        n = 0
+        last_report = t0
+        for t_sim, topic, body in self.messages(t0, horizon):
+            due = t0 + (t_sim - t0) / speed
+            delay = due - clock()
+            if delay > 0:
+                sleep(delay)
+            body = {**body, "ts": round(clock(), 3)}
+            publish(topic, json.dumps(body).encode())
+            n += 1
+            if on_progress is not None and clock() - last_report >= 5:
+                last_report = clock()
+                on_progress(n, t_sim - t0)
+        return n

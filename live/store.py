@@ -1,0 +1,339 @@
+"""Persistence of the live layer with SQLAlchemy 2 (SQLite by default, PostgreSQL by URL).
+
+Tables live on :data:`LIVE_METADATA` (the service's migrations wire them in; standalone code
+calls :meth:`LiveStore.create`). Times are epoch seconds, UTC, as double precision.
+
+- ``live_telemetry``: every applied reading once; unique on device + channel + ts + seq, so
+  re-delivered messages (QoS 1 after a restart) are dropped idempotently by the database;
+- ``live_rollup``: downsampled history (per device, field and time bucket: n, min, max,
+  mean, last) that :meth:`LiveStore.apply_retention` builds from raw rows before deleting
+  them;
+- ``live_dead_letters``: rejected messages with reason, detail and (truncated) payload;
+- ``live_device_state`` and ``live_device_values``: last seen / online per device and last
+  value per device and field; updates only win when newer (event time), so several
+  ingestion workers on a shared subscription converge on the same state;
+- ``live_alarms``: alarms with their lifecycle.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+__all__ = ["LIVE_METADATA", "LiveStore", "telemetry", "rollup", "dead_letters", "device_state",
+           "device_values", "alarms"]
+
+LIVE_METADATA = sa.MetaData()
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+telemetry = sa.Table(
+    "live_telemetry", LIVE_METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("device_id", sa.String(128), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("ts", sa.Float(precision=53), nullable=False, comment="event time, epoch s UTC"),
+    sa.Column("seq", sa.BigInteger, nullable=False, server_default="-1", comment="-1 = none"),
+    sa.Column("event", sa.String(64)),
+    sa.Column("values", sa.JSON, nullable=False),
+    sa.Column("received_at", sa.Float(precision=53), nullable=False),
+    sa.UniqueConstraint("device_id", "channel", "ts", "seq", name="uq_live_telemetry_key"),
+    sa.Index("ix_live_telemetry_device_ts", "device_id", "ts"),
+)
+
+rollup = sa.Table(
+    "live_rollup", LIVE_METADATA,
+    sa.Column("device_id", sa.String(128), primary_key=True),
+    sa.Column("field", sa.String(64), primary_key=True),
+    sa.Column("bucket_s", sa.Integer, primary_key=True),
+    sa.Column("bucket_start", sa.Float(precision=53), primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("min", sa.Float(precision=53)),
+    sa.Column("max", sa.Float(precision=53)),
+    sa.Column("mean", sa.Float(precision=53)),
+    sa.Column("last", sa.Float(precision=53)),
+    sa.Column("last_ts", sa.Float(precision=53)),
+)
+
+dead_letters = sa.Table(
+    "live_dead_letters", LIVE_METADATA,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("received_at", sa.Float(precision=53), nullable=False),
+    sa.Column("topic", sa.String(512), nullable=False),
+    sa.Column("device_id", sa.String(128)),
+    sa.Column("reason", sa.String(32), nullable=False, index=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, comment="first 4 KiB, UTF-8 with replacement"),
+    sa.Column("payload_bytes", sa.Integer, nullable=False),
+)
+
+device_state = sa.Table(
+    "live_device_state", LIVE_METADATA,
+    sa.Column("device_id", sa.String(128), primary_key=True),
+    sa.Column("kind", sa.String(64)),
+    sa.Column("last_ts", sa.Float(precision=53)),
+    sa.Column("last_seen", sa.Float(precision=53)),
+    sa.Column("online", sa.Boolean),
+    sa.Column("last_event", sa.String(64)),
+)
+
+device_values = sa.Table(
+    "live_device_values", LIVE_METADATA,
+    sa.Column("device_id", sa.String(128), primary_key=True),
+    sa.Column("field", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON),
+    sa.Column("ts", sa.Float(precision=53), nullable=False),
+)
+
+alarms = sa.Table(
+    "live_alarms", LIVE_METADATA,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("rule_id", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(256), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("device_id", sa.String(128)),
+    sa.Column("building", sa.String(128)),
+    sa.Column("storey", sa.String(128)),
+    sa.Column("space", sa.String(128)),
+    sa.Column("raised_at", sa.Float(precision=53), nullable=False),
+    sa.Column("last_at", sa.Float(precision=53), nullable=False),
+    sa.Column("occurrences", sa.Integer, nullable=False),
+    sa.Column("acknowledged_at", sa.Float(precision=53)),
+    sa.Column("acknowledged_by", sa.String(128)),
+    sa.Column("ack_note", sa.Text),
+    sa.Column("cleared_at", sa.Float(precision=53)),
+    sa.Column("work_order_id", sa.String(128)),
+    sa.Column("drill", sa.JSON),
+)
+
+_PAYLOAD_KEEP = 4096
+
+
+def _insert(engine: sa.Engine, table: sa.Table):
+    name = engine.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise ValueError(f"database dialect {name!r} is not supported (SQLite or PostgreSQL)")
+
+
+class LiveStore:
+    """Batched persistence of readings, dead letters, device state and alarms.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine or str
+        An engine or a SQLAlchemy URL (``sqlite:///...``, ``postgresql+psycopg://...``).
+    """
+
+    def __init__(self, engine: sa.Engine | str) -> None:
+        if isinstance(engine, str):
+            kwargs = {"pool_pre_ping": True}
+            engine = sa.create_engine(engine, **kwargs)
+        self.engine = engine
+        if engine.dialect.name == "sqlite":
+            @sa.event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn, _rec):  # WAL: readers never block the batch writer
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=10000")
+                cur.close()
+
+    def create(self) -> None:
+        """Create the live tables when they do not exist."""
+        LIVE_METADATA.create_all(self.engine)
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+    # -- writes -----------------------------------------------------------------------
+    def write_batch(self, readings: Iterable, rejected: Iterable[dict] = (),
+                    states: Iterable = ()) -> int:
+        """Persist a batch in one transaction; return the number of new telemetry rows.
+
+        Parameters
+        ----------
+        readings : iterable of live.payload.Reading
+            Applied readings (duplicates already stored are ignored).
+        rejected : iterable of dict
+            Dead letters: ``received_at, topic, device_id, reason, detail, payload`` (bytes).
+        states : iterable of live.state.DeviceState
+            Device states to upsert (a row only changes when the new ``last_ts`` is newer).
+        """
+        rows = [{"device_id": r.device_id, "channel": r.channel, "ts": r.ts,
+                 "seq": -1 if r.seq is None else r.seq, "event": r.event,
+                 "values": r.values if r.channel != "status" else {**r.values, "online": r.online},
+                 "received_at": r.received_at} for r in readings]
+        dl_rows = [self._dead_row(d) for d in rejected]
+        value_rows: dict[tuple[str, str], dict] = {}
+        for r in rows:
+            for k, v in r["values"].items():
+                key = (r["device_id"], k)
+                if key not in value_rows or value_rows[key]["ts"] <= r["ts"]:
+                    value_rows[key] = {"device_id": r["device_id"], "field": k, "value": v, "ts": r["ts"]}
+        state_rows = [{"device_id": s.device_id, "kind": s.kind, "last_ts": s.last_ts,
+                       "last_seen": s.last_seen, "online": s.online, "last_event": s.last_event}
+                      for s in states]
+        inserted = 0
+        with self.engine.begin() as conn:
+            if rows:
+                stmt = _insert(self.engine, telemetry).on_conflict_do_nothing(
+                    index_elements=["device_id", "channel", "ts", "seq"]).returning(telemetry.c.id)
+                inserted = len(conn.execute(stmt, rows).all())
+            if dl_rows:
+                conn.execute(dead_letters.insert(), dl_rows)
+            if value_rows:
+                ins = _insert(self.engine, device_values)
+                conn.execute(ins.on_conflict_do_update(
+                    index_elements=["device_id", "field"],
+                    set_={"value": ins.excluded.value, "ts": ins.excluded.ts},
+                    where=device_values.c.ts <= ins.excluded.ts), list(value_rows.values()))
+            if state_rows:
+                ins = _insert(self.engine, device_state)
+                newer = sa.or_(device_state.c.last_ts.is_(None), device_state.c.last_ts <= ins.excluded.last_ts)
+                conn.execute(ins.on_conflict_do_update(
+                    index_elements=["device_id"],
+                    set_={c: getattr(ins.excluded, c) for c in ("kind", "last_ts", "last_seen", "online", "last_event")},
+                    where=newer), state_rows)
+        return inserted
+
+    @staticmethod
+    def _dead_row(d: dict) -> dict:
+        payload = d.get("payload") or b""
+        text = payload[:_PAYLOAD_KEEP].decode("utf-8", errors="replace") if isinstance(payload, bytes) else str(payload)[:_PAYLOAD_KEEP]
+        return {"received_at": d["received_at"], "topic": d["topic"][:512], "device_id": d.get("device_id"),
+                "reason": d["reason"], "detail": d["detail"][:2000], "payload": text.replace("\x00", "\ufffd"),
+                "payload_bytes": len(payload)}
+
+    def save_alarm(self, record: dict) -> None:
+        """Insert or update one alarm record (see :meth:`live.alarms.Alarm.to_record`)."""
+        ins = _insert(self.engine, alarms)
+        with self.engine.begin() as conn:
+            conn.execute(ins.on_conflict_do_update(
+                index_elements=["id"], set_={k: getattr(ins.excluded, k) for k in record if k != "id"}), [record])
+
+    # -- reads ------------------------------------------------------------------------
+    def load_states(self) -> dict[str, dict]:
+        """Return ``{device_id: {values, last_ts, last_seen, online, last_event}}``."""
+        out: dict[str, dict] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(sa.select(device_state)).mappings():
+                out[row["device_id"]] = {**dict(row), "values": {}}
+            for row in conn.execute(sa.select(device_values)).mappings():
+                rec = out.setdefault(row["device_id"], {"device_id": row["device_id"], "values": {},
+                                                         "last_ts": None, "last_seen": None, "online": None})
+                rec["values"][row["field"]] = row["value"]
+        return out
+
+    def load_alarms(self, states: Iterable[str] | None = None) -> list[dict]:
+        """Alarm records, optionally only those in the given lifecycle states."""
+        q = sa.select(alarms).order_by(alarms.c.raised_at)
+        if states is not None:
+            q = q.where(alarms.c.state.in_(list(states)))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def history(self, device_id: str, *, start: float | None = None, end: float | None = None,
+                limit: int = 10_000) -> list[dict]:
+        """Raw readings of a device in ``[start, end)`` ordered by event time."""
+        q = sa.select(telemetry).where(telemetry.c.device_id == device_id)
+        if start is not None:
+            q = q.where(telemetry.c.ts >= start)
+        if end is not None:
+            q = q.where(telemetry.c.ts < end)
+        q = q.order_by(telemetry.c.ts, telemetry.c.seq).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def rollups(self, device_id: str, field: str | None = None) -> list[dict]:
+        """Downsampled buckets of a device (optionally one field), oldest first."""
+        q = sa.select(rollup).where(rollup.c.device_id == device_id)
+        if field is not None:
+            q = q.where(rollup.c.field == field)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q.order_by(rollup.c.bucket_start)).mappings()]
+
+    def dead_letters(self, limit: int = 100, reason: str | None = None) -> list[dict]:
+        """Most recent dead letters first."""
+        q = sa.select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
+        if reason:
+            q = q.where(dead_letters.c.reason == reason)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def count(self, table: sa.Table = telemetry) -> int:
+        """Number of rows of a live table."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    # -- retention --------------------------------------------------------------------
+    def apply_retention(self, now: float, *, raw_keep_s: float = 7 * 86400, bucket_s: int = 900,
+                        rollup_keep_s: float = 400 * 86400, dead_letter_keep_s: float = 30 * 86400,
+                        chunk: int = 50_000) -> dict[str, int]:
+        """Downsample raw readings older than ``raw_keep_s`` into ``bucket_s`` buckets, then delete.
+
+        Numeric (and boolean, as 0/1) fields become one ``live_rollup`` row per device, field
+        and bucket (``n, min, max, mean, last``), merged with a bucket already there. Rollups
+        older than ``rollup_keep_s`` and dead letters older than ``dead_letter_keep_s`` are
+        deleted. Return counts ``{"downsampled", "rollups", "deleted_rollups", "deleted_dead_letters"}``.
+        """
+        if bucket_s <= 0:
+            raise ValueError(f"bucket_s={bucket_s} must be > 0")
+        cutoff = now - raw_keep_s
+        # Only whole buckets are downsampled, so a bucket never mixes raw and rolled-up rows.
+        cutoff = math.floor(cutoff / bucket_s) * bucket_s
+        done = {"downsampled": 0, "rollups": 0}
+        with self.engine.begin() as conn:
+            while True:
+                rows = conn.execute(
+                    sa.select(telemetry.c.id, telemetry.c.device_id, telemetry.c.ts, telemetry.c["values"])
+                    .where(telemetry.c.ts < cutoff).order_by(telemetry.c.ts).limit(chunk)).all()
+                if not rows:
+                    break
+                acc: dict[tuple, list] = defaultdict(list)
+                for _id, dev, ts, values in rows:
+                    for k, v in (values or {}).items():
+                        if isinstance(v, bool):
+                            v = float(v)
+                        if isinstance(v, (int, float)) and math.isfinite(v):
+                            acc[(dev, k, math.floor(ts / bucket_s) * bucket_s)].append((ts, float(v)))
+                for (dev, k, start), pts in acc.items():
+                    self._merge_bucket(conn, dev, k, bucket_s, start, pts)
+                ids = [r[0] for r in rows]
+                for i in range(0, len(ids), 1000):
+                    conn.execute(telemetry.delete().where(telemetry.c.id.in_(ids[i:i + 1000])))
+                done["downsampled"] += len(ids)
+                done["rollups"] += len(acc)
+            done["deleted_rollups"] = conn.execute(
+                rollup.delete().where(rollup.c.bucket_start < now - rollup_keep_s)).rowcount or 0
+            done["deleted_dead_letters"] = conn.execute(
+                dead_letters.delete().where(dead_letters.c.received_at < now - dead_letter_keep_s)).rowcount or 0
+        return done
+
+    @staticmethod
+    def _merge_bucket(conn, dev: str, field: str, bucket_s: int, start: float, pts: list) -> None:
+        pts.sort()
+        vals = [v for _, v in pts]
+        n, lo, hi, mean = len(vals), min(vals), max(vals), sum(vals) / len(vals)
+        last_ts, last = pts[-1]
+        key = (rollup.c.device_id == dev) & (rollup.c.field == field) & \
+              (rollup.c.bucket_s == bucket_s) & (rollup.c.bucket_start == start)
+        old = conn.execute(sa.select(rollup).where(key)).mappings().first()
+        if old is not None:
+            tot = old["n"] + n
+            mean = (old["mean"] * old["n"] + mean * n) / tot
+            lo, hi = min(lo, old["min"]), max(hi, old["max"])
+            if old["last_ts"] is not None and old["last_ts"] > last_ts:
+                last_ts, last = old["last_ts"], old["last"]
+            conn.execute(rollup.update().where(key).values(n=tot, min=lo, max=hi, mean=mean, last=last, last_ts=last_ts))
+        else:
+            conn.execute(rollup.insert().values(device_id=dev, field=field, bucket_s=bucket_s, bucket_start=start,
+                                                n=n, min=lo, max=hi, mean=mean, last=last, last_ts=last_ts))

@@ -1,0 +1,120 @@
+"""``twin devices``: list the registered devices, simulate their MQTT streams."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import typer
+
+from services.cli.common import err_console, print_json
+
+__all__ = ["register"]
+
+devices_app = typer.Typer(help="Registered devices: list them, simulate their streams.", no_args_is_help=True)
+
+
+def _registry(site: Path | None):
+    from live.registry import DeviceRegistry
+    from services.live_site import load_site
+    from services.settings import get_settings
+
+    return DeviceRegistry.from_community(load_site(site or get_settings().site))
+
+
+@devices_app.command("list")
+def list_devices(
+    site: Path = typer.Option(None, "--site", help="site folder (default TWIN_SITE)"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """List devices with their place in the twin and MQTT topic."""
+    reg = _registry(site)
+    rows = [d.to_dict() for d in reg]
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("id", "kind", "building", "storey", "space", "topic")
+    for r in rows:
+        table.add_row(r["id"], r["kind"], r["building"] or "", r["storey"] or "", r["space"] or "", r["topic"])
+    from rich.console import Console
+
+    Console().print(table)
+
+
+def _broker_url(mqtt: str | None):
+    from live.broker import parse_mqtt_url
+    from services.settings import get_settings
+
+    s = get_settings()
+    if mqtt:
+        return parse_mqtt_url(mqtt)
+    if s.mqtt_url:
+        return parse_mqtt_url(s.mqtt_url)
+    marker = s.data_dir / "broker.url"
+    if marker.is_file():  # the embedded broker of a running `twin serve`
+        return parse_mqtt_url(marker.read_text().strip(), protocol=4)
+    return parse_mqtt_url("mqtt://127.0.0.1:1883")
+
+
+@devices_app.command("simulate")
+def simulate(
+    site: Path = typer.Option(None, "--site", help="site folder (default TWIN_SITE)"),
+    mqtt: str = typer.Option(None, "--mqtt", help="broker URL mqtt://host:port (default TWIN_MQTT_URL, "
+                                                  "else the embedded broker of `twin serve`)"),
+    speed: float = typer.Option(60.0, "--speed", help="simulated seconds per real second"),
+    scenario: str = typer.Option(None, "--scenario", help="incidents, e.g. fire:B3:12,leak:B1:2@120"),
+    duration: float = typer.Option(None, "--duration", help="simulated seconds to run (default: until Ctrl-C)"),
+    seed: int = typer.Option(0, "--seed", help="random seed"),
+) -> None:
+    """Publish realistic streams for every registered device (QoS 1)."""
+    from live.client import connect_kwargs, make_client
+    from live.errors import BrokerError, ScenarioError
+    from live.simulator import DeviceSimulator
+
+    if speed <= 0:
+        raise ScenarioError(f"speed={speed} must be > 0")
+    if duration is not None and duration <= 0:
+        raise ScenarioError(f"duration={duration} must be > 0")
+    reg = _registry(site)
+    sim = DeviceSimulator(reg, seed=seed, incidents=scenario)
+    url = _broker_url(mqtt)
+    client = make_client(url, f"twin-sim-{reg.site}-{uuid.uuid4().hex[:6]}", persistent=False)
+    try:
+        client.connect(**connect_kwargs(url, persistent=False, session_expiry_s=0))
+    except OSError as exc:
+        raise BrokerError(f"cannot reach the MQTT broker at {url}: {exc}") from None
+    client.loop_start()
+    err_console.print(f"simulating {len(sim.devices)} devices of {reg.site!r} on {url} at speed {speed:g}"
+                      + (f", incidents {scenario}" if scenario else ""))
+    infos = []
+
+    def publish(topic: str, body: bytes) -> None:
+        infos.append(client.publish(topic, body, qos=1))
+        if len(infos) > 5000:
+            del infos[:2500]
+
+    def progress(n: int, sim_s: float) -> None:
+        err_console.print(f"  {n} messages, {sim_s / 3600:.2f} simulated hours")
+
+    n = 0
+    try:
+        n = sim.run(publish, speed=speed, duration_s=duration, on_progress=progress)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        deadline = time.monotonic() + 10
+        for info in infos[-2500:]:
+            while not info.is_published() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        client.disconnect()
+        client.loop_stop()
+    err_console.print(f"published {n} messages")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``twin devices``."""
+    app.add_typer(devices_app, name="devices")

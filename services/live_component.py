@@ -1,0 +1,233 @@
+"""The live component of the service: MQTT ingestion, alarms and the WebSocket fan-out.
+
+Started and stopped with the app (:func:`services.app.create_app`); exposes itself as
+``app.state.live`` for the router :mod:`services.api.live`. Broker from
+``settings.mqtt_url`` (unset: an embedded amqtt broker, whose URL is written to
+``data_dir/broker.url`` for ``twin devices simulate``), database from
+``settings.resolved_db_url``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from live.alarms import Alarm, AlarmBook, WorkOrderSink
+from live.broker import EmbeddedBroker, parse_mqtt_url
+from live.client import MqttIngestor
+from live.ingest import Pipeline, iso
+from live.registry import DeviceRegistry
+from live.rules import DEFAULT_RULES_PATH, RuleEngine, load_rules
+from live.state import LiveState
+from live.store import LiveStore
+from services.settings import Settings
+from twin.model import Community
+
+__all__ = ["EventHub", "LiveComponent", "Subscriber"]
+
+log = logging.getLogger(__name__)
+
+
+class Subscriber:
+    """One WebSocket client: its filters and a bounded queue of serialized events.
+
+    When the queue is full the client is too slow: its queue is dropped and it is flagged
+    for a resync (a fresh snapshot), so ingestion never waits for it.
+    """
+
+    def __init__(self, *, building=None, storey=None, kind=None, types=None, maxsize: int = 2000) -> None:
+        self.building = set(building.split(",")) if building else None
+        self.storey = set(storey.split(",")) if storey else None
+        self.kind = set(kind.split(",")) if kind else None
+        self.types = set(types.split(",")) if types else None
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=maxsize)
+        self.resync = asyncio.Event()
+        self.dropped = 0
+        self.resyncs = 0
+
+    def wants(self, ev: dict) -> bool:
+        """Whether an event passes this client's filters."""
+        if self.types is not None and ev.get("type") not in self.types:
+            return False
+        if self.building is not None and ev.get("building") not in self.building:
+            return False
+        if self.storey is not None and ev.get("storey") not in self.storey:
+            return False
+        if self.kind is not None and ev.get("kind") not in self.kind:
+            return False
+        return True
+
+    def offer(self, ev: dict, text: str) -> None:
+        if not self.wants(ev):
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.dropped += self.queue.qsize() + 1
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.resyncs += 1
+            self.resync.set()
+            self.queue.put_nowait(None)  # wake the sender
+
+
+class EventHub:
+    """Fans events out to WebSocket subscribers; ``publish`` is callable from any thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.subscribers: set[Subscriber] = set()
+        self._pending: deque = deque()
+        self._scheduled = False
+        self._lock = threading.Lock()
+        self.published = 0
+
+    def publish(self, event: dict) -> None:
+        """Queue an event for fan-out (never blocks)."""
+        with self._lock:
+            self._pending.append(event)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # loop closed during shutdown
+            pass
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._pending = self._pending, deque()
+            self._scheduled = False
+        subs = list(self.subscribers)
+        for ev in items:
+            self.published += 1
+            if not subs:
+                continue
+            text = json.dumps(ev, ensure_ascii=False, default=str)
+            for sub in subs:
+                sub.offer(ev, text)
+
+    def stats(self) -> dict[str, Any]:
+        return {"clients": len(self.subscribers), "published": self.published,
+                "dropped": sum(s.dropped for s in self.subscribers),
+                "resyncs": sum(s.resyncs for s in self.subscribers)}
+
+
+class _AlarmHook:
+    """Persists alarm transitions and forwards them as events."""
+
+    def __init__(self, comp: "LiveComponent") -> None:
+        self.comp = comp
+
+    def __call__(self, alarm: Alarm, transition: str) -> None:
+        comp = self.comp
+        if comp.store is not None:
+            try:
+                comp.store.save_alarm(alarm.to_record())
+            except Exception:
+                log.exception("saving alarm %s failed", alarm.id)
+        kind = None
+        if alarm.device_id and comp.registry.get(alarm.device_id):
+            kind = comp.registry.get(alarm.device_id).kind
+        ev = {"type": "alarm", "ts": iso(time.time()), "transition": transition, "alarm": alarm.to_record(),
+              "device_id": alarm.device_id, "building": alarm.building, "storey": alarm.storey,
+              "space": alarm.space, "kind": kind}
+        if comp.hub is not None:
+            comp.hub.publish(ev)
+        if transition == "raised" and alarm.drill and comp.hub is not None:
+            comp.hub.publish({"type": "drill_suggestion", "ts": iso(time.time()), "device_id": alarm.device_id,
+                              "building": alarm.building, "storey": alarm.storey, "kind": kind,
+                              "suggestion": alarm.drill})
+
+
+class LiveComponent:
+    """Ingestion + alarms + event hub as a service component.
+
+    Parameters
+    ----------
+    settings : Settings
+    community : Community
+    rules_path : path, optional
+        Alarm rules file; default ``<site>/rules.yaml`` when given by the caller, else the
+        packaged default rules.
+    group : str, optional
+        Shared-subscription group: run several service processes as ingestion workers.
+    work_orders : WorkOrderSink, optional
+        Filled in by the ops service.
+    """
+
+    name = "live"
+
+    def __init__(self, settings: Settings, community: Community, *, rules_path: str | Path | None = None,
+                 group: str | None = None, work_orders: WorkOrderSink | None = None,
+                 client_id: str | None = None) -> None:
+        self.settings = settings
+        self.community = community
+        self.registry = DeviceRegistry.from_community(community)
+        self.rules_path = Path(rules_path) if rules_path else DEFAULT_RULES_PATH
+        self.rules = load_rules(self.rules_path)  # fail before starting anything
+        self.group = group
+        self.work_orders = work_orders
+        self.client_id = client_id
+        self.embedded: EmbeddedBroker | None = None
+        self.store: LiveStore | None = None
+        self.hub: EventHub | None = None
+        self.state = LiveState(self.registry)
+        self.book = AlarmBook(on_change=_AlarmHook(self), work_orders=work_orders)
+        self.engine = RuleEngine(self.rules, self.state, self.book)
+        self.pipeline: Pipeline | None = None
+        self.ingestor: MqttIngestor | None = None
+        self.db_error: str | None = None
+
+    async def start(self, app: FastAPI) -> None:
+        loop = asyncio.get_running_loop()
+        self.hub = EventHub(loop)
+        app.state.live = self
+        await loop.run_in_executor(None, self._start_blocking)
+
+    def _start_blocking(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        if s.mqtt_url:
+            url = parse_mqtt_url(s.mqtt_url)
+        else:
+            self.embedded = EmbeddedBroker().start()
+            url = self.embedded.url
+            (s.data_dir / "broker.url").write_text(f"mqtt://127.0.0.1:{self.embedded.port}\n")
+        self.store = LiveStore(s.resolved_db_url)
+        self.store.create()
+        self.pipeline = Pipeline(self.registry, self.state, store=self.store, rules=self.engine,
+                                 on_event=self.hub.publish)
+        restored = self.pipeline.restore()
+        self.book.load(self.store.load_alarms())
+        log.info("live: %d devices, %d restored states, %d rules", len(self.registry), restored, len(self.rules))
+        self.ingestor = MqttIngestor(self.pipeline, url, group=self.group, client_id=self.client_id).start(wait_s=15)
+
+    async def stop(self, app: FastAPI) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._stop_blocking)
+
+    def _stop_blocking(self) -> None:
+        if self.ingestor is not None:
+            self.ingestor.stop()
+        if self.store is not None:
+            self.store.dispose()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+    def health(self) -> dict[str, Any]:
+        broker = self.ingestor.health() if self.ingestor else {"connected": False}
+        broker["embedded"] = self.embedded is not None
+        db_ok = self.store is not None and (self.pipeline is None or self.pipeline.last_write_error is None)
+        database = {"ok": db_ok, "dialect": self.store.engine.dialect.name if self.store else None,
+                    "last_error": self.pipeline.last_write_error if self.pipeline else None}
+        return {"ready": bool(broker.get("connected")) and db_ok, "broker": broker, "database": database,
+                "devices": len(self.registry)}
