@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("TWIN_SHARED_DIR") or REPO.parent / "shared")
 SAMPLE_SITES = REPO / "sample_sites"
 
 

@@ -33,7 +33,7 @@ def _register() -> None:
 
 
 #: Sub-command modules of ``services.cli``; each defines ``register(app)``.
-COMMAND_MODULES: list[str] = ["serve", "devices"]
+COMMAND_MODULES: list[str] = ["serve", "devices", "load", "demo"]
 
 
 _register()

@@ -1,0 +1,136 @@
+"""``twin load PATH``: compose the twin of a site folder, an IFC file or a GIS file and
+report it (human table, or one JSON object with ``--json``; see docs/cli.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from services.cli.common import err_console, print_json
+from services.settings import get_settings
+from twin.model import Community
+
+__all__ = ["load_community", "print_summary", "register", "summary"]
+
+
+def summary(c: Community) -> dict[str, Any]:
+    """Return the ``twin load --json`` object of a community (keys as in docs/cli.md).
+
+    Per storey, ``spaces``/``doors``/``devices`` count the elements on the storey;
+    ``stairs``/``elevators`` count those serving it; ``walkable_area_m2`` in m².
+    """
+    per: dict[str, dict[str, int]] = {
+        s.id: {"spaces": 0, "doors": 0, "stairs": 0, "elevators": 0, "devices": 0} for s in c.storeys
+    }
+
+    def bump(storey_id: str | None, key: str) -> None:
+        if storey_id in per:
+            per[storey_id][key] += 1
+
+    for sp in c.spaces:
+        bump(sp.storey_id, "spaces")
+    for d in c.doors:
+        bump(d.storey_id, "doors")
+    for st in c.stairs:
+        for sid in dict.fromkeys(st.storey_ids):
+            bump(sid, "stairs")
+    for el in c.elevators:
+        for sid in dict.fromkeys(el.storey_ids):
+            bump(sid, "elevators")
+    for dev in c.devices:
+        bump(dev.storey_id, "devices")
+    return {
+        "site": c.name,
+        "crs": c.crs,
+        "counts": c.counts(),
+        "buildings": [
+            {"id": b.id, "name": b.name, "source": b.source,
+             "storeys": [{"id": s.id, "name": s.name, "elevation_m": round(float(s.elevation_m), 4),
+                          **per[s.id], "walkable_area_m2": round(s.walkable_area_m2, 3)}
+                         for s in b.storeys]}
+            for b in c.buildings
+        ],
+        "warnings": list(c.warnings),
+    }
+
+
+def load_community(path: Path, *, cache_dir: Path | None, no_cache: bool = False,
+                   show_progress: bool = True) -> Community:
+    """Load ``path`` with a progress bar on stderr (never stdout)."""
+    from bim import load
+
+    cache = None if no_cache else (cache_dir or get_settings().resolved_cache_dir)
+    if not show_progress or not err_console.is_terminal:
+        return load(path, cache_dir=cache)
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(f"loading {path}", total=None)
+
+        def progress(done: int, total: int, message: str) -> None:
+            bar.update(task, description=str(message), completed=done, total=total or None)
+
+        return load(path, cache_dir=cache, progress=progress)
+
+
+def print_summary(c: Community, console: Console | None = None) -> None:
+    """Print a human summary (tables) of a community on stdout."""
+    console = console or Console()
+    data = summary(c)
+    console.print(f"[bold]{data['site']}[/bold]  CRS {data['crs'] or 'none (local)'}")
+    counts = Table("element", "count", title="Counts")
+    for key, value in data["counts"].items():
+        counts.add_row(key, str(value))
+    console.print(counts)
+    table = Table("building", "source", "storeys", "spaces", "doors", "walkable m²", title="Buildings")
+    for b in data["buildings"]:
+        st = b["storeys"]
+        table.add_row(f"{b['id']} {b['name']}", b["source"], str(len(st)),
+                      str(sum(s["spaces"] for s in st)), str(sum(s["doors"] for s in st)),
+                      f"{sum(s['walkable_area_m2'] for s in st):,.0f}")
+    console.print(table)
+    for w in data["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+
+
+def _export(c: Community, geojson_dir: Path | None, json_file: Path | None) -> None:
+    from twin import io as twin_io
+
+    if geojson_dir is not None:
+        geojson_dir.mkdir(parents=True, exist_ok=True)
+        (geojson_dir / "site.geojson").write_text(
+            json.dumps(twin_io.site_geojson(c), ensure_ascii=False), encoding="utf-8")
+        for s in c.storeys:
+            (geojson_dir / f"{s.id}.geojson").write_text(
+                json.dumps(twin_io.storey_geojson(c, s.id), ensure_ascii=False), encoding="utf-8")
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(twin_io.community_to_dict(c), ensure_ascii=False),
+                             encoding="utf-8")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``twin load`` to the CLI."""
+
+    @app.command("load")
+    def load_cmd(
+        path: Path = typer.Argument(..., help="site folder, .ifc file or GIS buildings file"),
+        as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
+        cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="derived-model cache folder"),
+        no_cache: bool = typer.Option(False, "--no-cache", help="neither read nor write the cache"),
+        export_geojson: Optional[Path] = typer.Option(
+            None, "--export-geojson", help="write site.geojson and <storey>.geojson here"),
+        export_json: Optional[Path] = typer.Option(None, "--export-json", help="write the whole model as JSON"),
+    ) -> None:
+        """Load a site folder, an IFC file or a GIS file and summarise the twin."""
+        c = load_community(path, cache_dir=cache_dir, no_cache=no_cache)
+        _export(c, export_geojson, export_json)
+        if as_json:
+            print_json(summary(c))
+        else:
+            print_summary(c)
