@@ -47,7 +47,11 @@ export function explode(data) {
   if (data.type === "snapshot" || data.type === "resync") {
     const items = data.devices || data.states || data.items || [];
     const alarms = (data.alarms || []).map((a) => ({ type: "alarm", ...a, alarm: a }));
-    return [...(Array.isArray(items) ? items : Object.values(items)).map((s) => ({ type: "state", ...s })), ...alarms];
+    const states = (Array.isArray(items) ? items : Object.values(items)).map((s) => {
+      const never = s.last_seen == null && s.last_ts == null && s.online == null;
+      return { type: "state", ...s, event: s.last_event || undefined, ...(never ? { state: "unknown" } : {}) };
+    });
+    return [...states, ...alarms];
   }
   return [data];
 }

@@ -10,6 +10,7 @@ import { isAlarmEvent } from "./states.js";
 import { api, auth, esc, listOf, login, logout } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
+const DEVICE_EVENTS = new Set(["telemetry", "event", "status", "offline", "online", "state", "device"]);
 
 export function createViewer() {
   let resolveReady, rejectReady;
@@ -92,7 +93,8 @@ function frameUpdate(app, now) {
 // -- live ---------------------------------------------------------------------------------
 function onLive(app, ev) {
   if (isAlarmEvent(ev) || ev.alarm) return onAlarm(app, ev);
-  if (!ev.device_id) return;
+  if (ev.type === "drill_suggestion") { toast(`建议演练 drill suggested: ${ev.building || ""} ${ev.storey || ""}`); return; }
+  if (!ev.device_id || !DEVICE_EVENTS.has(ev.type)) return;
   app.liveValues.set(ev.device_id, { ...(app.liveValues.get(ev.device_id) || {}), ...ev,
     values: { ...((app.liveValues.get(ev.device_id) || {}).values || {}), ...(ev.values || {}) } });
   const hasOpenAlarm = [...app.alarms.values()].some((a) => a.device_id === ev.device_id && a.state !== "cleared");
@@ -399,6 +401,7 @@ function publicApi(app) {
     flyTo: (p, d = 40) => app.scene.flyTo(p, d, 0),
     markerState: (id) => app.markers.stateOf(id),
     markerChanges: () => app.markers.changed,
+    markerChangedAt: (id) => app.markers.changedAt.get(id) ?? null,
     screenPosition: (id) => app.markers.screenPosition(id),
     applyEvent: (ev) => onLive(app, ev),
     liveReceived: () => (app.live ? app.live.received : 0),

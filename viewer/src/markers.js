@@ -35,6 +35,7 @@ export class Markers {
     this.refreshVisibility();
     twinScene.scene.add(this.mesh);
     this.changed = 0; // count of state changes applied (tests read it)
+    this.changedAt = new Map(); // device id → wall-clock ms of its last state change
   }
 
   get count() { return this.devices.length; }
@@ -90,7 +91,7 @@ export class Markers {
   }
 
   set(i, s) {
-    if (this.state[i] !== s) this.changed += 1;
+    if (this.state[i] !== s) { this.changed += 1; this.changedAt.set(this.devices[i].id, Date.now()); }
     this.state[i] = s;
     if (s === "alarm") this.alarmed.add(i); else this.alarmed.delete(i);
     this.mesh.setColorAt(i, this.color.setHex(STATE_COLORS[s] ?? STATE_COLORS.unknown));
