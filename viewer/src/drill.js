@@ -38,9 +38,9 @@ export class DrillRun {
       }
       return a;
     });
-    const geo = new THREE.CylinderGeometry(0.25, 0.25, 1.7, 6, 1);
+    const geo = new THREE.ConeGeometry(0.3, 1.7, 4, 1, true); // 4 triangles: cheap × thousands
     geo.translate(0, 0.85, 0);
-    const mat = new THREE.MeshLambertMaterial({ color: RUN_COLORS[slot % 2] });
+    const mat = new THREE.MeshBasicMaterial({ color: RUN_COLORS[slot % 2] });
     this.mesh = new THREE.InstancedMesh(geo, mat, Math.max(1, this.n));
     this.mesh.count = this.n;
     this.mesh.frustumCulled = false;

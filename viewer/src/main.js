@@ -82,8 +82,11 @@ function frameUpdate(app, now) {
   const ms = performance.now() - t;
   app.updateMs.push(ms);
   if (app.updateMs.length > 120) app.updateMs.shift();
-  updateBadges(app);
-  if (app.playback.runs.length) {
+  const cam = app.scene.camera.matrixWorld.elements.join(",");
+  const slow = now - (app.domAt || 0) > 200; // DOM text at ≤ 5 Hz: layout is costly in software
+  if (cam !== app.camKey || slow) { updateBadges(app); app.camKey = cam; }
+  if (slow) app.domAt = now;
+  if (app.playback.runs.length && slow) {
     const slider = $("#drill-time");
     if (document.activeElement !== slider) slider.value = String(app.playback.t);
     $("#drill-clock").textContent = `${app.playback.t.toFixed(1)} s / ${app.playback.duration.toFixed(0)} s · ${app.playback.agents} agents`;
@@ -176,7 +179,7 @@ function updateBadges(app) {
     const v = (app.liveValues.get(b.d.id) || {}).values || {};
     const risk = app.risk && app.risk.get(b.d.id);
     const arrow = v.direction === "up" ? "▲" : v.direction === "down" ? "▼" : "■";
-    const text = `${b.d.name || b.d.id} ${v.floor !== undefined ? arrow + v.floor + "F" : ""}${risk !== undefined ? ` · risk ${(+risk).toFixed(2)}` : ""}`;
+    const text = `${b.d.id} ${v.floor !== undefined ? arrow + v.floor + "F" : ""}${risk !== undefined ? ` · risk ${(+risk).toFixed(2)}` : ""}`;
     if (text !== b.text) { b.el.textContent = text; b.text = text; }
     b.el.dataset.state = app.markers.stateOf(b.d.id);
     b.el.dataset.risk = risk > 0.5 ? "high" : "low";

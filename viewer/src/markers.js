@@ -1,13 +1,18 @@
-// Device markers: one InstancedMesh, one instance per device, coloured by live state.
+// Device markers: one InstancedMesh, one instance per device, coloured by live state, plus
+// an overlay InstancedMesh drawn on top of everything for the devices that need attention
+// (alarm, warn, offline), larger and flashing while in alarm.
 //
-// Markers keep a constant size on screen (rescaled when the camera moves), draw on top of
-// buildings, flash while in alarm, and are hidden for meters of closed buildings (meters are
-// per-apartment and would crowd the overview).
+// Level of detail: a closed building shows only its attention markers (on top of its
+// shell); an opened building shows all its markers (meters too) with depth testing, cut
+// away above the selected storey. Devices outside buildings are always shown.
+// (Depth-tested opaque markers are several times cheaper than always-on-top ones on
+// software WebGL, which is why only the few attention markers are drawn on top.)
 
 import * as THREE from "three";
 import { STATE_COLORS, nextState } from "./states.js";
 
-const METER_KINDS = /^meter_/;
+const ATTENTION = new Set(["alarm", "warn", "offline"]);
+const OVERLAY_MAX = 1024;
 
 export class Markers {
   constructor(twinScene, devices) {
@@ -17,62 +22,79 @@ export class Markers {
     this.state = new Array(this.devices.length).fill("unknown");
     this.last = new Array(this.devices.length).fill(null);
     this.alarmed = new Set();
+    this.color = new THREE.Color();
     const geo = new THREE.OctahedronGeometry(1, 0);
-    const mat = new THREE.MeshBasicMaterial({ color: 0xffffff, depthTest: false, transparent: true, opacity: 0.95 });
-    this.mesh = new THREE.InstancedMesh(geo, mat, Math.max(1, this.devices.length));
-    this.mesh.count = this.devices.length;
-    this.mesh.renderOrder = 10;
-    this.mesh.frustumCulled = false;
-    this.mesh.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
-    this.mesh.name = "markers";
+    this.mesh = this._instanced(geo, new THREE.MeshBasicMaterial({ color: 0xffffff }), Math.max(1, this.devices.length), "markers");
+    this.overlay = this._instanced(geo, new THREE.MeshBasicMaterial({ color: 0xffffff, depthTest: false }), OVERLAY_MAX, "markers:attention");
+    this.overlay.renderOrder = 10;
+    this.overlay.count = 0;
+    this.overlayIdx = [];
     this.pos = new Float32Array(this.devices.length * 3);
     this.devices.forEach((d, i) => this.pos.set(d.position, i * 3));
-    this.shown = new Uint8Array(this.devices.length).fill(1);
+    this.shown = new Uint8Array(this.devices.length);
     this.scale = 1;
-    this.color = new THREE.Color();
     for (let i = 0; i < this.devices.length; i++) this.mesh.setColorAt(i, this.color.setHex(STATE_COLORS.unknown));
     if (!this.devices.length) this.mesh.setColorAt(0, this.color.setHex(0));
-    this.refreshVisibility();
-    twinScene.scene.add(this.mesh);
+    this.overlay.setColorAt(0, this.color.setHex(STATE_COLORS.alarm));
     this.changed = 0; // count of state changes applied (tests read it)
     this.changedAt = new Map(); // device id → wall-clock ms of its last state change
+    this.refreshVisibility();
+    twinScene.scene.add(this.mesh);
+    twinScene.scene.add(this.overlay);
+  }
+
+  _instanced(geo, mat, n, name) {
+    const m = new THREE.InstancedMesh(geo, mat, n);
+    m.frustumCulled = false;
+    m.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
+    m.name = name;
+    return m;
   }
 
   get count() { return this.devices.length; }
 
+  // Which markers the current level of detail shows (closed/open/cut buildings, isolation).
   refreshVisibility() {
     const ts = this.ts;
     this.devices.forEach((d, i) => {
       const b = ts.buildings.get(d.building);
       let on = ts.buildingVisible(d.building);
-      if (on && METER_KINDS.test(d.kind)) on = !!(b && b.open);
-      if (on && b && b.open && b.cutAt !== undefined && d.storey) {
+      if (on && b) on = b.open;
+      if (on && b && b.cutAt !== undefined && d.storey) {
         const s = ts.storeyIndex.get(d.storey);
         if (s && s.elevation > b.cutAt + 1e-6) on = false;
       }
       this.shown[i] = on ? 1 : 0;
     });
-    this._writeMatrices(this._screenScale());
+    this._dirty = true;
+    this._write(this._screenScale());
   }
 
   _screenScale() {
-    const cam = this.ts.camera, t = this.ts.controls.target;
-    const dist = cam.position.distanceTo(t);
+    const dist = this.ts.camera.position.distanceTo(this.ts.controls.target);
     return Math.max(0.25, dist * 0.009);
   }
 
-  _writeMatrices(scale) {
+  _write(scale) {
     const a = this.mesh.instanceMatrix.array;
+    const over = [];
     for (let i = 0, n = this.devices.length; i < n; i++) {
-      const s = this.shown[i] ? scale * (this.alarmed.has(i) ? 1.6 : 1) : 0;
-      const o = i * 16;
-      a[o] = s; a[o + 1] = 0; a[o + 2] = 0; a[o + 3] = 0;
-      a[o + 4] = 0; a[o + 5] = s; a[o + 6] = 0; a[o + 7] = 0;
-      a[o + 8] = 0; a[o + 9] = 0; a[o + 10] = s; a[o + 11] = 0;
-      a[o + 12] = this.pos[i * 3]; a[o + 13] = this.pos[i * 3 + 1]; a[o + 14] = this.pos[i * 3 + 2]; a[o + 15] = 1;
+      const attention = ATTENTION.has(this.state[i]);
+      if (attention && over.length < OVERLAY_MAX && this.ts.buildingVisible(this.devices[i].building)) over.push(i);
+      setMatrix(a, i, this.shown[i] && !attention ? scale : 0, this.pos, i);
     }
     this.mesh.instanceMatrix.needsUpdate = true;
+    const b = this.overlay.instanceMatrix.array;
+    over.forEach((i, k) => {
+      setMatrix(b, k, scale * 1.6, this.pos, i);
+      this.overlay.setColorAt(k, this.color.setHex(STATE_COLORS[this.state[i]]));
+    });
+    this.overlay.count = over.length;
+    this.overlay.instanceMatrix.needsUpdate = true;
+    if (this.overlay.instanceColor) this.overlay.instanceColor.needsUpdate = true;
+    this.overlayIdx = over;
     this.scale = scale;
+    this._dirty = false;
   }
 
   // Apply one live event; return the new state (or null for unknown devices).
@@ -91,7 +113,12 @@ export class Markers {
   }
 
   set(i, s) {
-    if (this.state[i] !== s) { this.changed += 1; this.changedAt.set(this.devices[i].id, Date.now()); }
+    const before = this.state[i];
+    if (before !== s) {
+      this.changed += 1;
+      this.changedAt.set(this.devices[i].id, Date.now());
+      if (ATTENTION.has(before) || ATTENTION.has(s)) this._dirty = true;
+    }
     this.state[i] = s;
     if (s === "alarm") this.alarmed.add(i); else this.alarmed.delete(i);
     this.mesh.setColorAt(i, this.color.setHex(STATE_COLORS[s] ?? STATE_COLORS.unknown));
@@ -105,22 +132,28 @@ export class Markers {
 
   // Per frame: keep the on-screen size, flash alarms (2 Hz).
   update(now) {
-    this._writeMatrices(this._screenScale());
+    const scale = this._screenScale();
+    if (this._dirty || Math.abs(scale - this.scale) > 0.02 * this.scale) this._write(scale);
     if (this.alarmed.size) {
       const on = Math.floor(now / 250) % 2 === 0;
-      for (const i of this.alarmed) this.mesh.setColorAt(i, this.color.setHex(on ? STATE_COLORS.alarm : 0xffffff));
-      this.mesh.instanceColor.needsUpdate = true;
+      this.overlayIdx.forEach((i, k) => {
+        if (this.state[i] === "alarm") this.overlay.setColorAt(k, this.color.setHex(on ? STATE_COLORS.alarm : 0xffffff));
+      });
+      if (this.overlay.instanceColor) this.overlay.instanceColor.needsUpdate = true;
     }
   }
 
+  // The marker under the ray: attention markers (drawn on top) first, then visible ones.
   pick(raycaster) {
     if (!this.devices.length) return null;
-    this.mesh.boundingSphere = null; // instances move and rescale: recompute before testing
-    const hits = raycaster.intersectObject(this.mesh, false);
-    for (const h of hits) {
-      if (h.instanceId !== undefined && this.shown[h.instanceId]) {
-        const d = this.devices[h.instanceId];
-        return { kind: "device", id: d.id, point: h.point };
+    for (const [mesh, map, onTop] of [[this.overlay, (k) => this.overlayIdx[k], true], [this.mesh, (k) => k, false]]) {
+      if (!mesh.count) continue;
+      mesh.boundingSphere = null; // instances rescale: recompute before testing
+      for (const h of raycaster.intersectObject(mesh, false)) {
+        const i = h.instanceId === undefined ? undefined : map(h.instanceId);
+        if (i !== undefined && (onTop || this.shown[i])) {
+          return { kind: "device", id: this.devices[i].id, point: h.point, distance: h.distance, onTop };
+        }
       }
     }
     return null;
@@ -130,4 +163,12 @@ export class Markers {
     const i = this.byId.get(deviceId);
     return i === undefined ? null : this.ts.toScreen(this.devices[i].position);
   }
+}
+
+function setMatrix(a, k, s, pos, i) {
+  const o = k * 16;
+  a[o] = s; a[o + 1] = 0; a[o + 2] = 0; a[o + 3] = 0;
+  a[o + 4] = 0; a[o + 5] = s; a[o + 6] = 0; a[o + 7] = 0;
+  a[o + 8] = 0; a[o + 9] = 0; a[o + 10] = s; a[o + 11] = 0;
+  a[o + 12] = pos[i * 3]; a[o + 13] = pos[i * 3 + 1]; a[o + 14] = pos[i * 3 + 2]; a[o + 15] = 1;
 }

@@ -11,7 +11,8 @@ import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 export class TwinScene {
   constructor(canvas) {
     this.canvas = canvas;
-    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false, preserveDrawingBuffer: true });
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false, powerPreference: "high-performance",
+      preserveDrawingBuffer: new URLSearchParams(location.search).has("capture") });
     this.renderer.setPixelRatio(1);
     this.renderer.setClearColor(0xdfe7ee);
     this.scene = new THREE.Scene();
@@ -77,12 +78,22 @@ export class TwinScene {
     if (o.isMesh) {
       o.userData.elements = o.userData.elements || (o.parent && o.parent.userData.elements);
       if (o.material) {
-        o.material.vertexColors = true;
-        o.material.side = THREE.DoubleSide;
-        if (o.material.transparent) o.material.depthWrite = false;
+        bakeLight(o.geometry);
+        o.material = this._flatMaterial(o.material);
       }
       this.pickables.push(o);
     }
+  }
+
+  // Unlit material (lighting is baked into the vertex colours): cheap on software WebGL.
+  _flatMaterial(m) {
+    this._materials = this._materials || new Map();
+    if (!this._materials.has(m.uuid)) {
+      this._materials.set(m.uuid, new THREE.MeshBasicMaterial({
+        vertexColors: true, side: THREE.DoubleSide, transparent: m.transparent,
+        depthWrite: !m.transparent, name: m.name }));
+    }
+    return this._materials.get(m.uuid);
   }
 
   _building(o) {
@@ -141,16 +152,19 @@ export class TwinScene {
     const rect = this.canvas.getBoundingClientRect();
     const ndc = new THREE.Vector2(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1);
     this.raycaster.setFromCamera(ndc, this.camera);
-    for (const extra of this.extraPickables) {
-      const hit = extra.pick(this.raycaster);
-      if (hit) return hit;
-    }
+    let element = null, opaque = Infinity;
     const visible = this.pickables.filter((m) => isShown(m));
     for (const hit of this.raycaster.intersectObjects(visible, false)) {
       const id = elementOf(hit.object.userData.elements, hit.faceIndex);
-      if (id) return { kind: "element", id, point: hit.point, object: hit.object, node: hit.object.userData };
+      if (id && !element) element = { kind: "element", id, point: hit.point, distance: hit.distance, object: hit.object, node: hit.object.userData };
+      if (!hit.object.material.transparent) { opaque = hit.distance; break; }
     }
-    return null;
+    // a marker wins when drawn on top or not hidden behind an opaque surface (0.5 m slack)
+    for (const extra of this.extraPickables) {
+      const hit = extra.pick(this.raycaster);
+      if (hit && (hit.onTop || hit.distance <= opaque + 0.5)) return hit;
+    }
+    return element;
   }
 
   // Screen position (CSS pixels, relative to the canvas) of a scene point; null if behind.
@@ -233,6 +247,21 @@ export class TwinScene {
     this.camera.aspect = aspect;
     this.camera.updateProjectionMatrix();
   }
+}
+
+// Multiply vertex colours by a fixed sky + sun lighting (Lambert), once at load.
+const SUN = new THREE.Vector3(0.35, 0.8, 0.45).normalize();
+export function bakeLight(g) {
+  const n = g.attributes.normal, c = g.attributes.color;
+  if (!n || !c || g.userData.baked) return;
+  for (let i = 0; i < c.count; i++) {
+    const d = Math.abs(n.getX(i) * SUN.x + n.getY(i) * SUN.y + n.getZ(i) * SUN.z);
+    const up = 0.5 + 0.5 * n.getY(i);
+    const k = Math.min(1.15, 0.45 + 0.2 * up + 0.5 * d);
+    c.setXYZ(i, Math.min(1, c.getX(i) * k), Math.min(1, c.getY(i) * k), Math.min(1, c.getZ(i) * k));
+  }
+  c.needsUpdate = true;
+  g.userData.baked = true;
 }
 
 export function isShown(o) {
