@@ -33,7 +33,7 @@ def _register() -> None:
 
 
 #: Sub-command modules of ``services.cli``; each defines ``register(app)``.
-COMMAND_MODULES: list[str] = ["serve", "devices", "load", "demo"]
+COMMAND_MODULES: list[str] = ["serve", "devices", "load", "demo", "users", "billing", "units"]
 
 
 _register()

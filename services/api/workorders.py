@@ -1,0 +1,158 @@
+"""``/api/work-orders``: report, read, list, transition, rate, attach photos; SLA pass."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+
+from services.api.deps import ActorDep, CommunityDep, SessionDep
+from services.auth import require_role
+from services.errors import InvalidInput, UnknownEntity
+from services.workorders import service
+from services.workorders.attachments import MAX_BYTES
+from services.workorders.models import Attachment
+from services.workorders.sla import escalate_overdue
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/work-orders", tags=["work orders"])
+
+Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+class LocationIn(BaseModel):
+    """Exactly one twin id: a space, a device or a billing unit."""
+
+    model_config = ConfigDict(extra="forbid")
+    space_id: str | None = Field(None, min_length=1, max_length=128)
+    device_id: str | None = Field(None, min_length=1, max_length=128)
+    unit_id: str | None = Field(None, min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "LocationIn":
+        given = [k for k in ("space_id", "device_id", "unit_id") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"location needs exactly one of space_id, device_id, unit_id (got {given or 'none'})")
+        return self
+
+
+class WorkOrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = Field(min_length=1, max_length=2000)
+    location: LocationIn
+    source: Literal["owner", "front_desk", "alarm", "preventive"] | None = None
+    category: str | None = None
+    priority: str | None = None
+    contact_name: str | None = Field(None, max_length=64)
+    contact_phone: str | None = Field(None, max_length=32)
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(min_length=1, max_length=32)
+    note: str | None = Field(None, max_length=2000)
+    assignee: str | None = Field(None, max_length=128)
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(None, max_length=2000)
+
+
+def _tz(request: Request) -> str:
+    return request.app.state.settings.timezone
+
+
+@router.post("", status_code=201)
+def create(body: WorkOrderIn, request: Request, session: SessionDep, actor: ActorDep,
+           community: CommunityDep) -> dict[str, Any]:
+    """Report a work order; returns ``{"id", "category", "status", "assignee", "location", ...}``."""
+    wo = service.create_work_order(
+        session, community, actor, description=body.description,
+        location=service.Location(**body.location.model_dump()), source=body.source,
+        category=body.category, priority=body.priority, contact_name=body.contact_name,
+        contact_phone=body.contact_phone, timezone=_tz(request))
+    session.flush()
+    return service.to_public(session, wo, actor)
+
+
+@router.get("")
+def list_(session: SessionDep, actor: ActorDep, status: str | None = None, limit: Limit = 100,
+          offset: Offset = 0) -> list[dict[str, Any]]:
+    """Work orders the caller may see, newest first."""
+    return [service.to_public(session, wo, actor)
+            for wo in service.list_work_orders(session, actor, status=status, limit=limit, offset=offset)]
+
+
+@router.get("/{wo_id}")
+def read(wo_id: Id, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """One work order with its history (actor, time, from → to) and attachments."""
+    return service.to_public(session, service.get_work_order(session, actor, wo_id), actor, history=True)
+
+
+@router.post("/{wo_id}/transitions")
+def transition(wo_id: Id, body: TransitionIn, request: Request, session: SessionDep, actor: ActorDep,
+               community: CommunityDep) -> dict[str, Any]:
+    """Move to status ``to``; 409 when the lifecycle forbids it, 422 for an unknown status."""
+    wo = service.transition_work_order(session, community, actor, wo_id, body.to, note=body.note,
+                                       assignee=body.assignee, timezone=_tz(request))
+    return service.to_public(session, wo, actor, history=True)
+
+
+@router.post("/{wo_id}/rating")
+def rate(wo_id: Id, body: RatingIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """Revisit: rating 1–5 and comment on a completed order (→ ``revisited``)."""
+    return service.to_public(session, service.rate_work_order(session, actor, wo_id, body.rating, body.comment), actor)
+
+
+@router.post("/{wo_id}/attachments", status_code=201)
+async def attach(wo_id: Id, file: UploadFile, request: Request) -> dict[str, Any]:
+    """Upload a photo (multipart field ``file``; JPEG/PNG/WebP by content, ≤ 5 MiB)."""
+    data = await file.read(MAX_BYTES + 1)
+    return await _attach_sync(request, wo_id, file.filename or "photo", data)
+
+
+async def _attach_sync(request: Request, wo_id: Id, filename: str, data: bytes) -> dict[str, Any]:
+    from starlette.concurrency import run_in_threadpool
+
+    from services.api.deps import current_actor, get_database, oauth2, to_http
+    from twin.errors import TwinError
+
+    token = await oauth2(request)
+    db = get_database(request)
+
+    def work() -> dict[str, Any]:
+        try:
+            with db.transaction() as session:
+                actor = current_actor(request, session, token)
+                att = service.add_attachment(session, actor, wo_id, filename, data)
+                return {"id": att.id, "filename": att.filename, "content_type": att.content_type,
+                        "size_bytes": att.size_bytes, "sha256": att.sha256}
+        except TwinError as exc:
+            raise to_http(exc) from exc
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/{wo_id}/attachments/{att_id}")
+def download(wo_id: Id, att_id: Id, session: SessionDep, actor: ActorDep) -> Response:
+    """The stored photo bytes."""
+    service.get_work_order(session, actor, wo_id)
+    att = session.scalar(select(Attachment).where(Attachment.id == att_id, Attachment.work_order_id == wo_id))
+    if att is None:
+        raise UnknownEntity(f"attachment {att_id} of work order {wo_id} does not exist")
+    return Response(att.data, media_type=att.content_type)
+
+
+@router.post("/escalations")
+def escalate(session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """Run one SLA pass now (the service also runs it every 30 s); admin/operator."""
+    require_role(actor, "admin", "operator")
+    return {"escalated": escalate_overdue(session)}

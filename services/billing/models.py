@@ -1,0 +1,125 @@
+"""Billing tables: units, meter readings, bills and lines, payments, allocations, intents.
+
+Money columns are ``Numeric(14, 2)`` (yuan with fen), read and written as ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.db import Base, UTCDateTime, utcnow
+
+__all__ = ["Allocation", "Bill", "BillLine", "MeterReading", "Payment", "PaymentIntent", "Unit"]
+
+Money = Numeric(14, 2, asdecimal=True)
+
+
+class Unit(Base):
+    """A billing unit mirrored from the twin (``Community.billing_units``)."""
+
+    __tablename__ = "billing_units"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    building_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    storey_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    space_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    area_m2: Mapped[Decimal] = mapped_column(Numeric(12, 2, asdecimal=True))
+    floor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    building_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    level: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class MeterReading(Base):
+    """A cumulative meter reading (kWh or m³) of a unit at the end of a month."""
+
+    __tablename__ = "meter_readings"
+
+    unit_id: Mapped[str] = mapped_column(ForeignKey("billing_units.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    reading: Mapped[Decimal] = mapped_column(Numeric(14, 3, asdecimal=True))
+    source: Mapped[str] = mapped_column(String(16), default="csv")
+
+
+class Bill(Base):
+    """A unit's bill for one month; ``id`` is ``"<month>/<unit id>"`` (one per unit-month)."""
+
+    __tablename__ = "bills"
+    __table_args__ = (Index("ix_bills_month", "month"), Index("ix_bills_unit", "unit_id", "month"))
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("billing_units.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    total: Mapped[Decimal] = mapped_column(Money)
+    paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    rules_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BillLine(Base):
+    """One charge of a bill: item, quantity × unit price (or allocated share) = amount."""
+
+    __tablename__ = "bill_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bill_id: Mapped[str] = mapped_column(ForeignKey("bills.id", ondelete="CASCADE"), index=True)
+    item: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(255))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3, asdecimal=True))
+    unit_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 4, asdecimal=True), nullable=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Payment(Base):
+    """Money received for a unit; ``reference`` is unique (idempotent import/callback)."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("billing_units.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    received_on: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(128), unique=True)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Allocation(Base):
+    """The part of a payment applied to a bill (oldest bill first)."""
+
+    __tablename__ = "payment_allocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    bill_id: Mapped[str] = mapped_column(ForeignKey("bills.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    applied_on: Mapped[date] = mapped_column(Date)
+
+
+class PaymentIntent(Base):
+    """A payment started through a gateway; settled by the HMAC-signed callback."""
+
+    __tablename__ = "payment_intents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("billing_units.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), nullable=True)
+    gateway_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -1,0 +1,183 @@
+"""The fee rules file (YAML or JSON): parsed and validated into :class:`FeeRules`.
+
+See ``fee_rules.yaml`` beside this module (the default) and docs/billing.md. Every money
+value is a decimal string; a bad value raises :class:`services.errors.InvalidInput` naming
+the key and the value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.errors import InvalidInput
+
+__all__ = ["DEFAULT_RULES", "FeeRules", "LateFee", "PropertyRule", "SharedCharge", "Utility", "load_rules"]
+
+DEFAULT_RULES = Path(__file__).resolve().parent / "fee_rules.yaml"
+UNIT_KINDS = ("apartment", "parking", "shop")
+
+
+def _dec(value: Any, where: str, *, minimum: Decimal | None = Decimal(0)) -> Decimal:
+    if isinstance(value, float):
+        raise InvalidInput(f"{where}={value!r} must be a decimal string, not a float")
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(f"{where}={value!r} is not a decimal number") from None
+    if not d.is_finite() or (minimum is not None and d < minimum):
+        raise InvalidInput(f"{where}={value!r} must be a finite number >= {minimum}")
+    return d
+
+
+@dataclass(frozen=True)
+class PropertyRule:
+    """Property fee rate (yuan/m²/month) for units matching every stated condition."""
+
+    rate: Decimal
+    kind: str | None = None
+    building_type: str | None = None
+    min_floor: int | None = None
+    max_floor: int | None = None
+
+    def matches(self, kind: str, building_type: str | None, floor: int | None) -> bool:
+        if self.kind is not None and self.kind != kind:
+            return False
+        if self.building_type is not None and self.building_type != building_type:
+            return False
+        if self.min_floor is not None and (floor is None or floor < self.min_floor):
+            return False
+        return not (self.max_floor is not None and (floor is None or floor > self.max_floor))
+
+
+@dataclass(frozen=True)
+class Utility:
+    """A metered utility with tiered prices per month or per calendar year."""
+
+    name: str
+    unit: str
+    period: str
+    kinds: tuple[str, ...]
+    tiers: tuple[tuple[Decimal | None, Decimal], ...]
+
+
+@dataclass(frozen=True)
+class SharedCharge:
+    """A monthly public-area amount (公摊) allocated by area."""
+
+    name: str
+    amount: Decimal
+    scope: str
+    kinds: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LateFee:
+    """Late fee: ``rate_per_day`` of unpaid principal after due + grace, capped."""
+
+    rate_per_day: Decimal = Decimal("0.003")
+    grace_days: int = 30
+    cap_ratio: Decimal = Decimal("1.00")
+
+
+@dataclass(frozen=True)
+class FeeRules:
+    """Validated fee rules."""
+
+    version: str
+    due_days: int
+    property_fee: tuple[PropertyRule, ...]
+    parking: dict[str, Decimal]
+    utilities: tuple[Utility, ...]
+    shared_charges: tuple[SharedCharge, ...]
+    late_fee: LateFee = field(default_factory=LateFee)
+
+    def property_rate(self, kind: str, building_type: str | None, floor: int | None) -> Decimal | None:
+        """The first matching property fee rate, or None."""
+        for rule in self.property_fee:
+            if rule.matches(kind, building_type, floor):
+                return rule.rate
+        return None
+
+
+def _kinds(raw: Any, where: str) -> tuple[str, ...]:
+    kinds = tuple(raw or UNIT_KINDS)
+    bad = [k for k in kinds if k not in UNIT_KINDS]
+    if bad:
+        raise InvalidInput(f"{where}: kind {bad[0]!r} must be one of {', '.join(UNIT_KINDS)}")
+    return kinds
+
+
+def _utility(name: str, raw: dict) -> Utility:
+    period = raw.get("period", "month")
+    if period not in ("month", "year"):
+        raise InvalidInput(f"utilities.{name}.period={period!r} must be 'month' or 'year'")
+    tiers: list[tuple[Decimal | None, Decimal]] = []
+    last = Decimal(0)
+    raw_tiers = raw.get("tiers") or []
+    for i, t in enumerate(raw_tiers):
+        where = f"utilities.{name}.tiers[{i}]"
+        price = _dec(t.get("price"), f"{where}.price")
+        upper = t.get("up_to")
+        if upper is None and i != len(raw_tiers) - 1:
+            raise InvalidInput(f"{where}: only the last tier may omit up_to")
+        if upper is not None:
+            upper = _dec(upper, f"{where}.up_to")
+            if upper <= last:
+                raise InvalidInput(f"{where}.up_to={upper} must be above the previous bound {last}")
+            last = upper
+        tiers.append((upper, price))
+    if not tiers or tiers[-1][0] is not None:
+        raise InvalidInput(f"utilities.{name}.tiers must end with a tier without up_to")
+    return Utility(name, str(raw.get("unit", "")), period, _kinds(raw.get("kinds"), f"utilities.{name}"), tuple(tiers))
+
+
+def parse_rules(raw: dict) -> FeeRules:
+    """Validate a parsed rules document."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("fee rules must be a mapping")
+    prop = []
+    for i, r in enumerate(raw.get("property_fee") or []):
+        kind = r.get("kind")
+        if kind is not None and kind not in UNIT_KINDS:
+            raise InvalidInput(f"property_fee[{i}].kind={kind!r} must be one of {', '.join(UNIT_KINDS)}")
+        prop.append(PropertyRule(_dec(r.get("rate"), f"property_fee[{i}].rate"), kind, r.get("building_type"),
+                                 r.get("min_floor"), r.get("max_floor")))
+    parking = {str(k): _dec(v, f"parking.{k}") for k, v in (raw.get("parking") or {}).items()}
+    utilities = tuple(_utility(n, u or {}) for n, u in (raw.get("utilities") or {}).items())
+    shared = []
+    for i, s in enumerate(raw.get("shared_charges") or []):
+        shared.append(SharedCharge(str(s.get("name", f"shared {i}")), _dec(s.get("amount"), f"shared_charges[{i}].amount"),
+                                   str(s.get("scope", "community")), _kinds(s.get("kinds"), f"shared_charges[{i}]")))
+    lf = raw.get("late_fee") or {}
+    grace = lf.get("grace_days", 30)
+    if not isinstance(grace, int) or grace < 0:
+        raise InvalidInput(f"late_fee.grace_days={grace!r} must be a whole number >= 0")
+    late = LateFee(_dec(lf.get("rate_per_day", "0.003"), "late_fee.rate_per_day"), grace,
+                   _dec(lf.get("cap_ratio", "1.00"), "late_fee.cap_ratio"))
+    due_days = raw.get("due_days", 15)
+    if not isinstance(due_days, int) or due_days < 0:
+        raise InvalidInput(f"due_days={due_days!r} must be a whole number >= 0")
+    return FeeRules(str(raw.get("version", "unversioned")), due_days, tuple(prop), parking, utilities,
+                    tuple(shared), late)
+
+
+def load_rules(path: Path | str | None = None, *, site: Path | str | None = None) -> FeeRules:
+    """Load rules from ``path``, else ``<site>/fee_rules.yaml`` when present, else the default."""
+    if path is None and site is not None:
+        for name in ("fee_rules.yaml", "fee_rules.yml", "fee_rules.json"):
+            if (Path(site) / name).is_file():
+                path = Path(site) / name
+                break
+    path = Path(path) if path is not None else DEFAULT_RULES
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{path.name}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+    return parse_rules(raw)

@@ -1,0 +1,97 @@
+"""``twin billing``: run / preview a month's bills, import meter readings.
+
+``twin billing run --month YYYY-MM [--site DIR] --json`` prints
+``{"month", "bills", "total", ...}`` with ``total`` a decimal string; it uses the
+database of ``TWIN_DB_URL`` (the same as the service) and is idempotent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from services.cli.common import err_console, print_json
+from services.db import Database
+from services.settings import get_settings
+
+__all__ = ["register"]
+
+billing = typer.Typer(help="Monthly bills, meter readings.", no_args_is_help=True)
+
+SITE = typer.Option(None, "--site", help="site folder: its billing units are synced first")
+RULES = typer.Option(None, "--rules", help="fee rules file (default <site>/fee_rules.yaml or the built-in)")
+
+
+def _run(month: str, site: Path | None, rules_path: Path | None, preview: bool, json_out: bool) -> None:
+    from services.auth import SYSTEM, audit
+    from services.billing.rules import load_rules
+    from services.billing.run import parse_month, run_bills
+    from services.billing.units import sync_units
+
+    parse_month(month)
+    rules = load_rules(rules_path, site=site)
+    community = None
+    if site is not None:
+        from services.sites import load_site
+
+        community = load_site(site)
+    db = Database(get_settings().resolved_db_url)
+    try:
+        db.migrate()
+        with db.transaction() as session:
+            if community is not None:
+                synced = sync_units(session, community)
+                err_console.print(f"units: {synced['units']} ({synced['inserted']} new, {synced['updated']} updated)")
+            result = run_bills(session, rules, month, preview=preview, progress=True)
+            if not preview:
+                audit(session, SYSTEM, "billing.run", "bill_run", month, created=result.created, total=result.total)
+    finally:
+        db.dispose()
+    for w in result.warnings[:20]:
+        err_console.print(f"warning: {w}")
+    if json_out:
+        print_json(result.as_json(with_drafts=20 if preview else 0))
+    else:
+        verb = "would bill" if preview else "billed"
+        typer.echo(f"{month}: {verb} {result.bills} bills, total {result.total} yuan ({result.created} new)")
+
+
+@billing.command("run")
+def run(month: str = typer.Option(..., "--month", help="YYYY-MM"), site: Path | None = SITE,
+        rules: Path | None = RULES, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Write the month's bills (idempotent: existing bills are kept as they are)."""
+    _run(month, site, rules, False, json_out)
+
+
+@billing.command("preview")
+def preview(month: str = typer.Option(..., "--month", help="YYYY-MM"), site: Path | None = SITE,
+            rules: Path | None = RULES, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Compute the month's bills without writing anything."""
+    _run(month, site, rules, True, json_out)
+
+
+@billing.command("import-readings")
+def import_readings(path: Path = typer.Argument(..., help="CSV: unit_id,kind,month,reading"),
+                    json_out: bool = typer.Option(False, "--json")) -> None:
+    """Import cumulative meter readings (all rows or none)."""
+    from services.auth import SYSTEM
+    from services.billing.readings import import_readings_csv
+
+    text = path.read_text(encoding="utf-8-sig")
+    db = Database(get_settings().resolved_db_url)
+    try:
+        db.migrate()
+        with db.transaction() as session:
+            out = import_readings_csv(session, SYSTEM, text)
+    finally:
+        db.dispose()
+    if json_out:
+        print_json(out)
+    else:
+        typer.echo(f"{out['inserted']} readings stored ({out['unchanged']} already there)")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``twin billing``."""
+    app.add_typer(billing, name="billing")

@@ -1,0 +1,46 @@
+"""``twin users``: create users (``twin users create --username U --password P --role R``)."""
+
+from __future__ import annotations
+
+import typer
+
+from services.cli.common import print_json
+from services.db import Database
+from services.settings import get_settings
+
+__all__ = ["register"]
+
+users = typer.Typer(help="Users and roles of the API.", no_args_is_help=True)
+
+
+@users.command("create")
+def create(
+    username: str = typer.Option(..., "--username", help="login name"),
+    password: str = typer.Option(..., "--password", help="at least 8 characters"),
+    role: str = typer.Option(..., "--role", help="admin, operator, planner, staff or owner"),
+    unit: list[str] = typer.Option([], "--unit", help="billing unit id an owner owns (repeatable)"),
+    staff_id: str | None = typer.Option(None, "--staff-id", help="staff register id of a staff user"),
+    email: str | None = typer.Option(None, "--email", help="email for reminders"),
+    json_out: bool = typer.Option(False, "--json", help="print the user as JSON"),
+) -> None:
+    """Create a user in the database of TWIN_DB_URL (migrating it first)."""
+    from services.auth import create_user
+
+    db = Database(get_settings().resolved_db_url)
+    try:
+        db.migrate()
+        with db.transaction() as session:
+            user = create_user(session, username=username, password=password, role=role, unit_ids=unit,
+                               staff_id=staff_id, email=email)
+            out = {"id": user.id, "username": user.username, "role": user.role, "units": list(unit)}
+    finally:
+        db.dispose()
+    if json_out:
+        print_json(out)
+    else:
+        typer.echo(f"created {role} {username}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``twin users``."""
+    app.add_typer(users, name="users")

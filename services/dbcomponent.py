@@ -1,0 +1,99 @@
+"""The database component of :func:`services.app.create_app`.
+
+On start it opens the database (``TWIN_DB_URL`` or the SQLite default), runs the Alembic
+migrations, mirrors the twin's billing units into the database and starts the SLA timer
+that escalates overdue work orders. ``health()`` reports the database state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+
+from services.db import Database
+
+__all__ = ["DatabaseComponent"]
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseComponent:
+    """Database, migrations and the periodic SLA check, as an app component.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL; default ``settings.resolved_db_url`` of the app.
+    sla_interval_s : float
+        Seconds between two overdue-escalation passes (0 disables the timer).
+    smtp_url : str, optional
+        ``smtp://host:port`` for the email channel of the notification outbox.
+    """
+
+    name = "database"
+
+    def __init__(self, url: str | None = None, *, sla_interval_s: float = 30.0,
+                 smtp_url: str | None = None, mail_from: str = "property@localhost") -> None:
+        self.url = url
+        self.sla_interval_s = sla_interval_s
+        self.smtp_url = smtp_url
+        self.mail_from = mail_from
+        self.db: Database | None = None
+        self._task: asyncio.Task | None = None
+        self._error: str | None = None
+
+    async def start(self, app: FastAPI) -> None:
+        url = self.url or app.state.settings.resolved_db_url
+        self.db = Database(url)
+        try:
+            await asyncio.to_thread(self._prepare, app)
+        except Exception as exc:
+            self._error = str(exc).splitlines()[0]
+            raise
+        app.state.db = self.db
+        app.state.smtp_url = self.smtp_url
+        app.state.mail_from = self.mail_from
+        if self.sla_interval_s > 0:
+            self._task = asyncio.create_task(self._sla_loop(app))
+
+    def _prepare(self, app: FastAPI) -> None:
+        from services.billing.units import sync_units
+
+        revision = self.db.migrate()
+        log.info("database %s at revision %s", self.db.dialect, revision)
+        community = app.state.community
+        if community is not None and community.billing_units:
+            with self.db.transaction() as session:
+                sync_units(session, community)
+
+    async def _sla_loop(self, app: FastAPI) -> None:
+        from services.workorders.sla import escalate_overdue
+
+        while True:
+            await asyncio.sleep(self.sla_interval_s)
+            try:
+                await asyncio.to_thread(self._escalate, escalate_overdue)
+            except Exception:  # keep the timer alive
+                log.exception("SLA escalation pass failed")
+
+    def _escalate(self, escalate_overdue) -> None:
+        with self.db.transaction() as session:
+            escalate_overdue(session)
+
+    async def stop(self, app: FastAPI) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.db is not None:
+            self.db.dispose()
+
+    def health(self) -> dict[str, Any]:
+        if self.db is None:
+            return {"ready": False, "error": self._error or "not started"}
+        return self.db.health()

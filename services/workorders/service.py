@@ -1,0 +1,287 @@
+"""Work-order use cases: report, read, list, transition, rate, attach photos, alarm hook.
+
+Plain functions on a session (one transaction per call site); the API routes and the
+live layer's alarm sink call them. Every write records a history event and an audit entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from services.auth import SYSTEM, Actor, audit, mask_name, mask_phone, sees_personal_data
+from services.billing.models import Unit
+from services.db import utcnow
+from services.errors import Conflict, Forbidden, InvalidInput, UnknownEntity
+from services.workorders.assignment import choose_assignee
+from services.workorders.attachments import MAX_PER_ORDER, validate_photo
+from services.workorders.classifier import CATEGORIES, classify
+from services.workorders.lifecycle import check_transition
+from services.workorders.models import Attachment, WorkOrder, WorkOrderEvent
+from services.workorders.sla import PRIORITIES, deadlines, priority_for
+from twin.errors import NotFoundError
+from twin.model import Community
+
+__all__ = [
+    "Location", "add_attachment", "create_work_order", "get_work_order", "list_work_orders",
+    "open_work_order_from_alarm", "rate_work_order", "resolve_location", "to_public",
+    "transition_work_order",
+]
+
+SOURCES = ("owner", "front_desk", "alarm", "preventive")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a work order sits: exactly one of space, device or billing unit (twin ids)."""
+
+    space_id: str | None = None
+    device_id: str | None = None
+    unit_id: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """The one key given, as in the API contract."""
+        return {k: v for k, v in (("space_id", self.space_id), ("device_id", self.device_id),
+                                  ("unit_id", self.unit_id)) if v is not None}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    space_id: str | None
+    building_id: str | None
+    unit_id: str | None
+    public: bool
+
+
+def resolve_location(session: Session, community: Community | None, loc: Location) -> Resolved:
+    """Check the location against the twin and find its space, building and unit."""
+    given = loc.as_dict()
+    if len(given) != 1:
+        raise InvalidInput(f"location needs exactly one of space_id, device_id, unit_id (got {sorted(given) or 'none'})")
+    try:
+        if loc.space_id is not None:
+            if community is None:
+                return Resolved(loc.space_id, None, None, False)
+            sp = community.space(loc.space_id)
+            unit = next((u.id for u in community.billing_units if u.space_id == sp.id), None)
+            return Resolved(sp.id, sp.building_id, unit, sp.is_public and unit is None)
+        if loc.device_id is not None:
+            if community is None:
+                return Resolved(None, None, None, False)
+            dev = community.device(loc.device_id)
+            public = dev.space_id is not None and community.space(dev.space_id).is_public
+            unit = dev.feeds[0] if len(dev.feeds) == 1 and not public else None
+            return Resolved(dev.space_id, dev.building_id, unit, public or dev.space_id is None)
+        unit = session.get(Unit, loc.unit_id)
+        if unit is None:
+            if community is None:
+                raise UnknownEntity(f"unit_id={loc.unit_id!r} is not a billing unit")
+            bu = community.billing_unit(loc.unit_id)
+            return Resolved(bu.space_id, bu.building_id, bu.id, False)
+        return Resolved(unit.space_id, unit.building_id, unit.id, False)
+    except NotFoundError as exc:
+        raise InvalidInput(f"location: {exc}") from exc
+
+
+def _event(session: Session, wo: WorkOrder, actor: Actor, kind: str, frm: str | None,
+           to: str | None, note: str | None = None, ts: datetime | None = None) -> None:
+    session.add(WorkOrderEvent(work_order_id=wo.id, ts=ts or utcnow(), actor=actor.username, kind=kind,
+                               from_status=frm, to_status=to, note=note))
+
+
+def create_work_order(session: Session, community: Community | None, actor: Actor, *,
+                      description: str, location: Location, source: str | None = None,
+                      category: str | None = None, priority: str | None = None,
+                      contact_name: str | None = None, contact_phone: str | None = None,
+                      alarm_id: str | None = None, now: datetime | None = None,
+                      timezone: str = "Asia/Shanghai") -> WorkOrder:
+    """Report a work order: classify, prioritise, set SLA timers and assign automatically."""
+    now = now or utcnow()
+    description = (description or "").strip()
+    if not description:
+        raise InvalidInput("description must not be empty")
+    if len(description) > 2000:
+        raise InvalidInput(f"description is {len(description)} characters; the limit is 2000")
+    if actor.role == "planner" and source not in (None, "preventive"):
+        raise Forbidden("planners open preventive work orders only")
+    source = source or {"owner": "owner", "planner": "preventive"}.get(actor.role, "front_desk")
+    if source not in SOURCES:
+        raise InvalidInput(f"source={source!r} must be one of {', '.join(SOURCES)}")
+    if actor.role == "owner" and source != "owner":
+        raise Forbidden("owners report work orders as source 'owner'")
+    if category is not None and category not in CATEGORIES:
+        raise InvalidInput(f"category={category!r} must be one of {', '.join(CATEGORIES)}")
+    if priority is not None and priority not in PRIORITIES:
+        raise InvalidInput(f"priority={priority!r} must be one of {', '.join(PRIORITIES)}")
+    where = resolve_location(session, community, location)
+    if actor.role == "owner" and not where.public and where.unit_id not in actor.unit_ids:
+        raise Forbidden("owners may report on their own units or public areas only")
+    confidence = None
+    if category is None:
+        category, confidence = classify(description)
+    priority = priority or priority_for(category, description)
+    respond_by, resolve_by = deadlines(priority, now)
+    wo = WorkOrder(description=description, category=category, category_confidence=confidence,
+                   priority=priority, status="reported", source=source, space_id=where.space_id,
+                   device_id=location.device_id, unit_id=where.unit_id,
+                   building_id=where.building_id, public=where.public, reporter=actor.username,
+                   contact_name=contact_name, contact_phone=contact_phone, alarm_id=alarm_id,
+                   created_at=now, updated_at=now, respond_by=respond_by, resolve_by=resolve_by)
+    session.add(wo)
+    session.flush()
+    _event(session, wo, actor, "reported", None, "reported", f"{category}/{priority} via {source}", now)
+    assignee = choose_assignee(session, community, category, where.space_id, now, timezone)
+    if assignee is not None:
+        wo.status, wo.assignee = "assigned", assignee
+        _event(session, wo, SYSTEM, "transition", "reported", "assigned", f"auto-assigned to {assignee}", now)
+    audit(session, actor, "work_order.create", "work_order", wo.id, category=category,
+          priority=priority, location=location.as_dict(), assignee=assignee)
+    return wo
+
+
+def _owns(actor: Actor, wo: WorkOrder) -> bool:
+    return wo.reporter == actor.username or (wo.unit_id is not None and wo.unit_id in actor.unit_ids)
+
+
+def get_work_order(session: Session, actor: Actor, wo_id: int) -> WorkOrder:
+    """Return a work order the actor may see (owners: own or public; staff: assigned)."""
+    wo = session.get(WorkOrder, wo_id)
+    if wo is None:
+        raise UnknownEntity(f"work order {wo_id} does not exist")
+    if actor.role == "owner" and not (_owns(actor, wo) or wo.public):
+        raise UnknownEntity(f"work order {wo_id} does not exist")
+    return wo
+
+
+def list_work_orders(session: Session, actor: Actor, *, status: str | None = None,
+                     limit: int = 100, offset: int = 0) -> list[WorkOrder]:
+    """Return work orders visible to the actor, newest first."""
+    query = select(WorkOrder)
+    if actor.role == "owner":
+        query = query.where(or_(WorkOrder.reporter == actor.username,
+                                WorkOrder.unit_id.in_(sorted(actor.unit_ids)), WorkOrder.public.is_(True)))
+    elif actor.role == "staff" and actor.staff_id:
+        query = query.where(WorkOrder.assignee == actor.staff_id)
+    if status is not None:
+        query = query.where(WorkOrder.status == status)
+    query = query.order_by(WorkOrder.id.desc()).limit(min(max(limit, 1), 1000)).offset(max(offset, 0))
+    return list(session.scalars(query))
+
+
+def transition_work_order(session: Session, community: Community | None, actor: Actor, wo_id: int,
+                          to: str, *, note: str | None = None, assignee: str | None = None,
+                          now: datetime | None = None, timezone: str = "Asia/Shanghai") -> WorkOrder:
+    """Move a work order to status ``to`` (409 when the lifecycle forbids it)."""
+    now = now or utcnow()
+    wo = get_work_order(session, actor, wo_id)
+    check_transition(wo.status, to, actor, owns=_owns(actor, wo),
+                     assigned_to_actor=actor.staff_id is not None and wo.assignee == actor.staff_id)
+    frm = wo.status
+    if to == "assigned":
+        if assignee is not None:
+            if community is not None and assignee not in {m.id for m in community.staff}:
+                raise InvalidInput(f"assignee={assignee!r} is not a member of staff")
+        else:
+            assignee = choose_assignee(session, community, wo.category, wo.space_id, now, timezone)
+            if assignee is None:
+                raise Conflict(f"no staff with skill {wo.category!r} is on shift to take work order {wo_id}")
+        if frm == "assigned" and assignee == wo.assignee:
+            raise Conflict(f"work order {wo_id} is already assigned to {assignee!r}")
+        wo.assignee = assignee
+        note = note or f"assigned to {assignee}"
+    if to == "in_progress" and wo.responded_at is None:
+        wo.responded_at = now
+    if to == "completed":
+        wo.completed_at = now
+    if to == "reopened":
+        wo.completed_at, wo.rating, wo.rating_comment = None, None, None
+    wo.status, wo.updated_at = to, now
+    _event(session, wo, actor, "transition", frm, to, note, now)
+    audit(session, actor, "work_order.transition", "work_order", wo.id, frm=frm, to=to, assignee=wo.assignee)
+    return wo
+
+
+def rate_work_order(session: Session, actor: Actor, wo_id: int, rating: int, comment: str | None) -> WorkOrder:
+    """Record the revisit: rating 1–5 and comment; moves ``completed`` → ``revisited``."""
+    if not 1 <= rating <= 5:
+        raise InvalidInput(f"rating={rating} must be between 1 and 5")
+    wo = get_work_order(session, actor, wo_id)
+    if actor.role == "owner" and not _owns(actor, wo):
+        raise Forbidden("owners may rate their own work orders only")
+    if actor.role not in ("owner", "operator", "admin"):
+        raise Forbidden(f"role {actor.role!r} may not record a revisit")
+    if wo.status != "completed":
+        raise Conflict(f"only a completed work order can be rated (status is {wo.status!r})")
+    wo.rating, wo.rating_comment = rating, (comment or None)
+    wo.status, wo.updated_at = "revisited", utcnow()
+    _event(session, wo, actor, "revisit", "completed", "revisited", f"rating {rating}: {comment or ''}".strip())
+    audit(session, actor, "work_order.rate", "work_order", wo.id, rating=rating)
+    return wo
+
+
+def add_attachment(session: Session, actor: Actor, wo_id: int, filename: str, data: bytes) -> Attachment:
+    """Attach a photo (JPEG/PNG/WebP by magic bytes, ≤ 5 MiB, ≤ 10 per order)."""
+    wo = get_work_order(session, actor, wo_id)
+    if actor.role == "owner" and not _owns(actor, wo):
+        raise Forbidden("owners may attach photos to their own work orders only")
+    if actor.role == "planner":
+        raise Forbidden("planners may not attach photos")
+    count = session.scalar(select(func.count()).select_from(Attachment).where(Attachment.work_order_id == wo.id))
+    if count >= MAX_PER_ORDER:
+        raise Conflict(f"work order {wo.id} already has {count} photos (limit {MAX_PER_ORDER})")
+    content_type, digest = validate_photo(filename, data)
+    att = Attachment(work_order_id=wo.id, filename=filename[:255] or "photo", content_type=content_type,
+                     size_bytes=len(data), sha256=digest, data=data, uploaded_by=actor.username)
+    session.add(att)
+    session.flush()
+    audit(session, actor, "work_order.attach", "work_order", wo.id, attachment=att.id, bytes=len(data))
+    return att
+
+
+def to_public(session: Session, wo: WorkOrder, actor: Actor, *, history: bool = False) -> dict[str, Any]:
+    """The JSON form of a work order for ``actor`` (personal data masked where needed)."""
+    location = {k: v for k, v in (("space_id", wo.space_id), ("device_id", wo.device_id),
+                                  ("unit_id", wo.unit_id)) if v is not None}
+    see = sees_personal_data(actor, wo.unit_id) or (actor.role == "staff" and wo.assignee == actor.staff_id) \
+        or wo.reporter == actor.username
+    body: dict[str, Any] = {
+        "id": wo.id, "category": wo.category, "status": wo.status, "assignee": wo.assignee,
+        "location": location, "description": wo.description, "priority": wo.priority,
+        "source": wo.source, "building_id": wo.building_id, "public": wo.public,
+        "reporter": wo.reporter if see else mask_name(wo.reporter),
+        "contact_name": wo.contact_name if see else mask_name(wo.contact_name),
+        "contact_phone": wo.contact_phone if see else mask_phone(wo.contact_phone),
+        "created_at": wo.created_at.isoformat(), "updated_at": wo.updated_at.isoformat(),
+        "respond_by": wo.respond_by.isoformat(), "resolve_by": wo.resolve_by.isoformat(),
+        "escalation_level": wo.escalation_level, "rating": wo.rating, "rating_comment": wo.rating_comment,
+        "category_confidence": wo.category_confidence,
+    }
+    if history:
+        events = session.scalars(select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == wo.id)
+                                 .order_by(WorkOrderEvent.id))
+        body["history"] = [{"ts": e.ts.isoformat(), "actor": e.actor, "kind": e.kind, "from": e.from_status,
+                            "to": e.to_status, "note": e.note} for e in events]
+        atts = session.execute(select(Attachment.id, Attachment.filename, Attachment.content_type,
+                                      Attachment.size_bytes).where(Attachment.work_order_id == wo.id)).all()
+        body["attachments"] = [{"id": a.id, "filename": a.filename, "content_type": a.content_type,
+                                "size_bytes": a.size_bytes} for a in atts]
+    return body
+
+
+def open_work_order_from_alarm(session: Session, community: Community | None, *, alarm_id: str,
+                               device_id: str, description: str, category: str | None = None,
+                               priority: str | None = None, now: datetime | None = None) -> WorkOrder:
+    """Open (once per alarm) a work order for a device alarm; the live layer's alarm sink.
+
+    Idempotent by ``alarm_id``: a repeated alarm returns the work order already opened.
+    """
+    existing = session.scalar(select(WorkOrder).where(WorkOrder.alarm_id == alarm_id))
+    if existing is not None:
+        return existing
+    return create_work_order(session, community, SYSTEM, description=description,
+                             location=Location(device_id=device_id), source="alarm", category=category,
+                             priority=priority, alarm_id=alarm_id, now=now)
