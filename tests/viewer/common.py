@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from shapely.geometry import LineString, Point, Polygon, box
 
-from twin.model import (BillingUnit, Building, Community, Device, SiteFeature, Space, Storey)
+from twin.model import (BillingUnit, Building, Community, Device, SiteFeature, Space, Staff, Storey)
 
 E0, N0 = 500_000.0, 3_380_000.0
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +65,8 @@ def small_community(ifc_file: str | None = None) -> Community:
         BillingUnit(id="U-B2-101", kind="apartment", building_id="B2", area_m2=80.0,
                     storey_id="B2-F01", space_id="B2-F01-01", owner="测试乙", phone="138-0000-0002"),
     ]
+    c.staff = [Staff(id="W-PLUMB-1", name="维修甲", role="maintenance", skills=["水电", "plumbing"],
+                     shift="00:00-23:59")]
     c.validate()
     return c
 
