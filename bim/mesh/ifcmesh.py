@@ -167,8 +167,7 @@ def _rotation_translation(angle_deg: float, dx: float, dy: float, scale: float =
     return m
 
 
-def _rigid_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
-    """Kabsch in 2D: rotation + translation taking src points onto dst (None if degenerate)."""
+def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
     cs, cd = src.mean(axis=0), dst.mean(axis=0)
     a, b = src - cs, dst - cd
     if np.linalg.norm(a) < 1e-6:
@@ -177,12 +176,31 @@ def _rigid_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
     rot = (u @ vt).T
     if np.linalg.det(rot) < 0:
         return None
-    residual = np.abs((a @ rot.T) - b).max()
-    if residual > 2.0:  # the loader's spaces do not match this file's: do not trust it
-        return None
     m = np.eye(4)
     m[:2, :2] = rot
     m[:2, 3] = cd - rot @ cs
+    return m
+
+
+def _rigid_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    """Rotation + translation taking src points onto dst (Kabsch in 2D), robust to the few
+    spaces whose mesh centre differs from the twin's footprint centroid (L-shapes, stairs):
+    refit on the points that agree. None when degenerate or when nothing agrees (< 2 m)."""
+    keep = np.ones(src.shape[0], dtype=bool)
+    m = None
+    for _ in range(4):
+        if keep.sum() < 2:
+            return None
+        m = _kabsch(src[keep], dst[keep])
+        if m is None:
+            return None
+        residual = np.linalg.norm(src @ m[:2, :2].T + m[:2, 3] - dst, axis=1)
+        new_keep = residual <= max(0.02, 3.0 * float(np.median(residual)))
+        if (new_keep == keep).all():
+            break
+        keep = new_keep
+    if float(np.median(residual)) > 2.0:  # the loader's spaces do not match this file's
+        return None
     return m
 
 
