@@ -20,24 +20,24 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from bim.mesh import Scene, SceneError, build_scene, scene_index
 
-__all__ = ["router", "get_scene"]
+__all__ = ["SceneComponent", "get_scene", "router", "scene_for_app"]
 
 router = APIRouter(tags=["scene"])
 _lock = threading.Lock()
 
 
-def _site_dir(request: Request) -> Path | None:
-    community = request.app.state.community
+def _site_dir(app) -> Path | None:
+    community = app.state.community
     for key in ("site_dir", "source_dir", "path"):
         value = (community.attributes or {}).get(key) if community is not None else None
         if value:
             return Path(value)
-    return getattr(request.app.state, "site_dir", None) or request.app.state.settings.site
+    return getattr(app.state, "site_dir", None) or app.state.settings.site
 
 
-def get_scene(request: Request) -> Scene:
+def scene_for_app(app) -> Scene:
     """Return the app's scene, building it on first use (404 without a community)."""
-    state = request.app.state
+    state = app.state
     if getattr(state, "community", None) is None:
         raise HTTPException(404, "no community is loaded: start the service with --site DIR")
     scene = getattr(state, "scene", None)
@@ -48,11 +48,44 @@ def get_scene(request: Request) -> Scene:
         if scene is None:
             cache = state.settings.resolved_cache_dir / "scene"
             try:
-                scene = build_scene(state.community, cache_dir=cache, base_dir=_site_dir(request))
+                scene = build_scene(state.community, cache_dir=cache, base_dir=_site_dir(app))
             except SceneError as exc:
                 raise HTTPException(422, str(exc)) from exc
             state.scene = scene
     return scene
+
+
+def get_scene(request: Request) -> Scene:
+    """Return the scene of the request's app (see :func:`scene_for_app`)."""
+    return scene_for_app(request.app)
+
+
+class SceneComponent:
+    """Builds (or loads from the cache) the scene in the background when the service starts,
+    so the first page load does not wait for meshing. Always ready: the scene routes build
+    on demand if a request comes first."""
+
+    name = "scene"
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+
+    async def start(self, app) -> None:
+        def work() -> None:
+            try:
+                scene_for_app(app)
+            except HTTPException as exc:
+                self.error = str(exc.detail)
+        self._thread = threading.Thread(target=work, name="scene-build", daemon=True)
+        self._thread.start()
+
+    async def stop(self, app) -> None:
+        return None
+
+    def health(self) -> dict:
+        building = self._thread is not None and self._thread.is_alive()
+        return {"ready": True, "building": building, "error": self.error}
 
 
 @router.get("/api/scene.glb", response_class=Response,
