@@ -4,6 +4,7 @@ Node tree (names are stable; every node's ``extras`` says what it is)::
 
     site                      kind=site
       layer:<name>            kind=layer, lod=overview   roads, green, parking, gates, ...
+      layer:<name>_underground  kind=layer, lod=detail   garage parking (shown with the garage)
     building:<id>             kind=building, id, name, source
       shell:<id>              kind=shell, lod=overview   the outside, merged
       storey:<storey id>      kind=storey, lod=detail, elevation_m (hidden until opened)
@@ -45,7 +46,7 @@ __all__ = ["SCENE_VERSION", "OVERVIEW_BUDGET", "Scene", "build_scene", "scene_ke
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the scene layout or meshing changes (part of the cache key).
-SCENE_VERSION = "1"
+SCENE_VERSION = "3"
 #: Triangle budget of the whole-community overview (site layers + building shells).
 OVERVIEW_BUDGET = 300_000
 
@@ -200,8 +201,9 @@ def _build(community: Community, key: str, base: Path | None, budget: int,
            progress: Progress | None) -> Scene:
     layers = ground_layers(community)
     site = GlbNode("site", extras={"kind": "site"}, children=[
-        _mesh_node(f"layer:{name}", mesh, GROUND if name == "ground" else SOLID,
-                   kind="layer", layer=name, lod="overview") for name, mesh in sorted(layers.items())])
+        _mesh_node(f"layer:{name}", mesh, GROUND if name == "ground" else SOLID, kind="layer", layer=name,
+                   lod="detail" if name.endswith("_underground") else "overview")
+        for name, mesh in sorted(layers.items())])
     element_triangles: dict[str, int] = {}
     shells: dict[str, TriMesh] = {}
     details: dict[str, list[GlbNode]] = {}
@@ -210,7 +212,7 @@ def _build(community: Community, key: str, base: Path | None, budget: int,
             progress(i, len(community.buildings), f"meshing building {b.id}")
         shells[b.id], details[b.id] = _building_parts(community, b, base, element_triangles)
     origin = _origin(community, [*shells.values(), *layers.values()])
-    layer_tris = sum(m.n_triangles for m in layers.values())
+    layer_tris = sum(m.n_triangles for n, m in layers.items() if not n.endswith("_underground"))
     shells = _fit_budget(shells, budget - layer_tris)
     roots = [site]
     for b in community.buildings:
@@ -221,7 +223,8 @@ def _build(community: Community, key: str, base: Path | None, budget: int,
     if progress is not None:
         progress(len(community.buildings), len(community.buildings), "writing GLB")
     overview = layer_tris + sum(m.n_triangles for m in shells.values())
-    total = overview + sum(_node_tris(n) for nodes in details.values() for n in nodes)
+    total = overview + sum(_node_tris(n) for nodes in details.values() for n in nodes) + sum(
+        m.n_triangles for n, m in layers.items() if n.endswith("_underground"))
     meshes = sum(_node_meshes(r) for r in roots)
     extras = {"twin": {"version": SCENE_VERSION, "key": key, "community": community.name,
                        "crs": community.crs, "origin": origin.tolist(),

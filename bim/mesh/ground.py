@@ -15,21 +15,27 @@ from shapely.geometry.base import BaseGeometry
 from bim.mesh.trimesh import TriMesh, concat
 from twin.model import Building, Community, SiteFeature, Storey
 
-__all__ = ["LAYER_STYLE", "flat_mesh", "prism_mesh", "feature_mesh", "ground_layers",
+__all__ = ["LAYER_STYLE", "UNDERGROUND_LEVELS", "flat_mesh", "prism_mesh", "feature_mesh", "ground_layers",
            "gis_building_shell", "storey_detail"]
 
 #: Per feature kind: (layer name, RGBA, height above ground (m), default width (m) of lines).
+#: Heights are ≥ 4 cm apart so that layers never z-fight at overview distances.
 LAYER_STYLE: dict[str, tuple[str, tuple[int, int, int, int], float, float]] = {
-    "road": ("roads", (96, 98, 104, 255), 0.03, 6.0),
-    "footpath": ("footpaths", (196, 186, 160, 255), 0.05, 2.0),
-    "green": ("green", (112, 168, 92, 255), 0.02, 1.0),
-    "parking": ("parking", (140, 150, 170, 255), 0.04, 2.5),
+    "road": ("roads", (96, 98, 104, 255), 0.12, 6.0),
+    "footpath": ("footpaths", (196, 186, 160, 255), 0.16, 2.0),
+    "green": ("green", (112, 168, 92, 255), 0.04, 1.0),
+    "parking": ("parking", (140, 150, 170, 255), 0.10, 2.5),
     "gate": ("gates", (200, 60, 50, 255), 0.0, 1.0),
-    "plaza": ("public_areas", (214, 200, 170, 255), 0.045, 2.0),
-    "playground": ("public_areas", (230, 170, 90, 255), 0.045, 2.0),
+    "plaza": ("public_areas", (214, 200, 170, 255), 0.08, 2.0),
+    "playground": ("public_areas", (230, 170, 90, 255), 0.08, 2.0),
 }
-DEFAULT_STYLE = ("public_areas", (200, 196, 180, 255), 0.045, 2.0)
+DEFAULT_STYLE = ("public_areas", (200, 196, 180, 255), 0.08, 2.0)
 GATE_HEIGHT_M = 3.0
+#: Feature ``level`` values that lie underground (garage parking): drawn at the lowest
+#: storey below ground (or GARAGE_DEFAULT_Z_M), in a ``<layer>_underground`` layer that the
+#: overview hides.
+UNDERGROUND_LEVELS = frozenset({"garage", "underground", "basement", "b1"})
+GARAGE_DEFAULT_Z_M = -3.6
 SPACE_RGBA = (90, 160, 230, 60)
 APARTMENT_RGBA = (240, 210, 160, 70)
 SLAB_RGBA = (175, 175, 170, 255)
@@ -110,9 +116,10 @@ def _walls(element_id: str, xy: np.ndarray, z0: float, z1: float, rgba, ccw: boo
     return TriMesh.single(element_id, pos, idx, nrm, rgba)
 
 
-def feature_mesh(feature: SiteFeature) -> TriMesh:
-    """Return the ground mesh of one GIS feature (gates as small posts)."""
+def feature_mesh(feature: SiteFeature, z_base_m: float = 0.0) -> TriMesh:
+    """Return the ground mesh of one GIS feature (gates as small posts), ``z_base_m`` up."""
     layer, rgba, z, width = LAYER_STYLE.get(feature.kind, DEFAULT_STYLE)
+    z += z_base_m
     geom = feature.geometry
     if geom is None or geom.is_empty:
         return TriMesh.empty()
@@ -121,16 +128,21 @@ def feature_mesh(feature: SiteFeature) -> TriMesh:
     elif geom.geom_type in ("Point", "MultiPoint"):
         geom = geom.buffer(max(width, 1.0), cap_style="square")
     if feature.kind == "gate":
-        return prism_mesh(feature.id, geom, 0.0, GATE_HEIGHT_M, rgba)
+        return prism_mesh(feature.id, geom, z_base_m, z_base_m + GATE_HEIGHT_M, rgba)
     return flat_mesh(feature.id, geom, z, rgba)
 
 
 def ground_layers(community: Community) -> dict[str, TriMesh]:
     """Return one mesh per ground layer (``roads``, ``green``, ...) plus the ``ground`` plate."""
     layers: dict[str, list[TriMesh]] = {}
+    below = [s.elevation_m for s in community.storeys if s.elevation_m < -0.5]
+    garage_z = min(below) if below else GARAGE_DEFAULT_Z_M
     for feature in community.features:
         layer = LAYER_STYLE.get(feature.kind, DEFAULT_STYLE)[0]
-        layers.setdefault(layer, []).append(feature_mesh(feature))
+        if str(feature.attributes.get("level") or "").lower() in UNDERGROUND_LEVELS:
+            layers.setdefault(f"{layer}_underground", []).append(feature_mesh(feature, garage_z))
+        else:
+            layers.setdefault(layer, []).append(feature_mesh(feature))
     out = {name: concat(ms) for name, ms in layers.items()}
     bounds = _site_bounds(community)
     if bounds is not None:

@@ -240,3 +240,32 @@ def test_index_positions_and_no_personal_data():
     text = repr(idx)
     assert "138-0000" not in text and "测试甲" not in text
     assert {u["id"] for u in idx["units"]} == {"U-B1-201", "U-B2-101"}
+
+
+def test_garage_parking_lies_underground_and_out_of_the_overview():
+    from shapely.geometry import box
+
+    from twin.model import SiteFeature, Storey
+
+    c = small_community()
+    c.buildings[1].storeys.insert(0, Storey(id="B2-B01", name="B1", building_id="B2", elevation_m=-3.6,
+                                            height_m=3.6))
+    c.features.append(SiteFeature(id="GP1", kind="parking", name="G1", attributes={"level": "garage"},
+                                  geometry=box(E0 + 60, N0 + 60, E0 + 62.5, N0 + 65)))
+    scene = build_scene(c)
+    doc, blob = parse_glb(scene.glb)
+    node = next(n for n in doc["nodes"] if n["name"] == "layer:parking_underground")
+    assert node["extras"]["lod"] == "detail" and node["extras"]["elements"]["ids"] == ["GP1"]
+    tris = node_triangles(doc, blob, node)
+    assert tris[..., 1].max() == pytest.approx(-3.6 + 0.10, abs=1e-4)  # parking height above its floor
+    assert tri_area(tris) == pytest.approx(12.5, rel=1e-4)
+    ground = next(n for n in doc["nodes"] if n["name"] == "layer:parking")
+    assert ground["extras"]["elements"]["ids"] == ["park-1"]
+
+
+def test_public_api_is_declared():
+    import bim.mesh
+
+    assert sorted(bim.mesh.__all__) == ["OVERVIEW_BUDGET", "SCENE_VERSION", "Scene", "SceneError",
+                                        "build_scene", "read_glb", "scene_index", "scene_key"]
+    assert all(hasattr(bim.mesh, name) for name in bim.mesh.__all__)

@@ -16,7 +16,7 @@ export class TwinScene {
     this.renderer.setPixelRatio(1);
     this.renderer.setClearColor(0xdfe7ee);
     this.scene = new THREE.Scene();
-    this.camera = new THREE.PerspectiveCamera(45, 1, 0.5, 5000);
+    this.camera = new THREE.PerspectiveCamera(45, 1, 1.0, 5000);
     this.camera.position.set(150, 160, 220);
     this.controls = new OrbitControls(this.camera, canvas);
     this.controls.enableDamping = false;
@@ -71,6 +71,9 @@ export class TwinScene {
       b.storeys.push(s);
       this.storeyIndex.set(d.id, s);
       o.visible = false;
+    } else if (d.kind === "layer" && d.lod === "detail") {
+      (this.underground = this.underground || []).push(o); // garage parking: with the garage
+      o.visible = false;
     } else if (d.kind === "misc") {
       this._building(o).misc.push(o);
       o.visible = false;
@@ -123,6 +126,8 @@ export class TwinScene {
     if (b.shell) b.shell.visible = !open;
     for (const s of b.storeys) s.node.visible = open && (b.cutAt === undefined || s.elevation <= b.cutAt + 1e-6);
     for (const m of b.misc) m.visible = open && b.cutAt === undefined;
+    const below = [...this.buildings.values()].some((x) => x.open && x.node.visible && x.storeys.some((s) => s.elevation < -0.5));
+    for (const u of this.underground || []) u.visible = below;
     this.onLodChange && this.onLodChange();
     return true;
   }
