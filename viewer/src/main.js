@@ -173,8 +173,15 @@ function updateBadges(app) {
       return { d, el, text: "" };
     });
   }
+  const taken = new Map(); // badges at (nearly) the same place stack upwards
   for (const b of app.badges) {
     const p = app.scene.buildingVisible(b.d.building) ? app.scene.toScreen(b.d.position) : null;
+    if (p) {
+      const key = `${Math.round(p.x / 60)},${Math.round(p.y / 18)}`;
+      const k = taken.get(key) || 0;
+      taken.set(key, k + 1);
+      p.y -= 18 * k;
+    }
     if (!p) { b.el.hidden = true; continue; }
     const v = (app.liveValues.get(b.d.id) || {}).values || {};
     const risk = app.risk && app.risk.get(b.d.id);
