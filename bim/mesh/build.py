@@ -7,6 +7,7 @@ Node tree (names are stable; every node's ``extras`` says what it is)::
       layer:<name>_underground  kind=layer, lod=detail   garage parking (shown with the garage)
     building:<id>             kind=building, id, name, source
       shell:<id>              kind=shell, lod=overview   the outside, merged
+      hull:<id>               kind=hull, lod=far         outline extruded (IFC buildings), beyond distance_m
       storey:<storey id>      kind=storey, lod=detail, elevation_m (hidden until opened)
         storey:<id>:solid     kind=part  walls, slabs, doors, stairs... (vertex colours)
         storey:<id>:glass     kind=part  windows and other transparent elements
@@ -46,9 +47,12 @@ __all__ = ["SCENE_VERSION", "OVERVIEW_BUDGET", "Scene", "build_scene", "scene_ke
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the scene layout or meshing changes (part of the cache key).
-SCENE_VERSION = "3"
+SCENE_VERSION = "4"
 #: Triangle budget of the whole-community overview (site layers + building shells).
 OVERVIEW_BUDGET = 300_000
+#: Camera distance (m) beyond which the viewer draws an IFC building's hull (its outline
+#: extruded) instead of its shell: software WebGL pays ~1 µs per triangle.
+HULL_DISTANCE_M = 250.0
 
 SOLID, GLASS, SPACES, GROUND = 0, 1, 2, 3
 MATERIALS = [
@@ -83,11 +87,12 @@ class Scene:
     cached: bool = False
     path: Path | None = None
     element_triangles: dict[str, int] = field(default_factory=dict)
+    far_triangles: int | None = None
 
     def info(self) -> dict:
         """Return the JSON-able summary (no bytes)."""
         return {"key": self.key, "origin": list(self.origin), "bytes": len(self.glb),
-                "overview_triangles": self.overview_triangles,
+                "overview_triangles": self.overview_triangles, "far_triangles": self.far_triangles,
                 "total_triangles": self.total_triangles, "meshes": self.meshes,
                 "cached": self.cached, "version": SCENE_VERSION}
 
@@ -215,24 +220,33 @@ def _build(community: Community, key: str, base: Path | None, budget: int,
     layer_tris = sum(m.n_triangles for n, m in layers.items() if not n.endswith("_underground"))
     shells = _fit_budget(shells, budget - layer_tris)
     roots = [site]
+    hulls = {}
     for b in community.buildings:
         kids = [_mesh_node(f"shell:{b.id}", shells[b.id], SOLID, kind="shell", lod="overview",
                            building=b.id)] if shells[b.id].n_triangles else []
+        hull = _hull(b, community, shells[b.id]) if resolve_ifc(b, base) is not None else None
+        if hull is not None and hull.n_triangles < shells[b.id].n_triangles:
+            hulls[b.id] = hull
+            kids.append(_mesh_node(f"hull:{b.id}", hull, SOLID, kind="hull", lod="far", building=b.id,
+                                   distance_m=HULL_DISTANCE_M))
         roots.append(GlbNode(f"building:{b.id}", extras={"kind": "building", "id": b.id, "name": b.name,
                                                           "source": b.source}, children=kids + details[b.id]))
     if progress is not None:
         progress(len(community.buildings), len(community.buildings), "writing GLB")
     overview = layer_tris + sum(m.n_triangles for m in shells.values())
-    total = overview + sum(_node_tris(n) for nodes in details.values() for n in nodes) + sum(
+    far = layer_tris + sum(hulls[b].n_triangles if b in hulls else m.n_triangles for b, m in shells.items())
+    total = overview + sum(h.n_triangles for h in hulls.values()) + sum(
+        _node_tris(n) for nodes in details.values() for n in nodes) + sum(
         m.n_triangles for n, m in layers.items() if n.endswith("_underground"))
     meshes = sum(_node_meshes(r) for r in roots)
     extras = {"twin": {"version": SCENE_VERSION, "key": key, "community": community.name,
                        "crs": community.crs, "origin": origin.tolist(),
                        "axes": "x=east, y=up, z=-north (metres from origin)",
-                       "overview_triangles": overview, "total_triangles": total}}
+                       "overview_triangles": overview, "far_triangles": far,
+                       "hull_distance_m": HULL_DISTANCE_M, "total_triangles": total}}
     glb = write_glb(roots, materials=MATERIALS, scene_extras=extras, origin=origin)
     return Scene(glb, key, tuple(origin.tolist()), overview, total, meshes,
-                 element_triangles=element_triangles)
+                 element_triangles=element_triangles, far_triangles=far)
 
 
 def _node_tris(node: GlbNode) -> int:
@@ -292,6 +306,18 @@ def _storey_node(sid: str, name: str, elevation: float, building: str,
 
 
 # -- level of detail ----------------------------------------------------------------------
+def _hull(b: Building, community: Community, shell: TriMesh) -> TriMesh | None:
+    """The building's outline extruded over the shell's height: the far level of detail."""
+    outline = building_outline(b, community)
+    if outline is None or not shell.n_triangles:
+        return None
+    z0, z1 = float(shell.positions[:, 2].min()), float(shell.positions[:, 2].max())
+    from bim.mesh.ground import prism_mesh
+
+    return prism_mesh(b.id, outline, z0, z1, SHELL_RGBA)
+
+
+
 def _fit_budget(shells: dict[str, TriMesh], budget: int) -> dict[str, TriMesh]:
     """Decimate shells (pyvista quadric decimation) so that together they fit ``budget``."""
     total = sum(m.n_triangles for m in shells.values())
@@ -335,7 +361,7 @@ def _cache_get(cache_dir, key: str) -> Scene | None:
         return None
     return Scene(data, key, tuple(meta["origin"]), meta["overview_triangles"], meta["total_triangles"],
                  meta["meshes"], cached=True, path=glb_path,
-                 element_triangles=meta.get("element_triangles", {}))
+                 element_triangles=meta.get("element_triangles", {}), far_triangles=meta.get("far_triangles"))
 
 
 def _cache_put(cache_dir, scene: Scene) -> None:

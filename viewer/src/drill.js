@@ -38,7 +38,7 @@ export class DrillRun {
       }
       return a;
     });
-    const geo = new THREE.ConeGeometry(0.3, 1.7, 4, 1, true); // 4 triangles: cheap × thousands
+    const geo = new THREE.ConeGeometry(0.35, 1.7, 3, 1, true); // 3 triangles: cheap × thousands
     geo.translate(0, 0.85, 0);
     const mat = new THREE.MeshBasicMaterial({ color: RUN_COLORS[slot % 2] });
     this.mesh = new THREE.InstancedMesh(geo, mat, Math.max(1, this.n));
@@ -46,8 +46,10 @@ export class DrillRun {
     this.mesh.frustumCulled = false;
     this.mesh.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
     this.mesh.name = `agents:${slot}`;
-    const m = this.mesh.instanceMatrix.array;
-    for (let i = 0; i < this.n; i++) { m[i * 16 + 15] = 1; }
+    this.mesh.renderOrder = 1; // before the ground: early-z hides the ground under them
+    const m = this.mesh.instanceMatrix.array; // identity rotation/scale; translation per frame
+    for (let i = 0; i < this.n; i++) { m[i * 16] = 1; m[i * 16 + 5] = 1; m[i * 16 + 10] = 1; m[i * 16 + 15] = 1; }
+    this.slotOf = new Int32Array(this.n).fill(-1);
     this.active = 0;
     this.heat = buildHeatmaps(result.density || {}, this.floors, this.floorY, origin);
     this.heat.visible = false;
@@ -67,26 +69,32 @@ export class DrillRun {
     const span = times[k1] - times[k];
     const w = span > 0 ? Math.min(1, Math.max(0, (t - times[k]) / span)) : 0;
     const a = this.frames[k], b = this.frames[k1], m = this.mesh.instanceMatrix.array;
-    let active = 0;
-    for (let i = 0, o = 0, p = 0; i < this.n; i++, o += 16, p += 3) {
+    const slot = this.slotOf;
+    let active = 0; // active agents are packed at the front: hidden ones cost nothing
+    for (let i = 0, p = 0; i < this.n; i++, p += 3) {
       const ax = a[p];
-      if (ax !== ax) { m[o] = 0; m[o + 5] = 0; m[o + 10] = 0; continue; } // NaN: hidden
-      let bx = b[p], by = b[p + 1], bz = b[p + 2];
-      if (bx !== bx || by !== a[p + 1]) { bx = ax; by = a[p + 1]; bz = a[p + 2]; } // leaving or changing floor
-      m[o] = 1; m[o + 5] = 1; m[o + 10] = 1;
+      if (ax !== ax) { slot[i] = -1; continue; } // NaN: not on any floor
+      let bx = b[p], bz = b[p + 2];
+      if (bx !== bx || b[p + 1] !== a[p + 1]) { bx = ax; bz = a[p + 2]; } // leaving or changing floor
+      const o = active * 16;
       m[o + 12] = ax + (bx - ax) * w;
       m[o + 13] = a[p + 1];
       m[o + 14] = a[p + 2] + (bz - a[p + 2]) * w;
-      active++;
+      slot[i] = active++;
     }
     this.active = active;
+    this.mesh.count = active;
     this.mesh.instanceMatrix.needsUpdate = true;
+    this.mesh.instanceMatrix.clearUpdateRanges?.();
+    this.mesh.instanceMatrix.addUpdateRange?.(0, active * 16);
     this.t = t;
   }
 
   position(agentIndex) {
-    const m = this.mesh.instanceMatrix.array, o = agentIndex * 16;
-    return m[o] ? [m[o + 12], m[o + 13], m[o + 14]] : null;
+    const k = this.slotOf[agentIndex];
+    if (k === undefined || k < 0) return null;
+    const m = this.mesh.instanceMatrix.array, o = k * 16;
+    return [m[o + 12], m[o + 13], m[o + 14]];
   }
 
   dispose() {

@@ -1,6 +1,7 @@
 // The control-room viewer: wires the scene, markers, live feed, panels and drill playback,
 // and publishes window.twinViewer (contract: ready, stats(); see docs/viewer.md).
 
+import * as THREE from "three";
 import { TwinScene } from "./scene.js";
 import { Markers } from "./markers.js";
 import { LiveFeed } from "./live.js";
@@ -214,16 +215,10 @@ function positionOf(app, sel) {
 }
 
 function centreOf(node) {
-  let min = [Infinity, Infinity, Infinity], max = [-Infinity, -Infinity, -Infinity];
-  node.traverse((o) => {
-    if (o.isMesh && o.geometry.boundingBox === null) o.geometry.computeBoundingBox();
-    if (o.isMesh) {
-      const bb = o.geometry.boundingBox;
-      min = [Math.min(min[0], bb.min.x), Math.min(min[1], bb.min.y), Math.min(min[2], bb.min.z)];
-      max = [Math.max(max[0], bb.max.x), Math.max(max[1], bb.max.y), Math.max(max[2], bb.max.z)];
-    }
-  });
-  return min[0] === Infinity ? null : [(min[0] + max[0]) / 2, (min[1] + max[1]) / 2, (min[2] + max[2]) / 2];
+  const box = new THREE.Box3().setFromObject(node);
+  if (box.isEmpty()) return null;
+  const c = box.getCenter(new THREE.Vector3());
+  return [c.x, c.y, c.z];
 }
 
 async function select(app, sel, { fly = false, panel = true } = {}) {

@@ -26,6 +26,7 @@ export class Markers {
     const geo = new THREE.OctahedronGeometry(1, 0);
     this.mesh = this._instanced(geo, new THREE.MeshBasicMaterial({ color: 0xffffff }), Math.max(1, this.devices.length), "markers");
     this.overlay = this._instanced(geo, new THREE.MeshBasicMaterial({ color: 0xffffff, depthTest: false }), OVERLAY_MAX, "markers:attention");
+    this.mesh.renderOrder = 4;
     this.overlay.renderOrder = 10;
     this.overlay.count = 0;
     this.overlayIdx = [];

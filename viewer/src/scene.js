@@ -54,7 +54,10 @@ export class TwinScene {
     this.info = gltf.scene.userData.twin || {};
     this.scene.add(this.root);
     this.root.traverse((o) => this._register(o));
-    for (const b of this.buildings.values()) b.storeys.sort((a, c) => a.elevation - c.elevation);
+    for (const b of this.buildings.values()) {
+      b.storeys.sort((a, c) => a.elevation - c.elevation);
+      if (b.shell && b.hull) this._distanceLod(b);
+    }
     this.frameAll();
     return this.info;
   }
@@ -65,6 +68,8 @@ export class TwinScene {
       this.buildings.set(d.id, { id: d.id, name: d.name, node: o, shell: null, storeys: [], misc: [], open: false });
     } else if (d.kind === "shell") {
       this._building(o).shell = o;
+    } else if (d.kind === "hull") {
+      this._building(o).hull = o;
     } else if (d.kind === "storey") {
       const b = this._building(o);
       const s = { id: d.id, name: d.name, node: o, elevation: d.elevation_m, building: b.id };
@@ -80,12 +85,31 @@ export class TwinScene {
     }
     if (o.isMesh) {
       o.userData.elements = o.userData.elements || (o.parent && o.parent.userData.elements);
+      // draw near-to-far by kind so software early-z skips hidden ground: buildings, then
+      // ground layers, then the plate under everything (all nodes sit at the origin, so
+      // three's distance sort cannot order them)
+      o.renderOrder = d.kind === "layer" ? (d.layer === "ground" ? 3 : 2) : 1;
       if (o.material) {
         bakeLight(o.geometry);
         o.material = this._flatMaterial(o.material);
       }
       this.pickables.push(o);
     }
+  }
+
+  // Shell near, hull (outline extruded) beyond hull.userData.distance_m: THREE.LOD switches
+  // per frame by camera distance to the building's centre.
+  _distanceLod(b) {
+    const lod = new THREE.LOD();
+    lod.name = `lod:${b.id}`;
+    const box = new THREE.Box3().setFromObject(b.shell);
+    const centre = box.getCenter(new THREE.Vector3());
+    for (const m of [b.shell, b.hull]) m.geometry.translate(-centre.x, -centre.y, -centre.z);
+    lod.position.copy(centre);
+    lod.addLevel(b.shell, 0);
+    lod.addLevel(b.hull, b.hull.userData.distance_m || 250);
+    b.node.add(lod);
+    b.lod = lod;
   }
 
   // Unlit material (lighting is baked into the vertex colours): cheap on software WebGL.
@@ -123,7 +147,7 @@ export class TwinScene {
     const b = this.buildings.get(id);
     if (!b) return false;
     b.open = open;
-    if (b.shell) b.shell.visible = !open;
+    if (b.lod) b.lod.visible = !open; else if (b.shell) b.shell.visible = !open;
     for (const s of b.storeys) s.node.visible = open && (b.cutAt === undefined || s.elevation <= b.cutAt + 1e-6);
     for (const m of b.misc) m.visible = open && b.cutAt === undefined;
     const below = [...this.buildings.values()].some((x) => x.open && x.node.visible && x.storeys.some((s) => s.elevation < -0.5));
