@@ -169,3 +169,21 @@ def test_pages_and_static_files_are_served(viewer_url):
         assert c.get("/api/scene.glb", headers={"If-None-Match": glb.headers["etag"]}).status_code == 304
         idx = c.get("/api/scene/index").json()
         assert "138-0000" not in str(idx) and {d["id"] for d in idx["devices"]} >= {"B1-F01-SD1"}
+
+
+@pytest.mark.parametrize("mode", ["instanced", "merged"])
+def test_both_agent_renderings_place_agents_alike(viewer_url, mode):
+    """InstancedMesh (GPUs) and the merged buffer (software WebGL) put agents at the same spots."""
+    with browser_page() as page:
+        page.goto(f"{viewer_url}/?agents={mode}")
+        page.evaluate("window.twinViewer.ready")
+        page.evaluate(f"window.twinViewer.loadDrill({walking_drill(4)!r}, 0, 'x')".replace("True", "true"))
+        origin = page.evaluate("window.twinViewer.scene().info.origin")
+        page.evaluate("window.twinViewer.seek(4.5)")
+        kind = page.evaluate("""(() => { const m = window.twinViewer.scene().scene.getObjectByName('agents:0');
+            return m.isInstancedMesh ? ['instanced', m.count] : ['merged', m.geometry.drawRange.count / 9]; })()""")
+        assert kind == [mode, 4]
+        for i in range(4):
+            x, _, z = page.evaluate(f"window.twinViewer.agentPosition(0, {i})")
+            assert x == pytest.approx(E0 + 9.5 - origin[0], abs=1e-3)
+            assert z == pytest.approx(-(N0 + 30 + i - origin[1]), abs=1e-3)

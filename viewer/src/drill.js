@@ -38,17 +38,13 @@ export class DrillRun {
       }
       return a;
     });
-    const geo = new THREE.ConeGeometry(0.35, 1.7, 3, 1, true); // 3 triangles: cheap × thousands
-    geo.translate(0, 0.85, 0);
     const mat = new THREE.MeshBasicMaterial({ color: RUN_COLORS[slot % 2] });
-    this.mesh = new THREE.InstancedMesh(geo, mat, Math.max(1, this.n));
-    this.mesh.count = this.n;
+    this.mode = agentMode(ts.renderer);
+    this.mesh = this.mode === "instanced" ? instancedAgents(this.n, mat) : mergedAgents(this.n, mat);
     this.mesh.frustumCulled = false;
-    this.mesh.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
     this.mesh.name = `agents:${slot}`;
     this.mesh.renderOrder = 1; // before the ground: early-z hides the ground under them
-    const m = this.mesh.instanceMatrix.array; // identity rotation/scale; translation per frame
-    for (let i = 0; i < this.n; i++) { m[i * 16] = 1; m[i * 16 + 5] = 1; m[i * 16 + 10] = 1; m[i * 16 + 15] = 1; }
+    this.xyz = new Float32Array(this.n * 3); // positions by packed slot
     this.slotOf = new Int32Array(this.n).fill(-1);
     this.active = 0;
     this.heat = buildHeatmaps(result.density || {}, this.floors, this.floorY, origin);
@@ -68,7 +64,7 @@ export class DrillRun {
     const k1 = Math.min(k + 1, nf - 1);
     const span = times[k1] - times[k];
     const w = span > 0 ? Math.min(1, Math.max(0, (t - times[k]) / span)) : 0;
-    const a = this.frames[k], b = this.frames[k1], m = this.mesh.instanceMatrix.array;
+    const a = this.frames[k], b = this.frames[k1], xyz = this.xyz;
     const slot = this.slotOf;
     let active = 0; // active agents are packed at the front: hidden ones cost nothing
     for (let i = 0, p = 0; i < this.n; i++, p += 3) {
@@ -76,25 +72,21 @@ export class DrillRun {
       if (ax !== ax) { slot[i] = -1; continue; } // NaN: not on any floor
       let bx = b[p], bz = b[p + 2];
       if (bx !== bx || b[p + 1] !== a[p + 1]) { bx = ax; bz = a[p + 2]; } // leaving or changing floor
-      const o = active * 16;
-      m[o + 12] = ax + (bx - ax) * w;
-      m[o + 13] = a[p + 1];
-      m[o + 14] = a[p + 2] + (bz - a[p + 2]) * w;
+      const o = active * 3;
+      xyz[o] = ax + (bx - ax) * w;
+      xyz[o + 1] = a[p + 1];
+      xyz[o + 2] = a[p + 2] + (bz - a[p + 2]) * w;
       slot[i] = active++;
     }
     this.active = active;
-    this.mesh.count = active;
-    this.mesh.instanceMatrix.needsUpdate = true;
-    this.mesh.instanceMatrix.clearUpdateRanges?.();
-    this.mesh.instanceMatrix.addUpdateRange?.(0, active * 16);
+    (this.mode === "instanced" ? writeInstanced : writeMerged)(this.mesh, xyz, active);
     this.t = t;
   }
 
   position(agentIndex) {
     const k = this.slotOf[agentIndex];
     if (k === undefined || k < 0) return null;
-    const m = this.mesh.instanceMatrix.array, o = k * 16;
-    return [m[o + 12], m[o + 13], m[o + 14]];
+    return [this.xyz[k * 3], this.xyz[k * 3 + 1], this.xyz[k * 3 + 2]];
   }
 
   dispose() {
@@ -103,6 +95,74 @@ export class DrillRun {
     this.mesh.geometry.dispose();
     this.mesh.dispose && this.mesh.dispose();
   }
+}
+
+// Agents are instanced (InstancedMesh) on GPUs; on a software renderer (SwiftShader), where
+// each instance costs like a draw call, one merged buffer rewritten per frame is ~10× faster.
+// `?agents=instanced|merged` overrides.
+export function agentMode(renderer) {
+  const forced = new URLSearchParams(location.search).get("agents");
+  if (forced === "instanced" || forced === "merged") return forced;
+  const gl = renderer.getContext();
+  const ext = gl.getExtension("WEBGL_debug_renderer_info");
+  const name = ext ? String(gl.getParameter(ext.UNMASKED_RENDERER_WEBGL)) : "";
+  return /swiftshader|llvmpipe|software/i.test(name) ? "merged" : "instanced";
+}
+
+// A 3-sided pin 1.7 m tall: apex + three base corners (m, relative to the agent's feet).
+const PIN = [0, 1.7, 0, 0.35, 0, 0, -0.175, 0, 0.303, -0.175, 0, -0.303];
+
+function instancedAgents(n, mat) {
+  const geo = new THREE.BufferGeometry();
+  geo.setAttribute("position", new THREE.Float32BufferAttribute(PIN, 3));
+  geo.setIndex([0, 1, 2, 0, 2, 3, 0, 3, 1]);
+  const mesh = new THREE.InstancedMesh(geo, mat, Math.max(1, n));
+  mesh.count = 0;
+  mesh.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
+  const m = mesh.instanceMatrix.array; // identity rotation/scale; translation per frame
+  for (let i = 0; i < n; i++) { m[i * 16] = 1; m[i * 16 + 5] = 1; m[i * 16 + 10] = 1; m[i * 16 + 15] = 1; }
+  return mesh;
+}
+
+function writeInstanced(mesh, xyz, active) {
+  const m = mesh.instanceMatrix.array;
+  for (let k = 0; k < active; k++) {
+    const o = k * 16, p = k * 3;
+    m[o + 12] = xyz[p]; m[o + 13] = xyz[p + 1]; m[o + 14] = xyz[p + 2];
+  }
+  mesh.count = active;
+  mesh.instanceMatrix.needsUpdate = true;
+  mesh.instanceMatrix.clearUpdateRanges?.();
+  mesh.instanceMatrix.addUpdateRange?.(0, active * 16);
+}
+
+function mergedAgents(n, mat) {
+  const geo = new THREE.BufferGeometry();
+  const pos = new THREE.BufferAttribute(new Float32Array(Math.max(1, n) * 12), 3);
+  pos.setUsage(THREE.DynamicDrawUsage);
+  geo.setAttribute("position", pos);
+  const idx = new Uint32Array(Math.max(1, n) * 9);
+  for (let k = 0; k < n; k++) {
+    const b = k * 4, o = k * 9;
+    idx.set([b, b + 1, b + 2, b, b + 2, b + 3, b, b + 3, b + 1], o);
+  }
+  geo.setIndex(new THREE.BufferAttribute(idx, 1));
+  geo.setDrawRange(0, 0);
+  const mesh = new THREE.Mesh(geo, mat);
+  mesh.isAgents = true;
+  return mesh;
+}
+
+function writeMerged(mesh, xyz, active) {
+  const pos = mesh.geometry.attributes.position, a = pos.array;
+  for (let k = 0; k < active; k++) {
+    const p = k * 3, o = k * 12, x = xyz[p], y = xyz[p + 1], z = xyz[p + 2];
+    for (let v = 0; v < 12; v += 3) { a[o + v] = PIN[v] + x; a[o + v + 1] = PIN[v + 1] + y; a[o + v + 2] = PIN[v + 2] + z; }
+  }
+  mesh.geometry.setDrawRange(0, active * 9);
+  pos.needsUpdate = true;
+  pos.clearUpdateRanges?.();
+  pos.addUpdateRange?.(0, active * 12);
 }
 
 function floorElevation(floorId, k, storeys) {
@@ -167,12 +227,13 @@ export class Playback {
       if (this.t >= this.duration) { this.t = this.duration; this.playing = false; }
     }
     this.lastMs = now;
-    if (this.runs.length) this.seek(this.t);
+    if (this.runs.length && (this.playing || this.t !== this.shownT)) this.seek(this.t);
   }
 
   seek(t) {
     this.t = Math.max(0, Math.min(t, this.duration));
     for (const r of this.runs) r.setTime(this.t);
+    this.shownT = this.t;
   }
 
   get agents() { return this.runs.reduce((s, r) => s + r.active, 0); }
