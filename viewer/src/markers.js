@@ -33,9 +33,10 @@ export class Markers {
     this.pos = new Float32Array(this.devices.length * 3);
     this.devices.forEach((d, i) => this.pos.set(d.position, i * 3));
     this.shown = new Uint8Array(this.devices.length);
+    this.slot = new Int32Array(this.devices.length).fill(-1); // device → packed instance
+    this.mainIdx = [];
     this.scale = 1;
-    for (let i = 0; i < this.devices.length; i++) this.mesh.setColorAt(i, this.color.setHex(STATE_COLORS.unknown));
-    if (!this.devices.length) this.mesh.setColorAt(0, this.color.setHex(0));
+    this.mesh.setColorAt(0, this.color.setHex(STATE_COLORS.unknown)); // creates instanceColor
     this.overlay.setColorAt(0, this.color.setHex(STATE_COLORS.alarm));
     this.changed = 0; // count of state changes applied (tests read it)
     this.changedAt = new Map(); // device id → wall-clock ms of its last state change
@@ -76,23 +77,32 @@ export class Markers {
     return Math.max(0.25, dist * 0.009);
   }
 
+  // Pack the shown markers at the front of each InstancedMesh (instances past `count` cost
+  // nothing; on software WebGL even zero-scale instances cost like draw calls).
   _write(scale) {
-    const a = this.mesh.instanceMatrix.array;
-    const over = [];
+    const a = this.mesh.instanceMatrix.array, b = this.overlay.instanceMatrix.array;
+    const main = [], over = [];
     for (let i = 0, n = this.devices.length; i < n; i++) {
-      const attention = ATTENTION.has(this.state[i]);
-      if (attention && over.length < OVERLAY_MAX && this.ts.buildingVisible(this.devices[i].building)) over.push(i);
-      setMatrix(a, i, this.shown[i] && !attention ? scale : 0, this.pos, i);
+      this.slot[i] = -1;
+      if (ATTENTION.has(this.state[i])) {
+        if (over.length < OVERLAY_MAX && this.ts.buildingVisible(this.devices[i].building)) {
+          setMatrix(b, over.length, scale * 1.6, this.pos, i);
+          this.overlay.setColorAt(over.length, this.color.setHex(STATE_COLORS[this.state[i]]));
+          over.push(i);
+        }
+      } else if (this.shown[i]) {
+        setMatrix(a, main.length, scale, this.pos, i);
+        this.mesh.setColorAt(main.length, this.color.setHex(STATE_COLORS[this.state[i]] ?? STATE_COLORS.unknown));
+        this.slot[i] = main.length;
+        main.push(i);
+      }
     }
-    this.mesh.instanceMatrix.needsUpdate = true;
-    const b = this.overlay.instanceMatrix.array;
-    over.forEach((i, k) => {
-      setMatrix(b, k, scale * 1.6, this.pos, i);
-      this.overlay.setColorAt(k, this.color.setHex(STATE_COLORS[this.state[i]]));
-    });
-    this.overlay.count = over.length;
-    this.overlay.instanceMatrix.needsUpdate = true;
-    if (this.overlay.instanceColor) this.overlay.instanceColor.needsUpdate = true;
+    for (const [m, list] of [[this.mesh, main], [this.overlay, over]]) {
+      m.count = list.length;
+      m.instanceMatrix.needsUpdate = true;
+      if (m.instanceColor) m.instanceColor.needsUpdate = true;
+    }
+    this.mainIdx = main;
     this.overlayIdx = over;
     this.scale = scale;
     this._dirty = false;
@@ -122,8 +132,10 @@ export class Markers {
     }
     this.state[i] = s;
     if (s === "alarm") this.alarmed.add(i); else this.alarmed.delete(i);
-    this.mesh.setColorAt(i, this.color.setHex(STATE_COLORS[s] ?? STATE_COLORS.unknown));
-    this.mesh.instanceColor.needsUpdate = true;
+    if (this.slot[i] >= 0) {
+      this.mesh.setColorAt(this.slot[i], this.color.setHex(STATE_COLORS[s] ?? STATE_COLORS.unknown));
+      this.mesh.instanceColor.needsUpdate = true;
+    }
   }
 
   stateOf(deviceId) {
@@ -147,7 +159,7 @@ export class Markers {
   // The marker under the ray: attention markers (drawn on top) first, then visible ones.
   pick(raycaster) {
     if (!this.devices.length) return null;
-    for (const [mesh, map, onTop] of [[this.overlay, (k) => this.overlayIdx[k], true], [this.mesh, (k) => k, false]]) {
+    for (const [mesh, map, onTop] of [[this.overlay, (k) => this.overlayIdx[k], true], [this.mesh, (k) => this.mainIdx[k], false]]) {
       if (!mesh.count) continue;
       mesh.boundingSphere = null; // instances rescale: recompute before testing
       for (const h of raycaster.intersectObject(mesh, false)) {
