@@ -30,10 +30,13 @@ def serve(
     settings = get_settings()
     site = site or settings.site
     community = load_site(site)
+    community.attributes.setdefault("site_dir", str(Path(site).resolve()))  # scene: relative IFC paths
     if rules is None and (Path(site) / "rules.yaml").is_file():
         rules = Path(site) / "rules.yaml"
     live = LiveComponent(settings, community, rules_path=rules, group=group)
-    app = create_app(settings, community=community, components=[live])
+    from services.api.scene import SceneComponent
+
+    app = create_app(settings, community=community, components=[live, SceneComponent()])
     err_console.print(f"serving {community.name!r} ({len(live.registry)} devices) on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws_ping_interval=20)
 

@@ -25,7 +25,7 @@ def served_site(tmp_path, mqtt_url):
     folder, name, devices = write_site(tmp_path)
     port = free_port()
     env = {**os.environ, "TWIN_MQTT_URL": mqtt_url, "TWIN_DATA_DIR": str(tmp_path / "data"),
-           "TWIN_SITE": str(folder), "TWIN_DB_URL": f"sqlite:///{tmp_path / 'twin.sqlite'}"}
+           "TWIN_DB_URL": f"sqlite:///{tmp_path / 'twin.sqlite'}"}
     proc = subprocess.Popen([sys.executable, "-m", "services", "serve", "--site", str(folder),
                              "--port", str(port)], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
