@@ -126,3 +126,27 @@ def test_bad_login_is_a_clear_message(ops_site):
         page.click("#login-form button")
         page.wait_for_selector("#login-error:has-text('登录失败')", timeout=10_000)
         assert page.is_hidden("#content")
+
+
+def test_control_room_panel_shows_work_orders_and_billing_for_an_operator(ops_site):
+    url, admin = ops_site
+    r = admin.post("/api/work-orders", json={"description": "卫生间漏水 bathroom leak",
+                                             "location": {"unit_id": "U-B1-201"}})
+    assert r.status_code == 201, r.text
+    wo = r.json()["id"]
+    due = sum(float(b["outstanding"]) for b in admin.get("/api/billing/bills?unit_id=U-B1-201").json())
+    with browser_page() as page:
+        page.goto(url + "/")
+        page.evaluate("window.twinViewer.ready")
+        page.fill("#login-form input[name=u]", "admin")
+        page.fill("#login-form input[name=p]", PASSWORD)
+        page.click("#login-form button")
+        page.wait_for_selector("#logout", timeout=10_000)
+        page.evaluate("window.twinViewer.select('space', 'B1-F02-01', {fly: true})")
+        page.wait_for_selector(f"#panel .workorders .wo:has-text('#{wo}')", timeout=10_000)
+        page.wait_for_selector("#panel .billing :has-text('U-B1-201')", timeout=10_000)
+        assert f"¥{due:.2f}" in page.inner_text("#panel .billing")
+        # the other apartment's room: no work order of this one
+        page.evaluate("window.twinViewer.select('space', 'B2-F01-01', {fly: true})")
+        page.wait_for_selector("#panel .workorders :has-text('no open work orders')", timeout=10_000)
+        screenshot(page, "viewer-panel-operator")

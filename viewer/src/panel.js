@@ -68,14 +68,20 @@ export class InfoPanel {
 
   async workOrders(info) {
     const box = this.el.querySelector(".workorders .list");
-    const q = info.kind === "device" ? `device_id=${encodeURIComponent(info.id)}`
-      : info.kind === "space" ? `space_id=${encodeURIComponent(info.id)}`
-      : info.kind === "building" ? `building=${encodeURIComponent(info.id)}` : null;
-    if (!q) { box.innerHTML = `<p class="muted">—</p>`; return; }
-    const r = await api(`/api/work-orders?${q}&status=open`);
+    const idx = this.app.index;
+    const match = (w) => {
+      const loc = w.location || {};
+      if (info.kind === "device") return loc.device_id === info.id;
+      if (info.kind === "space") return loc.space_id === info.id || (loc.unit_id && idx.units.some((u) => u.id === loc.unit_id && u.space === info.id));
+      if (info.kind === "unit") return loc.unit_id === info.id;
+      if (info.kind === "building") return w.building_id === info.id;
+      return false;
+    };
+    if (!["device", "space", "unit", "building"].includes(info.kind)) { box.innerHTML = `<p class="muted">—</p>`; return; }
+    const r = await api("/api/work-orders?limit=1000");
     if (r && r.missing) { box.innerHTML = `<p class="muted">工单服务不可用 work orders not available</p>`; return; }
     if (r && r.error) { box.innerHTML = `<p class="muted">${r.status === 401 ? "登录后可见 log in to see" : esc(r.error)}</p>`; return; }
-    const items = listOf(r, "work_orders").filter((w) => !["closed", "cancelled", "completed"].includes(w.status));
+    const items = listOf(r, "work_orders").filter((w) => match(w) && !["closed", "cancelled", "completed", "revisited"].includes(w.status));
     box.innerHTML = items.length ? items.map((w) => `<div class="wo"><b>#${esc(w.id)}</b> ${esc(w.category || "")}
       <small>${esc(w.status)} · ${esc(w.assignee || "unassigned")}</small><div>${esc(w.description || "")}</div></div>`).join("")
       : `<p class="muted">无未结工单 no open work orders</p>`;
@@ -88,12 +94,13 @@ export class InfoPanel {
     if (!BILLING_ROLES.has(auth.role)) { box.innerHTML = `<p class="muted">角色无权查看 not shown for this role</p>`; return; }
     const parts = [];
     for (const u of units) {
-      const r = await api(`/api/bills?unit_id=${encodeURIComponent(u.id)}`);
+      const r = await api(`/api/billing/bills?unit_id=${encodeURIComponent(u.id)}`);
       if (r && r.missing) { parts.push(`<p class="muted">${esc(u.id)}: billing not available</p>`); continue; }
       if (r && r.error) { parts.push(`<p class="muted">${esc(u.id)}: ${esc(r.error)}</p>`); continue; }
       const bills = listOf(r, "bills");
       const due = bills.filter((b) => !["paid", "void"].includes(b.status));
-      parts.push(`<div><b>${esc(u.id)}</b> ${due.length ? `欠费 ${due.length} unpaid` : "已缴清 paid up"}</div>`);
+      const owed = due.reduce((sum, b) => sum + parseFloat(b.outstanding ?? b.total ?? 0), 0);
+      parts.push(`<div><b>${esc(u.id)}</b> ${due.length ? `欠费 ${due.length} unpaid · ¥${owed.toFixed(2)}` : "已缴清 paid up"}</div>`);
     }
     box.innerHTML = parts.join("");
   }
