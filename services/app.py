@@ -90,6 +90,7 @@ def create_app(
 
 def _routers() -> list:
     """The API routers (each module exports ``router``); one line per module."""
-    from services.api import auth, billing, live, notifications, public, workorders
+    from services.api import auth, billing, live, notifications, public, scene, viewer, workorders
 
-    return [live.router, auth.router, workorders.router, billing.router, notifications.router, public.router]
+    return [auth.router, workorders.router, billing.router, notifications.router, public.router,
+            live.router, scene.router, viewer.router]

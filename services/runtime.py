@@ -31,7 +31,7 @@ class Service:
 def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
                   group: str | None = None, client_id: str | None = None,
                   smtp_url: str | None = None, show_progress: bool = True) -> Service:
-    """Load ``site`` and compose the app with its database and live components.
+    """Load ``site`` and compose the app: database, live ingestion, the viewer's scene.
 
     Raises the project's errors (one CLI line) for a bad site, broker URL or database.
     """
@@ -40,13 +40,17 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     from services.dbcomponent import DatabaseComponent
     from services.live_component import LiveComponent
 
+    from services.api.scene import SceneComponent
+
     community = load_community(Path(site), cache_dir=settings.resolved_cache_dir,
                                show_progress=show_progress)
+    # the scene resolves the IFC paths of buildings relative to the site folder
+    community.attributes.setdefault("site_dir", str(Path(site).resolve()))
     if rules is None and (Path(site) / "rules.yaml").is_file():
         rules = Path(site) / "rules.yaml"
     db = DatabaseComponent(smtp_url=smtp_url)
     live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id,
                          work_orders=db.work_order_sink(community))
     live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
-    app = create_app(settings, community=community, components=[db, live])
+    app = create_app(settings, community=community, components=[db, live, SceneComponent()])
     return Service(app=app, community=community, database=db, live=live)

@@ -1,0 +1,152 @@
+"""The owners' page in headless Chromium against the real ops API and database."""
+
+from __future__ import annotations
+
+import io
+import secrets
+
+import httpx
+import pytest
+
+from services.app import create_app
+from services.dbcomponent import DatabaseComponent
+from services.models import User, UserUnit
+from services.settings import Settings
+from tests.viewer.browser import browser_page, chromium_path, screenshot
+from tests.viewer.common import small_community
+from tests.viewer.server import serve
+
+pytestmark = pytest.mark.browser
+PASSWORD = "owner-pass-42"
+
+
+@pytest.fixture
+def ops_site(db_url, tmp_path):
+    """The app with the database component, an admin and two owners, two months of bills."""
+    from pwdlib import PasswordHash
+
+    chromium_path()
+    settings = Settings(db_url=db_url, data_dir=tmp_path / "data", secret_key=secrets.token_hex(16),
+                        site=tmp_path / "no-site")
+    app = create_app(settings, community=small_community(), components=[DatabaseComponent(sla_interval_s=0)])
+    with serve(app) as url:
+        digest = PasswordHash.recommended().hash(PASSWORD)
+        with app.state.db.transaction() as s:
+            for name, role, units in [("admin", "admin", []), ("owner201", "owner", ["U-B1-201"]),
+                                      ("owner101", "owner", ["U-B2-101"])]:
+                user = User(username=name, password_hash=digest, role=role)
+                s.add(user)
+                s.flush()
+                s.add_all(UserUnit(user_id=user.id, unit_id=u) for u in units)
+        client = httpx.Client(base_url=url, timeout=30)
+        token = client.post("/api/auth/token", data={"username": "admin", "password": PASSWORD}).json()
+        client.headers["Authorization"] = f"Bearer {token['access_token']}"
+        for month in ("2026-09", "2026-10"):
+            assert client.post("/api/billing/runs", json={"month": month}).status_code == 200
+        yield url, client
+        client.close()
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_owner_sees_only_own_bills_pays_files_and_rates_a_repair(ops_site):
+    url, admin = ops_site
+    all_bills = admin.get("/api/billing/bills").json()
+    mine = [b for b in all_bills if b["unit_id"] == "U-B1-201"]
+    assert len(all_bills) == 4 and len(mine) == 2  # 2 units × 2 months; the owner has one unit
+    with browser_page(390, 844, mobile=True) as page:
+        page.goto(url + "/owner")
+        page.fill("input[name=username]", "owner201")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#login-form button")
+        page.wait_for_selector("#bill-list .bill", timeout=10_000)
+        rows = page.eval_on_selector_all("#bill-list .bill", "els => els.map(e => e.dataset.unit)")
+        assert rows == ["U-B1-201", "U-B1-201"]
+        text = page.inner_text("body")
+        assert "U-B2-101" not in text and "测试乙" not in text and "138-0000-0002" not in text
+        # outstanding = the two open bills of this unit, summed by hand here
+        due = sum(float(b["total"]) for b in mine)
+        page.wait_for_selector("[data-pay]", timeout=5000)
+        assert f"¥{due:.2f}" in page.inner_text("#account")
+        page.click("[data-pay]")
+        page.wait_for_selector("#pay-result [data-intent]", timeout=5000)
+        assert f"¥{due:.2f}" in page.inner_text("#pay-result")
+        # a repair request with a photo
+        page.fill("textarea[name=description]", "厨房水龙头漏水 the kitchen tap is leaking")
+        page.set_input_files("input[name=photo]", files=[{"name": "tap.png", "mimeType": "image/png",
+                                                          "buffer": _png()}])
+        page.click("#repair-form button")
+        page.wait_for_selector("#repair-result:has-text('photo attached')", timeout=10_000)
+        orders = admin.get("/api/work-orders").json()
+        assert len(orders) == 1 and orders[0]["location"]["unit_id"] == "U-B1-201"
+        wo = orders[0]["id"]
+        assert len(admin.get(f"/api/work-orders/{wo}").json()["attachments"]) == 1
+        screenshot(page, "owner-page")
+        # the work is done: the owner follows it and rates it 4 stars
+        walk = ("assigned", "in_progress", "completed")
+        now = admin.get(f"/api/work-orders/{wo}").json()["status"]  # auto-assigned when staff fit
+        for status in walk[walk.index(now) + 1 if now in walk else 0:]:
+            body = {"to": status, **({"assignee": "W-PLUMB-1"} if status == "assigned" else {})}
+            r = admin.post(f"/api/work-orders/{wo}/transitions", json=body)
+            assert r.status_code == 200, r.text
+        page.reload()
+        page.wait_for_selector(f"[data-wo='{wo}'] [data-rate='4']", timeout=10_000)
+        assert "已完成 completed" in page.inner_text(f"[data-wo='{wo}']")
+        page.click(f"[data-wo='{wo}'] [data-rate='4']")
+        page.wait_for_function(f"document.querySelector(\"[data-wo='{wo}']\").innerText.includes('★★★★')",
+                               timeout=5000)
+        assert admin.get(f"/api/work-orders/{wo}").json()["rating"] == 4
+
+
+def test_other_owner_sees_none_of_the_first_owners_data(ops_site):
+    url, _ = ops_site
+    with browser_page(390, 844, mobile=True) as page:
+        page.goto(url + "/owner")
+        page.fill("input[name=username]", "owner101")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#login-form button")
+        page.wait_for_selector("#bill-list .bill", timeout=10_000)
+        rows = page.eval_on_selector_all("#bill-list .bill", "els => els.map(e => e.dataset.unit)")
+        assert rows == ["U-B2-101", "U-B2-101"]
+        assert "U-B1-201" not in page.inner_text("body")
+
+
+def test_bad_login_is_a_clear_message(ops_site):
+    url, _ = ops_site
+    with browser_page(390, 844, mobile=True) as page:
+        page.goto(url + "/owner")
+        page.fill("input[name=username]", "owner201")
+        page.fill("input[name=password]", "wrong-password")
+        page.click("#login-form button")
+        page.wait_for_selector("#login-error:has-text('登录失败')", timeout=10_000)
+        assert page.is_hidden("#content")
+
+
+def test_control_room_panel_shows_work_orders_and_billing_for_an_operator(ops_site):
+    url, admin = ops_site
+    r = admin.post("/api/work-orders", json={"description": "卫生间漏水 bathroom leak",
+                                             "location": {"unit_id": "U-B1-201"}})
+    assert r.status_code == 201, r.text
+    wo = r.json()["id"]
+    due = sum(float(b["outstanding"]) for b in admin.get("/api/billing/bills?unit_id=U-B1-201").json())
+    with browser_page() as page:
+        page.goto(url + "/")
+        page.evaluate("window.twinViewer.ready")
+        page.fill("#login-form input[name=u]", "admin")
+        page.fill("#login-form input[name=p]", PASSWORD)
+        page.click("#login-form button")
+        page.wait_for_selector("#logout", timeout=10_000)
+        page.evaluate("window.twinViewer.select('space', 'B1-F02-01', {fly: true})")
+        page.wait_for_selector(f"#panel .workorders .wo:has-text('#{wo}')", timeout=10_000)
+        page.wait_for_selector("#panel .billing :has-text('U-B1-201')", timeout=10_000)
+        assert f"¥{due:.2f}" in page.inner_text("#panel .billing")
+        # the other apartment's room: no work order of this one
+        page.evaluate("window.twinViewer.select('space', 'B2-F01-01', {fly: true})")
+        page.wait_for_selector("#panel .workorders :has-text('no open work orders')", timeout=10_000)
+        screenshot(page, "viewer-panel-operator")

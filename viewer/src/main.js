@@ -1,0 +1,429 @@
+// The control-room viewer: wires the scene, markers, live feed, panels and drill playback,
+// and publishes window.twinViewer (contract: ready, stats(); see docs/viewer.md).
+
+import * as THREE from "three";
+import { TwinScene } from "./scene.js";
+import { Markers } from "./markers.js";
+import { LiveFeed } from "./live.js";
+import { InfoPanel } from "./panel.js";
+import { DrillRun, Playback } from "./drill.js";
+import { isAlarmEvent } from "./states.js";
+import { api, auth, esc, listOf, login, logout } from "./api.js";
+
+const $ = (sel) => document.querySelector(sel);
+const DEVICE_EVENTS = new Set(["telemetry", "event", "status", "offline", "online", "state", "device"]);
+
+export function createViewer() {
+  let resolveReady, rejectReady;
+  const ready = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
+  const app = { ready, liveValues: new Map(), alarms: new Map(), playback: new Playback(), updateMs: [], loadMs: null };
+  const t0 = performance.now();
+  const api_ = publicApi(app);
+  window.twinViewer = api_;
+  boot(app).then(() => {
+    app.loadMs = performance.now() - t0;
+    document.body.dataset.ready = "1";
+    resolveReady(api_.stats());
+  }).catch((e) => {
+    console.error(e);
+    $("#status").textContent = `加载失败 load failed: ${e.message || e}`;
+    rejectReady(e);
+  });
+  return api_;
+}
+
+async function boot(app) {
+  const ts = new TwinScene($("#scene"));
+  app.scene = ts;
+  $("#status").textContent = "加载场景 loading scene…";
+  const [, index] = await Promise.all([ts.load("/api/scene.glb"), fetchJson("/api/scene/index")]);
+  app.index = prepareIndex(index);
+  app.origin = index.origin || (ts.info.origin ?? [0, 0, 0]);
+  app.markers = new Markers(ts, app.index.devices);
+  ts.extraPickables.push(app.markers);
+  ts.onLodChange = () => app.markers.refreshVisibility();
+  app.panel = new InfoPanel($("#panel"), app);
+  app.acknowledge = (id) => acknowledge(app, id);
+  app.select = (sel, opts) => select(app, sel, opts);
+  ts.hooks.push((now) => frameUpdate(app, now));
+  setupUi(app);
+  ts.start();
+  app.live = new LiveFeed(wsUrl("/ws/live"), (ev) => onLive(app, ev), (s) => {
+    $("#live").textContent = s === "connected" ? "● 实时 live" : "○ 离线 offline";
+    $("#live").dataset.state = s;
+  });
+  loadOptional(app);
+  const params = new URLSearchParams(location.search);
+  if (params.get("drill")) await loadDrillUrl(app, params.get("drill"), 0);
+  if (params.get("compare")) { await loadDrillUrl(app, params.get("compare"), 1); setCompare(app, true); }
+  $("#status").textContent = "";
+}
+
+function wsUrl(path) {
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+}
+
+async function fetchJson(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+function prepareIndex(idx) {
+  const by = (list) => new Map(list.map((x) => [x.id, x]));
+  return { ...idx, devicesById: by(idx.devices), spacesById: by(idx.spaces), storeysById: by(idx.storeys),
+           buildingsById: by(idx.buildings), storeysMap: by(idx.storeys) };
+}
+
+// -- per frame ----------------------------------------------------------------------------
+function frameUpdate(app, now) {
+  const t = performance.now();
+  app.markers.update(now);
+  app.playback.tick(now);
+  const ms = performance.now() - t;
+  app.updateMs.push(ms);
+  if (app.updateMs.length > 120) app.updateMs.shift();
+  const cam = app.scene.camera.matrixWorld.elements.join(",");
+  const slow = now - (app.domAt || 0) > 200; // DOM text at ≤ 5 Hz: layout is costly in software
+  if (cam !== app.camKey || slow) { updateBadges(app); app.camKey = cam; }
+  if (slow) app.domAt = now;
+  if (app.playback.runs.length && slow) {
+    const slider = $("#drill-time");
+    if (document.activeElement !== slider) slider.value = String(app.playback.t);
+    $("#drill-clock").textContent = `${app.playback.t.toFixed(1)} s / ${app.playback.duration.toFixed(0)} s · ${app.playback.agents} agents`;
+  }
+}
+
+// -- live ---------------------------------------------------------------------------------
+function onLive(app, ev) {
+  if (isAlarmEvent(ev) || ev.alarm) return onAlarm(app, ev);
+  if (ev.type === "drill_suggestion") { toast(`建议演练 drill suggested: ${ev.building || ""} ${ev.storey || ""}`); return; }
+  if (!ev.device_id || !DEVICE_EVENTS.has(ev.type)) return;
+  app.liveValues.set(ev.device_id, { ...(app.liveValues.get(ev.device_id) || {}), ...ev,
+    values: { ...((app.liveValues.get(ev.device_id) || {}).values || {}), ...(ev.values || {}) } });
+  const hasOpenAlarm = [...app.alarms.values()].some((a) => a.device_id === ev.device_id && a.state !== "cleared");
+  const s = app.markers.apply(ev);
+  if (hasOpenAlarm && s !== "offline") app.markers.setState(ev.device_id, "alarm");
+  app.panel.refreshDevice(ev.device_id);
+}
+
+function onAlarm(app, ev) {
+  const a = { ...(ev.alarm || ev) };
+  a.id = a.id || a.alarm_id;
+  if (!a.id) return;
+  if (!a.state) a.state = ev.transition === "cleared" ? "cleared" : ev.transition === "acknowledged" ? "acknowledged" : "raised";
+  app.alarms.set(a.id, { ...(app.alarms.get(a.id) || {}), ...a });
+  if (a.device_id) {
+    const open = [...app.alarms.values()].some((x) => x.device_id === a.device_id && x.state !== "cleared");
+    app.markers.setState(a.device_id, open ? "alarm" : "ok");
+  }
+  renderAlarms(app);
+}
+
+async function acknowledge(app, id) {
+  const r = await api(`/api/live/alarms/${encodeURIComponent(id)}/ack`, { method: "POST", body: { by: auth.user || "operator" } });
+  if (r && (r.missing || r.error)) { toast(r.missing ? "确认接口不可用 acknowledge not available" : r.error); return; }
+  const a = app.alarms.get(id);
+  if (a) { a.state = "acknowledged"; renderAlarms(app); }
+  if (app.panel.current) app.panel.show(app.panel.current);
+}
+
+function renderAlarms(app) {
+  const open = [...app.alarms.values()].filter((a) => a.state !== "cleared");
+  $("#alarm-count").textContent = String(open.length);
+  $("#alarms").innerHTML = open.length ? open.map((a) => `<div class="alarm ${esc(a.state)}" data-alarm="${esc(a.id)}">
+      <b>${esc(a.message || a.rule_id || a.id)}</b><small>${esc(a.severity || "")} · ${esc(a.device_id || a.space || "")} · ${esc(a.state)}</small>
+      <span><button data-fly="${esc(a.device_id || "")}">定位 Fly to</button>
+      ${a.state === "raised" ? `<button data-ack="${esc(a.id)}">确认 Ack</button>` : ""}</span></div>`).join("")
+    : `<p class="muted">无告警 no alarms</p>`;
+  $("#alarms").querySelectorAll("[data-fly]").forEach((b) => (b.onclick = () => b.dataset.fly && select(app, { kind: "device", id: b.dataset.fly }, { fly: true })));
+  $("#alarms").querySelectorAll("[data-ack]").forEach((b) => (b.onclick = () => acknowledge(app, b.dataset.ack)));
+}
+
+// Optional services: open alarms, elevator risk, cleaning status (each may be absent).
+async function loadOptional(app) {
+  const alarms = await api("/api/live/alarms?state=open");
+  if (alarms && !alarms.missing && !alarms.error) for (const a of listOf(alarms, "alarms")) onAlarm(app, { type: "alarm", alarm: a });
+  renderAlarms(app);
+  const risk = await api("/api/elevators/risk");
+  app.risk = new Map();
+  if (risk && !risk.missing && !risk.error) {
+    for (const r of listOf(risk, "elevators")) app.risk.set(r.device_id || r.elevator_id || r.id, r.risk ?? r.score ?? r.probability);
+  }
+  const cleaning = await api("/api/cleaning/status");
+  const box = $("#cleaning");
+  if (!cleaning || cleaning.missing || cleaning.error) {
+    box.innerHTML = `<p class="muted">保洁数据不可用 cleaning status not available</p>`;
+  } else {
+    const items = listOf(cleaning, "areas", "spaces");
+    box.innerHTML = items.length ? items.slice(0, 30).map((c) => `<div class="clean ${esc(c.status)}" data-space="${esc(c.space_id || c.id)}">
+      <span class="dot ${c.status === "due" || c.status === "overdue" ? "warn" : "ok"}"></span>${esc(c.name || c.space_id || c.id)} <small>${esc(c.status)}</small></div>`).join("")
+      : `<p class="muted">—</p>`;
+    box.querySelectorAll("[data-space]").forEach((d) => (d.onclick = () => select(app, { kind: "space", id: d.dataset.space }, { fly: true })));
+  }
+}
+
+// Elevator badges: HTML labels over elevator controllers (floor, direction, risk).
+function updateBadges(app) {
+  if (!app.badges) {
+    app.badges = app.index.devices.filter((d) => d.kind === "elevator_controller" && d.position).map((d) => {
+      const el = document.createElement("div");
+      el.className = "badge";
+      el.dataset.device = d.id;
+      $("#badges").appendChild(el);
+      return { d, el, text: "" };
+    });
+  }
+  const taken = new Map(); // badges at (nearly) the same place stack upwards
+  for (const b of app.badges) {
+    const p = app.scene.buildingVisible(b.d.building) ? app.scene.toScreen(b.d.position) : null;
+    if (p) {
+      const key = `${Math.round(p.x / 60)},${Math.round(p.y / 18)}`;
+      const k = taken.get(key) || 0;
+      taken.set(key, k + 1);
+      p.y -= 18 * k;
+    }
+    if (!p) { b.el.hidden = true; continue; }
+    const v = (app.liveValues.get(b.d.id) || {}).values || {};
+    const risk = app.risk && app.risk.get(b.d.id);
+    const arrow = v.direction === "up" ? "▲" : v.direction === "down" ? "▼" : "■";
+    const text = `${b.d.id} ${v.floor !== undefined ? arrow + v.floor + "F" : ""}${risk !== undefined ? ` · risk ${(+risk).toFixed(2)}` : ""}`;
+    if (text !== b.text) { b.el.textContent = text; b.text = text; }
+    b.el.dataset.state = app.markers.stateOf(b.d.id);
+    b.el.dataset.risk = risk > 0.5 ? "high" : "low";
+    b.el.hidden = false;
+    b.el.style.transform = `translate(${Math.round(p.x)}px, ${Math.round(p.y) - 28}px)`;
+  }
+}
+
+// -- selection ----------------------------------------------------------------------------
+function positionOf(app, sel) {
+  const idx = app.index;
+  const d = idx.devicesById.get(sel.id);
+  if (d && d.position) return { pos: d.position, building: d.building, storey: d.storey };
+  const s = idx.spacesById.get(sel.id);
+  if (s && s.position) return { pos: s.position, building: s.building, storey: s.storey };
+  const u = idx.units.find((x) => x.id === sel.id);
+  if (u) {
+    const us = idx.spacesById.get(u.space);
+    if (us && us.position) return { pos: us.position, building: us.building, storey: us.storey };
+    return { pos: null, building: u.building, storey: u.storey };
+  }
+  const b = app.scene.buildings.get(sel.id);
+  if (b) return { pos: centreOf(b.node), building: b.id, storey: null };
+  return null;
+}
+
+function centreOf(node) {
+  const box = new THREE.Box3().setFromObject(node);
+  if (box.isEmpty()) return null;
+  const c = box.getCenter(new THREE.Vector3());
+  return [c.x, c.y, c.z];
+}
+
+async function select(app, sel, { fly = false, panel = true } = {}) {
+  const where = positionOf(app, sel);
+  if (where && fly) {
+    if (where.building && app.scene.buildings.has(where.building)) {
+      if (where.storey) app.scene.showStorey(where.building, where.storey);
+      $("#building").value = where.building;
+      fillStoreys(app, where.building, where.storey);
+    }
+    if (where.pos) app.scene.flyTo(where.pos, sel.kind === "building" ? 120 : 35);
+  }
+  if (panel) await app.panel.show(sel);
+  return where;
+}
+
+// -- drills -------------------------------------------------------------------------------
+async function loadDrillUrl(app, url, slot) {
+  const data = await fetchJson(url);
+  return loadDrill(app, data, slot, url.split("/").pop());
+}
+
+function loadDrill(app, result, slot = 0, name = "") {
+  const pb = app.playback;
+  if (pb.runs[slot]) pb.runs[slot].dispose();
+  const run = new DrillRun(app.scene, result, { origin: app.origin, storeys: app.index.storeysMap, slot, name });
+  pb.runs[slot] = run;
+  pb.runs = pb.runs.filter(Boolean);
+  $("#drill-time").max = String(pb.duration);
+  $("#drill").hidden = false;
+  $("#drill-runs").textContent = pb.runs.map((r) => `${r.name}: ${r.n} agents, ${r.evacuation_time_s ?? r.duration.toFixed(0)} s`).join(" | ");
+  pb.seek(0);
+  run.heat.visible = $("#drill-heat").checked;
+  if (pb.runs.length < 2) setCompare(app, false);
+  return { agents: run.n, duration_s: run.duration, frames: run.times.length };
+}
+
+function setCompare(app, on) {
+  const pb = app.playback;
+  const ts = app.scene;
+  $("#drill-compare").checked = on && pb.runs.length === 2;
+  if (!on || pb.runs.length < 2) {
+    ts.passes = null;
+    pb.runs.forEach((r) => (r.mesh.visible = true));
+    $("#compare-labels").hidden = true;
+    return false;
+  }
+  const [a, b] = pb.runs;
+  const heat = () => $("#drill-heat").checked;
+  ts.passes = [
+    { before: () => { a.mesh.visible = true; b.mesh.visible = false; a.heat.visible = heat(); b.heat.visible = false; } },
+    { before: () => { a.mesh.visible = false; b.mesh.visible = true; a.heat.visible = false; b.heat.visible = heat(); } },
+  ];
+  $("#compare-labels").hidden = false;
+  $("#compare-a").textContent = `A ${a.name} · ${a.evacuation_time_s ?? a.duration.toFixed(0)} s`;
+  $("#compare-b").textContent = `B ${b.name} · ${b.evacuation_time_s ?? b.duration.toFixed(0)} s`;
+  return true;
+}
+
+// -- UI -----------------------------------------------------------------------------------
+function setupUi(app) {
+  const ts = app.scene;
+  const bsel = $("#building");
+  bsel.innerHTML = `<option value="">全部楼栋 All buildings</option>` +
+    [...ts.buildings.values()].map((b) => `<option value="${esc(b.id)}">${esc(b.name || b.id)}</option>`).join("");
+  bsel.onchange = () => { fillStoreys(app, bsel.value, null); if (bsel.value) select(app, { kind: "building", id: bsel.value }, { fly: true }); };
+  $("#storey").onchange = () => bsel.value && ts.showStorey(bsel.value, $("#storey").value || null);
+  $("#open").onclick = () => bsel.value && ts.openBuilding(bsel.value, !ts.buildings.get(bsel.value).open);
+  $("#isolate").onclick = () => ts.isolate(ts.isolated ? null : bsel.value || null);
+  $("#overview").onclick = () => {
+    for (const b of ts.buildings.values()) { b.cutAt = undefined; ts.openBuilding(b.id, false); }
+    ts.isolate(null); ts.frameAll(); bsel.value = ""; fillStoreys(app, "", null);
+  };
+  setupSearch(app);
+  setupPicking(app);
+  setupDrillBar(app);
+  setupLogin();
+}
+
+function fillStoreys(app, buildingId, storeyId) {
+  const b = app.scene.buildings.get(buildingId);
+  $("#storey").innerHTML = `<option value="">全部楼层 All storeys</option>` + (b ? [...b.storeys].reverse()
+    .map((s) => `<option value="${esc(s.id)}" ${s.id === storeyId ? "selected" : ""}>${esc(s.name || s.id)}</option>`).join("") : "");
+}
+
+function setupPicking(app) {
+  const canvas = $("#scene");
+  let down = null;
+  canvas.addEventListener("pointerdown", (e) => (down = [e.clientX, e.clientY]));
+  canvas.addEventListener("pointerup", (e) => {
+    if (!down || Math.hypot(e.clientX - down[0], e.clientY - down[1]) > 5) return;
+    const hit = app.scene.pick(e.clientX, e.clientY);
+    if (!hit) { app.panel.hide(); return; }
+    if (hit.node && hit.node.kind === "shell") { app.scene.openBuilding(hit.node.building, true); }
+    select(app, hit.kind === "device" ? { kind: "device", id: hit.id } : { kind: "element", id: hit.id, node: hit.node });
+  });
+}
+
+export function searchIndex(idx, q) {
+  q = q.trim().toLowerCase();
+  if (!q) return [];
+  const out = [];
+  const hit = (...vals) => vals.some((v) => v && String(v).toLowerCase().includes(q));
+  for (const u of idx.units) if (hit(u.id)) out.push({ kind: "unit", id: u.id, label: `单元 unit ${u.id}` });
+  for (const s of idx.spaces) if (hit(s.id, s.name, s.long_name)) out.push({ kind: "space", id: s.id, label: `房间 ${s.long_name || s.name} · ${s.building}` });
+  for (const d of idx.devices) if (hit(d.id, d.name)) out.push({ kind: "device", id: d.id, label: `设备 ${d.name || d.id} · ${d.kind}` });
+  for (const b of idx.buildings) if (hit(b.id, b.name)) out.push({ kind: "building", id: b.id, label: `楼栋 ${b.name || b.id}` });
+  return out.slice(0, 50);
+}
+
+function setupSearch(app) {
+  const input = $("#search"), list = $("#results");
+  input.oninput = () => {
+    const res = searchIndex(app.index, input.value);
+    list.hidden = !res.length;
+    list.innerHTML = res.map((r, i) => `<li data-i="${i}">${esc(r.label)}</li>`).join("");
+    list.querySelectorAll("li").forEach((li) => (li.onclick = () => { list.hidden = true; select(app, res[+li.dataset.i], { fly: true }); }));
+  };
+  input.onkeydown = (e) => { if (e.key === "Enter") list.querySelector("li")?.click(); };
+}
+
+function setupDrillBar(app) {
+  const pb = app.playback;
+  for (const [sel, slot] of [["#drill-file-a", 0], ["#drill-file-b", 1]]) {
+    $(sel).onchange = async (e) => {
+      const f = e.target.files[0];
+      if (!f) return;
+      try { loadDrill(app, JSON.parse(await f.text()), slot, f.name); if (slot === 1) setCompare(app, true); }
+      catch (err) { toast(`演练文件无效 bad drill file: ${err.message}`); }
+    };
+  }
+  $("#drill-play").onclick = () => { if (pb.t >= pb.duration) pb.seek(0); pb.playing = !pb.playing; pb.lastMs = null; };
+  $("#drill-time").oninput = (e) => { pb.seek(+e.target.value); };
+  $("#drill-speed").onchange = (e) => (pb.speed = +e.target.value);
+  $("#drill-heat").onchange = (e) => pb.runs.forEach((r) => (r.heat.visible = e.target.checked));
+  $("#drill-compare").onchange = (e) => setCompare(app, e.target.checked);
+}
+
+function setupLogin() {
+  const box = $("#login");
+  const render = () => {
+    box.innerHTML = auth.token ? `${esc(auth.user)} (${esc(auth.role || "?")}) <button id="logout">退出 Log out</button>`
+      : `<form id="login-form"><input name="u" placeholder="用户 user" size="8"><input name="p" type="password" placeholder="密码 password" size="8"><button>登录 Log in</button></form>`;
+    $("#logout") && ($("#logout").onclick = () => { logout(); render(); });
+    const f = $("#login-form");
+    if (f) f.onsubmit = async (e) => {
+      e.preventDefault();
+      const r = await login(f.u.value, f.p.value);
+      if (r.missing) toast("登录服务不可用 login not available");
+      else if (r.error) toast(`登录失败 login failed: ${r.error}`);
+      render();
+    };
+  };
+  render();
+}
+
+function toast(msg) {
+  const t = $("#toast");
+  t.textContent = msg;
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (t.hidden = true), 4000);
+}
+
+// -- the public API: window.twinViewer ----------------------------------------------------
+function publicApi(app) {
+  return {
+    ready: app.ready,
+    stats() {
+      const s = app.scene ? app.scene.stats() : { meshes: 0, triangles: 0 };
+      return { meshes: s.meshes, triangles: s.triangles, markers: app.markers ? app.markers.count : 0,
+               agents: app.playback.agents, fps: app.scene ? Math.round(app.scene.fps * 10) / 10 : 0 };
+    },
+    perf() {
+      const u = app.updateMs;
+      const mean = u.length ? u.reduce((a, b) => a + b, 0) / u.length : 0;
+      return { update_ms_mean: mean, update_ms_max: u.length ? Math.max(...u) : 0, frames: u.length, load_ms: app.loadMs };
+    },
+    select: (kind, id, opts = { fly: true }) => select(app, { kind, id }, opts),
+    search: (q) => searchIndex(app.index, q),
+    openBuilding: (id, open = true) => app.scene.openBuilding(id, open),
+    showStorey: (b, s) => app.scene.showStorey(b, s),
+    isolate: (id) => app.scene.isolate(id),
+    overview: () => $("#overview").click(),
+    flyTo: (p, d = 40) => app.scene.flyTo(p, d, 0),
+    markerState: (id) => app.markers.stateOf(id),
+    markerChanges: () => app.markers.changed,
+    markerChangedAt: (id) => app.markers.changedAt.get(id) ?? null,
+    screenPosition: (id) => app.markers.screenPosition(id),
+    applyEvent: (ev) => onLive(app, ev),
+    liveReceived: () => (app.live ? app.live.received : 0),
+    liveConnected: () => $("#live").dataset.state === "connected",
+    alarms: () => [...app.alarms.values()],
+    panel: () => (app.panel.el.hidden ? null : { kind: app.panel.el.dataset.kind, id: app.panel.el.dataset.id }),
+    loadDrill: (result, slot = 0, name = "") => loadDrill(app, result, slot, name),
+    play: () => { app.playback.playing = true; app.playback.lastMs = null; },
+    pause: () => { app.playback.playing = false; },
+    seek: (t) => app.playback.seek(t),
+    setSpeed: (s) => (app.playback.speed = s),
+    time: () => app.playback.t,
+    agentPosition: (slot, i) => app.playback.runs[slot]?.position(i) ?? null,
+    heatmap: (on) => app.playback.runs.forEach((r) => (r.heat.visible = on)),
+    compare: (on) => setCompare(app, on),
+    scene: () => app.scene,
+  };
+}
+
+createViewer();
