@@ -27,7 +27,6 @@ from sqlalchemy import select
 from services.auth import SYSTEM
 from services.db import Database
 from services.errors import InvalidInput
-from twin.errors import NotFoundError
 from twin.model import Community
 
 __all__ = [
@@ -209,15 +208,14 @@ def _elevator_order(community: Community | None, req: dict) -> tuple[dict | None
 
 
 def _cleaning_order(community: Community | None, req: dict) -> tuple[dict | None, str | None]:
-    try:
-        space = community.space(req["area_id"]) if community is not None else None
-    except NotFoundError:
-        space = None
-    if space is None:
-        return None, f"area {req['area_id']!r} ({req.get('area_kind')}) is not a space of the twin"
+    area_id = req["area_id"]
+    known = community is not None and (any(s.id == area_id for s in community.spaces)
+                                       or any(f.id == area_id for f in community.features))
+    if not known:
+        return None, f"area {area_id!r} ({req.get('area_kind')}) is neither a space nor a site feature of the twin"
     text = (f"{req['title']}\nScheduled {req['scheduled_at']}, about {req['estimated_minutes']} min "
             f"({req.get('area_kind')}).")
-    return {"location": {"space_id": space.id}, "description": text}, None
+    return {"location": {"space_id": area_id}, "description": text}, None
 
 
 def open_preventive_work_orders(db: Database, community: Community | None, requests: list[dict], *,

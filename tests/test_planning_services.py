@@ -196,11 +196,10 @@ def test_preventive_work_orders_once(api):
     assert [r["asset_id"] for r in elevator] == ["T1-U1-E1", "ZZ-9"]  # 0.01 < 0.15: none
     db = api.app.state.db
     first = open_preventive_work_orders(db, api.community, elevator + cleaning)
-    assert len(first["created"]) == 2 and first["existing"] == []
-    assert sorted(s["dedupe_key"] for s in first["skipped"]) == [
-        "cleaning-plan:G1:2026-11-21T10:00", "elevator-risk:ZZ-9:2026-11-20"]
+    assert len(first["created"]) == 3 and first["existing"] == []
+    assert [s["dedupe_key"] for s in first["skipped"]] == ["elevator-risk:ZZ-9:2026-11-20"]
 
-    lift, clean = (api.get(f"/api/work-orders/{i}").json() for i in first["created"])
+    lift, clean, gate = (api.get(f"/api/work-orders/{i}").json() for i in first["created"])
     assert (lift["category"], lift["source"], lift["location"], lift["building_id"], lift["priority"]) == \
         ("电梯", "preventive", {"space_id": LOBBY, "device_id": CONTROLLER}, "T1", "紧急")  # 0.42 ≥ 2 × 0.15
     assert lift["public"] is True and "T1-U1-E1" in lift["description"]
@@ -208,13 +207,21 @@ def test_preventive_work_orders_once(api):
         ("保洁", "preventive", {"space_id": LOBBY}, "T1")
     assert clean["assignee"] == "S005" and clean["status"] == "assigned"
     assert "08:00" in clean["description"]  # minute 480 of the day
-    # the cleaner sees the order assigned to her
-    assert [w["id"] for w in api.get("/api/work-orders", user="cleaner").json()] == [clean["id"]]
+    # the south gate is a site feature: a public location outside any building
+    assert (gate["category"], gate["location"], gate["building_id"], gate["public"], gate["assignee"]) == \
+        ("保洁", {"space_id": "G1"}, None, True, "S005")
+    assert "10:00" in gate["description"]
+    # the cleaner sees the orders assigned to her
+    assert sorted(w["id"] for w in api.get("/api/work-orders", user="cleaner").json()) == \
+        sorted([clean["id"], gate["id"]])
+    # owners see them among the public-area orders
+    public = api.get("/api/public-status", user="owner").json()
+    assert {w["id"] for w in public["open"]} == set(first["created"])
 
     again = open_preventive_work_orders(db, api.community, elevator + cleaning)
     assert again["created"] == [] and sorted(again["existing"]) == sorted(first["created"])
     with db.transaction(write=False) as s:
-        assert s.query(WorkOrder).count() == 2
+        assert s.query(WorkOrder).count() == 3
 
 
 def test_bad_request_loses_nothing(api):
@@ -250,14 +257,33 @@ def test_cli_score_and_plan_open_work_orders(db_url, tmp_path, tiny):
         "elevator-risk:ZZ-1:2026-10-29"
     assert second["work_order_ids"] == [] and second["work_orders_existing"] == first["work_order_ids"]
 
-    # cleaning plan on tiny: a quiet tower, so the plan may be empty; the keys are there
-    p = run_cli("cleaning", "plan", "--site", str(TINY), "--date", "2026-11-23",
-                "--open-work-orders", "--json", env=env, timeout=300)
+    # the cleaning plan of a lakeside day: every request filed once (indoor and outdoor)
+    lakeside = SAMPLE_SITES / "lakeside"
+    plan = ("cleaning", "plan", "--site", str(lakeside), "--date", "2026-11-23", "--json")
+    runs = []
+    for _ in range(2):
+        p = run_cli(*plan, "--open-work-orders", env=env, timeout=300)
+        assert p.returncode == 0, p.stderr
+        runs.append(json.loads(p.stdout))
+    first, second = runs
+    assert len(first["work_orders"]) > 10  # a 749-area site needs rounds every day
+    assert len(first["work_order_ids"]) == len(first["work_orders"]) and first["work_orders_skipped"] == []
+    assert second["work_order_ids"] == [] and sorted(second["work_orders_existing"]) == \
+        sorted(first["work_order_ids"])
+    p = run_cli(*plan, env=env, timeout=300)
     assert p.returncode == 0, p.stderr
-    out = json.loads(p.stdout)
-    indoor = [o for o in out["work_orders"] if o["area_kind"] not in ("gate", "path", "plaza", "playground")]
-    assert len(out["work_order_ids"]) == len(indoor)
-    assert len(out["work_orders_skipped"]) == len(out["work_orders"]) - len(indoor)
-    p = run_cli("cleaning", "plan", "--site", str(TINY), "--date", "2026-11-23", "--json",
-                env=env, timeout=300)
-    assert p.returncode == 0 and isinstance(json.loads(p.stdout), list)  # unchanged without the flag
+    assert json.loads(p.stdout) == first["work_orders"]  # unchanged without the flag
+    from services.db import Database
+
+    db = Database(db_url)
+    try:
+        with db.transaction(write=False) as s:
+            orders = s.query(WorkOrder).filter(WorkOrder.category == "保洁").all()
+            by_key = {o.alarm_id: o for o in orders}
+    finally:
+        db.dispose()
+    assert len(orders) == len(first["work_orders"])
+    for req in first["work_orders"]:
+        wo = by_key[req["dedupe_key"]]
+        assert (wo.source, wo.space_id, wo.assignee, wo.public) == ("preventive", req["area_id"],
+                                                                   req["assignee"], True)
