@@ -111,6 +111,15 @@ def test_risk_empty_then_latest_day_mapped_to_devices(api):
     assert [e["risk"] for e in body["elevators"]] == [0.42, 0.2, 0.05, 0.01]  # highest first
 
 
+def test_broken_risk_log_is_503_and_kept(api):
+    path = risk_log_path(api.settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{not json", encoding="utf-8")
+    r = api.get("/api/elevators/risk")
+    assert r.status_code == 503 and "elevator_risk.json" in r.json()["detail"]
+    assert path.read_text(encoding="utf-8") == "{not json"
+
+
 def test_risk_of_a_scored_simulated_fleet(api):
     """A 3-elevator fleet simulated for 120 days and scored by the shipped model."""
     from sim.elevators import default_model, score_day, simulate_fleet

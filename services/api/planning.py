@@ -1,6 +1,7 @@
 """``/api/elevators/risk`` and ``/api/cleaning/status``: planning results for the viewer.
 
 Both need a logged-in caller of any role (owners included): neither holds personal data.
+A broken risk log or a twin that cannot be planned answers 503 naming the cause.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from services import planning
-from services.api.deps import ActorDep, CommunityDep, to_http
+from services.api.deps import ActorDep, CommunityDep
 from twin.errors import TwinError
 
 __all__ = ["router"]
@@ -27,8 +28,8 @@ def elevator_risk(request: Request, actor: ActorDep, community: CommunityDep) ->
     "building", "risk", "p_fail_7d", "reason"}]}`` (``as_of`` null and no elevators when none)."""
     try:
         return planning.elevator_risk(community, planning.risk_log_path(request.app.state.settings))
-    except TwinError as exc:
-        raise to_http(exc) from exc
+    except TwinError as exc:  # a broken risk log on the server: not the caller's fault
+        raise HTTPException(503, f"elevator risk unavailable: {exc}") from exc
 
 
 @router.get("/cleaning/status")
@@ -48,6 +49,6 @@ async def cleaning_status(request: Request, actor: ActorDep, community: Communit
         cache = request.app.state.cleaning_cache = planning.CleaningCache()
     try:
         day = await run_in_threadpool(cache.get, community, now.date(), tz)
-    except TwinError as exc:
-        raise to_http(exc) from exc
+    except TwinError as exc:  # the twin cannot be planned (no cleaner, nothing to clean)
+        raise HTTPException(503, f"cleaning plan unavailable: {exc}") from exc
     return planning.cleaning_status(day, now.hour * 60 + now.minute + now.second / 60.0, building=building)
