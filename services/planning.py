@@ -199,8 +199,8 @@ class CleaningCache:
 
 # --------------------------------------------------------------------------- work orders
 
-def _elevator_order(community: Community | None, req: dict) -> tuple[dict | None, str | None]:
-    device_id, _ = elevator_devices(community).get(req["asset_id"], (None, None))
+def _elevator_order(devices: dict, req: dict) -> tuple[dict | None, str | None]:
+    device_id, _ = devices.get(req["asset_id"], (None, None))
     if device_id is None:
         return None, f"elevator {req['asset_id']!r} has no elevator_controller device in the twin"
     text = f"{req['title']}\n{req['description']} Due {req['due']}."
@@ -247,6 +247,7 @@ def open_preventive_work_orders(db: Database, community: Community | None, reque
     existing: list[int] = []
     skipped: list[dict] = []
     staff = {m.id for m in community.staff} if community is not None else set()
+    devices = elevator_devices(community)
     with db.transaction() as session:
         for req in requests:
             key = req.get("dedupe_key")
@@ -260,7 +261,7 @@ def open_preventive_work_orders(db: Database, community: Community | None, reque
                 continue
             source = req.get("source")
             if source == "elevator-risk":
-                order, why = _elevator_order(community, req)
+                order, why = _elevator_order(devices, req)
             elif source == "cleaning-plan":
                 order, why = _cleaning_order(community, req)
             else:
