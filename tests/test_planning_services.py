@@ -296,3 +296,44 @@ def test_cli_score_and_plan_open_work_orders(db_url, tmp_path, tiny):
         wo = by_key[req["dedupe_key"]]
         assert (wo.source, wo.space_id, wo.assignee, wo.public) == ("preventive", req["area_id"],
                                                                    req["assignee"], True)
+
+
+# --------------------------------------------------------------------------- the viewer
+
+@pytest.mark.browser
+def test_viewer_lists_cleaning_status_and_reads_risk(db_url, tmp_path, tiny, password_hash):
+    """Headless Chromium on the real app: after logging in, the viewer's optional panels
+    read both endpoints; the cleaning list shows the tiny tower's areas."""
+    from tests.viewer.browser import browser_page, chromium_path
+    from tests.viewer.server import serve
+
+    chromium_path()
+    settings = Settings(db_url=db_url, data_dir=tmp_path / "data", secret_key=secrets.token_hex(16),
+                        site=TINY)
+    RiskLog(risk_log_path(settings)).write_day(dt.date(2026, 11, 20), [
+        Risk("T1-U1-E1", "2026-11-20", 0.42, "door reopens above the elevator's baseline")])
+    app = create_app(settings, community=tiny, components=[DatabaseComponent(sla_interval_s=0)])
+    with serve(app) as url:
+        with app.state.db.transaction() as s:
+            s.add(User(username="owner", password_hash=password_hash, role="owner"))
+        answers: dict[str, tuple[int, object]] = {}
+        with browser_page() as page:
+            def keep(resp):
+                for path in ("/api/elevators/risk", "/api/cleaning/status"):
+                    if resp.url.endswith(path):
+                        answers[path] = (resp.status, resp.json() if resp.ok else None)
+            page.on("response", keep)
+            page.goto(url + "/")
+            page.evaluate("window.twinViewer.ready")
+            page.fill("#login-form input[name=u]", "owner")
+            page.fill("#login-form input[name=p]", PASSWORD)
+            page.click("#login-form button")
+            page.wait_for_selector("#logout", timeout=10_000)
+            page.reload()  # the optional panels load with the stored token
+            page.evaluate("window.twinViewer.ready")
+            page.wait_for_selector(f"#cleaning .clean[data-space='{LOBBY}']", timeout=30_000)
+            assert "T1-U1-F01-LOBBY" in page.inner_text("#cleaning")
+            assert "G1" in page.inner_html("#cleaning")  # the gate is listed too
+    status, body = answers["/api/elevators/risk"]
+    assert status == 200 and body["elevators"][0]["device_id"] == CONTROLLER
+    assert answers["/api/cleaning/status"][0] == 200
