@@ -12,7 +12,7 @@ import typer
 from services.cli.common import err_console, print_json
 from twin.errors import TwinError
 
-__all__ = ["register", "load_site_community"]
+__all__ = ["register", "file_requests", "load_site_community"]
 
 cleaning = typer.Typer(help="Crowd-driven cleaning: compare policies, plan rounds.",
                        no_args_is_help=True)
@@ -43,6 +43,29 @@ def load_site_community(site: Path):
 
     err_console.print(f"loading {site} ...")
     return load(site, cache_dir=get_settings().resolved_cache_dir)
+
+
+def file_requests(community, requests: list[dict]) -> dict:
+    """File planning requests as preventive work orders in the database of TWIN_DB_URL.
+
+    Returns ``{"work_order_ids": [created ids], "work_orders_existing": [ids filed before],
+    "work_orders_skipped": [{"dedupe_key", "reason"}]}``.
+    """
+    from services.db import Database
+    from services.planning import open_preventive_work_orders
+    from services.settings import get_settings
+
+    settings = get_settings()
+    db = Database(settings.resolved_db_url)
+    try:
+        db.migrate()
+        out = open_preventive_work_orders(db, community, requests, timezone=settings.timezone)
+    finally:
+        db.dispose()
+    err_console.print(f"{len(out['created'])} work order(s) opened, {len(out['existing'])} already open, "
+                      f"{len(out['skipped'])} skipped")
+    return {"work_order_ids": out["created"], "work_orders_existing": out["existing"],
+            "work_orders_skipped": out["skipped"]}
 
 
 def _tz(community) -> str:
@@ -84,6 +107,9 @@ def plan(
     date: Optional[str] = typer.Option(None, "--date", help="Day to plan (YYYY-MM-DD); default tomorrow."),
     traffic: Optional[Path] = typer.Option(None, "--traffic", help="Counter CSV history."),
     seed: int = typer.Option(0, "--seed", help="Random seed (>= 0)."),
+    open_work_orders: bool = typer.Option(
+        False, "--open-work-orders",
+        help="File the plan as preventive work orders in TWIN_DB_URL (JSON becomes an object)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Tomorrow's cleaning plan as work-order requests (保洁巡检) for the cleaners."""
@@ -98,6 +124,13 @@ def plan(
     result = compare_policies(community, days=1, seed=seed, traffic_csv=traffic, start=day,
                               tz=_tz(community), policies=("plan",))
     orders = result.get("plan_work_orders", [])
+    if open_work_orders:
+        filed = file_requests(community, orders)
+        if json_out:
+            print_json({"work_orders": orders, **filed})
+            return
+        typer.echo(f"work orders opened: {filed['work_order_ids']}; already open: "
+                   f"{len(filed['work_orders_existing'])}; skipped: {len(filed['work_orders_skipped'])}")
     if json_out:
         print_json(orders)
         return

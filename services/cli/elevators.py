@@ -114,6 +114,11 @@ def score(
     model: Optional[Path] = typer.Option(None, "--model", help="Model file (default: shipped)."),
     threshold: float = typer.Option(0.15, "--threshold", help="Risk that opens a work order."),
     log: Optional[Path] = typer.Option(None, "--log", help="Risk log JSON to keep the day in."),
+    open_work_orders: bool = typer.Option(
+        False, "--open-work-orders",
+        help="File the requests as preventive work orders in TWIN_DB_URL (once per elevator and day)."),
+    site: Optional[Path] = typer.Option(
+        None, "--site", help="Site folder (or community JSON) mapping elevators to devices; default TWIN_SITE."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Daily scoring job: risks (kept in --log) and preventive work-order requests."""
@@ -131,10 +136,19 @@ def score(
         RiskLog(log).write_day(day, risks)
     result = {"date": day.isoformat(), "risks": [asdict(r) for r in risks],
               "work_orders": orders}
+    if open_work_orders:
+        from services.cli.cleaning import file_requests, load_site_community
+        from services.settings import get_settings
+
+        community = load_site_community(site or get_settings().site)
+        result.update(file_requests(community, orders))
     if json_out:
         print_json(result)
     else:
         typer.echo(f"{len(risks)} elevators scored, {len(orders)} work order request(s)")
+        if open_work_orders:
+            typer.echo(f"work orders opened: {result['work_order_ids']}; already open: "
+                       f"{len(result['work_orders_existing'])}; skipped: {len(result['work_orders_skipped'])}")
 
 
 @elevators.command()

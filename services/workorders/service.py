@@ -58,7 +58,11 @@ class Resolved:
 
 
 def resolve_location(session: Session, community: Community | None, loc: Location) -> Resolved:
-    """Check the location against the twin and find its space, building and unit."""
+    """Check the location against the twin and find its space, building and unit.
+
+    ``space_id`` may also name a site feature of the grounds (gate, footpath, plaza): a
+    public location outside any building.
+    """
     given = loc.as_dict()
     if len(given) != 1:
         raise InvalidInput(f"location needs exactly one of space_id, device_id, unit_id (got {sorted(given) or 'none'})")
@@ -66,6 +70,9 @@ def resolve_location(session: Session, community: Community | None, loc: Locatio
         if loc.space_id is not None:
             if community is None:
                 return Resolved(loc.space_id, None, None, False)
+            feature = next((f for f in community.features if f.id == loc.space_id), None)
+            if feature is not None:  # a site feature (gate, path, plaza): public grounds
+                return Resolved(feature.id, None, None, True)
             sp = community.space(loc.space_id)
             unit = next((u.id for u in community.billing_units if u.space_id == sp.id), None)
             return Resolved(sp.id, sp.building_id, unit, sp.is_public and unit is None)

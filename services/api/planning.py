@@ -1,0 +1,54 @@
+"""``/api/elevators/risk`` and ``/api/cleaning/status``: planning results for the viewer.
+
+Both need a logged-in caller of any role (owners included): neither holds personal data.
+A broken risk log or a twin that cannot be planned answers 503 naming the cause.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from services import planning
+from services.api.deps import ActorDep, CommunityDep
+from twin.errors import TwinError
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["planning"])
+
+
+@router.get("/elevators/risk")
+def elevator_risk(request: Request, actor: ActorDep, community: CommunityDep) -> dict[str, Any]:
+    """The latest daily risk scoring: ``{"as_of", "elevators": [{"elevator_id", "device_id",
+    "building", "risk", "p_fail_7d", "reason"}]}`` (``as_of`` null and no elevators when none)."""
+    try:
+        return planning.elevator_risk(community, planning.risk_log_path(request.app.state.settings))
+    except TwinError as exc:  # a broken risk log on the server: not the caller's fault
+        raise HTTPException(503, f"elevator risk unavailable: {exc}") from exc
+
+
+@router.get("/cleaning/status")
+async def cleaning_status(request: Request, actor: ActorDep, community: CommunityDep,
+                          building: Annotated[str | None, Query(max_length=128)] = None) -> dict[str, Any]:
+    """Each public area's cleaning status now, from today's plan (computed once per day):
+    ``{"date", "minute", "threshold_g_m2", "areas": [{"space_id", "name", "kind", "building",
+    "status", "soil", "soil_ratio", "next_cleaning"}]}``."""
+    if community is None:
+        raise HTTPException(503, "no site is loaded: cleaning status needs the twin")
+    if building is not None and building not in {b.id for b in community.buildings}:
+        raise HTTPException(404, f"building={building!r} is not a building of the site")
+    tz = request.app.state.settings.timezone
+    now = dt.datetime.now(ZoneInfo(tz))
+    cache = getattr(request.app.state, "cleaning_cache", None)
+    if cache is None:
+        cache = request.app.state.cleaning_cache = planning.CleaningCache()
+    try:
+        day = await run_in_threadpool(cache.get, community, now.date(), tz)
+    except TwinError as exc:  # the twin cannot be planned (no cleaner, nothing to clean)
+        raise HTTPException(503, f"cleaning plan unavailable: {exc}") from exc
+    return planning.cleaning_status(day, now.hour * 60 + now.minute + now.second / 60.0, building=building)
