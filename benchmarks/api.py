@@ -87,6 +87,9 @@ async def load(base: str, token: str, clients: int, seconds: float, think_s: flo
         async with httpx.AsyncClient(base_url=base, headers=h, timeout=30) as c:
             n = 0
             end = time.perf_counter() + seconds
+            # clients join spread over one think time (no thundering herd of 50 at t = 0)
+            if think_s:
+                await asyncio.sleep(think_s * i / clients)
             while time.perf_counter() < end:
                 op = ("create", "bills", "health")[(n + i) % 3]
                 t = time.perf_counter()
