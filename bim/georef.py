@@ -26,6 +26,7 @@ from shapely import affinity
 from shapely.geometry.base import BaseGeometry
 
 from bim.errors import GeoreferenceError
+from bim.transform import map_xy
 from twin.model import Community
 
 __all__ = ["Affine2D", "MapConversion", "apply_anchor", "footprint_iou", "read_map_conversion",
@@ -208,39 +209,10 @@ def _from_psets(ifc_file, unit_scale_m: float) -> MapConversion | None:
 def transform_community(c: Community, t: Affine2D) -> Community:
     """Apply the plan transform ``t`` to every geometry and position of ``c`` (in place).
 
-    z values (elevations) are not changed. All geometries go through one vectorised
-    ``shapely.transform`` call. Returns ``c``.
+    z values (elevations) are not changed (:func:`bim.transform.map_xy` walks the model).
+    Returns ``c``.
     """
-    slots: list[tuple[object, str]] = []
-    for b in c.buildings:
-        slots.append((b, "footprint"))
-        slots += [(s, "walkable") for s in b.storeys]
-    slots += [(sp, "footprint") for sp in c.spaces]
-    for st in c.stairs:
-        slots.append((st, "footprint"))
-        slots += [(fl, "footprint") for fl in st.flights]
-    slots += [(el, "footprint") for el in c.elevators]
-    slots += [(f, "geometry") for f in c.features]
-    slots = [(obj, name) for obj, name in slots if getattr(obj, name) is not None]
-    if slots:
-        m = np.array([[t.a, t.d], [t.b, t.e]])
-        off = np.array([t.xoff, t.yoff])
-        geoms = np.array([getattr(obj, name) for obj, name in slots], dtype=object)
-        moved = shapely.transform(geoms, lambda xy: xy @ m + off)
-        for (obj, name), g in zip(slots, moved):
-            setattr(obj, name, g)
-    for d in c.doors:
-        d.position = t.xy(*d.position)
-    for dev in c.devices:
-        if dev.position is not None:
-            x, y = t.xy(dev.position[0], dev.position[1])
-            dev.position = (x, y, dev.position[2])
-    for o in c.attributes.get("openings", []):
-        o["position"] = list(t.xy(*o["position"]))
-    for b in c.buildings:
-        if b.attributes.get("origin_xy") is not None:
-            b.attributes["origin_xy"] = list(t.xy(*b.attributes["origin_xy"]))
-    return c
+    return map_xy(c, lambda x, y: (t.a * x + t.b * y + t.xoff, t.d * x + t.e * y + t.yoff))
 
 
 def apply_anchor(model_or_community, easting: float, northing: float, rotation_deg: float,

@@ -30,18 +30,19 @@ def crs_transform(src: str, dst: str) -> XYFunc:
     return fn
 
 
-def _geom(fn: XYFunc):
-    def apply(g):
-        if g is None or g.is_empty:
-            return g
-
-        def coords(xy: np.ndarray) -> np.ndarray:
-            x, y = fn(xy[:, 0], xy[:, 1])
-            return np.column_stack([x, y])
-
-        return shapely.transform(g, coords)
-
-    return apply
+def _geometry_slots(c: Community) -> list[tuple[object, str]]:
+    """Every (record, attribute) of ``c`` that holds a plan geometry (None left out)."""
+    slots: list[tuple[object, str]] = []
+    for b in c.buildings:
+        slots.append((b, "footprint"))
+        slots += [(s, "walkable") for s in b.storeys]
+    slots += [(sp, "footprint") for sp in c.spaces]
+    for st in c.stairs:
+        slots.append((st, "footprint"))
+        slots += [(fl, "footprint") for fl in st.flights]
+    slots += [(el, "footprint") for el in c.elevators]
+    slots += [(f, "geometry") for f in c.features]
+    return [(obj, name) for obj, name in slots if getattr(obj, name) is not None]
 
 
 def _point(fn: XYFunc, p):
@@ -51,29 +52,32 @@ def _point(fn: XYFunc, p):
     return (float(x[0]), float(y[0]), *p[2:])
 
 
-def map_xy(c: Community, fn: XYFunc) -> None:
-    """Apply ``fn`` to every plan geometry and position of ``c`` (in place)."""
-    g = _geom(fn)
-    for b in c.buildings:
-        b.footprint = g(b.footprint)
-        for s in b.storeys:
-            s.walkable = g(s.walkable)
-    for sp in c.spaces:
-        sp.footprint = g(sp.footprint)
+def map_xy(c: Community, fn: XYFunc) -> Community:
+    """Apply ``fn`` to every plan geometry and position of ``c`` (in place); return ``c``.
+
+    The one walker over a community's geometries: footprints, walkable areas, flights,
+    features (all in one vectorised ``shapely.transform`` call), door, device and opening
+    positions, building origins. z values (elevations) are not changed.
+    """
+    slots = _geometry_slots(c)
+    if slots:
+        def coords(xy: np.ndarray) -> np.ndarray:
+            x, y = fn(xy[:, 0], xy[:, 1])
+            return np.column_stack([x, y])
+
+        geoms = np.array([getattr(obj, name) for obj, name in slots], dtype=object)
+        for (obj, name), g in zip(slots, shapely.transform(geoms, coords)):
+            setattr(obj, name, g)
     for d in c.doors:
         d.position = _point(fn, d.position)
-    for st in c.stairs:
-        st.footprint = g(st.footprint)
-        for f in st.flights:
-            f.footprint = g(f.footprint)
-    for el in c.elevators:
-        el.footprint = g(el.footprint)
     for dev in c.devices:
         dev.position = _point(fn, dev.position)
-    for f in c.features:
-        f.geometry = g(f.geometry)
     for o in c.attributes.get("openings", []):
         o["position"] = list(_point(fn, tuple(o["position"])))
+    for b in c.buildings:
+        if b.attributes.get("origin_xy") is not None:
+            b.attributes["origin_xy"] = list(_point(fn, tuple(b.attributes["origin_xy"])))
+    return c
 
 
 def shift_z(c: Community, dz_m: float) -> None:
