@@ -10,11 +10,18 @@ Delivery guarantees:
 - reconnect with exponential back-off (1 s up to ``max_backoff_s``) handled by paho's loop;
 - with ``group``, an MQTT 5 shared subscription ``$share/{group}/twin/{site}/+/+``: several
   worker processes split the messages, each message goes to one of them.
+
+Throughput: the ingestion client is a paho client that, per wake-up of its network loop,
+reads every packet already waiting on the socket (stock paho reads one packet, then selects
+again), and acknowledges each committed batch with one write of all its PUBACK packets
+(stock ``Client.ack`` queues one packet and wakes the network loop per message). Both
+use paho's packet reader and writer; see docs/mqtt.md.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 import time
 import uuid
@@ -27,19 +34,98 @@ from paho.mqtt.properties import Properties
 from live.broker import BrokerURL
 from live.ingest import Pipeline
 
-__all__ = ["MqttIngestor", "make_client"]
+__all__ = ["IngestClient", "MqttIngestor", "make_client"]
 
 log = logging.getLogger(__name__)
 
+_PUBACK = struct.Struct("!BBH")
 
-def make_client(url: BrokerURL, client_id: str, *, persistent: bool = True, manual_ack: bool = False) -> mqtt.Client:
-    """Return a paho client for ``url`` (MQTT 5 or 3.1.1 as the URL says), not yet connected."""
+
+class IngestClient(mqtt.Client):
+    """A paho client tuned for draining a busy subscription.
+
+    - :meth:`loop_read` reads up to :attr:`read_burst` packets per wake-up of the network
+      loop, stopping as soon as the socket has nothing more (paho's reader is non-blocking);
+    - :meth:`ack_many` acknowledges many QoS 1 messages with one queued write.
+
+    Everything else (connection, keep-alive, sessions, reconnects, writes) is paho's.
+    """
+
+    #: Most packets read per network-loop wake-up (bounds the delay of outgoing packets).
+    read_burst = 256
+    #: Bytes asked of the socket per read; paho's reader then takes packets from this buffer.
+    read_size = 65536
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._rbuf = b""
+        self._rpos = 0
+        self._rsock = None
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        # paho reads a packet in three calls (type, length, body); each is a system call that
+        # releases the GIL and waits to get it back from the writer or event-loop thread.
+        # Serve them from one large read instead.
+        buf, pos = self._rbuf, self._rpos
+        if pos >= len(buf) or self._rsock is not self._sock:
+            buf = super()._sock_recv(max(bufsize, self.read_size))  # raises when nothing waits
+            self._rsock = self._sock
+            if not buf:
+                self._rbuf, self._rpos = b"", 0
+                return buf
+            pos = 0
+        out = buf[pos:pos + bufsize]
+        self._rbuf, self._rpos = buf, pos + len(out)
+        return out
+
+    def _buffered(self) -> bool:
+        return self._rpos < len(self._rbuf) and self._rsock is self._sock
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        reader = getattr(self, "_packet_read", None)
+        if reader is None:  # a paho without the packet reader this relies on
+            return super().loop_read(max_packets)
+        ok, again = mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS, mqtt.MQTTErrorCode.MQTT_ERR_AGAIN
+        burst = max(max_packets, self.read_burst)
+        n = 0
+        # never return with bytes left in the buffer: the loop's select only sees the socket
+        while n < burst or self._buffered():
+            if self._sock is None:
+                return mqtt.MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = reader()
+            if rc == again:
+                return ok
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            n += 1
+        return ok
+
+    def ack_many(self, mids: list[int]) -> None:
+        """Send the PUBACK of every QoS 1 message id in ``mids`` in one write."""
+        if not mids:
+            return
+        queue = getattr(self, "_packet_queue", None)
+        if queue is None or not self._manual_ack:
+            for mid in mids:
+                self.ack(mid, 1)
+            return
+        pack = _PUBACK.pack
+        queue(mqtt.PUBACK, b"".join([pack(mqtt.PUBACK, 2, mid) for mid in mids]), 0, 0)
+
+
+def make_client(url: BrokerURL, client_id: str, *, persistent: bool = True, manual_ack: bool = False,
+                client_class: type[mqtt.Client] = mqtt.Client) -> mqtt.Client:
+    """Return a paho client for ``url`` (MQTT 5 or 3.1.1 as the URL says), not yet connected.
+
+    ``client_class``: paho's stock client by default (publishers); the ingestion uses
+    :class:`IngestClient`.
+    """
     if url.protocol == 5:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv5, manual_ack=manual_ack)
+        client = client_class(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                              protocol=mqtt.MQTTv5, manual_ack=manual_ack)
     else:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                             protocol=mqtt.MQTTv311, clean_session=not persistent, manual_ack=manual_ack)
+        client = client_class(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                              protocol=mqtt.MQTTv311, clean_session=not persistent, manual_ack=manual_ack)
     if url.username:
         client.username_pw_set(url.username, url.password)
     client.max_inflight_messages_set(1000)
@@ -90,12 +176,19 @@ class MqttIngestor:
         #: Longest a message waits for others to share its transaction (s); with a broker
         #: that allows only 20 unacknowledged messages in flight, 2 ms caps at ~10k msgs/s.
         self.group_commit_s = 0.002
-        self.client = make_client(url, self.client_id, persistent=True, manual_ack=True)
+        #: MQTT 5 Receive Maximum: unacknowledged QoS 1 messages the broker may have in flight
+        #: to us. Acks wait for the batch commit, so this must cover a few commits' worth of
+        #: messages; far more only lengthens the broker's in-flight list, which Mosquitto
+        #: searches on every PUBACK.
+        self.receive_max = 2000
+        self.client = make_client(url, self.client_id, persistent=True, manual_ack=True,
+                                  client_class=IngestClient)
         self.client.reconnect_delay_set(min_delay=1, max_delay=int(max_backoff_s))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.suppress_exceptions = True
+        pipeline.ack_many = self.client.ack_many
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.connects = 0
@@ -127,13 +220,9 @@ class MqttIngestor:
             log.warning("MQTT disconnected from %s (%s); reconnecting with back-off", self.url, reason_code)
 
     def _on_message(self, client, userdata, msg) -> None:
-        if msg.qos > 0:
-            mid, qos = msg.mid, msg.qos
-
-            def ack() -> None:
-                client.ack(mid, qos)
-        else:
-            ack = None
+        # the ack token of a QoS 1 message is its id; the pipeline hands the ids of each
+        # committed batch to IngestClient.ack_many (one write for all)
+        ack = msg.mid if msg.qos > 0 else None
         try:
             topic = msg.topic
         except UnicodeDecodeError:  # dead-lettered as bad_topic by the pipeline
@@ -143,7 +232,7 @@ class MqttIngestor:
         except Exception:  # never let one message stop the network loop
             log.exception("ingesting a message on %r failed", topic)
             if ack is not None:
-                ack()
+                client.ack_many([ack])
 
     # -- lifecycle --------------------------------------------------------------------
     def start(self, wait_s: float | None = 10.0) -> "MqttIngestor":
@@ -152,7 +241,8 @@ class MqttIngestor:
         With ``wait_s``, wait that long for the first subscription (no error if not reached).
         """
         self._stop.clear()
-        self.client.connect_async(**connect_kwargs(self.url, persistent=True, session_expiry_s=self.session_expiry_s))
+        self.client.connect_async(**connect_kwargs(self.url, persistent=True, session_expiry_s=self.session_expiry_s,
+                                                  receive_max=self.receive_max))
         self.client.loop_start()
         self._worker = threading.Thread(target=self._work, name="live-flush", daemon=True)
         self._worker.start()

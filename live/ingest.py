@@ -42,14 +42,22 @@ DEAD_LETTER_REASONS = (
 EventSink = Callable[[dict], None]
 
 
+_iso_second: list = [None, ""]  # the last whole second formatted (most events share it)
+
+
 def iso(t: float | None) -> str | None:
     """ISO 8601 UTC text (ms) of epoch seconds."""
     if t is None:
         return None
-    ms = int(round((t - math.floor(t)) * 1000))
+    sec = math.floor(t)
+    ms = int(round((t - sec) * 1000))
     if ms == 1000:
-        t, ms = math.floor(t) + 1, 0
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{ms:03d}Z"
+        sec, ms = sec + 1, 0
+    cached = _iso_second
+    if cached[0] != sec:
+        cached[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        cached[0] = sec
+    return f"{cached[1]}.{ms:03d}Z"
 
 
 class Pipeline:
@@ -90,6 +98,8 @@ class Pipeline:
         self.dead: Counter = Counter()
         self.recent_dead: deque = deque(maxlen=200)
         self._seen: OrderedDict = OrderedDict()
+        #: Valid topics seen so far → (device id, channel, kind): at most 3 per registered device.
+        self._topics: dict[str, tuple] = {}
         self._dedup_size = dedup_size
         self._lock = threading.RLock()
         self._batch: list[Reading] = []
@@ -103,9 +113,16 @@ class Pipeline:
         self.flush_wakeup: threading.Event | None = None
         self.first_received_at: float | None = None
         self.last_received_at: float | None = None
-        #: Process CPU seconds at the first and the latest message (ingestion cost per message).
+        #: Process CPU seconds at the first and (within ``cpu_sample_s``) the latest message:
+        #: the ingestion cost per message. Reading the process CPU clock is a system call that
+        #: sums every thread, so it is sampled at most every ``cpu_sample_s`` of wall time.
         self.first_received_cpu_s: float | None = None
         self.last_received_cpu_s: float | None = None
+        self.cpu_sample_s = 0.005
+        self._cpu_sampled_at = 0.0
+        #: Acknowledges a list of ``ack`` tokens at once (set by a client that batches its
+        #: acknowledgements); without it every token is called.
+        self.ack_many: Callable[[list], None] | None = None
 
     # -- restart --------------------------------------------------------------------------
     def restore(self) -> int:
@@ -139,7 +156,9 @@ class Pipeline:
                 self.first_received_at = now
                 self.first_received_cpu_s = time.process_time()
             self.last_received_at = now
-            self.last_received_cpu_s = time.process_time()
+            if now - self._cpu_sampled_at >= self.cpu_sample_s:
+                self._cpu_sampled_at = now
+                self.last_received_cpu_s = time.process_time()
             device_id = None
             try:
                 reading = self._validate(topic, payload, now)
@@ -173,6 +192,11 @@ class Pipeline:
     def _validate(self, topic: str, payload: bytes, now: float) -> Reading:
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise PayloadError("oversized", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        known = self._topics.get(topic)
+        if known is not None:  # a valid topic seen before: registered device, known kind
+            device_id, channel, kind = known
+            return decode(payload, device_id=device_id, channel=channel, kind=kind, now=now,
+                          max_future_s=self.max_future_s, max_age_s=self.max_age_s)
         parts = parse_topic(topic)
         if parts is None:
             raise PayloadError("bad_topic", f"topic={topic!r} is not twin/{{site}}/{{device_id}}/{{telemetry|event|status}}")
@@ -185,6 +209,7 @@ class Pipeline:
         kind = KINDS.get(info.kind)
         if kind is None:
             raise PayloadError("unknown_kind", f"device {device_id!r} has kind={info.kind!r} the live layer does not know")
+        self._topics[topic] = (device_id, channel, kind)
         return decode(payload, device_id=device_id, channel=channel, kind=kind, now=now,
                       max_future_s=self.max_future_s, max_age_s=self.max_age_s)
 
@@ -209,12 +234,12 @@ class Pipeline:
             if ack is not None:
                 self._batch_acks.append(ack)
         elif ack is not None:
-            ack()
+            self._run_acks([ack])
 
     def _queue(self, reading: Reading, st: DeviceState, ack) -> None:
         if self.store is None:
             if ack is not None:
-                ack()
+                self._run_acks([ack])
             return
         self._batch.append(reading)
         self._batch_states[st.device_id] = st
@@ -296,12 +321,25 @@ class Pipeline:
                 return 0
             self.last_write_error = None
             self.counters["stored"] += n
-            for a in acks:
-                try:
-                    a()
-                except Exception:
-                    log.exception("ack failed")
+            self._run_acks(acks)
             return n
+
+    def _run_acks(self, acks: list) -> None:
+        """Acknowledge messages whose outcome is durable (all at once with ``ack_many``)."""
+        if not acks:
+            return
+        many = self.ack_many
+        if many is not None:
+            try:
+                many(acks)
+            except Exception:
+                log.exception("acknowledging %d messages failed", len(acks))
+            return
+        for a in acks:
+            try:
+                a()
+            except Exception:
+                log.exception("ack failed")
 
     @property
     def pending(self) -> int:

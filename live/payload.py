@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+
+import orjson
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
@@ -177,9 +179,14 @@ def decode(
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadError("oversized", f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PayloadError("not_json", f"payload is not JSON ({exc.__class__.__name__}: {exc})") from None
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # the standard parser also reads NaN/Infinity (reported as not_finite) and integers
+        # beyond 64 bits; what it refuses too is not JSON
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise PayloadError("not_json", f"payload is not JSON ({exc.__class__.__name__}: {exc})") from None
     if not isinstance(data, dict):
         raise PayloadError("not_object", f"payload is a JSON {type(data).__name__}, not an object")
     model = payload_model(kind, channel)

@@ -17,11 +17,12 @@ calls :meth:`LiveStore.create`). Times are epoch seconds, UTC, as double precisi
 
 from __future__ import annotations
 
-import json
 import math
+import sqlite3
 from collections import defaultdict
 from typing import Any, Iterable
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -140,6 +141,8 @@ class LiveStore:
             kwargs = {"pool_pre_ping": True}
             engine = sa.create_engine(engine, **kwargs)
         self.engine = engine
+        if engine.dialect.name == "postgresql" or sqlite3.sqlite_version_info >= (3, 32):
+            self.max_params = 32766
         if engine.dialect.name == "sqlite":
             @sa.event.listens_for(engine, "connect")
             def _pragmas(dbapi_conn, _rec):  # WAL: readers never block the batch writer
@@ -171,7 +174,7 @@ class LiveStore:
         states : iterable of live.state.DeviceState
             Device states to upsert (a row only changes when the new ``last_ts`` is newer).
         """
-        dumps = json.dumps
+        dumps = _dumps
         rows = []
         value_rows: dict[tuple[str, str], tuple] = {}
         for r in readings:
@@ -188,19 +191,22 @@ class LiveStore:
         inserted = 0
         with self.engine.begin() as conn:
             if rows:
-                res = conn.exec_driver_sql(sql["telemetry"], rows)
-                inserted = res.rowcount if res.rowcount is not None and res.rowcount >= 0 else len(rows)
+                inserted = self._insert_rows(conn, sql["telemetry"], rows)
             if dl_rows:
                 conn.execute(dead_letters.insert(), dl_rows)
             if value_rows:
-                conn.exec_driver_sql(sql["values"], list(value_rows.values()))
+                self._insert_rows(conn, sql["values"], list(value_rows.values()))
             if state_rows:
-                conn.exec_driver_sql(sql["state"], state_rows)
+                self._insert_rows(conn, sql["state"], state_rows)
         return inserted
 
     @property
-    def _sql(self) -> dict[str, str]:
-        """Hot-path statements as driver SQL (same ON CONFLICT syntax on SQLite and PostgreSQL)."""
+    def _sql(self) -> dict[str, tuple[str, str, str]]:
+        """Hot-path statements as driver SQL: ``(head, one row's VALUES, tail)`` each.
+
+        Batches are written as multi-row ``INSERT ... VALUES (..), (..)`` statements (see
+        :meth:`_insert_rows`); the ON CONFLICT syntax is the same on SQLite and PostgreSQL.
+        """
         cached = getattr(self, "_sql_cache", None)
         if cached is not None:
             return cached
@@ -208,19 +214,46 @@ class LiveStore:
         ph = "%s" if pg else "?"
         js = f"CAST({ph} AS JSON)" if pg else ph
         self._sql_cache = {
-            "telemetry": (f'INSERT INTO live_telemetry (device_id, channel, ts, seq, event, "values", received_at) '
-                          f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {js}, {ph}) "
-                          "ON CONFLICT (device_id, ts, channel, seq) DO NOTHING"),
-            "values": (f"INSERT INTO live_device_values (device_id, field, value, ts) VALUES ({ph}, {ph}, {js}, {ph}) "
-                       "ON CONFLICT (device_id, field) DO UPDATE SET value = excluded.value, ts = excluded.ts "
+            "telemetry": ('INSERT INTO live_telemetry (device_id, channel, ts, seq, event, "values", received_at) VALUES ',
+                          f"({ph}, {ph}, {ph}, {ph}, {ph}, {js}, {ph})",
+                          " ON CONFLICT (device_id, ts, channel, seq) DO NOTHING"),
+            "values": ("INSERT INTO live_device_values (device_id, field, value, ts) VALUES ",
+                       f"({ph}, {ph}, {js}, {ph})",
+                       " ON CONFLICT (device_id, field) DO UPDATE SET value = excluded.value, ts = excluded.ts "
                        "WHERE live_device_values.ts <= excluded.ts"),
-            "state": (f"INSERT INTO live_device_state (device_id, kind, last_ts, last_seen, online, last_event) "
-                      f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph}, {ph}) "
-                      "ON CONFLICT (device_id) DO UPDATE SET kind = excluded.kind, last_ts = excluded.last_ts, "
+            "state": ("INSERT INTO live_device_state (device_id, kind, last_ts, last_seen, online, last_event) VALUES ",
+                      f"({ph}, {ph}, {ph}, {ph}, {ph}, {ph})",
+                      " ON CONFLICT (device_id) DO UPDATE SET kind = excluded.kind, last_ts = excluded.last_ts, "
                       "last_seen = excluded.last_seen, online = excluded.online, last_event = excluded.last_event "
                       "WHERE live_device_state.last_ts IS NULL OR live_device_state.last_ts <= excluded.last_ts"),
         }
         return self._sql_cache
+
+    #: Most bound parameters in one statement (SQLite before 3.32 allows 999; PostgreSQL 65,535).
+    max_params = 999
+
+    def _insert_rows(self, conn, stmt: tuple[str, str, str], rows: list[tuple]) -> int:
+        """Insert ``rows`` with as few multi-row statements as the parameter limit allows.
+
+        One statement per chunk instead of one execution per row: far less Python work per
+        row, and the database driver releases the GIL once per chunk instead of once per row
+        (which would hand the GIL back and forth with the MQTT network thread). Returns the
+        rows the database reports as changed.
+        """
+        head, one, tail = stmt
+        width = len(rows[0])
+        chunk = max(1, self.max_params // width)
+        cursor = conn.connection.driver_connection.cursor()
+        changed = 0
+        try:
+            for i in range(0, len(rows), chunk):
+                part = rows[i:i + chunk]
+                sql = head + ", ".join([one] * len(part)) + tail
+                cursor.execute(sql, [v for row in part for v in row])
+                changed += cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else len(part)
+        finally:
+            cursor.close()
+        return changed
 
     @staticmethod
     def _dead_row(d: dict) -> dict:
@@ -354,3 +387,8 @@ class LiveStore:
         else:
             conn.execute(rollup.insert().values(device_id=dev, field=field, bucket_s=bucket_s, bucket_start=start,
                                                 n=n, min=lo, max=hi, mean=mean, last=last, last_ts=last_ts))
+
+
+def _dumps(value) -> str:
+    """JSON text of a validated value (finite numbers, text, booleans, dicts of them)."""
+    return orjson.dumps(value).decode()

@@ -10,7 +10,6 @@ Started and stopped with the app (:func:`services.app.create_app`); exposes itse
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -18,6 +17,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 
 from live.alarms import Alarm, AlarmBook, WorkOrderSink
@@ -118,7 +118,7 @@ class EventHub:
             self.published += 1
             if not subs:
                 continue
-            text = json.dumps(ev, ensure_ascii=False, default=str)
+            text = orjson.dumps(ev, default=str).decode()
             for sub in subs:
                 sub.offer(ev, text)
 

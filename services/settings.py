@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="logging level")
     timezone: str = Field("Asia/Shanghai", description="site time zone for display")
     secret_key: str | None = Field(None, description="token signing key (generated if unset)")
+    ws_compression: bool = Field(False, description="permessage-deflate on WebSockets: less bandwidth for "
+                                 "remote clients, more server CPU per event and client")
+
+    def uvicorn_options(self) -> dict:
+        """Server options shared by ``twin serve`` and ``twin demo``."""
+        return {"ws_ping_interval": 20, "ws_per_message_deflate": self.ws_compression}
 
     @property
     def resolved_cache_dir(self) -> Path:

@@ -160,15 +160,18 @@ async def ws_live(websocket: WebSocket, building: str | None = None, storey: str
             if getter not in done:
                 getter.cancel()
                 break
-            text = getter.result()
+            texts = [getter.result()]
+            while not sub.queue.empty():  # send everything queued before waiting again
+                texts.append(sub.queue.get_nowait())
             if sub.resync.is_set():
                 sub.resync.clear()
                 while not sub.queue.empty():
                     sub.queue.get_nowait()
                 await websocket.send_json(_snapshot(comp, sub, resync=True))
                 continue
-            if text is not None:
-                await websocket.send_text(text)
+            for text in texts:
+                if text is not None:
+                    await websocket.send_text(text)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:

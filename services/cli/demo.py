@@ -128,7 +128,7 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
     prepared = prepare_database(settings, community, site)
     port = _free_port(host, port)
     server = uvicorn.Server(uvicorn.Config(service.app, host=host, port=port, log_level="warning",
-                                           ws_ping_interval=20))
+                                           **settings.uvicorn_options()))
     stop = threading.Event()
     sim = threading.Thread(target=_simulate, args=(service, speed, stop), daemon=True,
                            name="device-simulator")

@@ -33,7 +33,7 @@ def serve(
                             client_id=client_id, smtp_url=smtp_url)
     community, live, app = service.community, service.live, service.app
     err_console.print(f"serving {community.name!r} ({len(live.registry)} devices) on http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, ws_ping_interval=20)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **settings.uvicorn_options())
 
 
 def register(app: typer.Typer) -> None:

@@ -158,3 +158,53 @@ def test_broker_restart_loses_nothing_at_qos1(tmp_path):
         pub.close()
         broker.terminate()
         broker.wait(timeout=10)
+
+
+def test_a_burst_is_read_in_order_and_every_message_acknowledged_once(mqtt_url, tmp_path):
+    """A fast burst of 3,000 messages of mixed sizes (packets straddle the client's 64 KiB
+    reads; more than one read burst and more than the Receive Maximum) while the service
+    runs, then 900 more queued while it is away (a broker queues 1,000 per session by
+    default): all applied in order, and every PUBACK reached the broker, so a later start
+    of the same session gets nothing redelivered."""
+    site = f"q{uuid.uuid4().hex[:8]}"
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    cid = f"ing-{site}"
+    c, p, ing, store = _service(site, mqtt_url, db, cid)
+    pub = Publisher(mqtt_url)
+    topic = f"twin/{site}/B1-meter_electricity/telemetry"
+    t0 = time.time()
+
+    def send(lo, hi):
+        for i in range(lo, hi):
+            body = {"ts": t0 + i * 0.001, "seq": i, "energy_kwh": float(i)}
+            if i % 7 == 0:  # valid JSON padded with whitespace: packets of up to ~20 KB
+                pub.send(topic, json.dumps(body).encode() + b" " * (37 * i % 20000))
+            else:
+                pub.send(topic, body)
+        pub.wait(60)
+    try:
+        send(0, 3000)
+        wait_until(lambda: store.count() == 3000, timeout=60, what="3000 stored readings")
+        ing.stop()
+        store.dispose()
+        send(3000, 3900)
+        c2, p2, ing2, store2 = _service(site, mqtt_url, db, cid)
+        try:
+            wait_until(lambda: store2.count() == 3900, timeout=60, what="3900 stored readings")
+            seqs = [r["seq"] for r in store2.history("B1-meter_electricity", limit=5000)]
+            assert seqs == list(range(3900))
+            assert p.stats()["dead_lettered"] == 0 and p2.stats()["dead_lettered"] == 0
+            assert p2.stats()["received"] == 900
+        finally:
+            ing2.stop()
+            store2.dispose()
+        # everything was acknowledged: a new start of the same session receives nothing
+        c3, p3, ing3, store3 = _service(site, mqtt_url, db, cid)
+        try:
+            time.sleep(1.5)
+            assert p3.stats()["received"] == 0
+        finally:
+            ing3.stop()
+            store3.dispose()
+    finally:
+        pub.close()

@@ -133,3 +133,34 @@ def test_unknown_kind_in_register_is_dead_lettered():
     c.devices[0].kind = "toaster"
     p = Pipeline(DeviceRegistry.from_community(c), clock=lambda: NOW)
     assert p.handle(f"twin/site3/{c.devices[0].id}/telemetry", msg(ts=NOW, x=1)) == "unknown_kind"
+
+
+def test_acks_wait_for_the_commit_and_go_out_once_per_batch(tmp_path):
+    """With ``ack_many`` the tokens of a batch are acknowledged together, only after the write;
+    a duplicate (already stored) is acknowledged at once; a failed write acknowledges nothing."""
+    from live.store import LiveStore
+
+    c = make_community("site1")
+    store = LiveStore(f"sqlite:///{tmp_path / 'live.sqlite'}")
+    store.create()
+    p = Pipeline(DeviceRegistry.from_community(c), store=store, clock=lambda: NOW, batch_size=10**6)
+    calls: list[list] = []
+    p.ack_many = lambda tokens: calls.append(list(tokens))
+    topic = "twin/site1/B1-meter_water/telemetry"
+    assert p.handle(topic, msg(ts=NOW, seq=1, volume_m3=1.0), ack=101) == "applied"
+    assert p.handle(topic, b"not json", ack=102) == "not_json"
+    assert p.handle(topic, msg(ts=NOW, seq=1, volume_m3=1.0), ack=103) == "duplicate"
+    assert calls == [[103]]  # nothing of the batch acknowledged before its commit
+    assert p.flush() == 1
+    assert calls == [[103], [101, 102]] and store.count() == 1
+    assert p.handle(topic, msg(ts=NOW + 1, seq=2, volume_m3=2.0), ack=104) == "applied"
+    store.engine.dispose()
+    real = store.write_batch
+
+    def broken(*a, **k):
+        raise RuntimeError("database away")
+    store.write_batch = broken
+    assert p.flush() == 0 and calls == [[103], [101, 102]]  # kept for the next flush
+    store.write_batch = real
+    assert p.flush() == 1 and calls[-1] == [104]
+    store.dispose()
