@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -84,37 +83,81 @@ class Subscriber:
 
 
 class EventHub:
-    """Fans events out to WebSocket subscribers; ``publish`` is callable from any thread."""
+    """Fans events out to WebSocket subscribers; ``publish`` is callable from any thread.
+
+    Ingestion threads append events to a queue; a task on the event loop collects them.
+    While events flow, the task collects every ``interval_s`` on its own; only when it has
+    gone idle does a new event wake it (one cross-thread wake-up per quiet period, not one
+    per event: each wake-up is a system call in the ingesting thread).
+    """
+
+    #: While events flow, the loop collects them this often (s): the fan-out latency it adds.
+    interval_s = 0.005
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.subscribers: set[Subscriber] = set()
         self._pending: deque = deque()
-        self._scheduled = False
-        self._lock = threading.Lock()
+        self._idle = True
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
         self.published = 0
+
+    def start(self) -> None:
+        """Start the collecting task (call on the event loop)."""
+        self._wake = asyncio.Event()
+        self._task = self.loop.create_task(self._run())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
     def publish(self, event: dict) -> None:
         """Queue an event for fan-out (never blocks)."""
         if not self.subscribers:  # nobody listens: do not wake the event loop
             self.published += 1
             return
-        with self._lock:
-            self._pending.append(event)
-            if self._scheduled:
-                return
-            self._scheduled = True
-        try:
-            self.loop.call_soon_threadsafe(self._drain)
-        except RuntimeError:  # loop closed during shutdown
-            pass
+        self._pending.append(event)
+        if self._idle:  # read after the append: see _run for why no wake-up is lost
+            self._idle = False
+            try:
+                self.loop.call_soon_threadsafe(self._wake_up)
+            except RuntimeError:  # loop closed during shutdown
+                pass
 
-    def _drain(self) -> None:
-        with self._lock:
-            items, self._pending = self._pending, deque()
-            self._scheduled = False
+    def _wake_up(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+        else:  # not started (tests drive the hub by hand)
+            self._drain()
+            self._idle = True
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while True:
+                if self._drain():
+                    await asyncio.sleep(self.interval_s)
+                    continue
+                # idle is set before the last look at the queue, and publish appends before
+                # it reads idle: an event is either seen here or wakes us
+                self._idle = True
+                if not self._pending:
+                    break
+                self._idle = False
+
+    def _drain(self) -> int:
+        pending = self._pending
         subs = list(self.subscribers)
-        for ev in items:
+        n = 0
+        while True:
+            try:
+                ev = pending.popleft()
+            except IndexError:
+                return n
+            n += 1
             self.published += 1
             if not subs:
                 continue
@@ -227,6 +270,7 @@ class LiveComponent:
     async def start(self, app: FastAPI) -> None:
         loop = asyncio.get_running_loop()
         self.hub = EventHub(loop)
+        self.hub.start()
         app.state.live = self
         await loop.run_in_executor(None, self._start_blocking)
         self._retention_task = asyncio.create_task(self._retention_loop())
@@ -270,6 +314,8 @@ class LiveComponent:
             task.cancel()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._stop_blocking)
+        if self.hub is not None:
+            self.hub.stop()
 
     def _stop_blocking(self) -> None:
         if self.ingestor is not None:
