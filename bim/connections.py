@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import shapely
 
-from bim.devices import attribute
+from bim.ifcattr import attribute, global_id, name as ifc_name
 from bim.doors import SpaceLocator, connect_door, door_frame, probe_doors
 from bim.meshes import oriented_boxes
 from twin.model import Building, Door, Space, Storey
@@ -41,13 +41,25 @@ class ConnectionsMixin:
                                                            [s.footprint for s in mine])
         return loc
 
+    def _space_boundaries(self) -> list[tuple]:
+        """``(element or None, space id, PhysicalOrVirtualBoundary)`` of every
+        IfcRelSpaceBoundary of a read space (one pass over the file's boundaries)."""
+        rows = getattr(self, "_boundary_rows", None)
+        if rows is None:
+            rows = self._boundary_rows = []
+            for rel in _by_type(self.f, "IfcRelSpaceBoundary"):
+                sp = attribute(rel, "RelatingSpace")
+                if sp is None or sp.id() not in self.spaces:
+                    continue
+                rows.append((attribute(rel, "RelatedBuildingElement"), self.spaces[sp.id()].id,
+                             attribute(rel, "PhysicalOrVirtualBoundary")))
+        return rows
+
     def _read_doors(self) -> None:
         boundaries: dict[int, list[str]] = defaultdict(list)
-        rels = _by_type(self.f, "IfcRelSpaceBoundary") if self.use_space_boundaries else []
-        for rel in rels:
-            el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
-            if el is not None and el.is_a("IfcDoor") and sp is not None and sp.id() in self.spaces:
-                boundaries[el.id()].append(self.spaces[sp.id()].id)
+        for el, space_id, _ in self._space_boundaries() if self.use_space_boundaries else []:
+            if el is not None and el.is_a("IfcDoor"):
+                boundaries[el.id()].append(space_id)
         with_mesh = [d for d in self.ifc_doors if d.id() in self.meshes]
         boxes = dict(zip((d.id() for d in with_mesh), oriented_boxes(
             [self.meshes[d.id()].verts[:, :2] for d in with_mesh])))
@@ -77,7 +89,7 @@ class ConnectionsMixin:
         spaces = connect_door(frame, None, bounds, probes)
         if spaces == (None, None) and mesh is not None:
             spaces = connect_door(frame, self._locator_by_z(building, mesh.zmin + 0.5))
-        guid, name = d.GlobalId, d.Name
+        guid, name = global_id(d), ifc_name(d)
         if frame is None:
             self.warnings.append(f"IfcDoor {guid} ({name}) has no geometry or placement")
         if spaces == (None, None):
@@ -113,12 +125,9 @@ class ConnectionsMixin:
         footprints meet along at least 0.5 m. Spaces separated by a wall never touch.
         """
         virtual = set()
-        for rel in _by_type(self.f, "IfcRelSpaceBoundary"):
-            el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
-            if sp is None or sp.id() not in self.spaces:
-                continue
-            if rel.PhysicalOrVirtualBoundary == "VIRTUAL" or (el is not None and el.is_a("IfcVirtualElement")):
-                virtual.add(self.spaces[sp.id()].id)
+        for el, space_id, kind in self._space_boundaries():
+            if kind == "VIRTUAL" or (el is not None and el.is_a("IfcVirtualElement")):
+                virtual.add(space_id)
         openings = []
         by_storey: dict[str, list[Space]] = defaultdict(list)
         for sp in self.c.spaces:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from bim.ifcattr import attribute
+
 __all__ = ["DEVICE_ROOT_CLASSES", "KIND_BY_CLASS", "NAME_RULES", "attribute", "device_kind", "effective_class",
            "is_elevator_like", "predefined_type"]
 
@@ -86,27 +88,6 @@ def _type_of(element, types):
     import ifcopenshell.util.element as E
 
     return E.get_type(element)
-
-
-_ATTR_INDEX: dict[tuple[str, str], int | None] = {}
-
-
-def attribute(element, name: str):
-    """Return attribute ``name`` of ``element`` or None when its class has no such attribute.
-
-    Attribute positions are cached per class: faster than ``getattr`` with a fallback.
-    """
-    key = (element.is_a(True), name)  # schema-qualified class
-    idx = _ATTR_INDEX.get(key, -1)
-    if idx == -1:
-        idx = None
-        try:
-            if element.get_attribute_category(name) == 1:  # a forward (explicit) attribute
-                idx = element.get_argument_index(name)
-        except Exception:
-            idx = None
-        _ATTR_INDEX[key] = idx
-    return element.get_argument(idx) if idx is not None else None
 
 
 def predefined_type(element, types: dict | None = None) -> str | None:

@@ -105,14 +105,6 @@ class SpaceLocator:
         return self.geoms[self.ids.index(space_id)].area
 
 
-def _probe_points(frame: DoorFrame) -> np.ndarray:
-    """Probe points (2k, 2): k in front (+normal), then k behind, nearest first."""
-    dist = frame.depth_m / 2.0 + np.asarray(PROBE_OFFSETS_M)
-    front = frame.centre[None, :] + dist[:, None] * frame.normal[None, :]
-    back = frame.centre[None, :] - dist[:, None] * frame.normal[None, :]
-    return np.vstack([front, back])
-
-
 def _distinct(ids) -> list[str]:
     out: list[str] = []
     for sid in ids:
@@ -129,7 +121,14 @@ def probe_doors(frames: list[DoorFrame | None], locator: SpaceLocator
     out: list[tuple[list[str], list[str]]] = [([], []) for _ in frames]
     if not live:
         return out
-    hits = locator.at_many(np.vstack([_probe_points(frames[i]) for i in live]))
+    centre = np.array([frames[i].centre for i in live], dtype=float).reshape(-1, 2)
+    normal = np.array([frames[i].normal for i in live], dtype=float).reshape(-1, 2)
+    depth = np.array([frames[i].depth_m for i in live], dtype=float)
+    # per door: k points in front (+normal), then k behind, nearest first; all doors at once
+    dist = depth[:, None] / 2.0 + np.asarray(PROBE_OFFSETS_M)[None, :]
+    step = dist[:, :, None] * normal[:, None, :]
+    hits = locator.at_many(np.concatenate([centre[:, None, :] + step, centre[:, None, :] - step],
+                                          axis=1).reshape(-1, 2))
     for n, i in enumerate(live):
         chunk = hits[n * 2 * k:(n + 1) * 2 * k]
         out[i] = (_distinct(chunk[:k]), _distinct(chunk[k:]))

@@ -26,6 +26,7 @@ from bim.devices import (DEVICE_ROOT_CLASSES, attribute, device_kind, is_elevato
                          predefined_type)
 from bim.doors import SpaceLocator
 from bim.errors import IfcError
+from bim.ifcattr import global_id, name as ifc_name
 from bim.meshes import Mesh, clean_polygonal as _clean, iterate_meshes, mesh_footprint, mesh_footprints
 from bim.relations import Relations
 from bim.vertical import VerticalMixin
@@ -296,9 +297,10 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             if storey is None:
                 self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no storey; not mapped")
                 continue
+            guid, name = global_id(sp), ifc_name(sp)
             fp = self.footprint(sp) if mesh is not None else Polygon()
             if fp.is_empty:
-                self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no plan geometry")
+                self.warnings.append(f"IfcSpace {guid} ({name}) has no plan geometry")
             psets, qsets = self.rel.property_sets(sp, names=_SPACE_PSETS)
             q = _quantities_of(qsets)
             net = q.get("NetFloorArea")
@@ -309,7 +311,7 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             common = psets.get("Pset_SpaceCommon", {})
             occ = psets.get("Pset_SpaceOccupancyRequirements", {})
             pre = predefined_type(sp, self.rel.type_of)
-            usage = (sp.ObjectType or occ.get("OccupancyType") or common.get("Category")
+            usage = (attribute(sp, "ObjectType") or occ.get("OccupancyType") or common.get("Category")
                      or (pre.lower() if pre and pre not in ("INTERNAL", "EXTERNAL", "SPACE") else None))
             attrs = {"ifc_class": sp.is_a(), "footprint_area_m2": float(fp.area)}
             if net is not None:
@@ -319,9 +321,9 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             if pre:
                 attrs["predefined_type"] = pre
             public = common.get("PubliclyAccessible")
-            space = Space(id=sp.GlobalId, name=sp.Name or sp.GlobalId, storey_id=storey.id,
+            space = Space(id=guid, name=name or guid, storey_id=storey.id,
                           building_id=building.id if building else storey.building_id,
-                          footprint=fp, long_name=sp.LongName, usage=usage,
+                          footprint=fp, long_name=attribute(sp, "LongName"), usage=usage,
                           area_m2=float(attrs.get("net_floor_area_m2", fp.area)),
                           height_m=height_m, public=bool(public) if public is not None else None,
                           attributes=attrs)
@@ -335,9 +337,13 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         for s in self.c.spaces:
             if not s.footprint.is_empty:
                 by_storey[s.storey_id].append(s.footprint)
+        unions: dict[tuple[int, ...], BaseGeometry] = {}  # storeys of the same shared footprints
         for st in self.storeys.values():
             if by_storey.get(st.id):
-                st.walkable = shapely.union_all(by_storey[st.id])
+                key = tuple(id(g) for g in by_storey[st.id])
+                if key not in unions:
+                    unions[key] = shapely.union_all(by_storey[st.id])
+                st.walkable = unions[key]
                 st.attributes["walkable_from"] = "spaces"
                 continue
             st.walkable = self._slabs_minus_walls(st)
@@ -405,7 +411,7 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             self.c.devices.append(self._device(el, building, storey, pos, space_id))
 
     def _device(self, el, building, storey, pos, space_id) -> Device:
-        guid, name = el.GlobalId, el.Name
+        guid, name = global_id(el), ifc_name(el)
         if storey is None:
             self.warnings.append(f"{el.is_a()} {guid} ({name}) has no storey")
         types = self.rel.type_of
@@ -458,7 +464,8 @@ class _Reader(ConnectionsMixin, VerticalMixin):
     # -- buildings and site ---------------------------------------------------------------
     def _finish_buildings(self) -> None:
         for b in self.c.buildings:
-            parts = [s.walkable for s in b.storeys if s.walkable is not None]
+            # each walkable area once (storeys of one plan share the object)
+            parts = list({id(s.walkable): s.walkable for s in b.storeys if s.walkable is not None}.values())
             b.footprint = _clean(shapely.union_all(parts)) if parts else None
             above = [s for s in b.storeys if s.elevation_m >= -0.5]
             b.floors = len(above) or None

@@ -19,6 +19,8 @@ import shapely.errors
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
+from bim.ifcattr import has_representation
+
 __all__ = ["FAST_KERNEL", "DEFAULT_KERNEL", "Mesh", "geom_settings", "iterate_meshes",
            "clean_polygonal", "mesh_footprint", "mesh_footprints", "oriented_box", "oriented_boxes"]
 
@@ -73,16 +75,17 @@ def _run_iterator(ifc_file, elements: list, kernel: str, out: dict[int, Mesh],
     done = done0
     if not it.initialize():
         return done
+    # read-only views on the iterator's buffers (bytes objects they keep alive): no copies
+    frombuffer, get, advance = np.frombuffer, it.get, it.next
     while True:
-        shape = it.get()
+        shape = get()
         geo = shape.geometry
-        verts = np.frombuffer(geo.verts_buffer, dtype="d").reshape(-1, 3).copy()
-        faces = np.frombuffer(geo.faces_buffer, dtype="i").reshape(-1, 3).astype(np.int64)
-        out[shape.id] = Mesh(verts, faces)
+        out[shape.id] = Mesh(frombuffer(geo.verts_buffer, dtype="d").reshape(-1, 3),
+                             frombuffer(geo.faces_buffer, dtype="i").reshape(-1, 3))
         done += 1
         if progress is not None and (done % 25 == 0 or done == total):
             progress(done, total, "geometry")
-        if not it.next():
+        if not advance():
             break
     return done
 
@@ -102,7 +105,7 @@ def iterate_meshes(ifc_file, elements: Iterable, *, progress: ProgressFn | None 
     kernel : str
         Geometry library tried first; missing elements are retried with OpenCASCADE.
     """
-    elements = [e for e in elements if getattr(e, "Representation", None) is not None]
+    elements = [e for e in elements if has_representation(e)]
     out: dict[int, Mesh] = {}
     if not elements:
         return out
@@ -169,10 +172,26 @@ def mesh_footprints(meshes: list[Mesh], *, min_area_m2: float = 1e-8,
     The same rules as :func:`mesh_footprint` (snapping, upward faces of closed meshes,
     coverage union with fallback), with one NumPy pass and one polygon construction for
     all meshes: much less per-element overhead on files with thousands of elements.
+    Meshes with the same plan (equal vertex x, y and faces) share one footprint object.
     """
-    n = len(meshes)
-    if n == 0:
+    if not meshes:
         return []
+    # meshes with the same plan (vertex x, y and faces: a storey stack of one room, mapped
+    # representations) have the same footprint: computed once, the object shared
+    slot: dict[tuple, int] = {}
+    which = [slot.setdefault((m.verts.dtype.str, m.faces.dtype.str, m.verts[:, :2].tobytes(),
+                              m.faces.tobytes()), len(slot)) for m in meshes]
+    if len(slot) < len(meshes):
+        first: dict[int, Mesh] = {}
+        for m, k in zip(meshes, which):
+            first.setdefault(k, m)
+        unique = _mesh_footprints([first[k] for k in range(len(slot))], min_area_m2, snap_m)
+        return [unique[k] for k in which]
+    return _mesh_footprints(meshes, min_area_m2, snap_m)
+
+
+def _mesh_footprints(meshes: list[Mesh], min_area_m2: float, snap_m: float) -> list[BaseGeometry]:
+    n = len(meshes)
     counts = np.array([len(m.faces) for m in meshes], dtype=np.int64)
     if counts.sum() == 0:
         return [Polygon() for _ in meshes]
@@ -258,8 +277,21 @@ def oriented_boxes(point_sets: list[np.ndarray]) -> list[tuple[np.ndarray, np.nd
     coords = np.vstack([sets[i] for i in live])
     index = np.repeat(np.arange(len(live)), [len(sets[i]) for i in live])
     envelopes = shapely.oriented_envelope(shapely.multipoints(coords, indices=index))
-    for k, rect in zip(live, envelopes):
-        out[k] = _box_of(rect)
+    # rectangles (closed rings of 5 points) all at once; points and lines one by one
+    rect = shapely.get_type_id(envelopes) == 3
+    rect[rect] = shapely.get_num_coordinates(envelopes[rect]) == 5
+    if rect.any():
+        c = shapely.get_coordinates(envelopes[rect]).reshape(-1, 5, 2)[:, :4]
+        e1, e2 = c[:, 1] - c[:, 0], c[:, 2] - c[:, 1]
+        l1, l2 = np.hypot(e1[:, 0], e1[:, 1]), np.hypot(e2[:, 0], e2[:, 1])
+        centres = c.mean(axis=1)
+        first = l1 >= l2
+        long_m, short_m = np.where(first, l1, l2), np.where(first, l2, l1)
+        axes = np.where(first[:, None], e1, e2) / np.where(long_m > 0, long_m, 1.0)[:, None]
+        for j, k in enumerate(np.flatnonzero(rect).tolist()):
+            out[live[k]] = (centres[j], axes[j], float(long_m[j]), float(short_m[j]))
+    for k in np.flatnonzero(~rect).tolist():
+        out[live[k]] = _box_of(envelopes[k])
     return out
 
 

@@ -13,6 +13,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from bim.ifcattr import attribute
+
 __all__ = ["Relations"]
 
 
@@ -60,6 +62,7 @@ class Relations:
             for el in (rel.RelatedObjects or []) if t is not None else []:
                 self.type_of[el.id()] = t
         self._placements: dict[int, np.ndarray] = {}
+        self._directions: dict[tuple[int, int], list[float]] = {}
 
     def element_type(self, el):
         """Return the type object of ``el`` (IfcRelDefinesByType), or None."""
@@ -78,10 +81,10 @@ class Relations:
         psets: dict[str, dict] = {}
         qtos: dict[str, dict] = {}
         t = self.type_of.get(el.id())
-        defs = list(getattr(t, "HasPropertySets", None) or []) if t is not None else []
+        defs = list(attribute(t, "HasPropertySets") or []) if t is not None else []
         for rel in getattr(el, "IsDefinedBy", None) or []:  # inverse: only this element's
             if rel.is_a() == "IfcRelDefinesByProperties":
-                pdef = rel.RelatingPropertyDefinition
+                pdef = attribute(rel, "RelatingPropertyDefinition")
                 defs.extend(pdef if isinstance(pdef, tuple) else [pdef])
         for d in defs:
             if d is None:
@@ -93,14 +96,14 @@ class Relations:
                 out, items, keep = psets, 4, names  # HasProperties
             else:
                 continue
-            name = d.Name
+            name = d.get_argument(2)  # IfcRoot.Name
             if keep is not None and name not in keep:
                 continue
             values = out.setdefault(name or "", {})
             for prop in d[items] or []:
                 value = _value(prop)
                 if value is not None:
-                    values[prop.Name] = value
+                    values[prop.get_argument(0)] = value  # IfcProperty / IfcPhysicalQuantity.Name
         return psets, qtos
 
     def spatial_parent(self, el):
@@ -150,8 +153,8 @@ class Relations:
         if cached is not None:
             return cached
         if lp.is_a("IfcLocalPlacement"):
-            rel = _axis2placement(lp.RelativePlacement)
-            up = lp.PlacementRelTo
+            rel = self._axis2placement(attribute(lp, "RelativePlacement"))
+            up = attribute(lp, "PlacementRelTo")
             m = self._matrix(up) @ rel if up is not None else rel
         else:  # grid or linear placements: let ifcopenshell do it
             import ifcopenshell.util.placement as P
@@ -160,37 +163,42 @@ class Relations:
         self._placements[key] = m
         return m
 
+    def _direction(self, d, dims: int) -> list[float]:
+        """Unit vector (3 components) of an IfcDirection, memoised (directions are shared)."""
+        key = (d.id(), dims)
+        v = self._directions.get(key)
+        if v is None:
+            v = self._directions[key] = _unit((list(attribute(d, "DirectionRatios")) + [0.0, 0.0])[:dims]
+                                              + [0.0] * (3 - dims))
+        return v
+
+    def _axis2placement(self, a2p) -> np.ndarray:
+        """4x4 matrix (project units) of an IfcAxis2Placement2D/3D."""
+        if a2p is None:
+            return np.eye(4)
+        loc_pt = attribute(a2p, "Location")
+        loc = list(attribute(loc_pt, "Coordinates")) if loc_pt is not None else [0.0, 0.0, 0.0]
+        loc = (loc + [0.0, 0.0, 0.0])[:3]
+        ref = attribute(a2p, "RefDirection")
+        if a2p.is_a("IfcAxis2Placement2D"):
+            x = self._direction(ref, 2) if ref is not None else [1.0, 0.0, 0.0]
+            return np.array([[x[0], -x[1], 0.0, loc[0]], [x[1], x[0], 0.0, loc[1]],
+                             [x[2], 0.0, 1.0, loc[2]], [0.0, 0.0, 0.0, 1.0]])
+        axis = attribute(a2p, "Axis")
+        z = self._direction(axis, 3) if axis is not None else [0.0, 0.0, 1.0]
+        x = self._direction(ref, 3) if ref is not None else [1.0, 0.0, 0.0]
+        d = x[0] * z[0] + x[1] * z[1] + x[2] * z[2]
+        x = _unit([x[0] - d * z[0], x[1] - d * z[1], x[2] - d * z[2]])
+        if x[0] * x[0] + x[1] * x[1] + x[2] * x[2] < 1e-12:  # RefDirection parallel to Axis
+            x = _unit([z[2], 0.0, -z[0]]) if abs(z[0]) > 1e-9 or abs(z[2]) > 1e-9 else [1.0, 0.0, 0.0]
+        y = [z[1] * x[2] - z[2] * x[1], z[2] * x[0] - z[0] * x[2], z[0] * x[1] - z[1] * x[0]]
+        return np.array([[x[0], y[0], z[0], loc[0]], [x[1], y[1], z[1], loc[1]],
+                         [x[2], y[2], z[2], loc[2]], [0.0, 0.0, 0.0, 1.0]])
+
 
 def _unit(v: list[float]) -> list[float]:
     n = math.sqrt(sum(c * c for c in v))
     return [c / n for c in v] if n > 0 else v
-
-
-def _axis2placement(a2p) -> np.ndarray:
-    """4x4 matrix (project units) of an IfcAxis2Placement2D/3D."""
-    m = np.eye(4)
-    if a2p is None:
-        return m
-    loc = list(a2p.Location.Coordinates) if a2p.Location is not None else [0.0, 0.0, 0.0]
-    loc = (loc + [0.0, 0.0, 0.0])[:3]
-    if a2p.is_a("IfcAxis2Placement2D"):
-        ref = getattr(a2p, "RefDirection", None)
-        x = _unit((list(ref.DirectionRatios) + [0.0])[:2] + [0.0]) if ref is not None else [1.0, 0.0, 0.0]
-        m[:3, 0] = x
-        m[:3, 1] = [-x[1], x[0], 0.0]
-        m[:3, 3] = loc
-        return m
-    axis = getattr(a2p, "Axis", None)
-    ref = getattr(a2p, "RefDirection", None)
-    z = _unit(list(axis.DirectionRatios)) if axis is not None else [0.0, 0.0, 1.0]
-    x = _unit(list(ref.DirectionRatios)) if ref is not None else [1.0, 0.0, 0.0]
-    d = sum(a * b for a, b in zip(x, z))
-    x = _unit([a - d * b for a, b in zip(x, z)])
-    if sum(c * c for c in x) < 1e-12:  # RefDirection parallel to Axis: pick any normal
-        x = _unit([z[2], 0.0, -z[0]]) if abs(z[0]) > 1e-9 or abs(z[2]) > 1e-9 else [1.0, 0.0, 0.0]
-    y = [z[1] * x[2] - z[2] * x[1], z[2] * x[0] - z[0] * x[2], z[0] * x[1] - z[1] * x[0]]
-    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, loc
-    return m
 
 
 _QUANTITIES = frozenset({"IfcQuantityLength", "IfcQuantityArea", "IfcQuantityVolume",

@@ -11,7 +11,8 @@ import numpy as np
 import shapely
 
 from bim.devices import predefined_type
-from bim.meshes import Mesh, clean_polygonal as _clean, oriented_box
+from bim.ifcattr import global_id
+from bim.meshes import Mesh, clean_polygonal as _clean, oriented_box, oriented_boxes
 from twin.model import Elevator, Stair, StairFlight
 
 __all__ = ["VerticalMixin"]
@@ -29,10 +30,10 @@ class VerticalMixin:
         fp, width, run = None, 0.0, 0.0
         if mesh is not None:
             fp = self.footprint(fl)
-            _, _, long_m, short_m = oriented_box(mesh.verts[:, :2])
+            _, _, long_m, short_m = self._flight_boxes[fl.id()]
             width = short_m
             run = math.hypot(long_m, mesh.zmax - mesh.zmin)
-        return StairFlight(id=fl.GlobalId, storey_id=storey.id if storey else "", footprint=fp,
+        return StairFlight(id=global_id(fl), storey_id=storey.id if storey else "", footprint=fp,
                            width_m=float(width), run_length_m=float(run)), mesh
 
     def _storeys_spanned(self, building, storey, zmin, zmax) -> list[str]:
@@ -44,6 +45,12 @@ class VerticalMixin:
         return ids
 
     def _read_stairs(self) -> None:
+        flights = {fl.id(): fl for fl in self.orphan_flights}
+        for s in self.ifc_stairs:
+            flights.update((p.id(), p) for p in self.stair_parts[s.id()] if p.is_a("IfcStairFlight"))
+        with_mesh = [k for k in flights if k in self.meshes]  # plan boxes in one batch
+        self._flight_boxes = dict(zip(with_mesh, oriented_boxes([self.meshes[k].verts[:, :2]
+                                                                 for k in with_mesh])))
         for s in self.ifc_stairs:
             self._make_stair(s, [p for p in self.stair_parts[s.id()] if p.is_a("IfcStairFlight")],
                              self.stair_parts[s.id()])
@@ -70,12 +77,11 @@ class VerticalMixin:
         elif len(storey_ids) < 2:
             self.warnings.append(f"{what} {s.GlobalId} ({s.Name}) reaches only one storey")
         widths = [r.width_m for r, _ in recs if r.width_m > 0]
-        if not widths and meshes:
-            widths = [oriented_box(np.vstack([m.verts[:, :2] for m in meshes]))[3]]
         run = sum(r.run_length_m for r, _ in recs)
-        if run == 0 and meshes:
-            _, _, long_m, _ = oriented_box(np.vstack([m.verts[:, :2] for m in meshes]))
-            run = math.hypot(long_m, zmax - zmin)
+        if (not widths or run == 0) and meshes:  # the plan box of the whole stair
+            _, _, long_m, short_m = oriented_box(np.vstack([m.verts[:, :2] for m in meshes]))
+            widths = widths or [short_m]
+            run = run or math.hypot(long_m, zmax - zmin)
         legs = max(len(storey_ids) - 1, 1)
         self.c.stairs.append(Stair(
             id=s.GlobalId, name=s.Name or s.GlobalId,
