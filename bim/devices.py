@@ -122,15 +122,21 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def device_kind(element, types: dict | None = None) -> str:
-    """Return the twin device kind of an IFC device element (see :data:`KIND_BY_CLASS`)."""
+_UNSET = object()
+
+
+def device_kind(element, types: dict | None = None, *, predefined=_UNSET) -> str:
+    """Return the twin device kind of an IFC device element (see :data:`KIND_BY_CLASS`).
+
+    ``predefined``: the element's :func:`predefined_type` when the caller has it already.
+    """
     cls = effective_class(element, types)
     texts = " ".join(str(x) for x in (attribute(element, "Name"), attribute(element, "Tag"),
                                        attribute(element, "ObjectType")) if x)
     for classes, pattern, kind in NAME_RULES:
         if cls in classes and texts and pattern.search(texts):
             return kind
-    pre = predefined_type(element, types)
+    pre = predefined_type(element, types) if predefined is _UNSET else predefined
     kind = KIND_BY_CLASS.get((cls, pre)) or KIND_BY_CLASS.get((cls, None))
     if kind:
         return kind

@@ -99,6 +99,7 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         self.building_by_step: dict[int, Building] = {}
         self.spaces: dict[int, Space] = {}
         self.space_z: dict[str, tuple[float, float]] = {}
+        self._storey_up: dict[int, Storey | None] = {}
 
     # -- spatial structure ------------------------------------------------------------
     def spatial_parent(self, el):
@@ -106,7 +107,16 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         return self.rel.spatial_parent(el)
 
     def storey_up(self, spatial):
-        """Walk up aggregation from a spatial element to its storey (or None)."""
+        """Walk up aggregation from a spatial element to its storey (or None); memoised
+        (called once the storeys are read)."""
+        if spatial is None:
+            return None
+        key = spatial.id()
+        if key not in self._storey_up:
+            self._storey_up[key] = self._walk_to_storey(spatial)
+        return self._storey_up[key]
+
+    def _walk_to_storey(self, spatial):
         seen = 0
         while spatial is not None and seen < 50:
             if spatial.is_a("IfcBuildingStorey"):
@@ -157,7 +167,8 @@ class _Reader(ConnectionsMixin, VerticalMixin):
 
     def _plan_footprints(self, plan: list) -> None:
         """Footprints of every triangulated product but doors, in one batch."""
-        keys = [e.id() for e in plan if e.id() in self.meshes and not e.is_a("IfcDoor")]
+        doors = {d.id() for d in self.ifc_doors}
+        keys = [k for k in (e.id() for e in plan) if k in self.meshes and k not in doors]
         for key, fp in zip(keys, mesh_footprints([self.meshes[k] for k in keys])):
             self._footprints[key] = fp
 
@@ -393,8 +404,7 @@ class _Reader(ConnectionsMixin, VerticalMixin):
                     continue
                 seen.add(el.id())
                 building, storey, parent = self.place(el, None)
-                m = self.placement(el)
-                pos = (float(m[0, 3]), float(m[1, 3]), float(m[2, 3])) if m is not None else None
+                pos = self.rel.position(el)
                 space_id = None
                 if parent is not None and parent.id() in self.spaces:
                     space_id = self.spaces[parent.id()].id
@@ -415,12 +425,12 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         if storey is None:
             self.warnings.append(f"{el.is_a()} {guid} ({name}) has no storey")
         types = self.rel.type_of
-        return Device(id=guid, kind=device_kind(el, types), name=name or guid,
+        pre = predefined_type(el, types)
+        return Device(id=guid, kind=device_kind(el, types, predefined=pre), name=name or guid,
                       building_id=building.id if building else None,
                       storey_id=storey.id if storey else None, space_id=space_id, position=pos,
                       ifc_class=el.is_a(),
-                      attributes={"predefined_type": predefined_type(el, types),
-                                  "tag": attribute(el, "Tag")})
+                      attributes={"predefined_type": pre, "tag": attribute(el, "Tag")})
 
     def _quantities(self, el) -> dict[str, float]:
         return _quantities_of(self.rel.psets(el, qtos=True))

@@ -5,6 +5,7 @@ What is read, how, and the IFC class -> twin element table: ``docs/ifc.md``.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -178,9 +179,15 @@ def load_ifc(path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = N
             return cached
     _check_step(path, data)
     del data
-    model = _build(path, key, progress, georeference)
-    if cache_dir is not None:
-        write_cache(cache_dir, key, model)
+    enabled = gc.isenabled()
+    gc.disable()  # the read makes many objects and no garbage cycles: no collector passes
+    try:
+        model = _build(path, key, progress, georeference)
+        if cache_dir is not None:
+            write_cache(cache_dir, key, model)
+    finally:
+        if enabled:
+            gc.enable()
     model.building_id = building_id
     model.load_s = time.perf_counter() - t0
     return model

@@ -275,8 +275,15 @@ def oriented_boxes(point_sets: list[np.ndarray]) -> list[tuple[np.ndarray, np.nd
     if not live:
         return out
     coords = np.vstack([sets[i] for i in live])
-    index = np.repeat(np.arange(len(live)), [len(sets[i]) for i in live])
-    envelopes = shapely.oriented_envelope(shapely.multipoints(coords, indices=index))
+    sizes = np.array([len(sets[i]) for i in live])
+    index = np.repeat(np.arange(len(live)), sizes)
+    # the envelope depends on the points' convex hull only: a line through a set's points
+    # has the same hull as their multipoint and is made without a Point per vertex
+    if sizes.min() >= 2:
+        shapes = shapely.linestrings(coords, indices=index)
+    else:
+        shapes = shapely.multipoints(coords, indices=index)
+    envelopes = shapely.oriented_envelope(shapes)
     # rectangles (closed rings of 5 points) all at once; points and lines one by one
     rect = shapely.get_type_id(envelopes) == 3
     rect[rect] = shapely.get_num_coordinates(envelopes[rect]) == 5

@@ -63,6 +63,7 @@ class Relations:
                 self.type_of[el.id()] = t
         self._placements: dict[int, np.ndarray] = {}
         self._directions: dict[tuple[int, int], list[float]] = {}
+        self._set_values: dict[int, dict] = {}  # property / quantity set -> its values
 
     def element_type(self, el):
         """Return the type object of ``el`` (IfcRelDefinesByType), or None."""
@@ -99,11 +100,15 @@ class Relations:
             name = d.get_argument(2)  # IfcRoot.Name
             if keep is not None and name not in keep:
                 continue
-            values = out.setdefault(name or "", {})
-            for prop in d[items] or []:
-                value = _value(prop)
-                if value is not None:
-                    values[prop.get_argument(0)] = value  # IfcProperty / IfcPhysicalQuantity.Name
+            key = d.id()
+            read = self._set_values.get(key)
+            if read is None:  # a set shared by many elements is read once
+                read = self._set_values[key] = {}
+                for prop in d.get_argument(items) or []:
+                    value = _value(prop)
+                    if value is not None:
+                        read[prop.get_argument(0)] = value  # IfcProperty / IfcPhysicalQuantity.Name
+            out.setdefault(name or "", {}).update(read)
         return psets, qtos
 
     def spatial_parent(self, el):
@@ -146,6 +151,34 @@ class Relations:
             return None
         m[:3, 3] *= self.us
         return m
+
+    def position(self, el) -> tuple[float, float, float] | None:
+        """Return the world position of ``el`` (its placement's origin, metres), or None.
+
+        The placement of :meth:`placement` without its own axes: the relative placement's
+        location through the placement it is relative to (devices need no more).
+        """
+        lp = attribute(el, "ObjectPlacement")
+        if lp is None:
+            return None
+        try:
+            if lp.is_a("IfcLocalPlacement") and lp.id() not in self._placements:
+                a2p = attribute(lp, "RelativePlacement")
+                pt = attribute(a2p, "Location") if a2p is not None else None
+                loc = np.zeros(3)
+                if pt is not None:
+                    xyz = attribute(pt, "Coordinates")
+                    loc[:len(xyz)] = xyz[:3]
+                up = attribute(lp, "PlacementRelTo")
+                if up is not None:
+                    m = self._matrix(up)
+                    loc = m[:3, :3] @ loc + m[:3, 3]
+            else:
+                loc = self._matrix(lp)[:3, 3]
+        except Exception:
+            return None
+        x, y, z = (loc * self.us).tolist()
+        return x, y, z
 
     def _matrix(self, lp) -> np.ndarray:
         key = lp.id()
@@ -210,9 +243,9 @@ def _value(prop):
     """The plain value of an IfcPropertySingleValue or a physical quantity (else None)."""
     cls = prop.is_a()
     if cls == "IfcPropertySingleValue":
-        v = prop[2]  # NominalValue
+        v = prop.get_argument(2)  # NominalValue
         return getattr(v, "wrappedValue", v)
     if cls in _QUANTITIES:
-        v = prop[3]  # LengthValue / AreaValue / VolumeValue / CountValue / WeightValue...
+        v = prop.get_argument(3)  # LengthValue / AreaValue / VolumeValue / CountValue / WeightValue...
         return float(v) if isinstance(v, (int, float)) else None
     return None
