@@ -63,6 +63,7 @@ class Relations:
                 self.type_of[el.id()] = t
         self._placements: dict[int, np.ndarray] = {}
         self._directions: dict[tuple[int, int], list[float]] = {}
+        self._placement_rows: dict[int, list[list[float]]] = {}
         self._set_values: dict[int, dict] = {}  # property / quantity set -> its values
 
     def element_type(self, el):
@@ -161,24 +162,32 @@ class Relations:
         lp = attribute(el, "ObjectPlacement")
         if lp is None:
             return None
+        us = self.us
         try:
             if lp.is_a("IfcLocalPlacement") and lp.id() not in self._placements:
                 a2p = attribute(lp, "RelativePlacement")
                 pt = attribute(a2p, "Location") if a2p is not None else None
-                loc = np.zeros(3)
-                if pt is not None:
-                    xyz = attribute(pt, "Coordinates")
-                    loc[:len(xyz)] = xyz[:3]
+                x, y, z = (tuple(attribute(pt, "Coordinates")) + (0.0, 0.0, 0.0))[:3] \
+                    if pt is not None else (0.0, 0.0, 0.0)
                 up = attribute(lp, "PlacementRelTo")
-                if up is not None:
-                    m = self._matrix(up)
-                    loc = m[:3, :3] @ loc + m[:3, 3]
-            else:
-                loc = self._matrix(lp)[:3, 3]
+                if up is None:
+                    return float(x) * us, float(y) * us, float(z) * us
+                r0, r1, r2 = self._rows(up)  # plain floats: cheaper than NumPy for one point
+                return ((r0[0] * x + r0[1] * y + r0[2] * z + r0[3]) * us,
+                        (r1[0] * x + r1[1] * y + r1[2] * z + r1[3]) * us,
+                        (r2[0] * x + r2[1] * y + r2[2] * z + r2[3]) * us)
+            x, y, z = self._matrix(lp)[:3, 3].tolist()
         except Exception:
             return None
-        x, y, z = (loc * self.us).tolist()
-        return x, y, z
+        return x * us, y * us, z * us
+
+    def _rows(self, lp) -> list[list[float]]:
+        """The first three rows of the placement matrix of ``lp`` as floats (memoised)."""
+        key = lp.id()
+        rows = self._placement_rows.get(key)
+        if rows is None:
+            rows = self._placement_rows[key] = self._matrix(lp)[:3].tolist()
+        return rows
 
     def _matrix(self, lp) -> np.ndarray:
         key = lp.id()
