@@ -80,10 +80,14 @@ class ConnectionsMixin:
             by_storey[row[3].id].append(i)
         probes: dict[int, tuple] = {}
         for sid, idx in by_storey.items():
-            for i, pr in zip(idx, probe_doors([rows[i][5] for i in idx], self._locator(sid))):
-                probes[i] = pr
+            # a door whose space boundaries name exactly two spaces needs no probes
+            idx = [i for i in idx if len(set(boundaries.get(rows[i][0].id(), ()))) != 2]
+            if idx:
+                for i, pr in zip(idx, probe_doors([rows[i][5] for i in idx], self._locator(sid))):
+                    probes[i] = pr
         for i, (d, mesh, building, storey, width, frame) in enumerate(rows):
-            self._add_door(d, mesh, building, storey, width, frame, boundaries.get(d.id()), probes[i])
+            self._add_door(d, mesh, building, storey, width, frame, boundaries.get(d.id()),
+                           probes.get(i, ([], [])))
 
     def _add_door(self, d, mesh, building, storey, width, frame, bounds, probes) -> None:
         spaces = connect_door(frame, None, bounds, probes)

@@ -100,6 +100,7 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         self.spaces: dict[int, Space] = {}
         self.space_z: dict[str, tuple[float, float]] = {}
         self._storey_up: dict[int, Storey | None] = {}
+        self._stair_unions: dict[tuple[int, ...], BaseGeometry | None] = {}  # by footprint ids
 
     # -- spatial structure ------------------------------------------------------------
     def spatial_parent(self, el):

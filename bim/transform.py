@@ -58,9 +58,20 @@ def map_xy(c: Community, fn: XYFunc) -> Community:
             x, y = fn(xy[:, 0], xy[:, 1])
             return np.column_stack([x, y])
 
-        geoms = np.array([getattr(obj, name) for obj, name in slots], dtype=object)
-        for (obj, name), g in zip(slots, shapely.transform(geoms, coords)):
-            setattr(obj, name, g)
+        # a geometry shared by several slots (storeys of one plan) is transformed once
+        index: dict[int, int] = {}
+        unique: list = []
+        where = []
+        for obj, name in slots:
+            g = getattr(obj, name)
+            k = index.get(id(g))
+            if k is None:
+                k = index[id(g)] = len(unique)
+                unique.append(g)
+            where.append(k)
+        moved = shapely.transform(np.array(unique, dtype=object), coords)
+        for (obj, name), k in zip(slots, where):
+            setattr(obj, name, moved[k])
     # every position in one call of fn: (setter, position) pairs
     points: list[tuple[Callable, tuple]] = []
     for d in c.doors:

@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 
 from bim.devices import predefined_type
-from bim.ifcattr import global_id
+from bim.ifcattr import global_id, name as ifc_name
 from bim.meshes import Mesh, clean_polygonal as _clean, oriented_box, oriented_boxes
 from twin.model import Elevator, Stair, StairFlight
 
@@ -35,6 +35,14 @@ class VerticalMixin:
             run = math.hypot(long_m, mesh.zmax - mesh.zmin)
         return StairFlight(id=global_id(fl), storey_id=storey.id if storey else "", footprint=fp,
                            width_m=float(width), run_length_m=float(run)), mesh
+
+    def _union_of(self, footprints: list):
+        """Clean union of footprints, once per set of (shared) footprint objects: a stair
+        repeated storey above storey has the same parts' footprints."""
+        key = tuple(id(g) for g in footprints)
+        if key not in self._stair_unions:
+            self._stair_unions[key] = _clean(shapely.union_all(footprints))
+        return self._stair_unions[key]
 
     def _storeys_spanned(self, building, storey, zmin, zmax) -> list[str]:
         ids = [s.id for s in (building.storeys if building else [])
@@ -63,7 +71,7 @@ class VerticalMixin:
         recs = [self._flight(fl, building) for fl in flights]
         meshes = [m for m in [mesh] + [self.meshes.get(p.id()) for p in parts] if m is not None]
         fps = [self.footprint(p) for p in [s] + list(parts) if p.id() in self.meshes]
-        fp = _clean(shapely.union_all(fps)) if fps else None
+        fp = self._union_of(fps) if fps else None
         zmin = min((m.zmin for m in meshes), default=float("nan"))
         zmax = max((m.zmax for m in meshes), default=float("nan"))
         storey_ids = (self._storeys_spanned(building, storey, zmin, zmax) if meshes
@@ -84,7 +92,7 @@ class VerticalMixin:
             run = run or math.hypot(long_m, zmax - zmin)
         legs = max(len(storey_ids) - 1, 1)
         self.c.stairs.append(Stair(
-            id=s.GlobalId, name=s.Name or s.GlobalId,
+            id=global_id(s), name=ifc_name(s) or global_id(s),
             building_id=building.id if building else (storey.building_id if storey else ""),
             storey_ids=storey_ids, footprint=fp, width_m=float(min(widths)) if widths else 0.0,
             run_length_m=float(run / legs), flights=[r for r, _ in recs],
