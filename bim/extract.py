@@ -100,7 +100,16 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         self.spaces: dict[int, Space] = {}
         self.space_z: dict[str, tuple[float, float]] = {}
         self._storey_up: dict[int, Storey | None] = {}
+        self._of_type: dict[str, list] = {}
+        self._facts: dict[int, tuple] = {}  # id(footprint) -> (footprint, is_empty, area)
         self._stair_unions: dict[tuple[int, ...], BaseGeometry | None] = {}  # by footprint ids
+
+    def of_type(self, cls: str) -> list:
+        """The file's instances of ``cls`` (subclasses included), listed once per read."""
+        found = self._of_type.get(cls)
+        if found is None:
+            found = self._of_type[cls] = _by_type(self.f, cls)
+        return found
 
     # -- spatial structure ------------------------------------------------------------
     def spatial_parent(self, el):
@@ -215,7 +224,8 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         self._groups()
         self._unique_ids("door", "stair", "elevator", "device")
         c.warnings.extend(self.warnings)
-        return Extraction(c, file_entity_counts(f), self._site_info(), self.us, self.warnings)
+        counts = {cls: len(self.of_type(cls)) for cls in MAPPED_CLASSES}  # = file_entity_counts(f)
+        return Extraction(c, counts, self._site_info(), self.us, self.warnings)
 
     def _step(self, done: int, total: int, msg: str) -> None:
         if self.progress is not None:
@@ -236,7 +246,7 @@ class _Reader(ConnectionsMixin, VerticalMixin):
     def _read_storeys(self) -> None:
         self._building_of_storey: dict[int, Building] = {}  # by id() of the Storey
         first = self.c.buildings[0]
-        for s in _by_type(self.f, "IfcBuildingStorey"):
+        for s in self.of_type("IfcBuildingStorey"):
             bld = self.building_up(self.rel.aggregate(s))
             if bld is None:
                 bld = first
@@ -261,16 +271,16 @@ class _Reader(ConnectionsMixin, VerticalMixin):
     def _collect(self) -> list:
         """Choose the products to triangulate."""
         f = self.f
-        self.ifc_spaces = _by_type(f, "IfcSpace")
-        self.ifc_doors = _by_type(f, "IfcDoor")
-        self.ifc_stairs = _by_type(f, "IfcStair")
+        self.ifc_spaces = self.of_type("IfcSpace")
+        self.ifc_doors = self.of_type("IfcDoor")
+        self.ifc_stairs = self.of_type("IfcStair")
         self.stair_parts = {s.id(): [p for p in self.rel.decomposition(s)
                                      if p.is_a("IfcStairFlight") or p.is_a("IfcSlab")]
                             for s in self.ifc_stairs}
         in_stair = {p.id() for parts in self.stair_parts.values() for p in parts}
-        self.ifc_flights = _by_type(f, "IfcStairFlight")
+        self.ifc_flights = self.of_type("IfcStairFlight")
         self.orphan_flights = [fl for fl in self.ifc_flights if fl.id() not in in_stair]
-        self.ifc_transport = _by_type(f, "IfcTransportElement")
+        self.ifc_transport = self.of_type("IfcTransportElement")
         self.elevator_elements = [t for t in self.ifc_transport if is_elevator_like(t, self.rel.type_of)]
         for t in self.ifc_transport:
             if t not in self.elevator_elements:
@@ -311,7 +321,8 @@ class _Reader(ConnectionsMixin, VerticalMixin):
                 continue
             guid, name = global_id(sp), ifc_name(sp)
             fp = self.footprint(sp) if mesh is not None else Polygon()
-            if fp.is_empty:
+            fp_empty, fp_area = self._shape_facts(fp)
+            if fp_empty:
                 self.warnings.append(f"IfcSpace {guid} ({name}) has no plan geometry")
             psets, qsets = self.rel.property_sets(sp, names=_SPACE_PSETS)
             q = _quantities_of(qsets)
@@ -325,7 +336,7 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             pre = predefined_type(sp, self.rel.type_of)
             usage = (attribute(sp, "ObjectType") or occ.get("OccupancyType") or common.get("Category")
                      or (pre.lower() if pre and pre not in ("INTERNAL", "EXTERNAL", "SPACE") else None))
-            attrs = {"ifc_class": sp.is_a(), "footprint_area_m2": float(fp.area)}
+            attrs = {"ifc_class": sp.is_a(), "footprint_area_m2": fp_area}
             if net is not None:
                 attrs["net_floor_area_m2"] = float(net) * self.area_scale
             if gross is not None:
@@ -336,13 +347,20 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             space = Space(id=guid, name=name or guid, storey_id=storey.id,
                           building_id=building.id if building else storey.building_id,
                           footprint=fp, long_name=attribute(sp, "LongName"), usage=usage,
-                          area_m2=float(attrs.get("net_floor_area_m2", fp.area)),
+                          area_m2=float(attrs.get("net_floor_area_m2", fp_area)),
                           height_m=height_m, public=bool(public) if public is not None else None,
                           attributes=attrs)
             self.c.spaces.append(space)
             self.spaces[sp.id()] = space
             if mesh is not None:
                 self.space_z[space.id] = (mesh.zmin, mesh.zmax)
+
+    def _shape_facts(self, geom: BaseGeometry) -> tuple[bool, float]:
+        """``(is_empty, area)`` of a footprint, once per (shared) footprint object."""
+        facts = self._facts.get(id(geom))
+        if facts is None or facts[0] is not geom:
+            facts = self._facts[id(geom)] = (geom, geom.is_empty, float(geom.area))
+        return facts[1], facts[2]
 
     def _walkable(self) -> None:
         by_storey: dict[str, list] = defaultdict(list)
@@ -400,7 +418,7 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         seen: set[int] = set()
         rows = []
         for cls in DEVICE_ROOT_CLASSES:
-            for el in _by_type(self.f, cls):
+            for el in self.of_type(cls):
                 if el.id() in seen:
                     continue
                 seen.add(el.id())

@@ -106,7 +106,9 @@ def iterate_meshes(ifc_file, elements: Iterable, *, progress: ProgressFn | None 
     kernel : str
         Geometry library tried first; missing elements are retried with OpenCASCADE.
     """
-    elements = [e for e in elements if has_representation(e)]
+    # products without a representation yield no shape (the iterator selects by id and does
+    # not descend into parts): only counted out for exact progress totals, and for retries
+    elements = [e for e in elements if has_representation(e)] if progress is not None else list(elements)
     out: dict[int, Mesh] = {}
     if not elements:
         return out
@@ -116,7 +118,7 @@ def iterate_meshes(ifc_file, elements: Iterable, *, progress: ProgressFn | None 
         done = _run_iterator(ifc_file, elements, kernel, out, progress, 0, total)
     except Exception as exc:  # kernel missing from this build of ifcopenshell
         log.warning("geometry kernel %s failed (%s); using %s", kernel, exc, DEFAULT_KERNEL)
-    missing = [e for e in elements if e.id() not in out]
+    missing = [e for e in elements if e.id() not in out and has_representation(e)]
     if missing and kernel != DEFAULT_KERNEL:
         try:
             _run_iterator(ifc_file, missing, DEFAULT_KERNEL, out, progress, done, total)

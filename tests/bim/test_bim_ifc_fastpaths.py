@@ -283,3 +283,20 @@ def test_transform_of_shared_geometries_moves_every_slot():
     want = box(100, 0, 110, 16)
     assert b.footprint.equals(want)
     assert all(s.walkable.equals(want) for s in b.storeys)
+
+
+def test_products_without_representation_yield_no_mesh_and_no_retry(shared_ifc, monkeypatch):
+    import bim.meshes as M
+
+    f = ifcopenshell.open(str(shared_ifc / "Duplex_A_20110907.ifc"))
+    bare = [e for e in f.by_type("IfcStair") + f.by_type("IfcStairFlight") + f.by_type("IfcDoor")]
+    with_rep = [e for e in bare if e.Representation is not None]
+    assert len(with_rep) < len(bare)  # the file has stairs without their own geometry
+    kernels = []
+    real = M._run_iterator
+    monkeypatch.setattr(M, "_run_iterator", lambda *a: kernels.append(a[2]) or real(*a))
+    meshes = iterate_meshes(f, bare)
+    assert set(meshes) == {e.id() for e in with_rep} and kernels == [M.FAST_KERNEL]
+    seen = []
+    iterate_meshes(f, bare, progress=lambda done, total, msg: seen.append(total))
+    assert seen and set(seen) == {len(with_rep)}
