@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from bim.ifcattr import attribute
+from bim.ifcattr import attribute, attributes
 
 __all__ = ["DEVICE_ROOT_CLASSES", "KIND_BY_CLASS", "NAME_RULES", "attribute", "device_kind", "effective_class",
            "is_elevator_like", "predefined_type"]
@@ -99,11 +99,14 @@ def predefined_type(element, types: dict | None = None) -> str | None:
     for obj in (element, _type_of(element, types)):
         if obj is None:
             continue
-        for attr in ("PredefinedType", "OperationType"):
-            value = attribute(obj, attr)
+        for value in attributes(obj, _PREDEFINED):
             if value and value not in ("NOTDEFINED", "USERDEFINED"):
                 return str(value)
     return None
+
+
+_PREDEFINED = ("PredefinedType", "OperationType")
+_TEXTS = ("Name", "Tag", "ObjectType")
 
 
 def effective_class(element, types: dict | None = None) -> str:
@@ -131,8 +134,7 @@ def device_kind(element, types: dict | None = None, *, predefined=_UNSET) -> str
     ``predefined``: the element's :func:`predefined_type` when the caller has it already.
     """
     cls = effective_class(element, types)
-    texts = " ".join(str(x) for x in (attribute(element, "Name"), attribute(element, "Tag"),
-                                       attribute(element, "ObjectType")) if x)
+    texts = " ".join(str(x) for x in attributes(element, _TEXTS) if x)
     for classes, pattern, kind in NAME_RULES:
         if cls in classes and texts and pattern.search(texts):
             return kind

@@ -10,7 +10,7 @@ Inverse attributes (``IsDefinedBy``...) are not positional: use ``getattr`` for 
 
 from __future__ import annotations
 
-__all__ = ["attribute", "global_id", "has_representation", "name"]
+__all__ = ["attribute", "attributes", "global_id", "has_representation", "name"]
 
 _ATTR_INDEX: dict[tuple[str, str], int | None] = {}
 
@@ -26,14 +26,31 @@ def attribute(element, attr: str):
     key = (element.is_a(True), attr)  # schema-qualified class
     idx = _ATTR_INDEX.get(key, -1)
     if idx == -1:
-        idx = None
-        try:
-            if element.get_attribute_category(attr) == 1:  # a forward (explicit) attribute
-                idx = element.get_argument_index(attr)
-        except Exception:
-            idx = None
-        _ATTR_INDEX[key] = idx
+        idx = _ATTR_INDEX[key] = _index(element, attr)
     return element.get_argument(idx) if idx is not None else None
+
+
+_ATTRS_INDEX: dict[tuple[str, tuple[str, ...]], tuple[int | None, ...]] = {}
+
+
+def attributes(element, attrs: tuple[str, ...]) -> tuple:
+    """Return several explicit attributes of ``element`` at once (None where its class has
+    none): one class lookup for all of them."""
+    key = (element.is_a(True), attrs)
+    idx = _ATTRS_INDEX.get(key)
+    if idx is None:
+        idx = _ATTRS_INDEX[key] = tuple(_index(element, a) for a in attrs)
+    get = element.get_argument
+    return tuple(get(i) if i is not None else None for i in idx)
+
+
+def _index(element, attr: str) -> int | None:
+    try:
+        if element.get_attribute_category(attr) == 1:  # a forward (explicit) attribute
+            return element.get_argument_index(attr)
+    except Exception:
+        pass
+    return None
 
 
 def global_id(root) -> str:

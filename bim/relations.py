@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from bim.ifcattr import attribute
+from bim.ifcattr import attribute, attributes
 
 __all__ = ["Relations"]
 
@@ -165,11 +165,10 @@ class Relations:
         us = self.us
         try:
             if lp.is_a("IfcLocalPlacement") and lp.id() not in self._placements:
-                a2p = attribute(lp, "RelativePlacement")
+                up, a2p = attributes(lp, _LOCAL_PLACEMENT)
                 pt = attribute(a2p, "Location") if a2p is not None else None
                 x, y, z = (tuple(attribute(pt, "Coordinates")) + (0.0, 0.0, 0.0))[:3] \
                     if pt is not None else (0.0, 0.0, 0.0)
-                up = attribute(lp, "PlacementRelTo")
                 if up is None:
                     return float(x) * us, float(y) * us, float(z) * us
                 r0, r1, r2 = self._rows(up)  # plain floats: cheaper than NumPy for one point
@@ -242,6 +241,8 @@ def _unit(v: list[float]) -> list[float]:
     n = math.sqrt(sum(c * c for c in v))
     return [c / n for c in v] if n > 0 else v
 
+
+_LOCAL_PLACEMENT = ("PlacementRelTo", "RelativePlacement")
 
 _QUANTITIES = frozenset({"IfcQuantityLength", "IfcQuantityArea", "IfcQuantityVolume",
                          "IfcQuantityCount", "IfcQuantityWeight", "IfcQuantityTime",

@@ -135,7 +135,7 @@ def test_batched_footprints_match_one_by_one(shared_ifc):
 
 @pytest.mark.parametrize("name", REAL)
 def test_positional_attributes_equal_getattr(shared_ifc, name):
-    from bim.ifcattr import attribute, global_id, has_representation
+    from bim.ifcattr import attribute, attributes, global_id, has_representation
     from bim.ifcattr import name as ifc_name
 
     f = ifcopenshell.open(str(shared_ifc / name))
@@ -147,6 +147,8 @@ def test_positional_attributes_equal_getattr(shared_ifc, name):
             assert attribute(el, attr) == getattr(el, attr)
             n += 1
         assert attribute(el, "NoSuchAttribute") is None
+        names = tuple(el.get_attribute_names()) + ("NoSuchAttribute",)
+        assert attributes(el, names) == tuple(getattr(el, a, None) for a in names)
     for rel in f.by_type("IfcRelDefinesByProperties")[:5]:
         assert rel.RelatedObjects and attribute(rel.RelatedObjects[0], "IsDefinedBy") is None  # inverse
     assert n > 0
