@@ -149,37 +149,12 @@ def mesh_footprint(mesh: Mesh, *, min_area_m2: float = 1e-8, snap_m: float = 1e-
     triangles alone cover the projection (a vertical line through the solid leaves it
     through an upward face), so only those are merged when the signed plan areas of upward
     and downward faces balance; otherwise every non-vertical triangle is. Upward faces that
-    do not overlap in plan (no overhang) are merged by a coverage union. Vertical faces
-    are skipped. The result is a valid (Multi)Polygon, empty for an empty or vertical mesh.
+    do not overlap in plan (no overhang) are merged by a coverage union; when they overlap
+    (several solids: treads on stringers), each connected part's upward faces are merged so
+    and the parts' plans unioned. Vertical faces are skipped. The result is a valid
+    (Multi)Polygon, empty for an empty or vertical mesh.
     """
-    if len(mesh.faces) == 0:
-        return Polygon()
-    tri = np.round(mesh.verts[mesh.faces][:, :, :2] / snap_m) * snap_m  # (m, 3, 2)
-    ab = tri[:, 1] - tri[:, 0]
-    ac = tri[:, 2] - tri[:, 0]
-    signed2 = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]  # 2 x signed plan area (> 0: up)
-    up = signed2 > 2 * min_area_m2
-    down = signed2 < -2 * min_area_m2
-    up_area, down_area = float(signed2[up].sum()), float(-signed2[down].sum())
-    closed = up_area > 0 and abs(up_area - down_area) <= 1e-6 * max(up_area, down_area)
-    tri = tri[up] if closed else tri[up | down]
-    if len(tri) == 0:
-        return Polygon()
-    polys = shapely.polygons(np.concatenate([tri, tri[:, :1]], axis=1))
-    if closed:
-        # upward faces without overhangs tile the plan: a coverage union is exact and ~10x
-        # faster; accepted only when its area is the faces' total (no overlap)
-        try:
-            merged = shapely.coverage_union_all(polys)
-        except shapely.errors.GEOSException:  # not a proper coverage (overlaps, bad noding)
-            merged = None
-        if merged is not None and merged.is_valid and \
-                abs(merged.area - up_area / 2.0) <= 1e-9 * up_area + 1e-12:
-            return _polygonal(merged)
-    merged = shapely.union_all(polys)
-    if not merged.is_valid:
-        merged = shapely.make_valid(merged)
-    return _polygonal(merged)
+    return _mesh_footprints([mesh], min_area_m2, snap_m)[0]
 
 
 def mesh_footprints(meshes: list[Mesh], *, min_area_m2: float = 1e-8,
@@ -226,30 +201,64 @@ def _mesh_footprints(meshes: list[Mesh], min_area_m2: float, snap_m: float) -> l
     down_area = np.bincount(owner[down], weights=-signed2[down], minlength=n)
     closed = (up_area > 0) & (np.abs(up_area - down_area) <= 1e-6 * np.maximum(up_area, down_area))
     keep = up | (down & ~closed[owner])
-    tri, owner = tri[keep], owner[keep]
+    kept = np.flatnonzero(keep)  # face index (all meshes) of each kept triangle
+    tri, owner, half = tri[keep], owner[keep], signed2[keep] / 2.0
     polys = shapely.polygons(np.concatenate([tri, tri[:, :1]], axis=1))
     bounds = np.searchsorted(owner, np.arange(n + 1))
+    foff = np.concatenate([[0], np.cumsum(counts)])
     out: list[BaseGeometry] = []
     for i in range(n):
-        part = polys[bounds[i]:bounds[i + 1]]
+        lo, hi = bounds[i], bounds[i + 1]
+        part = polys[lo:hi]
         geom = None
         if len(part) == 0:
             out.append(Polygon())
             continue
         if closed[i]:
-            try:
-                geom = shapely.coverage_union_all(part)
-            except shapely.errors.GEOSException:
-                geom = None
-            if geom is not None and not (
-                    geom.is_valid and abs(geom.area - up_area[i] / 2.0) <= 1e-9 * up_area[i] + 1e-12):
-                geom = None
+            geom = _coverage(part, up_area[i] / 2.0)
+            if geom is None:  # several solids overlapping in plan (treads on stringers...):
+                # each solid's upward faces tile its own plan; the solids are then merged
+                solid = _solid_of_face(meshes[i])[kept[lo:hi] - foff[i]]
+                if solid.max() > solid.min():
+                    order = np.argsort(solid, kind="stable")
+                    cuts = np.flatnonzero(np.diff(solid[order])) + 1
+                    pieces = []
+                    for idx in np.split(order, cuts):
+                        piece = _coverage(part[idx], float(half[lo:hi][idx].sum()))
+                        pieces.append(piece if piece is not None else shapely.union_all(part[idx]))
+                    geom = shapely.union_all(pieces)
         if geom is None:
             geom = shapely.union_all(part)
-            if not geom.is_valid:
-                geom = shapely.make_valid(geom)
+        if not geom.is_valid:
+            geom = shapely.make_valid(geom)
         out.append(_polygonal(geom))
     return out
+
+
+def _coverage(polys: np.ndarray, area: float) -> BaseGeometry | None:
+    """Coverage union of triangles that tile a plan without overlap (their area sums to
+    ``area``), else None (overlaps, bad noding)."""
+    try:
+        geom = shapely.coverage_union_all(polys)
+    except shapely.errors.GEOSException:  # not a proper coverage
+        return None
+    if geom.is_valid and abs(geom.area - area) <= 1e-9 * area + 1e-12:
+        return geom
+    return None
+
+
+def _solid_of_face(mesh: Mesh) -> np.ndarray:
+    """Label per face of the mesh's connected parts (faces sharing a vertex index)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    f = mesh.faces
+    n = len(mesh.verts)
+    a = np.concatenate([f[:, 0], f[:, 1]])
+    b = np.concatenate([f[:, 1], f[:, 2]])
+    _, label = connected_components(coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)),
+                                    directed=False)
+    return label[f[:, 0]]
 
 
 def clean_polygonal(g: BaseGeometry | None) -> BaseGeometry | None:

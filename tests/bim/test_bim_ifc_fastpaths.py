@@ -302,3 +302,19 @@ def test_products_without_representation_yield_no_mesh_and_no_retry(shared_ifc, 
     seen = []
     iterate_meshes(f, bare, progress=lambda done, total, msg: seen.append(total))
     assert seen and set(seen) == {len(with_rep)}
+
+
+def _merged(*meshes: Mesh) -> Mesh:
+    """One mesh of several solids (separate vertex sets), as IFC stairs of treads on stringers."""
+    off = np.cumsum([0] + [len(m.verts) for m in meshes[:-1]])
+    return Mesh(np.vstack([m.verts for m in meshes]), np.vstack([m.faces + o for m, o in zip(meshes, off)]))
+
+
+def test_footprint_of_solids_overlapping_in_plan_is_their_union():
+    stringer = prism_mesh(box(0, 0, 4, 0.2), 0.0, 2.0)
+    treads = [prism_mesh(box(0.3 * i, 0, 0.3 * i + 0.35, 1.2), 0.2 * i, 0.2 * i + 0.05) for i in range(8)]
+    mesh = _merged(stringer, *treads)
+    want = shapely.union_all([box(0, 0, 4, 0.2)] + [box(0.3 * i, 0, 0.3 * i + 0.35, 1.2) for i in range(8)])
+    fast, slow = mesh_footprint(mesh), footprint_naive(mesh)
+    assert fast.is_valid and fast.area == pytest.approx(want.area, abs=1e-6)
+    assert fast.symmetric_difference(want).area < 1e-6 and fast.symmetric_difference(slow).area < 1e-6
