@@ -138,9 +138,14 @@ class ConnectionsMixin:
             if sp.id in virtual and not sp.footprint.is_empty:
                 by_storey[sp.storey_id].append(sp)
         for storey_id, spaces in by_storey.items():
-            for i, a in enumerate(spaces):
-                for b in spaces[i + 1:]:
-                    o = _opening(a, b)
+            if len(spaces) < 2:
+                continue
+            # only pairs within the gap of each other (one tree query, not every pair)
+            near = shapely.STRtree([sp.footprint for sp in spaces]).query(
+                [sp.footprint for sp in spaces], predicate="dwithin", distance=_OPENING_GAP_M)
+            for i, j in sorted(zip(near[0].tolist(), near[1].tolist())):
+                if i < j:
+                    o = _opening(spaces[i], spaces[j])
                     if o is not None:
                         openings.append(o)
         self.c.attributes["openings"] = openings
@@ -152,7 +157,10 @@ class ConnectionsMixin:
         return SpaceLocator([s.id for s in mine], [s.footprint for s in mine])
 
 
-def _opening(a: Space, b: Space, *, gap_m: float = 0.05, min_width_m: float = 0.5) -> dict | None:
+_OPENING_GAP_M = 0.05  # footprints this close meet (m)
+
+
+def _opening(a: Space, b: Space, *, gap_m: float = _OPENING_GAP_M, min_width_m: float = 0.5) -> dict | None:
     """The open connection of two touching space footprints, or None."""
     if a.footprint.distance(b.footprint) > gap_m:
         return None
