@@ -76,19 +76,46 @@ def _run_iterator(ifc_file, elements: list, kernel: str, out: dict[int, Mesh],
     done = done0
     if not it.initialize():
         return done
-    # read-only views on the iterator's buffers (bytes objects they keep alive): no copies
-    frombuffer, get, advance = np.frombuffer, it.get, it.next
-    while True:
+    ids: list[int] = []
+    verts: list[bytes] = []
+    faces: list[bytes] = []
+    get, advance = it.get, it.next
+    while True:  # only the buffers here; arrays are made for all shapes at once below
         shape = get()
         geo = shape.geometry
-        out[shape.id] = Mesh(frombuffer(geo.verts_buffer, dtype="d").reshape(-1, 3),
-                             frombuffer(geo.faces_buffer, dtype="i").reshape(-1, 3))
+        ids.append(shape.id)
+        verts.append(geo.verts_buffer)
+        faces.append(geo.faces_buffer)
         done += 1
         if progress is not None and (done % 25 == 0 or done == total):
             progress(done, total, "geometry")
         if not advance():
             break
+    _add_meshes(out, ids, verts, faces)
     return done
+
+
+def _add_meshes(out: dict[int, Mesh], ids: list[int], verts: list[bytes], faces: list[bytes]) -> None:
+    """Meshes of the iterator's buffers: views into two joined (read-only) arrays, with their
+    z ranges from two vectorised reductions."""
+    nv = np.fromiter(map(len, verts), dtype=np.int64, count=len(verts)) // 24  # 3 doubles
+    nf = np.fromiter(map(len, faces), dtype=np.int64, count=len(faces)) // 12  # 3 int32
+    all_v = np.frombuffer(b"".join(verts), dtype="d").reshape(-1, 3)
+    all_f = np.frombuffer(b"".join(faces), dtype="i").reshape(-1, 3)
+    v1, f1 = np.cumsum(nv), np.cumsum(nf)
+    v0, f0 = v1 - nv, f1 - nf
+    lo = hi = None
+    some = nv > 0
+    if some.any():
+        z = all_v[:, 2]
+        lo = np.minimum.reduceat(z, v0[some]).tolist()
+        hi = np.maximum.reduceat(z, v0[some]).tolist()
+    k = 0
+    for key, a, b, c, d, has in zip(ids, v0.tolist(), v1.tolist(), f0.tolist(), f1.tolist(), some.tolist()):
+        mesh = out[key] = Mesh(all_v[a:b], all_f[c:d])
+        if has:
+            mesh.__dict__["zmin"], mesh.__dict__["zmax"] = lo[k], hi[k]
+            k += 1
 
 
 def iterate_meshes(ifc_file, elements: Iterable, *, progress: ProgressFn | None = None,
