@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import shapely
 
-from bim.ifcattr import attribute, global_id, name as ifc_name
+from bim.ifcattr import attribute, attributes, global_id, name as ifc_name
 from bim.doors import SpaceLocator, connect_door, door_frame, probe_doors
 from bim.meshes import oriented_boxes
 from twin.model import Building, Door, Space, Storey
@@ -48,11 +48,10 @@ class ConnectionsMixin:
         if rows is None:
             rows = self._boundary_rows = []
             for rel in _by_type(self.f, "IfcRelSpaceBoundary"):
-                sp = attribute(rel, "RelatingSpace")
+                sp, el, kind = attributes(rel, _BOUNDARY)
                 if sp is None or sp.id() not in self.spaces:
                     continue
-                rows.append((attribute(rel, "RelatedBuildingElement"), self.spaces[sp.id()].id,
-                             attribute(rel, "PhysicalOrVirtualBoundary")))
+                rows.append((el, self.spaces[sp.id()].id, kind))
         return rows
 
     def _read_doors(self) -> None:
@@ -158,6 +157,7 @@ class ConnectionsMixin:
 
 
 _OPENING_GAP_M = 0.05  # footprints this close meet (m)
+_BOUNDARY = ("RelatingSpace", "RelatedBuildingElement", "PhysicalOrVirtualBoundary")
 
 
 def _opening(a: Space, b: Space, *, gap_m: float = _OPENING_GAP_M, min_width_m: float = 0.5) -> dict | None:

@@ -45,21 +45,21 @@ class Relations:
         self.type_of: dict[int, object] = {}
         # relationship entities with a missing side (broken files) are skipped
         for rel in _by_type(f, "IfcRelContainedInSpatialStructure"):
-            host = rel.RelatingStructure
-            for el in (rel.RelatedElements or []) if host is not None else []:
+            els, host = attributes(rel, ("RelatedElements", "RelatingStructure"))
+            for el in (els or []) if host is not None else []:
                 self.container.setdefault(el.id(), host)
         for rel in _by_type(f, "IfcRelAggregates"):
-            whole = rel.RelatingObject
-            for el in (rel.RelatedObjects or []) if whole is not None else []:
+            whole, els = attributes(rel, ("RelatingObject", "RelatedObjects"))
+            for el in (els or []) if whole is not None else []:
                 self.parent[el.id()] = whole
                 self.children[whole.id()].append(el)
         for rel in _by_type(f, "IfcRelReferencedInSpatialStructure"):
-            host = rel.RelatingStructure
-            for el in (rel.RelatedElements or []) if host is not None else []:
+            els, host = attributes(rel, ("RelatedElements", "RelatingStructure"))
+            for el in (els or []) if host is not None else []:
                 self.references[el.id()].append(host)
         for rel in _by_type(f, "IfcRelDefinesByType"):
-            t = rel.RelatingType
-            for el in (rel.RelatedObjects or []) if t is not None else []:
+            els, t = attributes(rel, ("RelatedObjects", "RelatingType"))
+            for el in (els or []) if t is not None else []:
                 self.type_of[el.id()] = t
         self._placements: dict[int, np.ndarray] = {}
         self._directions: dict[tuple[int, int], list[float]] = {}
