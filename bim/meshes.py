@@ -275,17 +275,29 @@ def _coverage(polys: np.ndarray, area: float) -> BaseGeometry | None:
 
 
 def _solid_of_face(mesh: Mesh) -> np.ndarray:
-    """Label per face of the mesh's connected parts (faces sharing a vertex index)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    """Label per face of the mesh's connected parts (faces sharing a vertex index).
 
-    f = mesh.faces
-    n = len(mesh.verts)
+    Label propagation with pointer jumping in NumPy (a few passes for meshes made of
+    separate solids); no graph library to import on a cold start.
+    """
+    f = np.asarray(mesh.faces, dtype=np.int64)
     a = np.concatenate([f[:, 0], f[:, 1]])
     b = np.concatenate([f[:, 1], f[:, 2]])
-    _, label = connected_components(coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)),
-                                    directed=False)
-    return label[f[:, 0]]
+    label = np.arange(len(mesh.verts))
+    while True:
+        low = np.minimum(label[a], label[b])
+        new = label.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
+        new = new[new]  # jump to the label's own label
+        while True:
+            nxt = new[new]
+            if np.array_equal(nxt, new):
+                break
+            new = nxt
+        if np.array_equal(new, label):
+            return label[f[:, 0]]
+        label = new
 
 
 def clean_polygonal(g: BaseGeometry | None) -> BaseGeometry | None:

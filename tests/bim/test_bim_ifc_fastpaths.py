@@ -318,3 +318,26 @@ def test_footprint_of_solids_overlapping_in_plan_is_their_union():
     fast, slow = mesh_footprint(mesh), footprint_naive(mesh)
     assert fast.is_valid and fast.area == pytest.approx(want.area, abs=1e-6)
     assert fast.symmetric_difference(want).area < 1e-6 and fast.symmetric_difference(slow).area < 1e-6
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_connected_parts_of_a_mesh_match_scipy(seed):
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from bim.meshes import _solid_of_face
+
+    rng = np.random.default_rng(seed)
+    parts = [prism_mesh(box(x, 0, x + 1, 1), 0.0, 1.0) for x in rng.uniform(0, 20, 7)]
+    mesh = _merged(*parts)
+    perm = rng.permutation(len(mesh.verts))  # vertex numbering unrelated to the parts
+    inv = np.argsort(perm)
+    mesh = Mesh(mesh.verts[perm], inv[mesh.faces])
+    got = _solid_of_face(mesh)
+    f = mesh.faces
+    a, b = np.concatenate([f[:, 0], f[:, 1]]), np.concatenate([f[:, 1], f[:, 2]])
+    n = len(mesh.verts)
+    k, want = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    want = want[f[:, 0]]
+    assert k == len(parts) == len(set(got.tolist()))
+    assert len(set(zip(got.tolist(), want.tolist()))) == k  # the same partition
