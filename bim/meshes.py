@@ -246,9 +246,10 @@ def _mesh_footprints(meshes: list[Mesh], min_area_m2: float, snap_m: float) -> l
             if geom is None:  # several solids overlapping in plan (treads on stringers...):
                 # each solid's upward faces tile its own plan; the solids are then merged
                 solid = _solid_of_face(meshes[i])[kept[lo:hi] - foff[i]]
-                if solid.max() > solid.min():
-                    order = np.argsort(solid, kind="stable")
-                    cuts = np.flatnonzero(np.diff(solid[order])) + 1
+                order = np.argsort(solid, kind="stable")
+                cuts = np.flatnonzero(np.diff(solid[order])) + 1
+                # a few solids of many faces (not unwelded triangles: one union is cheaper)
+                if 0 < len(cuts) <= max(8, len(part) // 8):
                     pieces = []
                     for idx in np.split(order, cuts):
                         piece = _coverage(part[idx], float(half[lo:hi][idx].sum()))

@@ -310,9 +310,18 @@ def _merged(*meshes: Mesh) -> Mesh:
     return Mesh(np.vstack([m.verts for m in meshes]), np.vstack([m.faces + o for m, o in zip(meshes, off)]))
 
 
-def test_footprint_of_solids_overlapping_in_plan_is_their_union():
-    stringer = prism_mesh(box(0, 0, 4, 0.2), 0.0, 2.0)
-    treads = [prism_mesh(box(0.3 * i, 0, 0.3 * i + 0.35, 1.2), 0.2 * i, 0.2 * i + 0.05) for i in range(8)]
+def _welded_box(x0, y0, x1, y1, z0, z1) -> Mesh:
+    """A closed box of 8 shared corners and 12 outward triangles (as ifcopenshell welds)."""
+    v = np.array([[(x0, x1)[i], (y0, y1)[j], (z0, z1)[k]] for k in (0, 1) for j in (0, 1) for i in (0, 1)])
+    quads = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
+    return Mesh(v.astype(float), np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))]))
+
+
+@pytest.mark.parametrize("welded", [True, False])
+def test_footprint_of_solids_overlapping_in_plan_is_their_union(welded):
+    make = _welded_box if welded else (lambda x0, y0, x1, y1, z0, z1: prism_mesh(box(x0, y0, x1, y1), z0, z1))
+    stringer = make(0, 0, 4, 0.2, 0.0, 2.0)
+    treads = [make(0.3 * i, 0, 0.3 * i + 0.35, 1.2, 0.2 * i, 0.2 * i + 0.05) for i in range(8)]
     mesh = _merged(stringer, *treads)
     want = shapely.union_all([box(0, 0, 4, 0.2)] + [box(0.3 * i, 0, 0.3 * i + 0.35, 1.2) for i in range(8)])
     fast, slow = mesh_footprint(mesh), footprint_naive(mesh)
@@ -328,7 +337,7 @@ def test_connected_parts_of_a_mesh_match_scipy(seed):
     from bim.meshes import _solid_of_face
 
     rng = np.random.default_rng(seed)
-    parts = [prism_mesh(box(x, 0, x + 1, 1), 0.0, 1.0) for x in rng.uniform(0, 20, 7)]
+    parts = [_welded_box(x, 0, x + 1, 1, 0, 1) for x in rng.uniform(0, 20, 7)]
     mesh = _merged(*parts)
     perm = rng.permutation(len(mesh.verts))  # vertex numbering unrelated to the parts
     inv = np.argsort(perm)
