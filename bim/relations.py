@@ -65,6 +65,7 @@ class Relations:
         self._directions: dict[tuple[int, int], list[float]] = {}
         self._placement_rows: dict[int, list[list[float]]] = {}
         self._set_values: dict[int, dict] = {}  # property / quantity set -> its values
+        self._set_heads: dict[tuple[str, int], list[tuple]] = {}  # type / relationship -> its sets
 
     def element_type(self, el):
         """Return the type object of ``el`` (IfcRelDefinesByType), or None."""
@@ -82,35 +83,47 @@ class Relations:
         the property / quantity sets of these names (None: all)."""
         psets: dict[str, dict] = {}
         qtos: dict[str, dict] = {}
+        heads: list[tuple] = []
         t = self.type_of.get(el.id())
-        defs = list(attribute(t, "HasPropertySets") or []) if t is not None else []
+        if t is not None:
+            heads += self._heads(t, t.id(), "type")
         for rel in getattr(el, "IsDefinedBy", None) or []:  # inverse: only this element's
-            if rel.is_a() == "IfcRelDefinesByProperties":
-                pdef = attribute(rel, "RelatingPropertyDefinition")
-                defs.extend(pdef if isinstance(pdef, tuple) else [pdef])
-        for d in defs:
-            if d is None:
-                continue
-            cls = d.is_a()
-            if cls == "IfcElementQuantity":
-                out, items, keep = qtos, 5, qto_names  # Quantities
-            elif cls == "IfcPropertySet":
-                out, items, keep = psets, 4, names  # HasProperties
-            else:
-                continue
-            name = d.get_argument(2)  # IfcRoot.Name
+            heads += self._heads(rel, rel.id(), "rel")
+        for is_qto, name, key, d in heads:
+            keep = qto_names if is_qto else names
             if keep is not None and name not in keep:
                 continue
-            key = d.id()
             read = self._set_values.get(key)
             if read is None:  # a set shared by many elements is read once
                 read = self._set_values[key] = {}
-                for prop in d.get_argument(items) or []:
+                for prop in d.get_argument(5 if is_qto else 4) or []:  # Quantities / HasProperties
                     value = _value(prop)
                     if value is not None:
                         read[prop.get_argument(0)] = value  # IfcProperty / IfcPhysicalQuantity.Name
-            out.setdefault(name or "", {}).update(read)
+            (qtos if is_qto else psets).setdefault(name or "", {}).update(read)
         return psets, qtos
+
+    def _heads(self, owner, key: int, kind: str) -> list[tuple]:
+        """``(is_quantity_set, name, step id, set)`` of the property and quantity sets of a
+        type object (``kind="type"``) or an IfcRelDefinesByProperties (``"rel"``); read once
+        per owner (a relationship usually serves many elements)."""
+        heads = self._set_heads.get((kind, key))
+        if heads is None:
+            defs: list = []
+            if kind == "type":
+                defs = list(attribute(owner, "HasPropertySets") or [])
+            elif owner.is_a() == "IfcRelDefinesByProperties":
+                pdef = attribute(owner, "RelatingPropertyDefinition")
+                defs = list(pdef) if isinstance(pdef, tuple) else [pdef]
+            heads = []
+            for d in defs:
+                if d is None:
+                    continue
+                cls = d.is_a()
+                if cls in ("IfcElementQuantity", "IfcPropertySet"):
+                    heads.append((cls == "IfcElementQuantity", d.get_argument(2), d.id(), d))  # 2: Name
+            self._set_heads[(kind, key)] = heads
+        return heads
 
     def spatial_parent(self, el):
         """Return the spatial element containing ``el`` (through aggregation), or None."""
