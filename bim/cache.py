@@ -1,5 +1,8 @@
 """Content-addressed cache of derived IFC models (pickle files named by sha256).
 
+Geometries are stored apart from the pickle, as one WKB array encoded and decoded in single
+vectorised shapely calls (:func:`bim.sitecache.dump` / :func:`bim.sitecache.load`).
+
 The key is the sha256 of the file bytes and :data:`READER_VERSION`; a new reader version
 never reads an old entry. Entries are written atomically (temporary file + rename); an entry
 that cannot be read (truncated, corrupt, another class layout) is ignored and rebuilt.
@@ -8,6 +11,7 @@ that cannot be read (truncated, corrupt, another class layout) is ignored and re
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import pickle
@@ -15,13 +19,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bim import sitecache
+
 __all__ = ["READER_VERSION", "cache_key", "cache_path", "read_cache", "write_cache"]
 
 log = logging.getLogger(__name__)
 
 #: Bump when the reader's output changes: old cache entries are then not used.
-READER_VERSION = "bim-ifc-5"
-_MAGIC = b"TWINIFC1"
+READER_VERSION = "bim-ifc-6"
+_MAGIC = b"TWINIFC2"
 
 
 def cache_key(data: bytes) -> str:
@@ -47,7 +53,7 @@ def read_cache(cache_dir: str | os.PathLike, key: str) -> Any | None:
         log.warning("ignoring corrupt IFC cache entry %s", path.name)
         return None
     try:
-        return pickle.loads(blob[len(_MAGIC):])
+        return sitecache.load(io.BytesIO(memoryview(blob)[len(_MAGIC):]))
     except Exception as exc:  # truncated, corrupt or stale layout: rebuild
         log.warning("ignoring unreadable IFC cache entry %s: %s", path.name, exc)
         return None
@@ -62,7 +68,7 @@ def write_cache(cache_dir: str | os.PathLike, key: str, obj: Any) -> Path | None
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ifc-", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(_MAGIC)
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            sitecache.dump(obj, fh)
         path = cache_path(folder, key)
         os.replace(tmp, path)
         tmp = None

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import shapely
 
-from bim.devices import attribute
+from bim.ifcattr import attribute, attributes, global_id, name as ifc_name
 from bim.doors import SpaceLocator, connect_door, door_frame, probe_doors
 from bim.meshes import oriented_boxes
 from twin.model import Building, Door, Space, Storey
@@ -41,13 +41,24 @@ class ConnectionsMixin:
                                                            [s.footprint for s in mine])
         return loc
 
+    def _space_boundaries(self) -> list[tuple]:
+        """``(element or None, space id, PhysicalOrVirtualBoundary)`` of every
+        IfcRelSpaceBoundary of a read space (one pass over the file's boundaries)."""
+        rows = getattr(self, "_boundary_rows", None)
+        if rows is None:
+            rows = self._boundary_rows = []
+            for rel in _by_type(self.f, "IfcRelSpaceBoundary"):
+                sp, el, kind = attributes(rel, _BOUNDARY)
+                if sp is None or sp.id() not in self.spaces:
+                    continue
+                rows.append((el, self.spaces[sp.id()].id, kind))
+        return rows
+
     def _read_doors(self) -> None:
         boundaries: dict[int, list[str]] = defaultdict(list)
-        rels = _by_type(self.f, "IfcRelSpaceBoundary") if self.use_space_boundaries else []
-        for rel in rels:
-            el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
-            if el is not None and el.is_a("IfcDoor") and sp is not None and sp.id() in self.spaces:
-                boundaries[el.id()].append(self.spaces[sp.id()].id)
+        for el, space_id, _ in self._space_boundaries() if self.use_space_boundaries else []:
+            if el is not None and el.is_a("IfcDoor"):
+                boundaries[el.id()].append(space_id)
         with_mesh = [d for d in self.ifc_doors if d.id() in self.meshes]
         boxes = dict(zip((d.id() for d in with_mesh), oriented_boxes(
             [self.meshes[d.id()].verts[:, :2] for d in with_mesh])))
@@ -68,16 +79,20 @@ class ConnectionsMixin:
             by_storey[row[3].id].append(i)
         probes: dict[int, tuple] = {}
         for sid, idx in by_storey.items():
-            for i, pr in zip(idx, probe_doors([rows[i][5] for i in idx], self._locator(sid))):
-                probes[i] = pr
+            # a door whose space boundaries name exactly two spaces needs no probes
+            idx = [i for i in idx if len(set(boundaries.get(rows[i][0].id(), ()))) != 2]
+            if idx:
+                for i, pr in zip(idx, probe_doors([rows[i][5] for i in idx], self._locator(sid))):
+                    probes[i] = pr
         for i, (d, mesh, building, storey, width, frame) in enumerate(rows):
-            self._add_door(d, mesh, building, storey, width, frame, boundaries.get(d.id()), probes[i])
+            self._add_door(d, mesh, building, storey, width, frame, boundaries.get(d.id()),
+                           probes.get(i, ([], [])))
 
     def _add_door(self, d, mesh, building, storey, width, frame, bounds, probes) -> None:
         spaces = connect_door(frame, None, bounds, probes)
         if spaces == (None, None) and mesh is not None:
             spaces = connect_door(frame, self._locator_by_z(building, mesh.zmin + 0.5))
-        guid, name = d.GlobalId, d.Name
+        guid, name = global_id(d), ifc_name(d)
         if frame is None:
             self.warnings.append(f"IfcDoor {guid} ({name}) has no geometry or placement")
         if spaces == (None, None):
@@ -113,21 +128,23 @@ class ConnectionsMixin:
         footprints meet along at least 0.5 m. Spaces separated by a wall never touch.
         """
         virtual = set()
-        for rel in _by_type(self.f, "IfcRelSpaceBoundary"):
-            el, sp = rel.RelatedBuildingElement, rel.RelatingSpace
-            if sp is None or sp.id() not in self.spaces:
-                continue
-            if rel.PhysicalOrVirtualBoundary == "VIRTUAL" or (el is not None and el.is_a("IfcVirtualElement")):
-                virtual.add(self.spaces[sp.id()].id)
+        for el, space_id, kind in self._space_boundaries():
+            if kind == "VIRTUAL" or (el is not None and el.is_a("IfcVirtualElement")):
+                virtual.add(space_id)
         openings = []
         by_storey: dict[str, list[Space]] = defaultdict(list)
         for sp in self.c.spaces:
             if sp.id in virtual and not sp.footprint.is_empty:
                 by_storey[sp.storey_id].append(sp)
         for storey_id, spaces in by_storey.items():
-            for i, a in enumerate(spaces):
-                for b in spaces[i + 1:]:
-                    o = _opening(a, b)
+            if len(spaces) < 2:
+                continue
+            # only pairs within the gap of each other (one tree query, not every pair)
+            near = shapely.STRtree([sp.footprint for sp in spaces]).query(
+                [sp.footprint for sp in spaces], predicate="dwithin", distance=_OPENING_GAP_M)
+            for i, j in sorted(zip(near[0].tolist(), near[1].tolist())):
+                if i < j:
+                    o = _opening(spaces[i], spaces[j])
                     if o is not None:
                         openings.append(o)
         self.c.attributes["openings"] = openings
@@ -139,7 +156,11 @@ class ConnectionsMixin:
         return SpaceLocator([s.id for s in mine], [s.footprint for s in mine])
 
 
-def _opening(a: Space, b: Space, *, gap_m: float = 0.05, min_width_m: float = 0.5) -> dict | None:
+_OPENING_GAP_M = 0.05  # footprints this close meet (m)
+_BOUNDARY = ("RelatingSpace", "RelatedBuildingElement", "PhysicalOrVirtualBoundary")
+
+
+def _opening(a: Space, b: Space, *, gap_m: float = _OPENING_GAP_M, min_width_m: float = 0.5) -> dict | None:
     """The open connection of two touching space footprints, or None."""
     if a.footprint.distance(b.footprint) > gap_m:
         return None

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from bim.ifcattr import attribute, attributes
+
 __all__ = ["DEVICE_ROOT_CLASSES", "KIND_BY_CLASS", "NAME_RULES", "attribute", "device_kind", "effective_class",
            "is_elevator_like", "predefined_type"]
 
@@ -88,27 +90,6 @@ def _type_of(element, types):
     return E.get_type(element)
 
 
-_ATTR_INDEX: dict[tuple[str, str], int | None] = {}
-
-
-def attribute(element, name: str):
-    """Return attribute ``name`` of ``element`` or None when its class has no such attribute.
-
-    Attribute positions are cached per class: faster than ``getattr`` with a fallback.
-    """
-    key = (element.is_a(True), name)  # schema-qualified class
-    idx = _ATTR_INDEX.get(key, -1)
-    if idx == -1:
-        idx = None
-        try:
-            if element.get_attribute_category(name) == 1:  # a forward (explicit) attribute
-                idx = element.get_argument_index(name)
-        except Exception:
-            idx = None
-        _ATTR_INDEX[key] = idx
-    return element.get_argument(idx) if idx is not None else None
-
-
 def predefined_type(element, types: dict | None = None) -> str | None:
     """Return the element's predefined type (occurrence first, then its type), or ``None``.
 
@@ -118,11 +99,14 @@ def predefined_type(element, types: dict | None = None) -> str | None:
     for obj in (element, _type_of(element, types)):
         if obj is None:
             continue
-        for attr in ("PredefinedType", "OperationType"):
-            value = attribute(obj, attr)
+        for value in attributes(obj, _PREDEFINED):
             if value and value not in ("NOTDEFINED", "USERDEFINED"):
                 return str(value)
     return None
+
+
+_PREDEFINED = ("PredefinedType", "OperationType")
+_TEXTS = ("Name", "Tag", "ObjectType")
 
 
 def effective_class(element, types: dict | None = None) -> str:
@@ -141,15 +125,20 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def device_kind(element, types: dict | None = None) -> str:
-    """Return the twin device kind of an IFC device element (see :data:`KIND_BY_CLASS`)."""
+_UNSET = object()
+
+
+def device_kind(element, types: dict | None = None, *, predefined=_UNSET) -> str:
+    """Return the twin device kind of an IFC device element (see :data:`KIND_BY_CLASS`).
+
+    ``predefined``: the element's :func:`predefined_type` when the caller has it already.
+    """
     cls = effective_class(element, types)
-    texts = " ".join(str(x) for x in (attribute(element, "Name"), attribute(element, "Tag"),
-                                       attribute(element, "ObjectType")) if x)
+    texts = " ".join(str(x) for x in attributes(element, _TEXTS) if x)
     for classes, pattern, kind in NAME_RULES:
         if cls in classes and texts and pattern.search(texts):
             return kind
-    pre = predefined_type(element, types)
+    pre = predefined_type(element, types) if predefined is _UNSET else predefined
     kind = KIND_BY_CLASS.get((cls, pre)) or KIND_BY_CLASS.get((cls, None))
     if kind:
         return kind

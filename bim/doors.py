@@ -77,40 +77,58 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 class SpaceLocator:
-    """Find the spaces containing plan points among a fixed set of footprints (STRtree)."""
+    """Find the spaces containing plan points among a fixed set of footprints.
+
+    Points are matched against the footprints' bounding boxes in one NumPy comparison and
+    the candidates tested with :func:`shapely.intersects_xy` (no point geometries made);
+    large batches go through an STRtree.
+    """
+
+    #: above this many point x footprint pairs an STRtree narrows the candidates instead
+    BOX_PAIRS_MAX = 1 << 20
 
     def __init__(self, ids: list[str], footprints: list) -> None:
         keep = [(i, f) for i, f in zip(ids, footprints) if f is not None and not f.is_empty]
         self.ids = [i for i, _ in keep]
         self.geoms = [f for _, f in keep]
-        self.tree = STRtree(self.geoms) if self.geoms else None
+        self._geoms = np.array(self.geoms, dtype=object)
+        self._areas = shapely.area(self._geoms).tolist() if self.geoms else []
+        self._bounds = shapely.bounds(self._geoms) if self.geoms else np.zeros((0, 4))
+        self._tree = None
+
+    @property
+    def tree(self) -> STRtree | None:
+        """STRtree of the footprints (built on first use), None without footprints."""
+        if self._tree is None and self.geoms:
+            self._tree = STRtree(self.geoms)
+        return self._tree
 
     def at(self, x: float, y: float) -> str | None:
         """Return the id of the smallest space containing the point, or ``None``."""
         return self.at_many(np.array([[x, y]], dtype=float))[0]
 
     def at_many(self, xy: np.ndarray) -> list[str | None]:
-        """Return, per plan point of ``xy`` (n, 2), the smallest space containing it."""
+        """Return, per plan point of ``xy`` (n, 2), the smallest space containing it
+        (points on a boundary included; of equal areas the first footprint)."""
         out: list[str | None] = [None] * len(xy)
-        if self.tree is None or len(xy) == 0:
+        if not self.geoms or len(xy) == 0:
             return out
-        pts, geoms = self.tree.query(shapely.points(xy), predicate="intersects")
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        if len(xy) * len(self.geoms) <= self.BOX_PAIRS_MAX:
+            b = self._bounds
+            x, y = xy[:, :1], xy[:, 1:]
+            pts, geoms = np.nonzero((x >= b[:, 0]) & (x <= b[:, 2]) & (y >= b[:, 1]) & (y <= b[:, 3]))
+            hit = shapely.intersects_xy(self._geoms[geoms], xy[pts, 0], xy[pts, 1])
+            pts, geoms = pts[hit], geoms[hit]
+        else:
+            pts, geoms = self.tree.query(shapely.points(xy), predicate="intersects")
+        best: list[int | None] = [None] * len(xy)
+        areas = self._areas
         for p, g in zip(pts.tolist(), geoms.tolist()):
-            cur = out[p]
-            if cur is None or self.geoms[g].area < self._area(cur):
-                out[p] = self.ids[g]
-        return out
-
-    def _area(self, space_id: str) -> float:
-        return self.geoms[self.ids.index(space_id)].area
-
-
-def _probe_points(frame: DoorFrame) -> np.ndarray:
-    """Probe points (2k, 2): k in front (+normal), then k behind, nearest first."""
-    dist = frame.depth_m / 2.0 + np.asarray(PROBE_OFFSETS_M)
-    front = frame.centre[None, :] + dist[:, None] * frame.normal[None, :]
-    back = frame.centre[None, :] - dist[:, None] * frame.normal[None, :]
-    return np.vstack([front, back])
+            cur = best[p]
+            if cur is None or areas[g] < areas[cur] or (areas[g] == areas[cur] and g < cur):
+                best[p] = g
+        return [self.ids[g] if g is not None else None for g in best]
 
 
 def _distinct(ids) -> list[str]:
@@ -129,7 +147,14 @@ def probe_doors(frames: list[DoorFrame | None], locator: SpaceLocator
     out: list[tuple[list[str], list[str]]] = [([], []) for _ in frames]
     if not live:
         return out
-    hits = locator.at_many(np.vstack([_probe_points(frames[i]) for i in live]))
+    centre = np.array([frames[i].centre for i in live], dtype=float).reshape(-1, 2)
+    normal = np.array([frames[i].normal for i in live], dtype=float).reshape(-1, 2)
+    depth = np.array([frames[i].depth_m for i in live], dtype=float)
+    # per door: k points in front (+normal), then k behind, nearest first; all doors at once
+    dist = depth[:, None] / 2.0 + np.asarray(PROBE_OFFSETS_M)[None, :]
+    step = dist[:, :, None] * normal[:, None, :]
+    hits = locator.at_many(np.concatenate([centre[:, None, :] + step, centre[:, None, :] - step],
+                                          axis=1).reshape(-1, 2))
     for n, i in enumerate(live):
         chunk = hits[n * 2 * k:(n + 1) * 2 * k]
         out[i] = (_distinct(chunk[:k]), _distinct(chunk[k:]))

@@ -26,6 +26,7 @@ from bim.devices import (DEVICE_ROOT_CLASSES, attribute, device_kind, is_elevato
                          predefined_type)
 from bim.doors import SpaceLocator
 from bim.errors import IfcError
+from bim.ifcattr import global_id, name as ifc_name
 from bim.meshes import Mesh, clean_polygonal as _clean, iterate_meshes, mesh_footprint, mesh_footprints
 from bim.relations import Relations
 from bim.vertical import VerticalMixin
@@ -98,6 +99,17 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         self.building_by_step: dict[int, Building] = {}
         self.spaces: dict[int, Space] = {}
         self.space_z: dict[str, tuple[float, float]] = {}
+        self._storey_up: dict[int, Storey | None] = {}
+        self._of_type: dict[str, list] = {}
+        self._facts: dict[int, tuple] = {}  # id(footprint) -> (footprint, is_empty, area)
+        self._stair_unions: dict[tuple[int, ...], BaseGeometry | None] = {}  # by footprint ids
+
+    def of_type(self, cls: str) -> list:
+        """The file's instances of ``cls`` (subclasses included), listed once per read."""
+        found = self._of_type.get(cls)
+        if found is None:
+            found = self._of_type[cls] = _by_type(self.f, cls)
+        return found
 
     # -- spatial structure ------------------------------------------------------------
     def spatial_parent(self, el):
@@ -105,7 +117,16 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         return self.rel.spatial_parent(el)
 
     def storey_up(self, spatial):
-        """Walk up aggregation from a spatial element to its storey (or None)."""
+        """Walk up aggregation from a spatial element to its storey (or None); memoised
+        (called once the storeys are read)."""
+        if spatial is None:
+            return None
+        key = spatial.id()
+        if key not in self._storey_up:
+            self._storey_up[key] = self._walk_to_storey(spatial)
+        return self._storey_up[key]
+
+    def _walk_to_storey(self, spatial):
         seen = 0
         while spatial is not None and seen < 50:
             if spatial.is_a("IfcBuildingStorey"):
@@ -156,7 +177,8 @@ class _Reader(ConnectionsMixin, VerticalMixin):
 
     def _plan_footprints(self, plan: list) -> None:
         """Footprints of every triangulated product but doors, in one batch."""
-        keys = [e.id() for e in plan if e.id() in self.meshes and not e.is_a("IfcDoor")]
+        doors = {d.id() for d in self.ifc_doors}
+        keys = [k for k in (e.id() for e in plan) if k in self.meshes and k not in doors]
         for key, fp in zip(keys, mesh_footprints([self.meshes[k] for k in keys])):
             self._footprints[key] = fp
 
@@ -202,7 +224,8 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         self._groups()
         self._unique_ids("door", "stair", "elevator", "device")
         c.warnings.extend(self.warnings)
-        return Extraction(c, file_entity_counts(f), self._site_info(), self.us, self.warnings)
+        counts = {cls: len(self.of_type(cls)) for cls in MAPPED_CLASSES}  # = file_entity_counts(f)
+        return Extraction(c, counts, self._site_info(), self.us, self.warnings)
 
     def _step(self, done: int, total: int, msg: str) -> None:
         if self.progress is not None:
@@ -223,7 +246,7 @@ class _Reader(ConnectionsMixin, VerticalMixin):
     def _read_storeys(self) -> None:
         self._building_of_storey: dict[int, Building] = {}  # by id() of the Storey
         first = self.c.buildings[0]
-        for s in _by_type(self.f, "IfcBuildingStorey"):
+        for s in self.of_type("IfcBuildingStorey"):
             bld = self.building_up(self.rel.aggregate(s))
             if bld is None:
                 bld = first
@@ -248,16 +271,16 @@ class _Reader(ConnectionsMixin, VerticalMixin):
     def _collect(self) -> list:
         """Choose the products to triangulate."""
         f = self.f
-        self.ifc_spaces = _by_type(f, "IfcSpace")
-        self.ifc_doors = _by_type(f, "IfcDoor")
-        self.ifc_stairs = _by_type(f, "IfcStair")
+        self.ifc_spaces = self.of_type("IfcSpace")
+        self.ifc_doors = self.of_type("IfcDoor")
+        self.ifc_stairs = self.of_type("IfcStair")
         self.stair_parts = {s.id(): [p for p in self.rel.decomposition(s)
                                      if p.is_a("IfcStairFlight") or p.is_a("IfcSlab")]
                             for s in self.ifc_stairs}
         in_stair = {p.id() for parts in self.stair_parts.values() for p in parts}
-        self.ifc_flights = _by_type(f, "IfcStairFlight")
+        self.ifc_flights = self.of_type("IfcStairFlight")
         self.orphan_flights = [fl for fl in self.ifc_flights if fl.id() not in in_stair]
-        self.ifc_transport = _by_type(f, "IfcTransportElement")
+        self.ifc_transport = self.of_type("IfcTransportElement")
         self.elevator_elements = [t for t in self.ifc_transport if is_elevator_like(t, self.rel.type_of)]
         for t in self.ifc_transport:
             if t not in self.elevator_elements:
@@ -296,9 +319,11 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             if storey is None:
                 self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no storey; not mapped")
                 continue
+            guid, name = global_id(sp), ifc_name(sp)
             fp = self.footprint(sp) if mesh is not None else Polygon()
-            if fp.is_empty:
-                self.warnings.append(f"IfcSpace {sp.GlobalId} ({sp.Name}) has no plan geometry")
+            fp_empty, fp_area = self._shape_facts(fp)
+            if fp_empty:
+                self.warnings.append(f"IfcSpace {guid} ({name}) has no plan geometry")
             psets, qsets = self.rel.property_sets(sp, names=_SPACE_PSETS)
             q = _quantities_of(qsets)
             net = q.get("NetFloorArea")
@@ -309,9 +334,9 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             common = psets.get("Pset_SpaceCommon", {})
             occ = psets.get("Pset_SpaceOccupancyRequirements", {})
             pre = predefined_type(sp, self.rel.type_of)
-            usage = (sp.ObjectType or occ.get("OccupancyType") or common.get("Category")
+            usage = (attribute(sp, "ObjectType") or occ.get("OccupancyType") or common.get("Category")
                      or (pre.lower() if pre and pre not in ("INTERNAL", "EXTERNAL", "SPACE") else None))
-            attrs = {"ifc_class": sp.is_a(), "footprint_area_m2": float(fp.area)}
+            attrs = {"ifc_class": sp.is_a(), "footprint_area_m2": fp_area}
             if net is not None:
                 attrs["net_floor_area_m2"] = float(net) * self.area_scale
             if gross is not None:
@@ -319,10 +344,10 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             if pre:
                 attrs["predefined_type"] = pre
             public = common.get("PubliclyAccessible")
-            space = Space(id=sp.GlobalId, name=sp.Name or sp.GlobalId, storey_id=storey.id,
+            space = Space(id=guid, name=name or guid, storey_id=storey.id,
                           building_id=building.id if building else storey.building_id,
-                          footprint=fp, long_name=sp.LongName, usage=usage,
-                          area_m2=float(attrs.get("net_floor_area_m2", fp.area)),
+                          footprint=fp, long_name=attribute(sp, "LongName"), usage=usage,
+                          area_m2=float(attrs.get("net_floor_area_m2", fp_area)),
                           height_m=height_m, public=bool(public) if public is not None else None,
                           attributes=attrs)
             self.c.spaces.append(space)
@@ -330,14 +355,25 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             if mesh is not None:
                 self.space_z[space.id] = (mesh.zmin, mesh.zmax)
 
+    def _shape_facts(self, geom: BaseGeometry) -> tuple[bool, float]:
+        """``(is_empty, area)`` of a footprint, once per (shared) footprint object."""
+        facts = self._facts.get(id(geom))
+        if facts is None or facts[0] is not geom:
+            facts = self._facts[id(geom)] = (geom, geom.is_empty, float(geom.area))
+        return facts[1], facts[2]
+
     def _walkable(self) -> None:
         by_storey: dict[str, list] = defaultdict(list)
         for s in self.c.spaces:
             if not s.footprint.is_empty:
                 by_storey[s.storey_id].append(s.footprint)
+        unions: dict[tuple[int, ...], BaseGeometry] = {}  # storeys of the same shared footprints
         for st in self.storeys.values():
             if by_storey.get(st.id):
-                st.walkable = shapely.union_all(by_storey[st.id])
+                key = tuple(id(g) for g in by_storey[st.id])
+                if key not in unions:
+                    unions[key] = shapely.union_all(by_storey[st.id])
+                st.walkable = unions[key]
                 st.attributes["walkable_from"] = "spaces"
                 continue
             st.walkable = self._slabs_minus_walls(st)
@@ -382,13 +418,12 @@ class _Reader(ConnectionsMixin, VerticalMixin):
         seen: set[int] = set()
         rows = []
         for cls in DEVICE_ROOT_CLASSES:
-            for el in _by_type(self.f, cls):
+            for el in self.of_type(cls):
                 if el.id() in seen:
                     continue
                 seen.add(el.id())
                 building, storey, parent = self.place(el, None)
-                m = self.placement(el)
-                pos = (float(m[0, 3]), float(m[1, 3]), float(m[2, 3])) if m is not None else None
+                pos = self.rel.position(el)
                 space_id = None
                 if parent is not None and parent.id() in self.spaces:
                     space_id = self.spaces[parent.id()].id
@@ -405,16 +440,16 @@ class _Reader(ConnectionsMixin, VerticalMixin):
             self.c.devices.append(self._device(el, building, storey, pos, space_id))
 
     def _device(self, el, building, storey, pos, space_id) -> Device:
-        guid, name = el.GlobalId, el.Name
+        guid, name = global_id(el), ifc_name(el)
         if storey is None:
             self.warnings.append(f"{el.is_a()} {guid} ({name}) has no storey")
         types = self.rel.type_of
-        return Device(id=guid, kind=device_kind(el, types), name=name or guid,
+        pre = predefined_type(el, types)
+        return Device(id=guid, kind=device_kind(el, types, predefined=pre), name=name or guid,
                       building_id=building.id if building else None,
                       storey_id=storey.id if storey else None, space_id=space_id, position=pos,
                       ifc_class=el.is_a(),
-                      attributes={"predefined_type": predefined_type(el, types),
-                                  "tag": attribute(el, "Tag")})
+                      attributes={"predefined_type": pre, "tag": attribute(el, "Tag")})
 
     def _quantities(self, el) -> dict[str, float]:
         return _quantities_of(self.rel.psets(el, qtos=True))
@@ -458,7 +493,8 @@ class _Reader(ConnectionsMixin, VerticalMixin):
     # -- buildings and site ---------------------------------------------------------------
     def _finish_buildings(self) -> None:
         for b in self.c.buildings:
-            parts = [s.walkable for s in b.storeys if s.walkable is not None]
+            # each walkable area once (storeys of one plan share the object)
+            parts = list({id(s.walkable): s.walkable for s in b.storeys if s.walkable is not None}.values())
             b.footprint = _clean(shapely.union_all(parts)) if parts else None
             above = [s for s in b.storeys if s.elevation_m >= -0.5]
             b.floors = len(above) or None

@@ -19,8 +19,11 @@ import shapely.errors
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
+from bim.ifcattr import has_representation
+
 __all__ = ["FAST_KERNEL", "DEFAULT_KERNEL", "Mesh", "geom_settings", "iterate_meshes",
-           "clean_polygonal", "mesh_footprint", "mesh_footprints", "oriented_box", "oriented_boxes"]
+           "clean_polygonal", "mesh_footprint", "mesh_footprints", "oriented_box", "oriented_boxes",
+           "set_z_ranges"]
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +76,46 @@ def _run_iterator(ifc_file, elements: list, kernel: str, out: dict[int, Mesh],
     done = done0
     if not it.initialize():
         return done
-    while True:
-        shape = it.get()
+    ids: list[int] = []
+    verts: list[bytes] = []
+    faces: list[bytes] = []
+    get, advance = it.get, it.next
+    while True:  # only the buffers here; arrays are made for all shapes at once below
+        shape = get()
         geo = shape.geometry
-        verts = np.frombuffer(geo.verts_buffer, dtype="d").reshape(-1, 3).copy()
-        faces = np.frombuffer(geo.faces_buffer, dtype="i").reshape(-1, 3).astype(np.int64)
-        out[shape.id] = Mesh(verts, faces)
+        ids.append(shape.id)
+        verts.append(geo.verts_buffer)
+        faces.append(geo.faces_buffer)
         done += 1
         if progress is not None and (done % 25 == 0 or done == total):
             progress(done, total, "geometry")
-        if not it.next():
+        if not advance():
             break
+    _add_meshes(out, ids, verts, faces)
     return done
+
+
+def _add_meshes(out: dict[int, Mesh], ids: list[int], verts: list[bytes], faces: list[bytes]) -> None:
+    """Meshes of the iterator's buffers: views into two joined (read-only) arrays, with their
+    z ranges from two vectorised reductions."""
+    nv = np.fromiter(map(len, verts), dtype=np.int64, count=len(verts)) // 24  # 3 doubles
+    nf = np.fromiter(map(len, faces), dtype=np.int64, count=len(faces)) // 12  # 3 int32
+    all_v = np.frombuffer(b"".join(verts), dtype="d").reshape(-1, 3)
+    all_f = np.frombuffer(b"".join(faces), dtype="i").reshape(-1, 3)
+    v1, f1 = np.cumsum(nv), np.cumsum(nf)
+    v0, f0 = v1 - nv, f1 - nf
+    lo = hi = None
+    some = nv > 0
+    if some.any():
+        z = all_v[:, 2]
+        lo = np.minimum.reduceat(z, v0[some]).tolist()
+        hi = np.maximum.reduceat(z, v0[some]).tolist()
+    k = 0
+    for key, a, b, c, d, has in zip(ids, v0.tolist(), v1.tolist(), f0.tolist(), f1.tolist(), some.tolist()):
+        mesh = out[key] = Mesh(all_v[a:b], all_f[c:d])
+        if has:
+            mesh.__dict__["zmin"], mesh.__dict__["zmax"] = lo[k], hi[k]
+            k += 1
 
 
 def iterate_meshes(ifc_file, elements: Iterable, *, progress: ProgressFn | None = None,
@@ -102,7 +133,9 @@ def iterate_meshes(ifc_file, elements: Iterable, *, progress: ProgressFn | None 
     kernel : str
         Geometry library tried first; missing elements are retried with OpenCASCADE.
     """
-    elements = [e for e in elements if getattr(e, "Representation", None) is not None]
+    # products without a representation yield no shape (the iterator selects by id and does
+    # not descend into parts): only counted out for exact progress totals, and for retries
+    elements = [e for e in elements if has_representation(e)] if progress is not None else list(elements)
     out: dict[int, Mesh] = {}
     if not elements:
         return out
@@ -112,13 +145,27 @@ def iterate_meshes(ifc_file, elements: Iterable, *, progress: ProgressFn | None 
         done = _run_iterator(ifc_file, elements, kernel, out, progress, 0, total)
     except Exception as exc:  # kernel missing from this build of ifcopenshell
         log.warning("geometry kernel %s failed (%s); using %s", kernel, exc, DEFAULT_KERNEL)
-    missing = [e for e in elements if e.id() not in out]
+    missing = [e for e in elements if e.id() not in out and has_representation(e)]
     if missing and kernel != DEFAULT_KERNEL:
         try:
             _run_iterator(ifc_file, missing, DEFAULT_KERNEL, out, progress, done, total)
         except Exception as exc:  # pragma: no cover - both kernels failing
             log.warning("geometry kernel %s failed too: %s", DEFAULT_KERNEL, exc)
+    set_z_ranges(out.values())
     return out
+
+
+def set_z_ranges(meshes: Iterable[Mesh]) -> None:
+    """Fill :attr:`Mesh.zmin` / :attr:`Mesh.zmax` of many meshes in two vectorised
+    reductions (the same values as computed one by one)."""
+    todo = [m for m in meshes if len(m.verts) and "zmin" not in m.__dict__]
+    if not todo:
+        return
+    z = np.concatenate([m.verts[:, 2] for m in todo])
+    starts = np.cumsum([0] + [len(m.verts) for m in todo[:-1]])
+    for m, lo, hi in zip(todo, np.minimum.reduceat(z, starts).tolist(),
+                         np.maximum.reduceat(z, starts).tolist()):
+        m.__dict__["zmin"], m.__dict__["zmax"] = lo, hi
 
 
 def mesh_footprint(mesh: Mesh, *, min_area_m2: float = 1e-8, snap_m: float = 1e-6) -> BaseGeometry:
@@ -129,37 +176,12 @@ def mesh_footprint(mesh: Mesh, *, min_area_m2: float = 1e-8, snap_m: float = 1e-
     triangles alone cover the projection (a vertical line through the solid leaves it
     through an upward face), so only those are merged when the signed plan areas of upward
     and downward faces balance; otherwise every non-vertical triangle is. Upward faces that
-    do not overlap in plan (no overhang) are merged by a coverage union. Vertical faces
-    are skipped. The result is a valid (Multi)Polygon, empty for an empty or vertical mesh.
+    do not overlap in plan (no overhang) are merged by a coverage union; when they overlap
+    (several solids: treads on stringers), each connected part's upward faces are merged so
+    and the parts' plans unioned. Vertical faces are skipped. The result is a valid
+    (Multi)Polygon, empty for an empty or vertical mesh.
     """
-    if len(mesh.faces) == 0:
-        return Polygon()
-    tri = np.round(mesh.verts[mesh.faces][:, :, :2] / snap_m) * snap_m  # (m, 3, 2)
-    ab = tri[:, 1] - tri[:, 0]
-    ac = tri[:, 2] - tri[:, 0]
-    signed2 = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]  # 2 x signed plan area (> 0: up)
-    up = signed2 > 2 * min_area_m2
-    down = signed2 < -2 * min_area_m2
-    up_area, down_area = float(signed2[up].sum()), float(-signed2[down].sum())
-    closed = up_area > 0 and abs(up_area - down_area) <= 1e-6 * max(up_area, down_area)
-    tri = tri[up] if closed else tri[up | down]
-    if len(tri) == 0:
-        return Polygon()
-    polys = shapely.polygons(np.concatenate([tri, tri[:, :1]], axis=1))
-    if closed:
-        # upward faces without overhangs tile the plan: a coverage union is exact and ~10x
-        # faster; accepted only when its area is the faces' total (no overlap)
-        try:
-            merged = shapely.coverage_union_all(polys)
-        except shapely.errors.GEOSException:  # not a proper coverage (overlaps, bad noding)
-            merged = None
-        if merged is not None and merged.is_valid and \
-                abs(merged.area - up_area / 2.0) <= 1e-9 * up_area + 1e-12:
-            return _polygonal(merged)
-    merged = shapely.union_all(polys)
-    if not merged.is_valid:
-        merged = shapely.make_valid(merged)
-    return _polygonal(merged)
+    return _mesh_footprints([mesh], min_area_m2, snap_m)[0]
 
 
 def mesh_footprints(meshes: list[Mesh], *, min_area_m2: float = 1e-8,
@@ -169,10 +191,26 @@ def mesh_footprints(meshes: list[Mesh], *, min_area_m2: float = 1e-8,
     The same rules as :func:`mesh_footprint` (snapping, upward faces of closed meshes,
     coverage union with fallback), with one NumPy pass and one polygon construction for
     all meshes: much less per-element overhead on files with thousands of elements.
+    Meshes with the same plan (equal vertex x, y and faces) share one footprint object.
     """
-    n = len(meshes)
-    if n == 0:
+    if not meshes:
         return []
+    # meshes with the same plan (vertex x, y and faces: a storey stack of one room, mapped
+    # representations) have the same footprint: computed once, the object shared
+    slot: dict[tuple, int] = {}
+    which = [slot.setdefault((m.verts.dtype.str, m.faces.dtype.str, m.verts[:, :2].tobytes(),
+                              m.faces.tobytes()), len(slot)) for m in meshes]
+    if len(slot) < len(meshes):
+        first: dict[int, Mesh] = {}
+        for m, k in zip(meshes, which):
+            first.setdefault(k, m)
+        unique = _mesh_footprints([first[k] for k in range(len(slot))], min_area_m2, snap_m)
+        return [unique[k] for k in which]
+    return _mesh_footprints(meshes, min_area_m2, snap_m)
+
+
+def _mesh_footprints(meshes: list[Mesh], min_area_m2: float, snap_m: float) -> list[BaseGeometry]:
+    n = len(meshes)
     counts = np.array([len(m.faces) for m in meshes], dtype=np.int64)
     if counts.sum() == 0:
         return [Polygon() for _ in meshes]
@@ -190,30 +228,77 @@ def mesh_footprints(meshes: list[Mesh], *, min_area_m2: float = 1e-8,
     down_area = np.bincount(owner[down], weights=-signed2[down], minlength=n)
     closed = (up_area > 0) & (np.abs(up_area - down_area) <= 1e-6 * np.maximum(up_area, down_area))
     keep = up | (down & ~closed[owner])
-    tri, owner = tri[keep], owner[keep]
+    kept = np.flatnonzero(keep)  # face index (all meshes) of each kept triangle
+    tri, owner, half = tri[keep], owner[keep], signed2[keep] / 2.0
     polys = shapely.polygons(np.concatenate([tri, tri[:, :1]], axis=1))
     bounds = np.searchsorted(owner, np.arange(n + 1))
+    foff = np.concatenate([[0], np.cumsum(counts)])
     out: list[BaseGeometry] = []
     for i in range(n):
-        part = polys[bounds[i]:bounds[i + 1]]
+        lo, hi = bounds[i], bounds[i + 1]
+        part = polys[lo:hi]
         geom = None
         if len(part) == 0:
             out.append(Polygon())
             continue
         if closed[i]:
-            try:
-                geom = shapely.coverage_union_all(part)
-            except shapely.errors.GEOSException:
-                geom = None
-            if geom is not None and not (
-                    geom.is_valid and abs(geom.area - up_area[i] / 2.0) <= 1e-9 * up_area[i] + 1e-12):
-                geom = None
+            geom = _coverage(part, up_area[i] / 2.0)
+            if geom is None:  # several solids overlapping in plan (treads on stringers...):
+                # each solid's upward faces tile its own plan; the solids are then merged
+                solid = _solid_of_face(meshes[i])[kept[lo:hi] - foff[i]]
+                order = np.argsort(solid, kind="stable")
+                cuts = np.flatnonzero(np.diff(solid[order])) + 1
+                # a few solids of many faces (not unwelded triangles: one union is cheaper)
+                if 0 < len(cuts) <= max(8, len(part) // 8):
+                    pieces = []
+                    for idx in np.split(order, cuts):
+                        piece = _coverage(part[idx], float(half[lo:hi][idx].sum()))
+                        pieces.append(piece if piece is not None else shapely.union_all(part[idx]))
+                    geom = shapely.union_all(pieces)
         if geom is None:
             geom = shapely.union_all(part)
-            if not geom.is_valid:
-                geom = shapely.make_valid(geom)
+        if not geom.is_valid:
+            geom = shapely.make_valid(geom)
         out.append(_polygonal(geom))
     return out
+
+
+def _coverage(polys: np.ndarray, area: float) -> BaseGeometry | None:
+    """Coverage union of triangles that tile a plan without overlap (their area sums to
+    ``area``), else None (overlaps, bad noding)."""
+    try:
+        geom = shapely.coverage_union_all(polys)
+    except shapely.errors.GEOSException:  # not a proper coverage
+        return None
+    if geom.is_valid and abs(geom.area - area) <= 1e-9 * area + 1e-12:
+        return geom
+    return None
+
+
+def _solid_of_face(mesh: Mesh) -> np.ndarray:
+    """Label per face of the mesh's connected parts (faces sharing a vertex index).
+
+    Label propagation with pointer jumping in NumPy (a few passes for meshes made of
+    separate solids); no graph library to import on a cold start.
+    """
+    f = np.asarray(mesh.faces, dtype=np.int64)
+    a = np.concatenate([f[:, 0], f[:, 1]])
+    b = np.concatenate([f[:, 1], f[:, 2]])
+    label = np.arange(len(mesh.verts))
+    while True:
+        low = np.minimum(label[a], label[b])
+        new = label.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
+        new = new[new]  # jump to the label's own label
+        while True:
+            nxt = new[new]
+            if np.array_equal(nxt, new):
+                break
+            new = nxt
+        if np.array_equal(new, label):
+            return label[f[:, 0]]
+        label = new
 
 
 def clean_polygonal(g: BaseGeometry | None) -> BaseGeometry | None:
@@ -246,8 +331,27 @@ def oriented_box(points_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, 
 
 
 def oriented_boxes(point_sets: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
-    """Return :func:`oriented_box` of every point set, with one vectorised GEOS call."""
+    """Return :func:`oriented_box` of every point set, with one vectorised GEOS call.
+
+    Equal point sets (a door repeated storey above storey) are boxed once and share the
+    result (its arrays are read-only).
+    """
     sets = [np.asarray(p, dtype=float).reshape(-1, 2) for p in point_sets]
+    slot: dict[bytes, int] = {}
+    which = [slot.setdefault(p.tobytes(), len(slot)) for p in sets]
+    if len(slot) == len(sets):
+        return _oriented_boxes(sets)
+    first: dict[int, np.ndarray] = {}
+    for p, k in zip(sets, which):
+        first.setdefault(k, p)
+    unique = _oriented_boxes([first[k] for k in range(len(slot))])
+    for centre, axis, _, _ in unique:
+        centre.flags.writeable = False
+        axis.flags.writeable = False
+    return [unique[k] for k in which]
+
+
+def _oriented_boxes(sets: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
     out: list = [None] * len(sets)
     live = [i for i, p in enumerate(sets) if len(p)]
     for i, p in enumerate(sets):
@@ -256,10 +360,30 @@ def oriented_boxes(point_sets: list[np.ndarray]) -> list[tuple[np.ndarray, np.nd
     if not live:
         return out
     coords = np.vstack([sets[i] for i in live])
-    index = np.repeat(np.arange(len(live)), [len(sets[i]) for i in live])
-    envelopes = shapely.oriented_envelope(shapely.multipoints(coords, indices=index))
-    for k, rect in zip(live, envelopes):
-        out[k] = _box_of(rect)
+    sizes = np.array([len(sets[i]) for i in live])
+    index = np.repeat(np.arange(len(live)), sizes)
+    # the envelope depends on the points' convex hull only: a line through a set's points
+    # has the same hull as their multipoint and is made without a Point per vertex
+    if sizes.min() >= 2:
+        shapes = shapely.linestrings(coords, indices=index)
+    else:
+        shapes = shapely.multipoints(coords, indices=index)
+    envelopes = shapely.oriented_envelope(shapes)
+    # rectangles (closed rings of 5 points) all at once; points and lines one by one
+    rect = shapely.get_type_id(envelopes) == 3
+    rect[rect] = shapely.get_num_coordinates(envelopes[rect]) == 5
+    if rect.any():
+        c = shapely.get_coordinates(envelopes[rect]).reshape(-1, 5, 2)[:, :4]
+        e1, e2 = c[:, 1] - c[:, 0], c[:, 2] - c[:, 1]
+        l1, l2 = np.hypot(e1[:, 0], e1[:, 1]), np.hypot(e2[:, 0], e2[:, 1])
+        centres = c.mean(axis=1)
+        first = l1 >= l2
+        long_m, short_m = np.where(first, l1, l2), np.where(first, l2, l1)
+        axes = np.where(first[:, None], e1, e2) / np.where(long_m > 0, long_m, 1.0)[:, None]
+        for j, k in enumerate(np.flatnonzero(rect).tolist()):
+            out[live[k]] = (centres[j], axes[j], float(long_m[j]), float(short_m[j]))
+    for k in np.flatnonzero(~rect).tolist():
+        out[live[k]] = _box_of(envelopes[k])
     return out
 
 

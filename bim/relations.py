@@ -13,6 +13,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from bim.ifcattr import attribute, attributes
+
 __all__ = ["Relations"]
 
 
@@ -43,23 +45,27 @@ class Relations:
         self.type_of: dict[int, object] = {}
         # relationship entities with a missing side (broken files) are skipped
         for rel in _by_type(f, "IfcRelContainedInSpatialStructure"):
-            host = rel.RelatingStructure
-            for el in (rel.RelatedElements or []) if host is not None else []:
+            els, host = attributes(rel, ("RelatedElements", "RelatingStructure"))
+            for el in (els or []) if host is not None else []:
                 self.container.setdefault(el.id(), host)
         for rel in _by_type(f, "IfcRelAggregates"):
-            whole = rel.RelatingObject
-            for el in (rel.RelatedObjects or []) if whole is not None else []:
+            whole, els = attributes(rel, ("RelatingObject", "RelatedObjects"))
+            for el in (els or []) if whole is not None else []:
                 self.parent[el.id()] = whole
                 self.children[whole.id()].append(el)
         for rel in _by_type(f, "IfcRelReferencedInSpatialStructure"):
-            host = rel.RelatingStructure
-            for el in (rel.RelatedElements or []) if host is not None else []:
+            els, host = attributes(rel, ("RelatedElements", "RelatingStructure"))
+            for el in (els or []) if host is not None else []:
                 self.references[el.id()].append(host)
         for rel in _by_type(f, "IfcRelDefinesByType"):
-            t = rel.RelatingType
-            for el in (rel.RelatedObjects or []) if t is not None else []:
+            els, t = attributes(rel, ("RelatedObjects", "RelatingType"))
+            for el in (els or []) if t is not None else []:
                 self.type_of[el.id()] = t
         self._placements: dict[int, np.ndarray] = {}
+        self._directions: dict[tuple[int, int], list[float]] = {}
+        self._placement_rows: dict[int, list[list[float]]] = {}
+        self._set_values: dict[int, dict] = {}  # property / quantity set -> its values
+        self._set_heads: dict[tuple[str, int], list[tuple]] = {}  # type / relationship -> its sets
 
     def element_type(self, el):
         """Return the type object of ``el`` (IfcRelDefinesByType), or None."""
@@ -77,31 +83,47 @@ class Relations:
         the property / quantity sets of these names (None: all)."""
         psets: dict[str, dict] = {}
         qtos: dict[str, dict] = {}
+        heads: list[tuple] = []
         t = self.type_of.get(el.id())
-        defs = list(getattr(t, "HasPropertySets", None) or []) if t is not None else []
+        if t is not None:
+            heads += self._heads(t, t.id(), "type")
         for rel in getattr(el, "IsDefinedBy", None) or []:  # inverse: only this element's
-            if rel.is_a() == "IfcRelDefinesByProperties":
-                pdef = rel.RelatingPropertyDefinition
-                defs.extend(pdef if isinstance(pdef, tuple) else [pdef])
-        for d in defs:
-            if d is None:
-                continue
-            cls = d.is_a()
-            if cls == "IfcElementQuantity":
-                out, items, keep = qtos, 5, qto_names  # Quantities
-            elif cls == "IfcPropertySet":
-                out, items, keep = psets, 4, names  # HasProperties
-            else:
-                continue
-            name = d.Name
+            heads += self._heads(rel, rel.id(), "rel")
+        for is_qto, name, key, d in heads:
+            keep = qto_names if is_qto else names
             if keep is not None and name not in keep:
                 continue
-            values = out.setdefault(name or "", {})
-            for prop in d[items] or []:
-                value = _value(prop)
-                if value is not None:
-                    values[prop.Name] = value
+            read = self._set_values.get(key)
+            if read is None:  # a set shared by many elements is read once
+                read = self._set_values[key] = {}
+                for prop in d.get_argument(5 if is_qto else 4) or []:  # Quantities / HasProperties
+                    value = _value(prop)
+                    if value is not None:
+                        read[prop.get_argument(0)] = value  # IfcProperty / IfcPhysicalQuantity.Name
+            (qtos if is_qto else psets).setdefault(name or "", {}).update(read)
         return psets, qtos
+
+    def _heads(self, owner, key: int, kind: str) -> list[tuple]:
+        """``(is_quantity_set, name, step id, set)`` of the property and quantity sets of a
+        type object (``kind="type"``) or an IfcRelDefinesByProperties (``"rel"``); read once
+        per owner (a relationship usually serves many elements)."""
+        heads = self._set_heads.get((kind, key))
+        if heads is None:
+            defs: list = []
+            if kind == "type":
+                defs = list(attribute(owner, "HasPropertySets") or [])
+            elif owner.is_a() == "IfcRelDefinesByProperties":
+                pdef = attribute(owner, "RelatingPropertyDefinition")
+                defs = list(pdef) if isinstance(pdef, tuple) else [pdef]
+            heads = []
+            for d in defs:
+                if d is None:
+                    continue
+                cls = d.is_a()
+                if cls in ("IfcElementQuantity", "IfcPropertySet"):
+                    heads.append((cls == "IfcElementQuantity", d.get_argument(2), d.id(), d))  # 2: Name
+            self._set_heads[(kind, key)] = heads
+        return heads
 
     def spatial_parent(self, el):
         """Return the spatial element containing ``el`` (through aggregation), or None."""
@@ -144,14 +166,49 @@ class Relations:
         m[:3, 3] *= self.us
         return m
 
+    def position(self, el) -> tuple[float, float, float] | None:
+        """Return the world position of ``el`` (its placement's origin, metres), or None.
+
+        The placement of :meth:`placement` without its own axes: the relative placement's
+        location through the placement it is relative to (devices need no more).
+        """
+        lp = attribute(el, "ObjectPlacement")
+        if lp is None:
+            return None
+        us = self.us
+        try:
+            if lp.is_a("IfcLocalPlacement") and lp.id() not in self._placements:
+                up, a2p = attributes(lp, _LOCAL_PLACEMENT)
+                pt = attribute(a2p, "Location") if a2p is not None else None
+                x, y, z = (tuple(attribute(pt, "Coordinates")) + (0.0, 0.0, 0.0))[:3] \
+                    if pt is not None else (0.0, 0.0, 0.0)
+                if up is None:
+                    return float(x) * us, float(y) * us, float(z) * us
+                r0, r1, r2 = self._rows(up)  # plain floats: cheaper than NumPy for one point
+                return ((r0[0] * x + r0[1] * y + r0[2] * z + r0[3]) * us,
+                        (r1[0] * x + r1[1] * y + r1[2] * z + r1[3]) * us,
+                        (r2[0] * x + r2[1] * y + r2[2] * z + r2[3]) * us)
+            x, y, z = self._matrix(lp)[:3, 3].tolist()
+        except Exception:
+            return None
+        return x * us, y * us, z * us
+
+    def _rows(self, lp) -> list[list[float]]:
+        """The first three rows of the placement matrix of ``lp`` as floats (memoised)."""
+        key = lp.id()
+        rows = self._placement_rows.get(key)
+        if rows is None:
+            rows = self._placement_rows[key] = self._matrix(lp)[:3].tolist()
+        return rows
+
     def _matrix(self, lp) -> np.ndarray:
         key = lp.id()
         cached = self._placements.get(key)
         if cached is not None:
             return cached
         if lp.is_a("IfcLocalPlacement"):
-            rel = _axis2placement(lp.RelativePlacement)
-            up = lp.PlacementRelTo
+            rel = self._axis2placement(attribute(lp, "RelativePlacement"))
+            up = attribute(lp, "PlacementRelTo")
             m = self._matrix(up) @ rel if up is not None else rel
         else:  # grid or linear placements: let ifcopenshell do it
             import ifcopenshell.util.placement as P
@@ -160,38 +217,45 @@ class Relations:
         self._placements[key] = m
         return m
 
+    def _direction(self, d, dims: int) -> list[float]:
+        """Unit vector (3 components) of an IfcDirection, memoised (directions are shared)."""
+        key = (d.id(), dims)
+        v = self._directions.get(key)
+        if v is None:
+            v = self._directions[key] = _unit((list(attribute(d, "DirectionRatios")) + [0.0, 0.0])[:dims]
+                                              + [0.0] * (3 - dims))
+        return v
+
+    def _axis2placement(self, a2p) -> np.ndarray:
+        """4x4 matrix (project units) of an IfcAxis2Placement2D/3D."""
+        if a2p is None:
+            return np.eye(4)
+        loc_pt = attribute(a2p, "Location")
+        loc = list(attribute(loc_pt, "Coordinates")) if loc_pt is not None else [0.0, 0.0, 0.0]
+        loc = (loc + [0.0, 0.0, 0.0])[:3]
+        ref = attribute(a2p, "RefDirection")
+        if a2p.is_a("IfcAxis2Placement2D"):
+            x = self._direction(ref, 2) if ref is not None else [1.0, 0.0, 0.0]
+            return np.array([[x[0], -x[1], 0.0, loc[0]], [x[1], x[0], 0.0, loc[1]],
+                             [x[2], 0.0, 1.0, loc[2]], [0.0, 0.0, 0.0, 1.0]])
+        axis = attribute(a2p, "Axis")
+        z = self._direction(axis, 3) if axis is not None else [0.0, 0.0, 1.0]
+        x = self._direction(ref, 3) if ref is not None else [1.0, 0.0, 0.0]
+        d = x[0] * z[0] + x[1] * z[1] + x[2] * z[2]
+        x = _unit([x[0] - d * z[0], x[1] - d * z[1], x[2] - d * z[2]])
+        if x[0] * x[0] + x[1] * x[1] + x[2] * x[2] < 1e-12:  # RefDirection parallel to Axis
+            x = _unit([z[2], 0.0, -z[0]]) if abs(z[0]) > 1e-9 or abs(z[2]) > 1e-9 else [1.0, 0.0, 0.0]
+        y = [z[1] * x[2] - z[2] * x[1], z[2] * x[0] - z[0] * x[2], z[0] * x[1] - z[1] * x[0]]
+        return np.array([[x[0], y[0], z[0], loc[0]], [x[1], y[1], z[1], loc[1]],
+                         [x[2], y[2], z[2], loc[2]], [0.0, 0.0, 0.0, 1.0]])
+
 
 def _unit(v: list[float]) -> list[float]:
     n = math.sqrt(sum(c * c for c in v))
     return [c / n for c in v] if n > 0 else v
 
 
-def _axis2placement(a2p) -> np.ndarray:
-    """4x4 matrix (project units) of an IfcAxis2Placement2D/3D."""
-    m = np.eye(4)
-    if a2p is None:
-        return m
-    loc = list(a2p.Location.Coordinates) if a2p.Location is not None else [0.0, 0.0, 0.0]
-    loc = (loc + [0.0, 0.0, 0.0])[:3]
-    if a2p.is_a("IfcAxis2Placement2D"):
-        ref = getattr(a2p, "RefDirection", None)
-        x = _unit((list(ref.DirectionRatios) + [0.0])[:2] + [0.0]) if ref is not None else [1.0, 0.0, 0.0]
-        m[:3, 0] = x
-        m[:3, 1] = [-x[1], x[0], 0.0]
-        m[:3, 3] = loc
-        return m
-    axis = getattr(a2p, "Axis", None)
-    ref = getattr(a2p, "RefDirection", None)
-    z = _unit(list(axis.DirectionRatios)) if axis is not None else [0.0, 0.0, 1.0]
-    x = _unit(list(ref.DirectionRatios)) if ref is not None else [1.0, 0.0, 0.0]
-    d = sum(a * b for a, b in zip(x, z))
-    x = _unit([a - d * b for a, b in zip(x, z)])
-    if sum(c * c for c in x) < 1e-12:  # RefDirection parallel to Axis: pick any normal
-        x = _unit([z[2], 0.0, -z[0]]) if abs(z[0]) > 1e-9 or abs(z[2]) > 1e-9 else [1.0, 0.0, 0.0]
-    y = [z[1] * x[2] - z[2] * x[1], z[2] * x[0] - z[0] * x[2], z[0] * x[1] - z[1] * x[0]]
-    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, loc
-    return m
-
+_LOCAL_PLACEMENT = ("PlacementRelTo", "RelativePlacement")
 
 _QUANTITIES = frozenset({"IfcQuantityLength", "IfcQuantityArea", "IfcQuantityVolume",
                          "IfcQuantityCount", "IfcQuantityWeight", "IfcQuantityTime",
@@ -202,9 +266,9 @@ def _value(prop):
     """The plain value of an IfcPropertySingleValue or a physical quantity (else None)."""
     cls = prop.is_a()
     if cls == "IfcPropertySingleValue":
-        v = prop[2]  # NominalValue
+        v = prop.get_argument(2)  # NominalValue
         return getattr(v, "wrappedValue", v)
     if cls in _QUANTITIES:
-        v = prop[3]  # LengthValue / AreaValue / VolumeValue / CountValue / WeightValue...
+        v = prop.get_argument(3)  # LengthValue / AreaValue / VolumeValue / CountValue / WeightValue...
         return float(v) if isinstance(v, (int, float)) else None
     return None

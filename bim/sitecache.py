@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Bump when the pickled layout changes in a way the code fingerprint does not catch.
-CACHE_VERSION = "site-2"
-_MAGIC = b"TWINSITE2"
+CACHE_VERSION = "site-3"
+_MAGIC = b"TWINSITE3"
 _ROOT = Path(__file__).resolve().parent.parent
 _SKIP_DIRS = {".git", "__pycache__", ".twin", ".cache", "cache"}
 
@@ -82,22 +82,32 @@ def inputs_key(files: list[Path], base: Path | None = None) -> str:
     return h.hexdigest()
 
 
+def _geom(index: int) -> BaseGeometry:
+    """Placeholder the pickle names for a set-aside geometry (:class:`_Unpickler` maps it)."""
+    raise pickle.UnpicklingError("a geometry reference outside a cache entry")
+
+
 class _Pickler(pickle.Pickler):
-    """Pickler that sets shapely geometries aside (persistent ids into ``self.geoms``)."""
+    """Pickler that sets shapely geometries aside (references into ``self.geoms``).
+
+    ``reducer_override`` is not called for plain containers, strings and numbers (unlike
+    ``persistent_id``, called for every object): the pickler stays in C for most objects.
+    """
 
     def __init__(self, fh: BinaryIO):
         super().__init__(fh, protocol=pickle.HIGHEST_PROTOCOL)
         self.geoms: list[BaseGeometry] = []
         self._ids: dict[int, int] = {}
 
-    def persistent_id(self, obj: Any):
+    def reducer_override(self, obj: Any):
         if isinstance(obj, BaseGeometry):
             key = id(obj)
-            if key not in self._ids:
-                self._ids[key] = len(self.geoms)
+            index = self._ids.get(key)
+            if index is None:
+                index = self._ids[key] = len(self.geoms)
                 self.geoms.append(obj)
-            return self._ids[key]
-        return None
+            return _geom, (index,)
+        return NotImplemented
 
 
 class _Unpickler(pickle.Unpickler):
@@ -105,8 +115,10 @@ class _Unpickler(pickle.Unpickler):
         super().__init__(fh)
         self.geoms = geoms
 
-    def persistent_load(self, pid: int):
-        return self.geoms[pid]
+    def find_class(self, module: str, name: str):
+        if module == __name__ and name == "_geom":
+            return self.geoms.__getitem__
+        return super().find_class(module, name)
 
 
 def dump(obj: Any, fh: BinaryIO) -> None:

@@ -45,13 +45,6 @@ def _geometry_slots(c: Community) -> list[tuple[object, str]]:
     return [(obj, name) for obj, name in slots if getattr(obj, name) is not None]
 
 
-def _point(fn: XYFunc, p):
-    if p is None:
-        return None
-    x, y = fn(np.array([p[0]], dtype=float), np.array([p[1]], dtype=float))
-    return (float(x[0]), float(y[0]), *p[2:])
-
-
 def map_xy(c: Community, fn: XYFunc) -> Community:
     """Apply ``fn`` to every plan geometry and position of ``c`` (in place); return ``c``.
 
@@ -65,18 +58,40 @@ def map_xy(c: Community, fn: XYFunc) -> Community:
             x, y = fn(xy[:, 0], xy[:, 1])
             return np.column_stack([x, y])
 
-        geoms = np.array([getattr(obj, name) for obj, name in slots], dtype=object)
-        for (obj, name), g in zip(slots, shapely.transform(geoms, coords)):
-            setattr(obj, name, g)
+        # a geometry shared by several slots (storeys of one plan) is transformed once
+        index: dict[int, int] = {}
+        unique: list = []
+        where = []
+        for obj, name in slots:
+            g = getattr(obj, name)
+            k = index.get(id(g))
+            if k is None:
+                k = index[id(g)] = len(unique)
+                unique.append(g)
+            where.append(k)
+        moved = shapely.transform(np.array(unique, dtype=object), coords)
+        for (obj, name), k in zip(slots, where):
+            setattr(obj, name, moved[k])
+    # every position in one call of fn: (setter, position) pairs
+    points: list[tuple[Callable, tuple]] = []
     for d in c.doors:
-        d.position = _point(fn, d.position)
+        if d.position is not None:
+            points.append((lambda p, d=d: setattr(d, "position", p), d.position))
     for dev in c.devices:
-        dev.position = _point(fn, dev.position)
+        if dev.position is not None:
+            points.append((lambda p, dev=dev: setattr(dev, "position", p), dev.position))
     for o in c.attributes.get("openings", []):
-        o["position"] = list(_point(fn, tuple(o["position"])))
+        points.append((lambda p, o=o: o.__setitem__("position", list(p)), tuple(o["position"])))
     for b in c.buildings:
         if b.attributes.get("origin_xy") is not None:
-            b.attributes["origin_xy"] = list(_point(fn, tuple(b.attributes["origin_xy"])))
+            points.append((lambda p, b=b: b.attributes.__setitem__("origin_xy", list(p)),
+                           tuple(b.attributes["origin_xy"])))
+    if points:
+        xy = np.array([p[:2] for _, p in points], dtype=float).reshape(-1, 2)
+        x, y = fn(xy[:, 0], xy[:, 1])
+        for (put, p), xi, yi in zip(points, np.asarray(x, dtype=float).tolist(),
+                                    np.asarray(y, dtype=float).tolist()):
+            put((xi, yi, *p[2:]))
     return c
 
 

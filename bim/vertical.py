@@ -11,7 +11,8 @@ import numpy as np
 import shapely
 
 from bim.devices import predefined_type
-from bim.meshes import Mesh, clean_polygonal as _clean, oriented_box
+from bim.ifcattr import global_id, name as ifc_name
+from bim.meshes import Mesh, clean_polygonal as _clean, oriented_box, oriented_boxes
 from twin.model import Elevator, Stair, StairFlight
 
 __all__ = ["VerticalMixin"]
@@ -29,11 +30,19 @@ class VerticalMixin:
         fp, width, run = None, 0.0, 0.0
         if mesh is not None:
             fp = self.footprint(fl)
-            _, _, long_m, short_m = oriented_box(mesh.verts[:, :2])
+            _, _, long_m, short_m = self._flight_boxes[fl.id()]
             width = short_m
             run = math.hypot(long_m, mesh.zmax - mesh.zmin)
-        return StairFlight(id=fl.GlobalId, storey_id=storey.id if storey else "", footprint=fp,
+        return StairFlight(id=global_id(fl), storey_id=storey.id if storey else "", footprint=fp,
                            width_m=float(width), run_length_m=float(run)), mesh
+
+    def _union_of(self, footprints: list):
+        """Clean union of footprints, once per set of (shared) footprint objects: a stair
+        repeated storey above storey has the same parts' footprints."""
+        key = tuple(id(g) for g in footprints)
+        if key not in self._stair_unions:
+            self._stair_unions[key] = _clean(shapely.union_all(footprints))
+        return self._stair_unions[key]
 
     def _storeys_spanned(self, building, storey, zmin, zmax) -> list[str]:
         ids = [s.id for s in (building.storeys if building else [])
@@ -44,6 +53,12 @@ class VerticalMixin:
         return ids
 
     def _read_stairs(self) -> None:
+        flights = {fl.id(): fl for fl in self.orphan_flights}
+        for s in self.ifc_stairs:
+            flights.update((p.id(), p) for p in self.stair_parts[s.id()] if p.is_a("IfcStairFlight"))
+        with_mesh = [k for k in flights if k in self.meshes]  # plan boxes in one batch
+        self._flight_boxes = dict(zip(with_mesh, oriented_boxes([self.meshes[k].verts[:, :2]
+                                                                 for k in with_mesh])))
         for s in self.ifc_stairs:
             self._make_stair(s, [p for p in self.stair_parts[s.id()] if p.is_a("IfcStairFlight")],
                              self.stair_parts[s.id()])
@@ -56,7 +71,7 @@ class VerticalMixin:
         recs = [self._flight(fl, building) for fl in flights]
         meshes = [m for m in [mesh] + [self.meshes.get(p.id()) for p in parts] if m is not None]
         fps = [self.footprint(p) for p in [s] + list(parts) if p.id() in self.meshes]
-        fp = _clean(shapely.union_all(fps)) if fps else None
+        fp = self._union_of(fps) if fps else None
         zmin = min((m.zmin for m in meshes), default=float("nan"))
         zmax = max((m.zmax for m in meshes), default=float("nan"))
         storey_ids = (self._storeys_spanned(building, storey, zmin, zmax) if meshes
@@ -70,15 +85,14 @@ class VerticalMixin:
         elif len(storey_ids) < 2:
             self.warnings.append(f"{what} {s.GlobalId} ({s.Name}) reaches only one storey")
         widths = [r.width_m for r, _ in recs if r.width_m > 0]
-        if not widths and meshes:
-            widths = [oriented_box(np.vstack([m.verts[:, :2] for m in meshes]))[3]]
         run = sum(r.run_length_m for r, _ in recs)
-        if run == 0 and meshes:
-            _, _, long_m, _ = oriented_box(np.vstack([m.verts[:, :2] for m in meshes]))
-            run = math.hypot(long_m, zmax - zmin)
+        if (not widths or run == 0) and meshes:  # the plan box of the whole stair
+            _, _, long_m, short_m = oriented_box(np.vstack([m.verts[:, :2] for m in meshes]))
+            widths = widths or [short_m]
+            run = run or math.hypot(long_m, zmax - zmin)
         legs = max(len(storey_ids) - 1, 1)
         self.c.stairs.append(Stair(
-            id=s.GlobalId, name=s.Name or s.GlobalId,
+            id=global_id(s), name=ifc_name(s) or global_id(s),
             building_id=building.id if building else (storey.building_id if storey else ""),
             storey_ids=storey_ids, footprint=fp, width_m=float(min(widths)) if widths else 0.0,
             run_length_m=float(run / legs), flights=[r for r, _ in recs],
