@@ -173,6 +173,23 @@ def test_classifier_held_out_accuracy():
     assert report["by_language"]["zh"] >= 0.85 and report["by_language"]["en"] >= 0.80, report
 
 
+def test_classifier_single_text_path_equals_pipeline():
+    """classify() skips the pipeline's per-call machinery: same scores as decision_function."""
+    import numpy as np
+
+    from services.workorders.classifier import _decision, _model, classify, load_corpus
+
+    model = _model()
+    corpus = load_corpus()
+    texts = list(corpus.texts[::25]) + ["Toilet is blocked, water everywhere 漏水", "x", "电梯 lift stuck 困人!!"]
+    expected = model.decision_function(texts)
+    for text, want in zip(texts, expected):
+        got = _decision(model, text)
+        assert np.array_equal(got, want), text
+        order = np.argsort(want)[::-1]
+        assert classify(text) == (str(model.classes_[order[0]]), float(want[order[0]] - want[order[1]]))
+
+
 def test_assignment_skill_shift_load_distance():
     from services.db import Database
     from services.migrations import upgrade
