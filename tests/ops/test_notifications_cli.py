@@ -228,3 +228,29 @@ def test_assignment_skill_shift_load_distance():
         c.staff[1].shift = "22:00-06:00"  # night shift across midnight
         assert [r.staff_id for r in rank_candidates(s, c, "水电", "R2", noon)] == ["W-PLUMB-1"]
     db.dispose()
+
+
+def test_assignment_distances_match_route_lengths_everywhere():
+    """Every worker's distance to every space is the length of the shortest route between them."""
+    from services.db import Database
+    from services.migrations import upgrade
+    from services.workorders.assignment import UNREACHABLE_M, rank_candidates
+    from tests.ops.common import community
+    from twin.routes import RouteGraph
+
+    c = community()
+    c.staff[2].base_space_id = None  # a worker without a base is never near anything
+    routes = RouteGraph(c, elevators=True)
+    db = Database("sqlite://")
+    upgrade(db.engine)
+    noon = datetime(2026, 3, 2, 4, 0, tzinfo=timezone.utc)
+    with db.transaction() as s:
+        for space in [sp.id for sp in c.spaces] + ["no-such-space"]:
+            for category in ("水电", "电梯", "保洁"):
+                for cand in rank_candidates(s, c, category, space, noon):
+                    base = next(m.base_space_id for m in c.staff if m.id == cand.staff_id)
+                    if base is None or space == "no-such-space":
+                        assert cand.distance_m == UNREACHABLE_M
+                    else:
+                        assert cand.distance_m == pytest.approx(routes.route(base, space).length_m, abs=1e-6)
+    db.dispose()
