@@ -140,10 +140,13 @@ def decode_token(settings: Settings, token: str) -> str:
 
 def load_actor(session: Session, username: str) -> Actor:
     """Return the :class:`Actor` of an active user (with the units an owner owns)."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
+    rows = session.execute(
+        select(User.username, User.role, User.staff_id, User.active, UserUnit.unit_id)
+        .outerjoin(UserUnit, UserUnit.user_id == User.id).where(User.username == username)).all()
+    if not rows or not rows[0].active:
         raise NotAuthenticated(f"user {username!r} is unknown or disabled")
-    units = frozenset(session.scalars(select(UserUnit.unit_id).where(UserUnit.user_id == user.id)))
+    user = rows[0]
+    units = frozenset(r.unit_id for r in rows if r.unit_id is not None)
     return Actor(user.username, user.role, units, user.staff_id)
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -165,9 +165,9 @@ class Database:
         from services.migrations import current_revision
 
         try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return {"ready": True, "dialect": self.dialect, "revision": current_revision(self.engine)}
+            with self.engine.connect() as conn:  # reading the revision is the liveness query
+                revision = current_revision(conn)
+            return {"ready": True, "dialect": self.dialect, "revision": revision}
         except Exception as exc:  # report, never raise, from a health check
             return {"ready": False, "dialect": self.dialect, "error": str(exc).splitlines()[0]}
 

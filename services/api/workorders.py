@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from services.api.deps import ActorDep, CommunityDep, SessionDep, run_write
+from services.api.deps import ActorDep, CommunityDep, SessionDep, TokenDep, run_write
 from services.auth import require_role
 from services.errors import InvalidInput, UnknownEntity
 from services.workorders import service
@@ -71,16 +71,23 @@ def _tz(request: Request) -> str:
 
 
 @router.post("", status_code=201)
-def create(body: WorkOrderIn, request: Request, session: SessionDep, actor: ActorDep,
-           community: CommunityDep) -> dict[str, Any]:
+async def create(body: WorkOrderIn, request: Request, token: TokenDep,
+                 community: CommunityDep) -> dict[str, Any]:
     """Report a work order; returns ``{"id", "category", "status", "assignee", "location", ...}``."""
-    wo = service.create_work_order(
-        session, community, actor, description=body.description,
-        location=service.Location(**body.location.model_dump()), source=body.source,
-        category=body.category, priority=body.priority, contact_name=body.contact_name,
-        contact_phone=body.contact_phone, timezone=_tz(request))
-    session.flush()
-    return service.to_public(session, wo, actor)
+    location = service.Location(**body.location.model_dump())
+    timezone = _tz(request)
+
+    def work(session, actor) -> dict[str, Any]:
+        wo = service.create_work_order(
+            session, community, actor, description=body.description, location=location,
+            source=body.source, category=body.category, priority=body.priority,
+            contact_name=body.contact_name, contact_phone=body.contact_phone, timezone=timezone)
+        session.flush()
+        return service.to_public(session, wo, actor)
+
+    # the busiest write: caller, classification, assignment, audit and commit in one
+    # worker-thread call (see run_write)
+    return await run_write(request, work, token=token)
 
 
 @router.get("")

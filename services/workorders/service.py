@@ -132,18 +132,21 @@ def create_work_order(session: Session, community: Community | None, actor: Acto
         category, confidence = classify(description)
     priority = priority or priority_for(category, description)
     respond_by, resolve_by = deadlines(priority, now)
+    # the new order is not open-and-assigned yet, so choosing first sees the same loads
+    # and the order is written once, already in its final state (one INSERT, no UPDATE)
+    assignee = choose_assignee(session, community, category, where.space_id, now, timezone)
     wo = WorkOrder(description=description, category=category, category_confidence=confidence,
-                   priority=priority, status="reported", source=source, space_id=where.space_id,
+                   priority=priority, status="reported" if assignee is None else "assigned",
+                   source=source, space_id=where.space_id,
                    device_id=location.device_id, unit_id=where.unit_id,
                    building_id=where.building_id, public=where.public, reporter=actor.username,
                    contact_name=contact_name, contact_phone=contact_phone, alarm_id=alarm_id,
+                   assignee=assignee, escalation_level=0,
                    created_at=now, updated_at=now, respond_by=respond_by, resolve_by=resolve_by)
     session.add(wo)
     session.flush()
     _event(session, wo, actor, "reported", None, "reported", f"{category}/{priority} via {source}", now)
-    assignee = choose_assignee(session, community, category, where.space_id, now, timezone)
     if assignee is not None:
-        wo.status, wo.assignee = "assigned", assignee
         _event(session, wo, SYSTEM, "transition", "reported", "assigned", f"auto-assigned to {assignee}", now)
     audit(session, actor, "work_order.create", "work_order", wo.id, category=category,
           priority=priority, location=location.as_dict(), assignee=assignee)
