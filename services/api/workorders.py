@@ -9,11 +9,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from services.api.deps import ActorDep, CommunityDep, SessionDep, TokenDep, run_write
+from services.api.deps import ActorDep, CommunityDep, SessionDep, TokenDep, caller_name, run_write
 from services.auth import require_role
 from services.errors import InvalidInput, UnknownEntity
 from services.workorders import service
 from services.workorders.attachments import MAX_BYTES
+from services.workorders.classifier import classify
 from services.workorders.models import Attachment
 from services.workorders.sla import escalate_overdue
 
@@ -76,18 +77,24 @@ async def create(body: WorkOrderIn, request: Request, token: TokenDep,
     """Report a work order; returns ``{"id", "category", "status", "assignee", "location", ...}``."""
     location = service.Location(**body.location.model_dump())
     timezone = _tz(request)
+    username = caller_name(request, token)  # 401 for a bad token before any work
+    # classifying is pure computation on the text (under a millisecond): done here, it
+    # stays out of the write transaction (on SQLite, out of the one-writer-at-a-time lock)
+    text = body.description.strip()
+    classification = classify(text) if body.category is None and text else None
 
     def work(session, actor) -> dict[str, Any]:
         wo = service.create_work_order(
             session, community, actor, description=body.description, location=location,
             source=body.source, category=body.category, priority=body.priority,
-            contact_name=body.contact_name, contact_phone=body.contact_phone, timezone=timezone)
+            contact_name=body.contact_name, contact_phone=body.contact_phone, timezone=timezone,
+            classification=classification)
         session.flush()
         return service.to_public(session, wo, actor)
 
-    # the busiest write: caller, classification, assignment, audit and commit in one
-    # worker-thread call (see run_write)
-    return await run_write(request, work, token=token)
+    # the busiest write: caller, assignment, audit and commit in one worker-thread call
+    # (see run_write)
+    return await run_write(request, work, username=username)
 
 
 @router.get("")

@@ -143,6 +143,19 @@ def _graph(community: Community):
     return _routes(community).graph
 
 
+def warm_up(community: Community) -> None:
+    """Build the route graph and the distances from every staff base ahead of the first order."""
+    if not community.staff:
+        return
+    routes = _routes(community)
+    for member in community.staff:
+        if member.base_space_id is not None:
+            try:
+                routes.from_space(member.base_space_id)
+            except TwinError:
+                pass
+
+
 def walking_distances_m(community: Community, to_space_id: str) -> dict[str, float]:
     """Return walking distances (m) from every reachable space to ``to_space_id``."""
     try:

@@ -105,8 +105,13 @@ def create_work_order(session: Session, community: Community | None, actor: Acto
                       category: str | None = None, priority: str | None = None,
                       contact_name: str | None = None, contact_phone: str | None = None,
                       alarm_id: str | None = None, now: datetime | None = None,
-                      timezone: str = "Asia/Shanghai") -> WorkOrder:
-    """Report a work order: classify, prioritise, set SLA timers and assign automatically."""
+                      timezone: str = "Asia/Shanghai",
+                      classification: tuple[str, float] | None = None) -> WorkOrder:
+    """Report a work order: classify, prioritise, set SLA timers and assign automatically.
+
+    ``classification`` is ``classify(description.strip())`` when the caller has already
+    computed it (the API does, before it takes the database's write lock).
+    """
     now = now or utcnow()
     description = (description or "").strip()
     if not description:
@@ -129,7 +134,7 @@ def create_work_order(session: Session, community: Community | None, actor: Acto
         raise Forbidden("owners may report on their own units or public areas only")
     confidence = None
     if category is None:
-        category, confidence = classify(description)
+        category, confidence = classification if classification is not None else classify(description)
     priority = priority or priority_for(category, description)
     respond_by, resolve_by = deadlines(priority, now)
     # the new order is not open-and-assigned yet, so choosing first sees the same loads
