@@ -254,3 +254,25 @@ def test_assignment_distances_match_route_lengths_everywhere():
                     else:
                         assert cand.distance_m == pytest.approx(routes.route(base, space).length_m, abs=1e-6)
     db.dispose()
+
+
+def test_database_health_revision_and_outage(db_url, tmp_path):
+    """Health reaches the database on every call and reports the schema revision it is at."""
+    from services.db import Database
+    from services.migrations import alembic_config
+
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    db = Database(db_url)
+    assert db.health() == {"ready": True, "dialect": db.dialect, "revision": None}  # never migrated
+    db.migrate()  # a migration is seen at once, not after the revision is re-read
+    assert db.health() == {"ready": True, "dialect": db.dialect, "revision": head}
+    assert db.health()["revision"] == head
+    db.dispose()
+    # a database that cannot be reached is reported (not raised), on every call
+    down = Database(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none"
+                    if db.dialect == "postgresql" else f"sqlite:///{tmp_path}/no-such-dir/\0bad")
+    for _ in range(2):
+        state = down.health()
+        assert state["ready"] is False and state["error"]
