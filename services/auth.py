@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 from pwdlib import PasswordHash
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.db import utcnow
@@ -177,9 +177,13 @@ def mask_phone(phone: str | None) -> str | None:
 # -- audit --------------------------------------------------------------------------------
 def audit(session: Session, actor: Actor, action: str, entity: str, entity_id: Any,
           **detail: Any) -> None:
-    """Record a write (who, what, when) in the same transaction as the write itself."""
-    session.add(AuditEntry(actor=actor.username, action=action, entity=entity,
-                           entity_id=str(entity_id), detail=_jsonable(detail)))
+    """Record a write (who, what, when) in the same transaction as the write itself.
+
+    The row is inserted at once (an ORM bulk ``INSERT``: no unit-of-work pass over the
+    session for a row nothing reads back in the same transaction).
+    """
+    session.execute(insert(AuditEntry), [{"actor": actor.username, "action": action, "entity": entity,
+                                          "entity_id": str(entity_id), "detail": _jsonable(detail)}])
 
 
 def _jsonable(value: Any) -> Any:
