@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import socket
 import statistics
@@ -179,6 +180,10 @@ def main() -> None:
         warm = httpx.post(f"{base}/api/work-orders", headers={"Authorization": f"Bearer {token}"},
                           json={"description": "warm-up 水管漏水", "location": {"unit_id": "U00000"}}, timeout=60)
         assert warm.status_code == 201, warm.text
+        # this process still holds what prepare() built (~115,000 objects): a full GC pass
+        # over them during the load paused this loop ~90 ms, every request in flight timed
+        # with it (measured: one such pass per run, loop lag max 94 ms; frozen: 12 ms)
+        gc.freeze()
         result = asyncio.run(load(base, token, args.clients, args.seconds, args.think_ms / 1000))
     finally:
         server.terminate()
