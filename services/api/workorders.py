@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from services.api.deps import ActorDep, CommunityDep, SessionDep, TokenDep, caller_name, run_write
+from services.api.deps import ActorDep, CommunityDep, SessionDep, TokenDep, caller_name, get_database, run_write
 from services.auth import require_role
 from services.errors import InvalidInput, UnknownEntity
 from services.workorders import service
@@ -77,6 +77,7 @@ async def create(body: WorkOrderIn, request: Request, token: TokenDep,
     """Report a work order; returns ``{"id", "category", "status", "assignee", "location", ...}``."""
     location = service.Location(**body.location.model_dump())
     timezone = _tz(request)
+    get_database(request)  # 503 before any work when the database component is not started
     username = caller_name(request, token)  # 401 for a bad token before any work
     # classifying is pure computation on the text (under a millisecond): done here, it
     # stays out of the write transaction (on SQLite, out of the one-writer-at-a-time lock)
