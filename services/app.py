@@ -9,6 +9,7 @@ and answers 200 once every component is ready (503 before).
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -57,8 +58,10 @@ def create_app(
                 log.info("starting %s", part.name)
                 await part.start(app)
                 started.append(part)
+            _freeze_long_lived()
             yield
         finally:
+            gc.unfreeze()
             for part in reversed(started):
                 try:
                     await part.stop(app)
@@ -112,6 +115,22 @@ async def _warm_routes(app: FastAPI) -> None:
         await app.router(scope, receive, send)
     except Exception:  # a warm-up must never stop the service
         log.debug("route warm-up failed", exc_info=True)
+
+
+def _freeze_long_lived() -> None:
+    """Keep what start-up built out of the garbage collector's full passes.
+
+    Everything alive once the components have started (the twin, the trained text
+    classifier, the route graph, SQLAlchemy's mappers...) lives as long as the app. Left
+    in the collector's oldest generation, each full pass rescans all of it: about
+    150 ms with every request thread stopped, a tail latency for every request in
+    flight. :func:`gc.freeze` moves them to the permanent generation (reference
+    counting still frees them; the app's shutdown unfreezes). Only the young
+    generations are collected first: a full pass here would cost every app start (and
+    every test that starts one) those 150 ms.
+    """
+    gc.collect(1)
+    gc.freeze()
 
 
 def _routers() -> list:

@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 from pwdlib import PasswordHash
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from services.db import utcnow
@@ -140,10 +140,13 @@ def decode_token(settings: Settings, token: str) -> str:
 
 def load_actor(session: Session, username: str) -> Actor:
     """Return the :class:`Actor` of an active user (with the units an owner owns)."""
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
+    rows = session.execute(
+        select(User.username, User.role, User.staff_id, User.active, UserUnit.unit_id)
+        .outerjoin(UserUnit, UserUnit.user_id == User.id).where(User.username == username)).all()
+    if not rows or not rows[0].active:
         raise NotAuthenticated(f"user {username!r} is unknown or disabled")
-    units = frozenset(session.scalars(select(UserUnit.unit_id).where(UserUnit.user_id == user.id)))
+    user = rows[0]
+    units = frozenset(r.unit_id for r in rows if r.unit_id is not None)
     return Actor(user.username, user.role, units, user.staff_id)
 
 
@@ -174,9 +177,13 @@ def mask_phone(phone: str | None) -> str | None:
 # -- audit --------------------------------------------------------------------------------
 def audit(session: Session, actor: Actor, action: str, entity: str, entity_id: Any,
           **detail: Any) -> None:
-    """Record a write (who, what, when) in the same transaction as the write itself."""
-    session.add(AuditEntry(actor=actor.username, action=action, entity=entity,
-                           entity_id=str(entity_id), detail=_jsonable(detail)))
+    """Record a write (who, what, when) in the same transaction as the write itself.
+
+    The row is inserted at once (an ORM bulk ``INSERT``: no unit-of-work pass over the
+    session for a row nothing reads back in the same transaction).
+    """
+    session.execute(insert(AuditEntry), [{"actor": actor.username, "action": action, "entity": entity,
+                                          "entity_id": str(entity_id), "detail": _jsonable(detail)}])
 
 
 def _jsonable(value: Any) -> Any:

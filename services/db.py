@@ -11,17 +11,21 @@ rolls everything back on any error, so a failure half-way leaves nothing written
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "Database", "UTCDateTime", "make_engine", "utcnow"]
+__all__ = ["REVISION_TTL_S", "Base", "Database", "UTCDateTime", "make_engine", "utcnow"]
+
+#: Seconds :meth:`Database.health` reuses the schema revision it last read.
+REVISION_TTL_S = 10.0
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -113,6 +117,8 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._async_lock = None
+        self._revision: str | None = None
+        self._revision_read_at: float | None = None
 
     def async_write_lock(self):
         """An asyncio lock that serialises this process's SQLite writers (created lazily)."""
@@ -131,6 +137,7 @@ class Database:
         """Upgrade the schema to the newest Alembic revision; return that revision."""
         from services.migrations import upgrade
 
+        self._revision_read_at = None
         return upgrade(self.engine)
 
     def session(self) -> Session:
@@ -161,13 +168,24 @@ class Database:
             session.close()
 
     def health(self) -> dict[str, Any]:
-        """Return ``{"ready", "dialect", "revision"}`` (ready False when the DB is down)."""
+        """Return ``{"ready", "dialect", "revision"}`` (ready False when the DB is down).
+
+        Every call reaches the database (``SELECT 1``); the revision, which only a
+        migration changes, is re-read at most every :data:`REVISION_TTL_S` seconds
+        (Alembic's reading of it costs a catalogue query and a statement compile, most of
+        a health check under load).
+        """
         from services.migrations import current_revision
 
         try:
             with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return {"ready": True, "dialect": self.dialect, "revision": current_revision(self.engine)}
+                now = time.monotonic()
+                if self._revision_read_at is None or now - self._revision_read_at > REVISION_TTL_S:
+                    self._revision = current_revision(conn)
+                    self._revision_read_at = now
+                else:
+                    conn.exec_driver_sql("SELECT 1")
+            return {"ready": True, "dialect": self.dialect, "revision": self._revision}
         except Exception as exc:  # report, never raise, from a health check
             return {"ready": False, "dialect": self.dialect, "error": str(exc).splitlines()[0]}
 

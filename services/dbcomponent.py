@@ -1,8 +1,9 @@
 """The database component of :func:`services.app.create_app`.
 
 On start it opens the database (``TWIN_DB_URL`` or the SQLite default), runs the Alembic
-migrations, mirrors the twin's billing units into the database and starts the SLA timer
-that escalates overdue work orders. ``health()`` reports the database state.
+migrations, mirrors the twin's billing units into the database, trains the work-order
+classifier and builds the assignment routes (so no request pays for them), and starts the
+SLA timer that escalates overdue work orders. ``health()`` reports the database state.
 """
 
 from __future__ import annotations
@@ -80,6 +81,18 @@ class DatabaseComponent:
         if community is not None and community.billing_units:
             with self.db.transaction() as session:
                 sync_units(session, community)
+        self._warm_up(community)
+
+    @staticmethod
+    def _warm_up(community) -> None:
+        """Train the work-order classifier and build the assignment routes now, at start-up,
+        not inside the first work order's request (once per process; about a second)."""
+        from services.workorders.assignment import warm_up
+        from services.workorders.classifier import classify
+
+        classify("warm-up")
+        if community is not None:
+            warm_up(community)
 
     async def _sla_loop(self, app: FastAPI) -> None:
         from services.workorders.sla import escalate_overdue

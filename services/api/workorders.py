@@ -9,11 +9,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from services.api.deps import ActorDep, CommunityDep, SessionDep, run_write
+from services.api.deps import ActorDep, CommunityDep, SessionDep, TokenDep, caller_name, get_database, run_write
 from services.auth import require_role
 from services.errors import InvalidInput, UnknownEntity
 from services.workorders import service
 from services.workorders.attachments import MAX_BYTES
+from services.workorders.classifier import classify
 from services.workorders.models import Attachment
 from services.workorders.sla import escalate_overdue
 
@@ -71,16 +72,30 @@ def _tz(request: Request) -> str:
 
 
 @router.post("", status_code=201)
-def create(body: WorkOrderIn, request: Request, session: SessionDep, actor: ActorDep,
-           community: CommunityDep) -> dict[str, Any]:
+async def create(body: WorkOrderIn, request: Request, token: TokenDep,
+                 community: CommunityDep) -> dict[str, Any]:
     """Report a work order; returns ``{"id", "category", "status", "assignee", "location", ...}``."""
-    wo = service.create_work_order(
-        session, community, actor, description=body.description,
-        location=service.Location(**body.location.model_dump()), source=body.source,
-        category=body.category, priority=body.priority, contact_name=body.contact_name,
-        contact_phone=body.contact_phone, timezone=_tz(request))
-    session.flush()
-    return service.to_public(session, wo, actor)
+    location = service.Location(**body.location.model_dump())
+    timezone = _tz(request)
+    get_database(request)  # 503 before any work when the database component is not started
+    username = caller_name(request, token)  # 401 for a bad token before any work
+    # classifying is pure computation on the text (under a millisecond): done here, it
+    # stays out of the write transaction (on SQLite, out of the one-writer-at-a-time lock)
+    text = body.description.strip()
+    classification = classify(text) if body.category is None and text else None
+
+    def work(session, actor) -> dict[str, Any]:
+        wo = service.create_work_order(
+            session, community, actor, description=body.description, location=location,
+            source=body.source, category=body.category, priority=body.priority,
+            contact_name=body.contact_name, contact_phone=body.contact_phone, timezone=timezone,
+            classification=classification)
+        session.flush()
+        return service.to_public(session, wo, actor)
+
+    # the busiest write: caller, assignment, audit and commit in one worker-thread call
+    # (see run_write)
+    return await run_write(request, work, username=username)
 
 
 @router.get("")

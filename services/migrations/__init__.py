@@ -16,7 +16,7 @@ logging.getLogger("alembic").setLevel(logging.WARNING)  # keep CLI stderr to pro
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from alembic.runtime.migration import MigrationContext  # noqa: E402
-from sqlalchemy import Engine, MetaData  # noqa: E402
+from sqlalchemy import Connection, Engine, MetaData  # noqa: E402
 
 __all__ = ["EXTRA_METADATA", "alembic_config", "current_revision", "target_metadata", "upgrade"]
 
@@ -50,7 +50,12 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     return current_revision(engine) or ""
 
 
-def current_revision(engine: Engine) -> str | None:
-    """Return the database's current revision (None when never migrated)."""
-    with engine.connect() as conn:
+def current_revision(bind: Engine | Connection) -> str | None:
+    """Return the database's current revision (None when never migrated).
+
+    ``bind`` is an engine (a connection is taken for the call) or an open connection.
+    """
+    if isinstance(bind, Connection):
+        return MigrationContext.configure(bind).get_current_revision()
+    with bind.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()

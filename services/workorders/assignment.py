@@ -9,12 +9,14 @@ them the lowest score wins::
               + LOAD_PENALTY_M × open work orders already assigned to the worker
 
 with walking distances over the twin's route graph (:class:`twin.routes.RouteGraph`,
-elevators allowed). A worker with no route (or no base space) gets
+elevators allowed; one search from each worker's base, kept with the graph, in metres
+rounded to a micrometre). A worker with no route (or no base space) gets
 :data:`UNREACHABLE_M`. Ties go to the smaller staff id, so the choice is deterministic.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -89,29 +91,91 @@ def has_skill(member: Staff, category: str) -> bool:
     return any(s.strip().lower() in wanted for s in member.skills)
 
 
-_GRAPHS: dict[int, tuple[Community, object]] = {}
+class _Routes:
+    """The route graph of one community and the walking distances from staff bases.
+
+    The graph is undirected (every link is added both ways), so the distance from a
+    worker's base to an order's space equals the distance from that space to the base:
+    one search per *base* (a handful per community), kept for the life of the graph,
+    answers every order instead of one search over the whole community per order.
+    """
+
+    def __init__(self, community: Community) -> None:
+        from twin.routes import RouteGraph
+
+        self.community = community
+        self.graph = RouteGraph(community, elevators=True)
+        self._from: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def from_space(self, space_id: str) -> dict[str, float]:
+        """Distances (m) from ``space_id`` to every node it reaches (cached; read-only)."""
+        dist = self._from.get(space_id)
+        if dist is None:
+            with self._lock:
+                dist = self._from.get(space_id)
+                if dist is None:
+                    if len(self._from) >= 4096:
+                        self._from.clear()
+                    dist = self._from[space_id] = self.graph.distances_from(space_id)
+        return dist
+
+
+_ROUTES: dict[int, _Routes] = {}
+_ROUTES_LOCK = threading.Lock()
+
+
+def _routes(community: Community) -> _Routes:
+    """The :class:`_Routes` of ``community`` (built once per community object)."""
+    cached = _ROUTES.get(id(community))
+    if cached is None or cached.community is not community:
+        with _ROUTES_LOCK:
+            cached = _ROUTES.get(id(community))
+            if cached is None or cached.community is not community:
+                if len(_ROUTES) > 8:
+                    _ROUTES.clear()
+                cached = _ROUTES[id(community)] = _Routes(community)
+    return cached
 
 
 def _graph(community: Community):
     """The route graph of ``community`` (built once per community object)."""
-    from twin.routes import RouteGraph
+    return _routes(community).graph
 
-    cached = _GRAPHS.get(id(community))
-    if cached is None or cached[0] is not community:
-        if len(_GRAPHS) > 8:
-            _GRAPHS.clear()
-        cached = (community, RouteGraph(community, elevators=True))
-        _GRAPHS[id(community)] = cached
-    return cached[1]
+
+def warm_up(community: Community) -> None:
+    """Build the route graph and the distances from every staff base ahead of the first order."""
+    if not community.staff:
+        return
+    routes = _routes(community)
+    for member in community.staff:
+        if member.base_space_id is not None:
+            try:
+                routes.from_space(member.base_space_id)
+            except TwinError:
+                pass
 
 
 def walking_distances_m(community: Community, to_space_id: str) -> dict[str, float]:
     """Return walking distances (m) from every reachable space to ``to_space_id``."""
     try:
-        graph = _graph(community)
-        return graph.distances_from(to_space_id)
+        return dict(_routes(community).from_space(to_space_id))
     except TwinError:
         return {}
+
+
+def _distance_m(community: Community, base_space_id: str | None, space_id: str) -> float:
+    """Walking distance (m) from a worker's base to ``space_id`` (:data:`UNREACHABLE_M` if none)."""
+    if base_space_id is None:
+        return UNREACHABLE_M
+    if base_space_id == space_id:
+        return 0.0 if space_id in _routes(community).graph.adjacency else UNREACHABLE_M
+    try:
+        dist = _routes(community).from_space(base_space_id).get(space_id)
+    except TwinError:
+        return UNREACHABLE_M
+    # rounded to a micrometre: searches from either end may differ in the last bit
+    return UNREACHABLE_M if dist is None else round(dist, 6)
 
 
 def rank_candidates(session: Session, community: Community, category: str, space_id: str | None,
@@ -125,8 +189,8 @@ def rank_candidates(session: Session, community: Community, category: str, space
         select(WorkOrder.assignee, func.count()).where(
             WorkOrder.assignee.in_([m.id for m in able]), WorkOrder.status.in_(OPEN_STATUSES))
         .group_by(WorkOrder.assignee)).all())
-    distances = walking_distances_m(community, space_id) if space_id else {}
-    ranked = [Candidate(m.id, distances.get(m.base_space_id, UNREACHABLE_M), int(loads.get(m.id, 0)))
+    ranked = [Candidate(m.id, _distance_m(community, m.base_space_id, space_id) if space_id else UNREACHABLE_M,
+                        int(loads.get(m.id, 0)))
               for m in able]
     ranked.sort(key=lambda c: (c.score_m, c.staff_id))
     return ranked

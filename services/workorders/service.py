@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from services.auth import SYSTEM, Actor, audit, mask_name, mask_phone, sees_personal_data
@@ -94,10 +94,15 @@ def resolve_location(session: Session, community: Community | None, loc: Locatio
         raise InvalidInput(f"location: {exc}") from exc
 
 
-def _event(session: Session, wo: WorkOrder, actor: Actor, kind: str, frm: str | None,
-           to: str | None, note: str | None = None, ts: datetime | None = None) -> None:
-    session.add(WorkOrderEvent(work_order_id=wo.id, ts=ts or utcnow(), actor=actor.username, kind=kind,
-                               from_status=frm, to_status=to, note=note))
+def _event_row(wo: WorkOrder, actor: Actor, kind: str, frm: str | None, to: str | None,
+               note: str | None = None, ts: datetime | None = None) -> dict[str, Any]:
+    return {"work_order_id": wo.id, "ts": ts or utcnow(), "actor": actor.username, "kind": kind,
+            "from_status": frm, "to_status": to, "note": note}
+
+
+def _event(session: Session, *rows: dict[str, Any]) -> None:
+    """Append history events (:func:`_event_row`), inserted at once in one statement."""
+    session.execute(insert(WorkOrderEvent), list(rows))
 
 
 def create_work_order(session: Session, community: Community | None, actor: Actor, *,
@@ -105,8 +110,13 @@ def create_work_order(session: Session, community: Community | None, actor: Acto
                       category: str | None = None, priority: str | None = None,
                       contact_name: str | None = None, contact_phone: str | None = None,
                       alarm_id: str | None = None, now: datetime | None = None,
-                      timezone: str = "Asia/Shanghai") -> WorkOrder:
-    """Report a work order: classify, prioritise, set SLA timers and assign automatically."""
+                      timezone: str = "Asia/Shanghai",
+                      classification: tuple[str, float] | None = None) -> WorkOrder:
+    """Report a work order: classify, prioritise, set SLA timers and assign automatically.
+
+    ``classification`` is ``classify(description.strip())`` when the caller has already
+    computed it (the API does, before it takes the database's write lock).
+    """
     now = now or utcnow()
     description = (description or "").strip()
     if not description:
@@ -129,22 +139,26 @@ def create_work_order(session: Session, community: Community | None, actor: Acto
         raise Forbidden("owners may report on their own units or public areas only")
     confidence = None
     if category is None:
-        category, confidence = classify(description)
+        category, confidence = classification if classification is not None else classify(description)
     priority = priority or priority_for(category, description)
     respond_by, resolve_by = deadlines(priority, now)
+    # the new order is not open-and-assigned yet, so choosing first sees the same loads
+    # and the order is written once, already in its final state (one INSERT, no UPDATE)
+    assignee = choose_assignee(session, community, category, where.space_id, now, timezone)
     wo = WorkOrder(description=description, category=category, category_confidence=confidence,
-                   priority=priority, status="reported", source=source, space_id=where.space_id,
+                   priority=priority, status="reported" if assignee is None else "assigned",
+                   source=source, space_id=where.space_id,
                    device_id=location.device_id, unit_id=where.unit_id,
                    building_id=where.building_id, public=where.public, reporter=actor.username,
                    contact_name=contact_name, contact_phone=contact_phone, alarm_id=alarm_id,
+                   assignee=assignee, escalation_level=0,
                    created_at=now, updated_at=now, respond_by=respond_by, resolve_by=resolve_by)
     session.add(wo)
     session.flush()
-    _event(session, wo, actor, "reported", None, "reported", f"{category}/{priority} via {source}", now)
-    assignee = choose_assignee(session, community, category, where.space_id, now, timezone)
+    events = [_event_row(wo, actor, "reported", None, "reported", f"{category}/{priority} via {source}", now)]
     if assignee is not None:
-        wo.status, wo.assignee = "assigned", assignee
-        _event(session, wo, SYSTEM, "transition", "reported", "assigned", f"auto-assigned to {assignee}", now)
+        events.append(_event_row(wo, SYSTEM, "transition", "reported", "assigned", f"auto-assigned to {assignee}", now))
+    _event(session, *events)
     audit(session, actor, "work_order.create", "work_order", wo.id, category=category,
           priority=priority, location=location.as_dict(), assignee=assignee)
     return wo
@@ -207,7 +221,7 @@ def transition_work_order(session: Session, community: Community | None, actor: 
     if to == "reopened":
         wo.completed_at, wo.rating, wo.rating_comment = None, None, None
     wo.status, wo.updated_at = to, now
-    _event(session, wo, actor, "transition", frm, to, note, now)
+    _event(session, _event_row(wo, actor, "transition", frm, to, note, now))
     audit(session, actor, "work_order.transition", "work_order", wo.id, frm=frm, to=to, assignee=wo.assignee)
     return wo
 
@@ -225,7 +239,7 @@ def rate_work_order(session: Session, actor: Actor, wo_id: int, rating: int, com
         raise Conflict(f"only a completed work order can be rated (status is {wo.status!r})")
     wo.rating, wo.rating_comment = rating, (comment or None)
     wo.status, wo.updated_at = "revisited", utcnow()
-    _event(session, wo, actor, "revisit", "completed", "revisited", f"rating {rating}: {comment or ''}".strip())
+    _event(session, _event_row(wo, actor, "revisit", "completed", "revisited", f"rating {rating}: {comment or ''}".strip()))
     audit(session, actor, "work_order.rate", "work_order", wo.id, rating=rating)
     return wo
 

@@ -173,6 +173,23 @@ def test_classifier_held_out_accuracy():
     assert report["by_language"]["zh"] >= 0.85 and report["by_language"]["en"] >= 0.80, report
 
 
+def test_classifier_single_text_path_equals_pipeline():
+    """classify() skips the pipeline's per-call machinery: same scores as decision_function."""
+    import numpy as np
+
+    from services.workorders.classifier import _decision, _model, classify, load_corpus
+
+    model = _model()
+    corpus = load_corpus()
+    texts = list(corpus.texts[::25]) + ["Toilet is blocked, water everywhere 漏水", "x", "电梯 lift stuck 困人!!"]
+    expected = model.decision_function(texts)
+    for text, want in zip(texts, expected):
+        got = _decision(model, text)
+        assert np.array_equal(got, want), text
+        order = np.argsort(want)[::-1]
+        assert classify(text) == (str(model.classes_[order[0]]), float(want[order[0]] - want[order[1]]))
+
+
 def test_assignment_skill_shift_load_distance():
     from services.db import Database
     from services.migrations import upgrade
@@ -211,3 +228,51 @@ def test_assignment_skill_shift_load_distance():
         c.staff[1].shift = "22:00-06:00"  # night shift across midnight
         assert [r.staff_id for r in rank_candidates(s, c, "水电", "R2", noon)] == ["W-PLUMB-1"]
     db.dispose()
+
+
+def test_assignment_distances_match_route_lengths_everywhere():
+    """Every worker's distance to every space is the length of the shortest route between them."""
+    from services.db import Database
+    from services.migrations import upgrade
+    from services.workorders.assignment import UNREACHABLE_M, rank_candidates
+    from tests.ops.common import community
+    from twin.routes import RouteGraph
+
+    c = community()
+    c.staff[2].base_space_id = None  # a worker without a base is never near anything
+    routes = RouteGraph(c, elevators=True)
+    db = Database("sqlite://")
+    upgrade(db.engine)
+    noon = datetime(2026, 3, 2, 4, 0, tzinfo=timezone.utc)
+    with db.transaction() as s:
+        for space in [sp.id for sp in c.spaces] + ["no-such-space"]:
+            for category in ("水电", "电梯", "保洁"):
+                for cand in rank_candidates(s, c, category, space, noon):
+                    base = next(m.base_space_id for m in c.staff if m.id == cand.staff_id)
+                    if base is None or space == "no-such-space":
+                        assert cand.distance_m == UNREACHABLE_M
+                    else:
+                        assert cand.distance_m == pytest.approx(routes.route(base, space).length_m, abs=1e-6)
+    db.dispose()
+
+
+def test_database_health_revision_and_outage(db_url, tmp_path):
+    """Health reaches the database on every call and reports the schema revision it is at."""
+    from services.db import Database
+    from services.migrations import alembic_config
+
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    db = Database(db_url)
+    assert db.health() == {"ready": True, "dialect": db.dialect, "revision": None}  # never migrated
+    db.migrate()  # a migration is seen at once, not after the revision is re-read
+    assert db.health() == {"ready": True, "dialect": db.dialect, "revision": head}
+    assert db.health()["revision"] == head
+    db.dispose()
+    # a database that cannot be reached is reported (not raised), on every call
+    down = Database(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none"
+                    if db.dialect == "postgresql" else f"sqlite:///{tmp_path}/no-such-dir/\0bad")
+    for _ in range(2):
+        state = down.health()
+        assert state["ready"] is False and state["error"]
