@@ -102,7 +102,8 @@ def _event_row(wo: WorkOrder, actor: Actor, kind: str, frm: str | None, to: str 
 
 def _event(session: Session, *rows: dict[str, Any]) -> None:
     """Append history events (:func:`_event_row`), inserted at once in one statement."""
-    session.execute(insert(WorkOrderEvent), list(rows))
+    # render_nulls: a None (e.g. no from_status) must not split the rows into two statements
+    session.execute(insert(WorkOrderEvent).execution_options(render_nulls=True), list(rows))
 
 
 def create_work_order(session: Session, community: Community | None, actor: Actor, *,
