@@ -42,7 +42,9 @@ DEAD_LETTER_REASONS = (
 EventSink = Callable[[dict], None]
 
 
-_iso_second: list = [None, ""]  # the last whole second formatted (most events share it)
+#: (whole second, its text): the last second formatted, most events share it. Replaced as
+#: one tuple so threads formatting different seconds never pair one's second with another's text.
+_iso_second: tuple[float | None, str] = (None, "")
 
 
 def iso(t: float | None) -> str | None:
@@ -53,11 +55,12 @@ def iso(t: float | None) -> str | None:
     ms = int(round((t - sec) * 1000))
     if ms == 1000:
         sec, ms = sec + 1, 0
-    cached = _iso_second
-    if cached[0] != sec:
-        cached[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        cached[0] = sec
-    return f"{cached[1]}.{ms:03d}Z"
+    global _iso_second
+    cached_sec, text = _iso_second
+    if cached_sec != sec:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        _iso_second = (sec, text)
+    return f"{text}.{ms:03d}Z"
 
 
 class Pipeline:
@@ -192,11 +195,15 @@ class Pipeline:
     def _validate(self, topic: str, payload: bytes, now: float) -> Reading:
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise PayloadError("oversized", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        device_id, channel, kind = self._resolve(topic)
+        return decode(payload, device_id=device_id, channel=channel, kind=kind, now=now,
+                      max_future_s=self.max_future_s, max_age_s=self.max_age_s)
+
+    def _resolve(self, topic: str) -> tuple:
+        """(device id, channel, kind) of a topic, or the PayloadError saying why it is bad."""
         known = self._topics.get(topic)
         if known is not None:  # a valid topic seen before: registered device, known kind
-            device_id, channel, kind = known
-            return decode(payload, device_id=device_id, channel=channel, kind=kind, now=now,
-                          max_future_s=self.max_future_s, max_age_s=self.max_age_s)
+            return known
         parts = parse_topic(topic)
         if parts is None:
             raise PayloadError("bad_topic", f"topic={topic!r} is not twin/{{site}}/{{device_id}}/{{telemetry|event|status}}")
@@ -209,9 +216,8 @@ class Pipeline:
         kind = KINDS.get(info.kind)
         if kind is None:
             raise PayloadError("unknown_kind", f"device {device_id!r} has kind={info.kind!r} the live layer does not know")
-        self._topics[topic] = (device_id, channel, kind)
-        return decode(payload, device_id=device_id, channel=channel, kind=kind, now=now,
-                      max_future_s=self.max_future_s, max_age_s=self.max_age_s)
+        known = self._topics[topic] = (device_id, channel, kind)
+        return known
 
     def _remember(self, key) -> None:
         self._seen[key] = None

@@ -164,3 +164,19 @@ def test_acks_wait_for_the_commit_and_go_out_once_per_batch(tmp_path):
     store.write_batch = real
     assert p.flush() == 1 and calls[-1] == [104]
     store.dispose()
+
+
+def test_iso_timestamps_match_the_standard_library_across_seconds():
+    """iso() (which reuses the last formatted second) against datetime, including a
+    millisecond that rounds up into the next second and going back in time."""
+    from datetime import datetime, timezone
+
+    from live.ingest import iso
+
+    def expected(t):
+        ms = round(t * 1000)
+        dt = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
+        return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+    for t in [NOW, NOW + 0.25, NOW + 0.9996, NOW + 1.0004, NOW - 86400.5, 0.0, NOW + 0.001, NOW]:
+        assert iso(t) == expected(t), t
+    assert iso(None) is None
