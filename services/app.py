@@ -78,7 +78,11 @@ def create_app(
     app.state.community = community
     app.state.components = parts
 
-    @app.get("/api/health", tags=["health"])
+    from services.api.guard import allow, install_guards
+    from services.api.headers import SecurityHeaders
+    from services.policy import PUBLIC
+
+    @app.get("/api/health", tags=["health"], dependencies=[allow(PUBLIC)])
     def health() -> JSONResponse:
         """Report each component's state; 200 when every component is ready."""
         states = {part.name: part.health() for part in parts}
@@ -87,8 +91,11 @@ def create_app(
                 "site": community.name if community else None}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    for router in _routers():
+    routers = _routers()
+    for router in routers:
         app.include_router(router)
+    install_guards(app, routers)  # every route has a policy, checked before its body is read
+    app.add_middleware(SecurityHeaders)  # outermost: refusals carry the headers too
     return app
 
 

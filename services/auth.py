@@ -10,28 +10,27 @@ folder when unset).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
+import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import jwt
 from pwdlib import PasswordHash
-from sqlalchemy import insert, select
+from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import Session
 
 from services.db import utcnow
 from services.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
-from services.models import AuditEntry, User, UserUnit
+from services.models import AuditEntry, RevokedToken, User, UserUnit
 from services.settings import Settings
 
 __all__ = [
-    "ROLES", "Actor", "audit", "authenticate", "create_user", "decode_token", "issue_token",
-    "load_actor", "mask_name", "mask_phone", "payment_callback_key", "require_role",
-    "secret_key", "sees_personal_data",
+    "MIN_SECRET_BYTES", "ROLES", "Actor", "audit", "authenticate", "change_password", "check_password",
+    "create_user", "decode_claims", "decode_token", "issue_token", "load_actor", "mask_name", "mask_phone",
+    "payment_callback_key", "require_role", "revoke_token", "secret_key", "sees_personal_data",
 ]
 
 ROLES = ("admin", "operator", "planner", "staff", "owner")
@@ -58,11 +57,18 @@ class Actor:
 SYSTEM = Actor("system", "admin")
 
 
-def secret_key(settings: Settings) -> str:
-    """Return the signing key: ``TWIN_SECRET_KEY``, else one generated once in data_dir."""
-    if settings.secret_key:
-        return settings.secret_key
-    path = Path(settings.data_dir) / "secret.key"
+#: The shortest signing / callback secret accepted (bytes of its UTF-8 text).
+MIN_SECRET_BYTES = 32
+
+
+def _secret(settings: Settings, value: str | None, env: str, filename: str) -> str:
+    """A configured secret (refused when short), else one generated once in data_dir."""
+    if value:
+        if len(value.encode()) < MIN_SECRET_BYTES:
+            raise InvalidInput(f"{env} is {len(value.encode())} bytes long; it must be at least "
+                               f"{MIN_SECRET_BYTES} bytes (e.g. the output of `openssl rand -hex 32`)")
+        return value
+    path = Path(settings.data_dir) / filename
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))
@@ -70,13 +76,20 @@ def secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def secret_key(settings: Settings) -> str:
+    """Return the token signing key: ``TWIN_SECRET_KEY`` (≥ 32 bytes), else one generated once
+    in data_dir (``twin demo`` and tests; ``twin serve`` refuses to start without the
+    variable, see :mod:`services.deployment`)."""
+    return _secret(settings, settings.secret_key, "TWIN_SECRET_KEY", "secret.key")
+
+
 def payment_callback_key(settings: Settings) -> bytes:
     """Return the HMAC-SHA256 key shared with the payment gateway adapter.
 
-    It is ``HMAC-SHA256(secret_key, "twin-payment-callback")`` so that the gateway never
-    holds the token signing key itself.
+    ``TWIN_PAYMENT_SECRET`` (≥ 32 bytes), separate from the token signing key, so that the
+    gateway never holds a key that signs logins; else one generated once in data_dir.
     """
-    return hmac.new(secret_key(settings).encode(), b"twin-payment-callback", hashlib.sha256).digest()
+    return _secret(settings, settings.payment_secret, "TWIN_PAYMENT_SECRET", "payment.key").encode()
 
 
 def require_role(actor: Actor, *roles: str) -> None:
@@ -88,20 +101,19 @@ def require_role(actor: Actor, *roles: str) -> None:
 # -- users --------------------------------------------------------------------------------
 def create_user(session: Session, *, username: str, password: str, role: str,
                 unit_ids: list[str] | None = None, staff_id: str | None = None,
-                email: str | None = None, actor: Actor = SYSTEM) -> User:
+                email: str | None = None, actor: Actor = SYSTEM, demo: bool = False) -> User:
     """Create a user with an argon2-hashed password (audited)."""
     if role not in ROLES:
         raise InvalidInput(f"role={role!r} must be one of {', '.join(ROLES)}")
     if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise InvalidInput(f"username={username!r} must be 1-64 letters, digits, '.', '-' or '_'")
-    if len(password) < 8:
-        raise InvalidInput("password must be at least 8 characters")
+    check_password(password, username)
     if unit_ids and role != "owner":
         raise InvalidInput(f"--unit applies to owners only, not role={role!r}")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"username={username!r} already exists")
     user = User(username=username, password_hash=_hasher.hash(password), role=role,
-                staff_id=staff_id, email=email)
+                staff_id=staff_id, email=email, demo=demo)
     session.add(user)
     session.flush()
     for unit_id in unit_ids or []:
@@ -121,31 +133,130 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
+# -- passwords ----------------------------------------------------------------------------
+#: Passwords refused whatever their length: the most common ones in published leak lists
+#: (all-digit and keyboard runs are refused by rule, see :func:`check_password`).
+COMMON_PASSWORDS = frozenset("""
+password password1 password12 password123 passw0rd p@ssw0rd p@ssword qwertyuiop qwerty123 qwertyui
+iloveyou iloveyou1 sunshine1 princess1 football1 baseball1 welcome1 welcome123 admin123 admin1234
+administrator letmein1 letmein123 trustno1 monkey123 dragon123 abc12345 abcd1234 abcdefgh a1b2c3d4
+1q2w3e4r 1qaz2wsx zaq12wsx qazwsxedc asdfghjkl asdf1234 zxcvbnm1 changeme changeme1 default1
+woaini1314 woaini520 5201314520 aa123456 a1234567 a12345678 qq123456 wang1234 zhang123
+""".split())
+MIN_PASSWORD_LENGTH = 8
+
+
+def check_password(password: str, username: str = "") -> None:
+    """Raise :class:`InvalidInput` for a password anyone could guess.
+
+    At least 8 characters (NIST SP 800-63B), at most 128; not one of the most common leaked
+    passwords; not only digits, not one repeated character or a run (``12345678``,
+    ``abcdefgh``, ``qwertyui``); not the username. No composition rules (the same
+    guideline): ``correct horse battery`` is fine.
+    """
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > 128:
+        raise InvalidInput("password must be at most 128 characters")
+    low = password.lower()
+    if low in COMMON_PASSWORDS or low.rstrip("!.1") in COMMON_PASSWORDS:
+        raise InvalidInput("password is one of the most common passwords; choose another")
+    if password.isdigit():
+        raise InvalidInput("password must not be only digits")
+    if len(set(low)) <= 2 or _is_run(low):
+        raise InvalidInput("password must not be a repeated character or a keyboard run")
+    if username and username.lower() in low:
+        raise InvalidInput("password must not contain the username")
+
+
+_RUNS = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiop", "asdfghjkl", "zxcvbnm", "1qaz2wsx3edc4rfv")
+
+
+def _is_run(low: str) -> bool:
+    return any(low in run or low in run[::-1] for run in _RUNS)
+
+
+def change_password(session: Session, actor: Actor, old_password: str, new_password: str) -> None:
+    """Change the caller's password; every token issued before now stops working."""
+    try:
+        user = authenticate(session, actor.username, old_password)
+    except NotAuthenticated:
+        raise Forbidden("the old password is wrong") from None
+    if old_password == new_password:
+        raise InvalidInput("the new password must differ from the old one")
+    check_password(new_password, user.username)
+    user.password_hash = _hasher.hash(new_password)
+    user.tokens_valid_after = utcnow()
+    audit(session, actor, "user.password", "user", user.username)
+
+
+# -- tokens -------------------------------------------------------------------------------
 def issue_token(settings: Settings, user: User) -> str:
-    """Return a signed JWT for ``user`` (subject = username, 8 h lifetime)."""
+    """Return a signed JWT for ``user`` (subject = username, 8 h lifetime, a unique ``jti``)."""
     now = utcnow()
-    claims = {"sub": user.username, "role": user.role, "iat": now, "exp": now + TOKEN_TTL}
+    claims = {"sub": user.username, "role": user.role, "iat": now, "exp": now + TOKEN_TTL,
+              "jti": uuid.uuid4().hex, "iat_ms": int(now.timestamp() * 1000)}
     return jwt.encode(claims, secret_key(settings), algorithm=ALGORITHM)
 
 
-def decode_token(settings: Settings, token: str) -> str:
-    """Return the username of a valid token or raise :class:`NotAuthenticated`."""
+def decode_claims(settings: Settings, token: str) -> dict[str, Any]:
+    """Return the claims of a validly signed, unexpired token or raise :class:`NotAuthenticated`.
+
+    Only the signature and the times are checked here (no database): revocation and the
+    user's current role are checked by :func:`load_actor`.
+    """
+    if not isinstance(token, str) or len(token) > 4096 or not token.isascii():
+        raise NotAuthenticated("invalid token: not a compact JWT")
     try:
         claims = jwt.decode(token, secret_key(settings), algorithms=[ALGORITHM],
                             options={"require": ["sub", "exp"]})
     except jwt.PyJWTError as exc:
         raise NotAuthenticated(f"invalid token: {exc}") from exc
-    return str(claims["sub"])
+    if not isinstance(claims.get("sub"), str):
+        raise NotAuthenticated("invalid token: subject is not a username")
+    return claims
 
 
-def load_actor(session: Session, username: str) -> Actor:
-    """Return the :class:`Actor` of an active user (with the units an owner owns)."""
+def decode_token(settings: Settings, token: str) -> str:
+    """Return the username of a valid token or raise :class:`NotAuthenticated`."""
+    return str(decode_claims(settings, token)["sub"])
+
+
+def revoke_token(session: Session, actor: Actor, claims: dict[str, Any]) -> None:
+    """Revoke one token (logout): its ``jti`` is refused from now until it would expire."""
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise InvalidInput("this token has no id (jti) and cannot be revoked; change the password instead")
+    expires = datetime.fromtimestamp(int(claims["exp"]), tz=timezone.utc)
+    if session.get(RevokedToken, jti) is None:
+        session.add(RevokedToken(jti=jti[:64], expires_at=expires))
+    audit(session, actor, "user.logout", "user", actor.username)
+
+
+def load_actor(session: Session, username: str, claims: dict[str, Any] | None = None) -> Actor:
+    """Return the :class:`Actor` of an active user (with the units an owner owns).
+
+    With ``claims`` (the token's), a token issued before the user's last password change
+    or revoked by a logout is refused. One query either way.
+    """
+    revoked = exists().where(RevokedToken.jti == str((claims or {}).get("jti") or ""))
     rows = session.execute(
-        select(User.username, User.role, User.staff_id, User.active, UserUnit.unit_id)
+        select(User.username, User.role, User.staff_id, User.active, User.tokens_valid_after,
+               revoked.label("revoked"), UserUnit.unit_id)
         .outerjoin(UserUnit, UserUnit.user_id == User.id).where(User.username == username)).all()
     if not rows or not rows[0].active:
         raise NotAuthenticated(f"user {username!r} is unknown or disabled")
     user = rows[0]
+    if claims is not None:
+        if user.revoked:
+            raise NotAuthenticated("this token was revoked (logged out); log in again")
+        valid_after = user.tokens_valid_after
+        if valid_after is not None:
+            issued_ms = claims.get("iat_ms")
+            if not isinstance(issued_ms, int):
+                issued_ms = int(claims.get("iat", 0)) * 1000
+            if issued_ms < int(valid_after.timestamp() * 1000):
+                raise NotAuthenticated("this token was issued before the password changed; log in again")
     units = frozenset(r.unit_id for r in rows if r.unit_id is not None)
     return Actor(user.username, user.role, units, user.staff_id)
 

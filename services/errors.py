@@ -10,7 +10,7 @@ from twin.errors import NotFoundError, TwinError
 
 __all__ = [
     "Conflict", "Forbidden", "InvalidInput", "NotAuthenticated", "ServiceError",
-    "UnknownEntity", "http_status",
+    "TooManyAttempts", "UnknownEntity", "http_status",
 ]
 
 
@@ -38,10 +38,18 @@ class UnknownEntity(ServiceError, NotFoundError):
     """A stored record with this id does not exist (HTTP 404)."""
 
 
+class TooManyAttempts(ServiceError):
+    """Too many failed logins (HTTP 429); ``retry_after_s`` says when to try again."""
+
+    def __init__(self, message: str, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 def http_status(exc: TwinError) -> int:
     """Return the HTTP status for a project error (422 for an unknown kind of error)."""
     for cls, status in ((NotAuthenticated, 401), (Forbidden, 403), (NotFoundError, 404),
-                        (Conflict, 409), (InvalidInput, 422)):
+                        (Conflict, 409), (TooManyAttempts, 429), (InvalidInput, 422)):
         if isinstance(exc, cls):
             return status
     return 422

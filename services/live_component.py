@@ -44,11 +44,14 @@ class Subscriber:
     for a resync (a fresh snapshot), so ingestion never waits for it.
     """
 
-    def __init__(self, *, building=None, storey=None, kind=None, types=None, maxsize: int = 2000) -> None:
+    def __init__(self, *, building=None, storey=None, kind=None, types=None, maxsize: int = 2000,
+                 visible=None) -> None:
         self.building = set(building.split(",")) if building else None
         self.storey = set(storey.split(",")) if storey else None
         self.kind = set(kind.split(",")) if kind else None
         self.types = set(types.split(",")) if types else None
+        #: The caller's access policy: ``visible(event) -> bool`` (None: sees everything).
+        self.visible = visible or (lambda ev: True)
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=maxsize)
         self.resync = asyncio.Event()
         self.dropped = 0
@@ -64,7 +67,7 @@ class Subscriber:
             return False
         if self.kind is not None and ev.get("kind") not in self.kind:
             return False
-        return True
+        return self.visible(ev)
 
     def offer(self, ev: dict, text: str) -> None:
         if not self.wants(ev):

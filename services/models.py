@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db import Base, UTCDateTime, utcnow
 
-__all__ = ["AuditEntry", "Notification", "User", "UserUnit", "all_metadata"]
+__all__ = ["AuditEntry", "Notification", "RevokedToken", "User", "UserUnit", "all_metadata"]
 
 
 class User(Base):
@@ -31,6 +32,20 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(255), nullable=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Created by ``twin demo`` with the published demo password: ``twin serve`` refuses
+    #: to start while such a user exists (services.deployment).
+    demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    #: Tokens issued before this instant are refused (set by a password change).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RevokedToken(Base):
+    """A token revoked by logout, refused until it would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class UserUnit(Base):

@@ -31,7 +31,22 @@ class Settings(BaseSettings):
     mqtt_url: str | None = Field(None, description="mqtt://host:port; unset = embedded broker")
     log_level: str = Field("INFO", description="logging level")
     timezone: str = Field("Asia/Shanghai", description="site time zone for display")
-    secret_key: str | None = Field(None, description="token signing key (generated if unset)")
+    secret_key: str | None = Field(None, description="token signing key, at least 32 bytes; required by "
+                                   "`twin serve` (`twin demo` and tests generate one in data_dir)")
+    payment_secret: str | None = Field(None, description="HMAC key of the payment gateway's callbacks, at least "
+                                       "32 bytes, separate from secret_key; required by `twin serve`")
+    allowed_origins: str = Field("", description="comma-separated extra Origins allowed to open /ws/live "
+                                 "(the page's own origin is always allowed)")
+    allow_demo_users: bool = Field(False, description="let `twin serve` start while users created by "
+                                   "`twin demo` (published password) exist; for a private test machine only")
+    mqtt_allow_plaintext: bool = Field(False, description="let `twin serve` use plain mqtt:// to a broker that "
+                                       "is not on this machine (credentials and readings then cross the "
+                                       "network unencrypted)")
+    login_window_s: int = Field(900, ge=1, le=86_400, description="login throttling window (s)")
+    login_max_failures_user: int = Field(5, ge=1, le=1000, description="failed logins per username per "
+                                         "window before that username is locked for the window (429)")
+    login_max_failures_address: int = Field(20, ge=1, le=100_000, description="failed logins per client "
+                                            "address per window before that address is locked (429)")
     ws_compression: bool = Field(False, description="permessage-deflate on WebSockets: less bandwidth for "
                                  "remote clients, more server CPU per event and client")
 

@@ -24,6 +24,9 @@ from services.billing.rules import FeeRules, load_rules
 from services.billing.run import parse_month, run_bills
 from services.errors import Forbidden, UnknownEntity
 
+from services.api.guard import allow, deferred
+from services.policy import BILLING, OFFICE, OPERATORS, PAYERS, SIGNED, MiB
+
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
@@ -75,7 +78,7 @@ def _check_unit_access(actor: Actor, unit_id: str) -> None:
         raise Forbidden("staff have no access to billing")
 
 
-@router.get("/units")
+@router.get("/units", dependencies=[allow(BILLING)])
 def units(session: SessionDep, actor: ActorDep, building: str | None = None, limit: Limit = 500,
           offset: Offset = 0) -> list[dict[str, Any]]:
     """Billing units (owners: their own)."""
@@ -89,7 +92,7 @@ def units(session: SessionDep, actor: ActorDep, building: str | None = None, lim
     return [_unit_json(u, actor) for u in session.scalars(query.limit(min(max(limit, 1), 5000)).offset(max(offset, 0)))]
 
 
-@router.get("/units/{unit_id}/account")
+@router.get("/units/{unit_id}/account", dependencies=[allow(BILLING)])
 def unit_account(unit_id: str, request: Request, session: SessionDep, actor: ActorDep,
                  as_of: date | None = None) -> dict[str, Any]:
     """Billed, paid, outstanding, credit and accrued late fee of a unit."""
@@ -102,7 +105,7 @@ def unit_account(unit_id: str, request: Request, session: SessionDep, actor: Act
     return body
 
 
-@router.get("/bills")
+@router.get("/bills", dependencies=[deferred(BILLING)])
 async def bills(request: Request, token: TokenDep, month: str | None = None, unit_id: str | None = None,
                 status: Literal["open", "partial", "paid"] | None = None, limit: Limit = 100,
                 offset: Offset = 0, format: Literal["json", "csv"] = "json"):
@@ -129,7 +132,7 @@ async def bills(request: Request, token: TokenDep, month: str | None = None, uni
                                        "outstanding", "status"], "bills")
 
 
-@router.get("/bills/{month}/{unit_id}")
+@router.get("/bills/{month}/{unit_id}", dependencies=[allow(BILLING)])
 def bill(month: str, unit_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """One bill with its lines."""
     _check_unit_access(actor, unit_id)
@@ -146,7 +149,7 @@ class RunIn(BaseModel):
     preview: bool = False
 
 
-@router.post("/runs")
+@router.post("/runs", dependencies=[allow(OPERATORS)])
 def run(body: RunIn, request: Request, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Run (or preview) the month's bills; idempotent: ``{"month", "bills", "total", ...}``."""
     require_role(actor, *STAFF_ROLES)
@@ -158,7 +161,7 @@ def run(body: RunIn, request: Request, session: SessionDep, actor: ActorDep) -> 
     return result.as_json(with_drafts=20 if body.preview else 0)
 
 
-@router.post("/readings")
+@router.post("/readings", dependencies=[deferred(OPERATORS.with_body(16 * MiB))])
 async def readings(request: Request) -> dict[str, Any]:
     """Import meter readings: CSV body (``text/csv``) ``unit_id,kind,month,reading``; all or nothing."""
     text = (await request.body()).decode("utf-8-sig", errors="strict")
@@ -174,7 +177,7 @@ class PaymentIn(BaseModel):
     method: Literal["cash", "bank", "wechat", "alipay", "card"] = "cash"
 
 
-@router.post("/payments", status_code=201)
+@router.post("/payments", status_code=201, dependencies=[allow(OPERATORS)])
 def payment(body: PaymentIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Record a payment (front desk); allocated oldest bill first, the rest is credit."""
     require_role(actor, *STAFF_ROLES)
@@ -190,7 +193,7 @@ class IntentIn(BaseModel):
     amount: str = Field(max_length=20)
 
 
-@router.post("/payment-intents", status_code=201)
+@router.post("/payment-intents", status_code=201, dependencies=[allow(PAYERS)])
 def intent(body: IntentIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Start a gateway payment; the gateway later calls ``/api/billing/payment-callback``."""
     it = payments.create_intent(session, actor, body.unit_id, body.amount)
@@ -198,7 +201,7 @@ def intent(body: IntentIn, session: SessionDep, actor: ActorDep) -> dict[str, An
             "callback": "/api/billing/payment-callback"}
 
 
-@router.post("/payment-callback")
+@router.post("/payment-callback", dependencies=[allow(SIGNED)])
 async def callback(request: Request) -> dict[str, Any]:
     """Gateway callback, HMAC-SHA256 signed (header ``X-Twin-Signature: sha256=<hex>``); idempotent."""
     body = await request.body()
@@ -215,7 +218,7 @@ def _csv_or_json(rows: list[dict[str, Any]], fmt: str, columns: list[str], name:
     return [{k: (str(v) if isinstance(v, (Decimal, date)) else v) for k, v in r.items()} for r in rows]
 
 
-@router.get("/reports/collection")
+@router.get("/reports/collection", dependencies=[allow(OFFICE)])
 def report_collection(session: SessionDep, actor: ActorDep, month: str | None = None,
                       format: Literal["json", "csv"] = "json"):
     """Collection rate (collected / billed) by building and month."""
@@ -226,7 +229,7 @@ def report_collection(session: SessionDep, actor: ActorDep, month: str | None = 
                         ["building_id", "month", "bills", "billed", "collected", "rate"], "collection")
 
 
-@router.get("/reports/arrears")
+@router.get("/reports/arrears", dependencies=[allow(OFFICE)])
 def report_arrears(request: Request, session: SessionDep, actor: ActorDep, as_of: date | None = None,
                    format: Literal["json", "csv"] = "json"):
     """Arrears by unit with ageing buckets 1-30/31-60/61-90/90+ days and accrued late fee."""
@@ -240,7 +243,7 @@ def report_arrears(request: Request, session: SessionDep, actor: ActorDep, as_of
     return _csv_or_json(rows, format, cols, "arrears")
 
 
-@router.get("/reports/reconciliation")
+@router.get("/reports/reconciliation", dependencies=[allow(OPERATORS)])
 def report_reconciliation(session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Payments vs allocations vs bills; ``balanced`` with every mismatch listed."""
     require_role(actor, "admin", "operator")
@@ -253,7 +256,7 @@ class DunningIn(BaseModel):
     min_days: int = Field(30, ge=0, le=3650)
 
 
-@router.post("/dunning")
+@router.post("/dunning", dependencies=[allow(OPERATORS)])
 def dunning(body: DunningIn, request: Request, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Queue formal written reminders (in-app + email) for overdue units. No service is ever cut."""
     require_role(actor, *STAFF_ROLES)

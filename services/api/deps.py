@@ -17,9 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from services.auth import Actor, decode_token, load_actor
+from services.api.guard import CLAIMS_KEY, POLICY_KEY
+from services.auth import Actor, decode_claims, load_actor
 from services.db import Database
-from services.errors import http_status
+from services.errors import TooManyAttempts, http_status
+from services.policy import Policy
 from twin.errors import TwinError
 from twin.model import Community
 
@@ -32,6 +34,8 @@ def to_http(exc: TwinError) -> HTTPException:
     """Return the HTTP error for a project error."""
     status = http_status(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return HTTPException(status_code=status, detail=str(exc), headers=headers)
 
 
@@ -80,9 +84,14 @@ SessionDep = Annotated[Session, Depends(session_scope, scope="function")]
 
 def current_actor(request: Request, session: SessionDep,
                   token: Annotated[str, Depends(oauth2)]) -> Actor:
-    """Return the caller from the bearer token (401 when missing or invalid)."""
-    username = decode_token(request.app.state.settings, token)
-    return load_actor(session, username)
+    """Return the caller from the bearer token (401 when missing, invalid or revoked) and
+    enforce the route's policy on the role stored in the database (403)."""
+    claims = request.scope.get(CLAIMS_KEY) or decode_claims(request.app.state.settings, token)
+    actor = load_actor(session, str(claims["sub"]), claims)
+    policy: Policy | None = request.scope.get(POLICY_KEY)
+    if policy is not None:
+        policy.check(actor)
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
@@ -98,8 +107,7 @@ CommunityDep = Annotated[Community | None, Depends(get_community)]
 TokenDep = Annotated[str, Depends(oauth2)]
 
 
-async def run_write(request: Request, work, *, authenticated: bool = True, token: str | None = None,
-                    username: str | None = None):
+async def run_write(request: Request, work, *, authenticated: bool = True, token: str | None = None):
     """Run ``work(session, actor)`` (or ``work(session)``) in one write transaction.
 
     For endpoints that read the raw body themselves (uploads, CSV, signed callbacks) and
@@ -109,16 +117,14 @@ async def run_write(request: Request, work, *, authenticated: bool = True, token
     four to six), and the token's signature is checked before any of it (a bad token
     costs no thread and no database). ``token`` is the bearer token when the endpoint
     already has it (:data:`TokenDep`, which also keeps the operation's security in the
-    OpenAPI); ``username`` the caller when the endpoint has already checked the token
-    (:func:`caller_name`).
+    OpenAPI). The route's policy (from the guard) is enforced on the caller's stored role.
     """
-    if not authenticated:
-        username = None
-    elif username is None:
-        username = caller_name(request, token if token is not None else await oauth2(request))
+    claims = None
+    if authenticated:
+        claims = _claims(request, token if token is not None else await oauth2(request))
     db = get_database(request)
     lock = db.async_write_lock() if db.dialect == "sqlite" else None
-    run_it = partial(_unit_of_work, db, work, username, True)
+    run_it = partial(_unit_of_work, db, work, claims, True, request.scope.get(POLICY_KEY))
     if lock is None:
         return await run_in_threadpool(run_it)
     async with lock:
@@ -127,24 +133,36 @@ async def run_write(request: Request, work, *, authenticated: bool = True, token
 
 async def run_read(request: Request, token: str, work):
     """Run ``work(session, actor)`` in one read transaction, in one worker-thread call."""
-    username = caller_name(request, token)
+    claims = _claims(request, token)
     db = get_database(request)
-    return await run_in_threadpool(_unit_of_work, db, work, username, False)
+    return await run_in_threadpool(_unit_of_work, db, work, claims, False, request.scope.get(POLICY_KEY))
 
 
 def caller_name(request: Request, token: str) -> str:
     """The username of a valid bearer token (401 otherwise); no database access."""
+    return str(_claims(request, token)["sub"])
+
+
+def _claims(request: Request, token: str) -> dict:
+    claims = request.scope.get(CLAIMS_KEY)
+    if claims is not None:
+        return claims
     try:
-        return decode_token(request.app.state.settings, token)
+        claims = decode_claims(request.app.state.settings, token)
     except TwinError as exc:
         raise to_http(exc) from exc
+    request.scope[CLAIMS_KEY] = claims
+    return claims
 
 
-def _unit_of_work(db: Database, work, username: str | None, write: bool):
+def _unit_of_work(db: Database, work, claims: dict | None, write: bool, policy: Policy | None):
     try:
         with db.transaction(write=write) as session:
-            if username is not None:
-                return work(session, load_actor(session, username))
+            if claims is not None:
+                actor = load_actor(session, str(claims["sub"]), claims)
+                if policy is not None:
+                    policy.check(actor)
+                return work(session, actor)
             return work(session)
     except TwinError as exc:
         raise to_http(exc) from exc

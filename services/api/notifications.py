@@ -14,12 +14,15 @@ from services.errors import InvalidInput, UnknownEntity
 from services.models import Notification
 from services.notify import deliver_email
 
+from services.api.guard import allow
+from services.policy import ANY_USER, OPERATORS
+
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
 
-@router.get("")
+@router.get("", dependencies=[allow(ANY_USER)])
 def mine(session: SessionDep, actor: ActorDep, unread: bool = False) -> list[dict[str, Any]]:
     """The caller's in-app notifications, newest first."""
     query = select(Notification).where(Notification.channel == "in_app", Notification.recipient == actor.username)
@@ -30,7 +33,7 @@ def mine(session: SessionDep, actor: ActorDep, unread: bool = False) -> list[dic
             for n in session.scalars(query.order_by(Notification.id.desc()).limit(200))]
 
 
-@router.post("/{nid}/read")
+@router.post("/{nid}/read", dependencies=[allow(ANY_USER)])
 def mark_read(nid: Annotated[int, Path(ge=1, le=2_147_483_647)], session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Mark one of the caller's notifications read."""
     n = session.get(Notification, nid)
@@ -42,7 +45,7 @@ def mark_read(nid: Annotated[int, Path(ge=1, le=2_147_483_647)], session: Sessio
     return {"id": n.id, "read": True}
 
 
-@router.post("/dispatch")
+@router.post("/dispatch", dependencies=[allow(OPERATORS)])
 def dispatch(request: Request, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Send pending email notifications over the configured SMTP server (admin/operator)."""
     require_role(actor, "admin", "operator")

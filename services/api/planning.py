@@ -17,12 +17,15 @@ from services import planning
 from services.api.deps import ActorDep, CommunityDep
 from twin.errors import TwinError
 
+from services.api.guard import allow
+from services.policy import ANY_USER
+
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["planning"])
 
 
-@router.get("/elevators/risk")
+@router.get("/elevators/risk", dependencies=[allow(ANY_USER)])
 def elevator_risk(request: Request, actor: ActorDep, community: CommunityDep) -> dict[str, Any]:
     """The latest daily risk scoring: ``{"as_of", "elevators": [{"elevator_id", "device_id",
     "building", "risk", "p_fail_7d", "reason"}]}`` (``as_of`` null and no elevators when none)."""
@@ -32,7 +35,7 @@ def elevator_risk(request: Request, actor: ActorDep, community: CommunityDep) ->
         raise HTTPException(503, f"elevator risk unavailable: {exc}") from exc
 
 
-@router.get("/cleaning/status")
+@router.get("/cleaning/status", dependencies=[allow(ANY_USER)])
 async def cleaning_status(request: Request, actor: ActorDep, community: CommunityDep,
                           building: Annotated[str | None, Query(max_length=128)] = None) -> dict[str, Any]:
     """Each public area's cleaning status now, from today's plan (computed once per day):

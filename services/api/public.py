@@ -11,12 +11,15 @@ from services.api.deps import ActorDep, SessionDep
 from services.workorders.lifecycle import OPEN_STATUSES
 from services.workorders.models import WorkOrder
 
+from services.api.guard import allow
+from services.policy import ANY_USER
+
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["public"])
 
 
-@router.get("/public-status")
+@router.get("/public-status", dependencies=[allow(ANY_USER)])
 def public_status(session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Open work orders in public areas (no personal data) and counts by category."""
     open_statuses = ("reported", *OPEN_STATUSES)

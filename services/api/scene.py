@@ -20,6 +20,9 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from bim.mesh import Scene, SceneError, build_scene, scene_index
 
+from services.api.guard import allow
+from services.policy import PUBLIC
+
 __all__ = ["SceneComponent", "get_scene", "router", "scene_for_app"]
 
 router = APIRouter(tags=["scene"])
@@ -88,7 +91,7 @@ class SceneComponent:
         return {"ready": True, "building": building, "error": self.error}
 
 
-@router.get("/api/scene.glb", response_class=Response,
+@router.get("/api/scene.glb", response_class=Response, dependencies=[allow(PUBLIC)],
             responses={200: {"content": {"model/gltf-binary": {}}}, 304: {"description": "unchanged"}})
 def scene_glb(request: Request) -> Response:
     """Return the community scene as binary glTF (ETag = source content hash)."""
@@ -100,13 +103,13 @@ def scene_glb(request: Request) -> Response:
     return Response(scene.glb, media_type="model/gltf-binary", headers=headers)
 
 
-@router.get("/api/scene/info")
+@router.get("/api/scene/info", dependencies=[allow(PUBLIC)])
 def scene_info(request: Request) -> dict:
     """Return the scene's size, triangle counts, origin and cache key."""
     return get_scene(request).info()
 
 
-@router.get("/api/scene/index")
+@router.get("/api/scene/index", dependencies=[allow(PUBLIC)])
 def scene_elements(request: Request) -> dict:
     """Return the searchable, clickable elements in scene coordinates (no personal data)."""
     scene = get_scene(request)

@@ -12,6 +12,9 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
+from services.api.guard import allow
+from services.policy import PUBLIC
+
 __all__ = ["router", "VIEWER_DIR"]
 
 VIEWER_DIR = Path(__file__).resolve().parents[2] / "viewer"
@@ -32,19 +35,19 @@ def _page(name: str) -> FileResponse | HTMLResponse:
                         headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/", include_in_schema=False, response_model=None)
+@router.get("/", include_in_schema=False, response_model=None, dependencies=[allow(PUBLIC)])
 def control_room() -> FileResponse | HTMLResponse:
     """Serve the control-room 3D viewer."""
     return _page("index.html")
 
 
-@router.get("/owner", include_in_schema=False, response_model=None)
+@router.get("/owner", include_in_schema=False, response_model=None, dependencies=[allow(PUBLIC)])
 def owner_page() -> FileResponse | HTMLResponse:
     """Serve the owners' page (mobile-first, Chinese with English)."""
     return _page("owner.html")
 
 
-@router.get("/viewer/{root}/{path:path}", include_in_schema=False)
+@router.get("/viewer/{root}/{path:path}", include_in_schema=False, dependencies=[allow(PUBLIC)])
 def static_file(root: str, path: str) -> FileResponse:
     """Serve a file of the viewer app or of three.js (never outside those folders)."""
     base = ROOTS.get(root)

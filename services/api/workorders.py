@@ -18,6 +18,9 @@ from services.workorders.classifier import classify
 from services.workorders.models import Attachment
 from services.workorders.sla import escalate_overdue
 
+from services.api.guard import allow, deferred
+from services.policy import ANY_USER, OPERATORS, KiB
+
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/work-orders", tags=["work orders"])
@@ -71,14 +74,14 @@ def _tz(request: Request) -> str:
     return request.app.state.settings.timezone
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, dependencies=[deferred(ANY_USER)])
 async def create(body: WorkOrderIn, request: Request, token: TokenDep,
                  community: CommunityDep) -> dict[str, Any]:
     """Report a work order; returns ``{"id", "category", "status", "assignee", "location", ...}``."""
     location = service.Location(**body.location.model_dump())
     timezone = _tz(request)
     get_database(request)  # 503 before any work when the database component is not started
-    username = caller_name(request, token)  # 401 for a bad token before any work
+    caller_name(request, token)  # 401 for a bad token before any work
     # classifying is pure computation on the text (under a millisecond): done here, it
     # stays out of the write transaction (on SQLite, out of the one-writer-at-a-time lock)
     text = body.description.strip()
@@ -95,10 +98,10 @@ async def create(body: WorkOrderIn, request: Request, token: TokenDep,
 
     # the busiest write: caller, assignment, audit and commit in one worker-thread call
     # (see run_write)
-    return await run_write(request, work, username=username)
+    return await run_write(request, work, token=token)
 
 
-@router.get("")
+@router.get("", dependencies=[allow(ANY_USER)])
 def list_(session: SessionDep, actor: ActorDep, status: str | None = None, limit: Limit = 100,
           offset: Offset = 0) -> list[dict[str, Any]]:
     """Work orders the caller may see, newest first."""
@@ -106,13 +109,13 @@ def list_(session: SessionDep, actor: ActorDep, status: str | None = None, limit
             for wo in service.list_work_orders(session, actor, status=status, limit=limit, offset=offset)]
 
 
-@router.get("/{wo_id}")
+@router.get("/{wo_id}", dependencies=[allow(ANY_USER)])
 def read(wo_id: Id, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """One work order with its history (actor, time, from → to) and attachments."""
     return service.to_public(session, service.get_work_order(session, actor, wo_id), actor, history=True)
 
 
-@router.post("/{wo_id}/transitions")
+@router.post("/{wo_id}/transitions", dependencies=[allow(ANY_USER)])
 def transition(wo_id: Id, body: TransitionIn, request: Request, session: SessionDep, actor: ActorDep,
                community: CommunityDep) -> dict[str, Any]:
     """Move to status ``to``; 409 when the lifecycle forbids it, 422 for an unknown status."""
@@ -121,13 +124,14 @@ def transition(wo_id: Id, body: TransitionIn, request: Request, session: Session
     return service.to_public(session, wo, actor, history=True)
 
 
-@router.post("/{wo_id}/rating")
+@router.post("/{wo_id}/rating", dependencies=[allow(ANY_USER)])
 def rate(wo_id: Id, body: RatingIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Revisit: rating 1–5 and comment on a completed order (→ ``revisited``)."""
     return service.to_public(session, service.rate_work_order(session, actor, wo_id, body.rating, body.comment), actor)
 
 
-@router.post("/{wo_id}/attachments", status_code=201)
+@router.post("/{wo_id}/attachments", status_code=201,
+             dependencies=[deferred(ANY_USER.with_body(MAX_BYTES + 64 * KiB))])
 async def attach(wo_id: Id, file: UploadFile, request: Request) -> dict[str, Any]:
     """Upload a photo (multipart field ``file``; JPEG/PNG/WebP by content, ≤ 5 MiB)."""
     data = await file.read(MAX_BYTES + 1)
@@ -141,17 +145,24 @@ async def attach(wo_id: Id, file: UploadFile, request: Request) -> dict[str, Any
     return await run_write(request, work)
 
 
-@router.get("/{wo_id}/attachments/{att_id}")
+@router.get("/{wo_id}/attachments/{att_id}", dependencies=[allow(ANY_USER)])
 def download(wo_id: Id, att_id: Id, session: SessionDep, actor: ActorDep) -> Response:
     """The stored photo bytes."""
     service.get_work_order(session, actor, wo_id)
     att = session.scalar(select(Attachment).where(Attachment.id == att_id, Attachment.work_order_id == wo_id))
     if att is None:
         raise UnknownEntity(f"attachment {att_id} of work order {wo_id} does not exist")
-    return Response(att.data, media_type=att.content_type)
+    # served as a download in a sandbox: whatever bytes follow the image header, a browser
+    # never runs them as a page of this origin
+    return Response(att.data, media_type=att.content_type, headers={
+        "Content-Disposition": f'attachment; filename="photo-{att.id}{_EXT.get(att.content_type, "")}"',
+        "Content-Security-Policy": "sandbox; default-src 'none'", "Cache-Control": "private, no-store"})
 
 
-@router.post("/escalations")
+_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+
+@router.post("/escalations", dependencies=[allow(OPERATORS)])
 def escalate(session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Run one SLA pass now (the service also runs it every 30 s); admin/operator."""
     require_role(actor, "admin", "operator")

@@ -169,12 +169,25 @@ def _owns(actor: Actor, wo: WorkOrder) -> bool:
     return wo.reporter == actor.username or (wo.unit_id is not None and wo.unit_id in actor.unit_ids)
 
 
+def _assigned(actor: Actor, wo: WorkOrder) -> bool:
+    return actor.staff_id is not None and wo.assignee == actor.staff_id
+
+
+def may_see(actor: Actor, wo: WorkOrder) -> bool:
+    """Object-level rule (docs/security.md): owners see their own orders and public-area
+    ones; staff the orders assigned to them and those they reported; other roles all."""
+    if actor.role == "owner":
+        return _owns(actor, wo) or wo.public
+    if actor.role == "staff":
+        return _assigned(actor, wo) or wo.reporter == actor.username
+    return True
+
+
 def get_work_order(session: Session, actor: Actor, wo_id: int) -> WorkOrder:
-    """Return a work order the actor may see (owners: own or public; staff: assigned)."""
+    """Return a work order the actor may see (:func:`may_see`); 404 for any other, so that
+    an order's existence does not leak."""
     wo = session.get(WorkOrder, wo_id)
-    if wo is None:
-        raise UnknownEntity(f"work order {wo_id} does not exist")
-    if actor.role == "owner" and not (_owns(actor, wo) or wo.public):
+    if wo is None or not may_see(actor, wo):
         raise UnknownEntity(f"work order {wo_id} does not exist")
     return wo
 
@@ -186,8 +199,9 @@ def list_work_orders(session: Session, actor: Actor, *, status: str | None = Non
     if actor.role == "owner":
         query = query.where(or_(WorkOrder.reporter == actor.username,
                                 WorkOrder.unit_id.in_(sorted(actor.unit_ids)), WorkOrder.public.is_(True)))
-    elif actor.role == "staff" and actor.staff_id:
-        query = query.where(WorkOrder.assignee == actor.staff_id)
+    elif actor.role == "staff":
+        mine = WorkOrder.reporter == actor.username
+        query = query.where(or_(WorkOrder.assignee == actor.staff_id, mine) if actor.staff_id else mine)
     if status is not None:
         query = query.where(WorkOrder.status == status)
     query = query.order_by(WorkOrder.id.desc()).limit(min(max(limit, 1), 1000)).offset(max(offset, 0))
@@ -285,13 +299,22 @@ def to_public(session: Session, wo: WorkOrder, actor: Actor, *, history: bool = 
     if history:
         events = session.scalars(select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == wo.id)
                                  .order_by(WorkOrderEvent.id))
-        body["history"] = [{"ts": e.ts.isoformat(), "actor": e.actor, "kind": e.kind, "from": e.from_status,
-                            "to": e.to_status, "note": e.note} for e in events]
+        body["history"] = [{"ts": e.ts.isoformat(), "actor": _history_actor(e.actor, actor, see),
+                            "kind": e.kind, "from": e.from_status, "to": e.to_status, "note": e.note}
+                           for e in events]
         atts = session.execute(select(Attachment.id, Attachment.filename, Attachment.content_type,
                                       Attachment.size_bytes).where(Attachment.work_order_id == wo.id)).all()
         body["attachments"] = [{"id": a.id, "filename": a.filename, "content_type": a.content_type,
                                 "size_bytes": a.size_bytes} for a in atts]
     return body
+
+
+def _history_actor(name: str, viewer: Actor, see: bool) -> str:
+    """A history entry's actor, masked like ``reporter`` for a viewer who may not see
+    personal data (the viewer's own name and ``system`` stay readable)."""
+    if see or name in ("system", viewer.username):
+        return name
+    return mask_name(name)
 
 
 def open_work_order_from_alarm(session: Session, community: Community | None, *, alarm_id: str,

@@ -28,6 +28,12 @@ def test_no_server_errors(ops):
         def run(case):
             kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=auth)
             kwargs.pop("cookies", None)
+            files = kwargs.get("files") or {}
+            parts = [p[1] if isinstance(p, tuple) and len(p) == 2 else p
+                     for p in (files.items() if isinstance(files, dict) else files)]
+            if any(isinstance(p, tuple) and len(p) > 1 and not isinstance(p[1], (bytes, str)) for p in parts) \
+                    or any(not isinstance(p, (bytes, str, tuple)) for p in parts):
+                return  # a generated multipart part the HTTP client itself cannot encode
             r = ops.client.request(**kwargs)
             if r.status_code >= 500:
                 failures.append(f"{op.label} -> {r.status_code}: {kwargs.get('url')} {str(kwargs.get('json'))[:200]}")

@@ -125,7 +125,7 @@ def test_staff_only_on_their_orders_and_masking(ops):
         "description": "电梯困人", "location": {"space_id": "C"},
         "contact_name": "张三丰", "contact_phone": "13812345678"}).json()["id"]
     r = ops.client.post(f"/api/work-orders/{wid}/transitions", headers=ops.headers("plumber"), json={"to": "in_progress"})
-    assert r.status_code == 403
+    assert r.status_code == 404  # not assigned to this member of staff: hidden, as if absent
     full = ops.client.get(f"/api/work-orders/{wid}", headers=h).json()
     assert full["contact_phone"] == "13812345678" and full["priority"] == "特急"
     masked = ops.client.get(f"/api/work-orders/{wid}", headers=ops.headers("planner")).json()
