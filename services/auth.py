@@ -30,7 +30,7 @@ from services.settings import Settings
 __all__ = [
     "MIN_SECRET_BYTES", "ROLES", "Actor", "audit", "authenticate", "change_password", "check_password",
     "create_user", "decode_claims", "decode_token", "issue_token", "load_actor", "mask_name", "mask_phone",
-    "payment_callback_key", "require_role", "revoke_token", "secret_key", "sees_personal_data",
+    "payment_callback_key", "require_role", "verify_password", "revoke_token", "secret_key", "sees_personal_data",
 ]
 
 ROLES = ("admin", "operator", "planner", "staff", "owner")
@@ -131,6 +131,11 @@ def authenticate(session: Session, username: str, password: str) -> User:
     if not _hasher.verify(password, user.password_hash):
         raise NotAuthenticated("incorrect username or password")
     return user
+
+
+def verify_password(user: User, password: str) -> bool:
+    """Whether ``password`` is ``user``'s password (argon2 verify)."""
+    return _hasher.verify(password, user.password_hash)
 
 
 # -- passwords ----------------------------------------------------------------------------

@@ -125,8 +125,8 @@ class DeviceAccess:
         for unit in community.billing_units:
             if unit.space_id:
                 unit_of_space.setdefault(unit.space_id, set()).add(unit.id)
-        spaces = {s.id: s for b in community.buildings for st in b.storeys for s in st.spaces}
-        self.public_spaces = {sid for sid, s in spaces.items() if s.is_public() and sid not in unit_of_space}
+        spaces = {s.id: s for s in community.spaces}
+        self.public_spaces = {sid for sid, s in spaces.items() if s.is_public and sid not in unit_of_space}
         for dev in community.devices:
             units = set(dev.feeds or ()) | unit_of_space.get(dev.space_id or "", set())
             if units:

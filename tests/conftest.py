@@ -56,11 +56,43 @@ def shared_ifc(shared_dir: Path) -> Path:
     return folder
 
 
+#: Secrets for services the tests start (``twin serve`` refuses to start without them).
+SERVE_SECRETS = {"TWIN_SECRET_KEY": "test-signing-key-" + uuid.uuid4().hex + uuid.uuid4().hex,
+                 "TWIN_PAYMENT_SECRET": "test-payment-key-" + uuid.uuid4().hex + uuid.uuid4().hex}
+#: Password of the users the tests create with :func:`make_user`.
+TEST_PASSWORD = "correct-horse-9"
+
+
+def make_user(db_url: str, username: str, role: str, *, units: tuple[str, ...] = (),
+              staff_id: str | None = None) -> None:
+    """Create a user with :data:`TEST_PASSWORD` in the database at ``db_url`` (migrated first)."""
+    from services.auth import create_user
+    from services.db import Database
+
+    db = Database(db_url)
+    try:
+        db.migrate()
+        with db.transaction() as session:
+            create_user(session, username=username, password=TEST_PASSWORD, role=role,
+                        unit_ids=list(units), staff_id=staff_id)
+    finally:
+        db.dispose()
+
+
+def bearer(client, username: str, password: str = TEST_PASSWORD) -> dict[str, str]:
+    """Log in through the real token endpoint; return the Authorization header."""
+    r = client.post("/api/auth/token", data={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
             timeout: float = 600, input: str | None = None) -> subprocess.CompletedProcess:
     """Run ``twin ARGS`` in a fresh interpreter of this venv from the repo root."""
     full_env = dict(os.environ)
     full_env.setdefault("TWIN_DATA_DIR", str(REPO / ".twin-test"))
+    for key, value in SERVE_SECRETS.items():
+        full_env.setdefault(key, value)
     if env:
         full_env.update(env)
     return subprocess.run(

@@ -55,6 +55,7 @@ def prepare_database(settings: Settings, community: Community, site: Path) -> di
     from services.billing.run import run_bills
     from services.billing.units import sync_units
     from services.db import Database
+    from services.errors import InvalidInput
     from services.models import User
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -67,11 +68,18 @@ def prepare_database(settings: Settings, community: Community, site: Path) -> di
     try:
         db.migrate()
         with db.transaction() as session:
+            _flag_old_demo_users(session, [u[0] for u in users])
+            real = session.query(User.username).filter(User.demo.is_(False)).limit(3).all()
+            if real:
+                raise InvalidInput(
+                    f"the database {settings.resolved_db_url.split('@')[-1]!r} holds real users "
+                    f"({', '.join(r[0] for r in real)}): `twin demo` creates logins with a published "
+                    "password and runs on its own database only (unset TWIN_DB_URL, or name an empty one)")
             sync_units(session, community)
             for username, role, units in users:
                 if session.query(User).filter_by(username=username).first() is None:
                     create_user(session, username=username, password=DEMO_PASSWORD, role=role,
-                                unit_ids=units)
+                                unit_ids=units, demo=True)
             result = run_bills(session, load_rules(None, site=site), month)
             audit(session, SYSTEM, "billing.run", "bill_run", month, created=result.created,
                   total=result.total)
@@ -79,6 +87,16 @@ def prepare_database(settings: Settings, community: Community, site: Path) -> di
         db.dispose()
     return {"users": [u[0] for u in users], "owner_unit": owner_unit, "month": month,
             "bills": result.bills, "total": str(result.total)}
+
+
+def _flag_old_demo_users(session, names: list[str]) -> None:
+    """Flag demo logins made before users carried the flag (same name, demo password)."""
+    from services.auth import verify_password
+    from services.models import User
+
+    for user in session.query(User).filter(User.username.in_(names), User.demo.is_(False)):
+        if verify_password(user, DEMO_PASSWORD):
+            user.demo = True
 
 
 def _free_port(host: str, port: int) -> int:

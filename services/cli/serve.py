@@ -28,12 +28,29 @@ def serve(
     from services.runtime import build_service
     from services.settings import get_settings
 
+    from services.deployment import check_settings
+
     settings = get_settings()
+    check_settings(settings)  # secrets and broker transport, before any loading
     service = build_service(settings, Path(site or settings.site), rules=rules, group=group,
                             client_id=client_id, smtp_url=smtp_url)
+    _check_users(settings)  # the database is known usable (and migrated) from here
     community, live, app = service.community, service.live, service.app
     err_console.print(f"serving {community.name!r} ({len(live.registry)} devices) on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level=log_level, **settings.uvicorn_options())
+
+
+def _check_users(settings) -> None:
+    """Refuse to serve while demo users exist (services.deployment)."""
+    from services.db import Database
+    from services.deployment import check_deployment
+
+    db = Database(settings.resolved_db_url)
+    try:
+        db.migrate()
+        check_deployment(settings, db)
+    finally:
+        db.dispose()
 
 
 def register(app: typer.Typer) -> None:

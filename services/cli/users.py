@@ -1,4 +1,5 @@
-"""``twin users``: create users (``twin users create --username U --password P --role R``)."""
+"""``twin users``: create users (``twin users create --username U --password P --role R``) and
+disable them (``twin users disable NAME``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ users = typer.Typer(help="Users and roles of the API.", no_args_is_help=True)
 @users.command("create")
 def create(
     username: str = typer.Option(..., "--username", help="login name"),
-    password: str = typer.Option(..., "--password", help="at least 8 characters"),
+    password: str = typer.Option(..., "--password", help="at least 8 characters, not a common or all-digit password"),
     role: str = typer.Option(..., "--role", help="admin, operator, planner, staff or owner"),
     unit: list[str] = typer.Option([], "--unit", help="billing unit id an owner owns (repeatable)"),
     staff_id: str | None = typer.Option(None, "--staff-id", help="staff register id of a staff user"),
@@ -39,6 +40,34 @@ def create(
         print_json(out)
     else:
         typer.echo(f"created {role} {username}")
+
+
+@users.command("disable")
+def disable(username: str = typer.Argument(..., help="login name"),
+            json_out: bool = typer.Option(False, "--json", help="print the result as JSON")) -> None:
+    """Disable a login (its tokens stop working at once); it can no longer log in."""
+    from sqlalchemy import select
+
+    from services.auth import SYSTEM, audit
+    from services.db import utcnow
+    from services.errors import UnknownEntity
+    from services.models import User
+
+    db = Database(get_settings().resolved_db_url)
+    try:
+        db.migrate()
+        with db.transaction() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UnknownEntity(f"no user {username!r}")
+            user.active, user.tokens_valid_after = False, utcnow()
+            audit(session, SYSTEM, "user.disable", "user", username)
+    finally:
+        db.dispose()
+    if json_out:
+        print_json({"username": username, "active": False})
+    else:
+        typer.echo(f"disabled {username}")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,21 +9,25 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import REPO, free_port, run_cli
+from tests.conftest import REPO, SERVE_SECRETS, TEST_PASSWORD, free_port, make_user, run_cli
 from tests.live.common import Publisher, wait_until, write_site
 
 pytestmark = pytest.mark.mqtt
 
+_USERS_MADE: set[str] = set()
 
-def _get(port: int, path: str):
+
+def _get(port: int, path: str, headers: dict | None = None):
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+        with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
@@ -36,16 +40,27 @@ class Serve:
 
     def __init__(self, site, env, *extra):
         self.port = free_port()
-        self.env = {**os.environ, "TWIN_LOG_LEVEL": "WARNING", **env}
+        self.env = {**os.environ, "TWIN_LOG_LEVEL": "WARNING", **SERVE_SECRETS, **env}
+        db_url = self.env["TWIN_DB_URL"]
+        if db_url not in _USERS_MADE:  # an operator to read the live API as
+            make_user(db_url, "op", "operator")
+            _USERS_MADE.add(db_url)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services", "serve", "--site", str(site), "--port", str(self.port), *extra],
             cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wait_until(lambda: self.proc.poll() is not None or _get(self.port, "/api/health")[0] == 200,
                    timeout=60, step=0.2, what="twin serve health 200")
         assert self.proc.poll() is None, self.proc.stderr.read()
+        self.token = self._login()
+
+    def _login(self) -> str:
+        body = urllib.parse.urlencode({"username": "op", "password": TEST_PASSWORD}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/auth/token", data=body)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())["access_token"]
 
     def get(self, path):
-        return _get(self.port, path)[1]
+        return _get(self.port, path, {"Authorization": f"Bearer {self.token}"})[1]
 
     def stop(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)
@@ -98,6 +113,7 @@ def test_serve_simulate_fire_and_websocket(tmp_path, mqtt_url):
         async def watch():
             uri = f"ws://127.0.0.1:{srv.port}/ws/live?storey=B3-F12"
             async with websockets.connect(uri) as ws:
+                await ws.send(json.dumps({"type": "auth", "token": srv.token}))
                 first = json.loads(await ws.recv())
                 assert first["type"] == "snapshot"
                 sim = await asyncio.create_subprocess_exec(
@@ -226,6 +242,11 @@ def test_embedded_broker_when_no_broker_is_configured(tmp_path):
     ({"TWIN_MQTT_URL": "http://broker"}, [], "mqtt url='http://broker'"),
     ({"TWIN_DB_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, [], "database postgresql+psycopg://nobody@127.0.0.1:1/none is not usable"),
     ({}, ["--rules", "RULES"], "rule 'x': severity='loud'"),
+    ({"TWIN_SECRET_KEY": "short"}, [], "TWIN_SECRET_KEY is 5 bytes long"),
+    ({"TWIN_SECRET_KEY": ""}, [], "TWIN_SECRET_KEY is not set"),
+    ({"TWIN_PAYMENT_SECRET": ""}, [], "TWIN_PAYMENT_SECRET is not set"),
+    ({"TWIN_PAYMENT_SECRET": SERVE_SECRETS["TWIN_SECRET_KEY"]}, [], "must differ from TWIN_SECRET_KEY"),
+    ({"TWIN_MQTT_URL": "mqtt://broker.example.com:1883"}, [], "plain MQTT to another machine"),
 ])
 def test_serve_bad_configuration_is_one_line_exit_2(tmp_path, mqtt_url, env, args, message):
     folder, name, devices = write_site(tmp_path)
@@ -238,3 +259,29 @@ def test_serve_bad_configuration_is_one_line_exit_2(tmp_path, mqtt_url, env, arg
     assert r.returncode == 2, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_serve_refuses_demo_users(tmp_path, mqtt_url):
+    """A database with `twin demo`'s logins (published password) is not served, unless the
+    documented override is set."""
+    from services.auth import create_user
+    from services.db import Database
+
+    folder, name, devices = write_site(tmp_path)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    db = Database(url)
+    db.migrate()
+    with db.transaction() as session:
+        create_user(session, username="admin", password="twin-demo-2026", role="admin", demo=True)
+    db.dispose()
+    env = {"TWIN_MQTT_URL": mqtt_url, "TWIN_DB_URL": url, "TWIN_DATA_DIR": str(tmp_path / "data")}
+    r = run_cli("serve", "--site", str(folder), "--port", str(free_port()), env=env, timeout=60)
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "holds the demo users admin" in lines[0], r.stderr
+    srv = Serve(folder, {**env, "TWIN_ALLOW_DEMO_USERS": "true"})
+    try:
+        assert srv.get("/api/health")["status"] == "ok"
+    finally:
+        srv.stop()
+
