@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
@@ -23,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from live.errors import AlarmError
 from live.ingest import iso
 from live.kinds import KINDS
-from services.api.deps import ActorDep, SessionDep
+from services.api.deps import ActorDep, TokenDep, run_read, run_write
 from services.api.guard import allow, deferred
 from services.auth import Actor, audit, decode_claims, load_actor
 from services.errors import ServiceError
@@ -135,19 +136,24 @@ def live_alarms(request: Request, actor: ActorDep,
     return [rec for rec in (a.to_record() for a in comp.book.list(state)) if access.sees_alarm(actor, rec)]
 
 
-@router.post("/api/live/alarms/{alarm_id}/ack", dependencies=[allow(OPERATORS.with_body(8 * KiB))])
-def live_ack(request: Request, alarm_id: str, body: AckIn, session: SessionDep, actor: ActorDep) -> dict:
+@router.post("/api/live/alarms/{alarm_id}/ack", dependencies=[deferred(OPERATORS.with_body(8 * KiB))])
+async def live_ack(request: Request, alarm_id: str, body: AckIn, token: TokenDep) -> dict:
     """Acknowledge an alarm as the logged-in user (admin, operator); audited.
     404 unknown, 409 already acknowledged."""
     comp = _live(request)
+    actor = await run_read(request, token, lambda session, actor: actor)  # 401/403 first
     if comp.book.get(alarm_id) is None:
         raise HTTPException(404, f"no alarm with id {alarm_id!r}")
-    audit(session, actor, "alarm.acknowledge", "alarm", alarm_id, note=body.note)
-    session.flush()  # the audit row is written before the alarm changes
+    # the alarm book writes the live store itself: no transaction of ours is open meanwhile
+    # (on SQLite it would hold the write lock the store waits for)
     try:
-        return comp.book.acknowledge(alarm_id, by=actor.username, at=time.time(), note=body.note).to_record()
+        alarm = await run_in_threadpool(partial(comp.book.acknowledge, alarm_id, by=actor.username,
+                                                at=time.time(), note=body.note))
     except AlarmError as exc:
         raise HTTPException(409, str(exc)) from None
+    await run_write(request, lambda session, who: audit(session, who, "alarm.acknowledge", "alarm", alarm_id,
+                                                        note=body.note), token=token)
+    return alarm.to_record()
 
 
 @router.get("/api/live/dead-letters", dependencies=[allow(OPERATORS)])

@@ -27,8 +27,12 @@ def chromium_path() -> str:
 
 
 @contextlib.contextmanager
-def browser_page(width: int = 1280, height: int = 800, *, mobile: bool = False):
-    """Yield a Playwright page in a fresh headless Chromium."""
+def browser_page(width: int = 1280, height: int = 800, *, mobile: bool = False, bypass_csp: bool = True):
+    """Yield a Playwright page in a fresh headless Chromium.
+
+    ``bypass_csp``: Playwright's waiting helpers evaluate strings in the page, which the
+    app's Content-Security-Policy forbids; tests of the CSP itself pass False.
+    """
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()
@@ -36,7 +40,7 @@ def browser_page(width: int = 1280, height: int = 800, *, mobile: bool = False):
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=ARGS)
         try:
             ctx = browser.new_context(viewport={"width": width, "height": height},
-                                      is_mobile=mobile, has_touch=mobile)
+                                      is_mobile=mobile, has_touch=mobile, bypass_csp=bypass_csp)
             page = ctx.new_page()
             page.errors = []
             page.on("pageerror", lambda e: page.errors.append(str(e)))

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, SERVE_SECRETS, TEST_PASSWORD, free_port, make_user
 from tests.live.common import write_site
 from tests.viewer.browser import browser_page, chromium_path, screenshot
 
@@ -24,8 +24,9 @@ def served_site(tmp_path, mqtt_url):
     chromium_path()
     folder, name, devices = write_site(tmp_path)
     port = free_port()
-    env = {**os.environ, "TWIN_MQTT_URL": mqtt_url, "TWIN_DATA_DIR": str(tmp_path / "data"),
+    env = {**os.environ, **SERVE_SECRETS, "TWIN_MQTT_URL": mqtt_url, "TWIN_DATA_DIR": str(tmp_path / "data"),
            "TWIN_DB_URL": f"sqlite:///{tmp_path / 'twin.sqlite'}"}
+    make_user(env["TWIN_DB_URL"], "op", "operator")
     proc = subprocess.Popen([sys.executable, "-m", "services", "serve", "--site", str(folder),
                              "--port", str(port)], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -73,7 +74,12 @@ class Publisher:
 
 def test_a_published_message_changes_its_marker_within_1_s(served_site, mqtt_url):
     url, site = served_site
+    token = httpx.post(url + "/api/auth/token", data={"username": "op", "password": TEST_PASSWORD}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
     with browser_page() as page:
+        # logged in as the operator (what the login form stores); the live feed sends the token
+        page.add_init_script("sessionStorage.setItem('twin.auth', " + json.dumps(json.dumps(
+            {"token": token, "role": "operator", "user": "op"})) + ")")
         page.goto(url + "/")
         page.evaluate("window.twinViewer.ready")
         page.wait_for_function("window.twinViewer.liveConnected()", timeout=10_000)
@@ -99,8 +105,8 @@ def test_a_published_message_changes_its_marker_within_1_s(served_site, mqtt_url
         page.wait_for_selector("#alarms [data-ack]", timeout=5000)
         page.click("#alarms [data-ack]")
         page.wait_for_function("window.twinViewer.alarms().some(a => a.state === 'acknowledged')", timeout=5000)
-        acked = httpx.get(page.url.rstrip("/") + "/api/live/alarms?state=acknowledged").json()
-        assert [a["device_id"] for a in acked] == ["B3-SMOKE-12"]
+        acked = httpx.get(page.url.rstrip("/") + "/api/live/alarms?state=acknowledged", headers=auth).json()
+        assert [(a["device_id"], a["acknowledged_by"]) for a in acked] == [("B3-SMOKE-12", "op")]
         page.wait_for_function("window.twinViewer.markerState('B3-TEMP-12') === 'ok'", timeout=5000)
         page.evaluate("window.twinViewer.select('device', 'B3-TEMP-12', {fly: true})")
         page.wait_for_selector("#panel [data-device='B3-TEMP-12'] .values:has-text('temperature_c=23.5')",

@@ -49,9 +49,10 @@ async function boot(app) {
   setupUi(app);
   ts.start();
   app.live = new LiveFeed(wsUrl("/ws/live"), (ev) => onLive(app, ev), (s) => {
-    $("#live").textContent = s === "connected" ? "● 实时 live" : "○ 离线 offline";
+    $("#live").textContent = s === "connected" ? "● 实时 live" : s === "login" ? "○ 登录后实时 log in for live data"
+      : "○ 离线 offline";
     $("#live").dataset.state = s;
-  });
+  }, () => auth.token);
   loadOptional(app);
   const params = new URLSearchParams(location.search);
   if (params.get("drill")) await loadDrillUrl(app, params.get("drill"), 0);
@@ -121,7 +122,7 @@ function onAlarm(app, ev) {
 }
 
 async function acknowledge(app, id) {
-  const r = await api(`/api/live/alarms/${encodeURIComponent(id)}/ack`, { method: "POST", body: { by: auth.user || "operator" } });
+  const r = await api(`/api/live/alarms/${encodeURIComponent(id)}/ack`, { method: "POST", body: {} });
   if (r && (r.missing || r.error)) { toast(r.missing ? "确认接口不可用 acknowledge not available" : r.error); return; }
   const a = app.alarms.get(id);
   if (a) { a.state = "acknowledged"; renderAlarms(app); }
@@ -295,7 +296,7 @@ function setupUi(app) {
   setupSearch(app);
   setupPicking(app);
   setupDrillBar(app);
-  setupLogin();
+  setupLogin(app);
 }
 
 function fillStoreys(app, buildingId, storeyId) {
@@ -357,12 +358,17 @@ function setupDrillBar(app) {
   $("#drill-compare").onchange = (e) => setCompare(app, e.target.checked);
 }
 
-function setupLogin() {
+function setupLogin(app) {
+  // a login or logout changes what the panels and the live feed may show: refresh them
+  const changed = () => { if (app.live) app.live.reconnect(); loadOptional(app); };
   const box = $("#login");
   const render = () => {
     box.innerHTML = auth.token ? `${esc(auth.user)} (${esc(auth.role || "?")}) <button id="logout">退出 Log out</button>`
       : `<form id="login-form"><input name="u" placeholder="用户 user" size="8"><input name="p" type="password" placeholder="密码 password" size="8"><button>登录 Log in</button></form>`;
-    $("#logout") && ($("#logout").onclick = () => { logout(); render(); });
+    $("#logout") && ($("#logout").onclick = () => {
+      api("/api/auth/logout", { method: "POST" });  // revoke the token on the server too
+      logout(); render(); changed();
+    });
     const f = $("#login-form");
     if (f) f.onsubmit = async (e) => {
       e.preventDefault();
@@ -370,6 +376,7 @@ function setupLogin() {
       if (r.missing) toast("登录服务不可用 login not available");
       else if (r.error) toast(`登录失败 login failed: ${r.error}`);
       render();
+      if (!r.error && !r.missing) changed();
     };
   };
   render();

@@ -3,7 +3,8 @@
 
 import { api, auth, esc, listOf } from "./api.js";
 
-const BILLING_ROLES = new Set(["admin", "operator", "manager", "finance"]);
+// the roles of services/policy.py that see bills (owners see their own on /owner)
+const BILLING_ROLES = new Set(["admin", "operator", "planner"]);
 
 export class InfoPanel {
   constructor(el, app) {
