@@ -150,3 +150,25 @@ def test_control_room_panel_shows_work_orders_and_billing_for_an_operator(ops_si
         page.evaluate("window.twinViewer.select('space', 'B2-F01-01', {fly: true})")
         page.wait_for_selector("#panel .workorders :has-text('no open work orders')", timeout=10_000)
         screenshot(page, "viewer-panel-operator")
+
+
+@pytest.mark.parametrize("page_path, ready, fields, user, shown", [
+    ("/", "window.twinViewer.ready", ("#login-form input[name=u]", "#login-form input[name=p]"), "admin", "#logout"),
+    ("/owner", None, ("input[name=username]", "input[name=password]"), "owner201", "#bill-list .bill")])
+def test_pages_run_under_the_content_security_policy(ops_site, page_path, ready, fields, user, shown):
+    """With the CSP enforced (not bypassed as the other browser tests do), the pages load,
+    log in and show data without one CSP violation."""
+    url, admin = ops_site
+    with browser_page(bypass_csp=False) as page:
+        violations = []
+        page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
+        page.goto(url + page_path)
+        if ready:
+            page.evaluate(ready)
+        page.fill(fields[0], user)
+        page.fill(fields[1], PASSWORD)
+        page.click("#login-form button")
+        page.wait_for_selector(shown, timeout=10_000)
+        page.wait_for_load_state("networkidle")
+        assert not violations, violations
+        assert not [e for e in page.errors if "Content Security Policy" in e]
