@@ -10,12 +10,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
-from services.api.deps import ActorDep, SessionDep, TokenDep, run_read, run_write
+from services.api.deps import ActorDep, SessionDep, TokenDep, caller_name, oauth2, run_read, run_write
+from services.api.inputs import InputModel, MoneyText, Month
 from services.auth import Actor, mask_name, mask_phone, payment_callback_key, require_role, sees_personal_data
 from services.billing import payments, reports
 from services.billing.models import Bill, BillLine, Unit
@@ -140,9 +141,8 @@ def bill(month: str, unit_id: str, session: SessionDep, actor: ActorDep) -> dict
     return _bill_json(b, lines)
 
 
-class RunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+class RunIn(InputModel):
+    month: Month
     preview: bool = False
 
 
@@ -160,15 +160,25 @@ def run(body: RunIn, request: Request, session: SessionDep, actor: ActorDep) -> 
 
 @router.post("/readings")
 async def readings(request: Request) -> dict[str, Any]:
-    """Import meter readings: CSV body (``text/csv``) ``unit_id,kind,month,reading``; all or nothing."""
-    text = (await request.body()).decode("utf-8-sig", errors="strict")
-    return await run_write(request, lambda s, a: (require_role(a, *STAFF_ROLES), import_readings_csv(s, a, text))[1])
+    """Import meter readings: CSV body (``text/csv``, UTF-8) ``unit_id,kind,month,reading``; all or nothing."""
+    username = caller_name(request, await oauth2(request))  # 401 before the body is read or decoded
+    text = _utf8(await request.body())
+    return await run_write(request, lambda s, a: (require_role(a, *STAFF_ROLES), import_readings_csv(s, a, text))[1],
+                           username=username)
 
 
-class PaymentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _utf8(body: bytes) -> str:
+    """The body as text (UTF-8, an optional BOM); 422 naming the first bad byte otherwise."""
+    try:
+        return body.decode("utf-8-sig", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(422, f"the body is not UTF-8 text: byte 0x{body[exc.start]:02x} at offset {exc.start}"
+                            " (save the CSV as UTF-8)") from None
+
+
+class PaymentIn(InputModel):
     unit_id: str = Field(min_length=1, max_length=128)
-    amount: str = Field(description="yuan, decimal string with at most 2 decimals", max_length=20)
+    amount: MoneyText
     reference: str = Field(min_length=1, max_length=128)
     received_on: date | None = None
     method: Literal["cash", "bank", "wechat", "alipay", "card"] = "cash"
@@ -184,10 +194,9 @@ def payment(body: PaymentIn, session: SessionDep, actor: ActorDep) -> dict[str, 
             "account": payments.account(session, p.unit_id)}
 
 
-class IntentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IntentIn(InputModel):
     unit_id: str = Field(min_length=1, max_length=128)
-    amount: str = Field(max_length=20)
+    amount: MoneyText
 
 
 @router.post("/payment-intents", status_code=201)
@@ -247,8 +256,7 @@ def report_reconciliation(session: SessionDep, actor: ActorDep) -> dict[str, Any
     return reports.reconciliation(session)
 
 
-class DunningIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DunningIn(InputModel):
     as_of: date | None = None
     min_days: int = Field(30, ge=0, le=3650)
 

@@ -12,11 +12,12 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from live.errors import AlarmError
 from live.ingest import iso
 from live.kinds import KINDS
+from services.api.inputs import InputModel
 
 __all__ = ["router"]
 
@@ -32,7 +33,7 @@ def _live(request_or_ws) -> Any:
     return comp
 
 
-class AckIn(BaseModel):
+class AckIn(InputModel):
     """Acknowledgement of an alarm."""
 
     by: str = Field(..., min_length=1, max_length=128, description="who acknowledges")
