@@ -18,7 +18,7 @@ from typing import Any
 
 from services.errors import InvalidInput
 
-__all__ = ["DECIMAL_PATTERN", "INT32", "MONTH_PATTERN", "Fixed", "check_text", "parse_decimal", "parse_int", "parse_month"]
+__all__ = ["DECIMAL_PATTERN", "INT32", "MONTH_PATTERN", "Fixed", "check_text", "decode_utf8", "parse_decimal", "parse_int", "parse_month"]
 
 #: the range of an ``Integer`` column (32-bit on PostgreSQL)
 INT32 = (-(2 ** 31), 2 ** 31 - 1)
@@ -132,6 +132,15 @@ def check_text(value: str, name: str) -> str:
     if "\x00" in value:
         raise InvalidInput(f"{name}={_short(value)!r} contains a NUL character (U+0000), which cannot be stored")
     return value
+
+
+def decode_utf8(data: bytes, name: str) -> str:
+    """Return ``data`` as text (UTF-8, an optional BOM) or raise naming the first bad byte."""
+    try:
+        return data.decode("utf-8-sig", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{name} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} "
+                           "(save it as UTF-8)") from None
 
 
 def _short(value: object) -> object:

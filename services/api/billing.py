@@ -10,12 +10,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import Field
 from sqlalchemy import select
 
-from services.api.deps import ActorDep, SessionDep, TokenDep, caller_name, oauth2, run_read, run_write
+from services.api.deps import ActorDep, SessionDep, TokenDep, caller_name, oauth2, run_read, run_write, to_http
 from services.api.inputs import InputModel, MoneyText, Month
 from services.auth import Actor, mask_name, mask_phone, payment_callback_key, require_role, sees_personal_data
 from services.billing import payments, reports
@@ -23,7 +23,8 @@ from services.billing.models import Bill, BillLine, Unit
 from services.billing.readings import import_readings_csv
 from services.billing.rules import FeeRules, load_rules
 from services.billing.run import parse_month, run_bills
-from services.errors import Forbidden, UnknownEntity
+from services.errors import Forbidden, InvalidInput, UnknownEntity
+from services.parsing import decode_utf8
 
 __all__ = ["router"]
 
@@ -162,18 +163,12 @@ def run(body: RunIn, request: Request, session: SessionDep, actor: ActorDep) -> 
 async def readings(request: Request) -> dict[str, Any]:
     """Import meter readings: CSV body (``text/csv``, UTF-8) ``unit_id,kind,month,reading``; all or nothing."""
     username = caller_name(request, await oauth2(request))  # 401 before the body is read or decoded
-    text = _utf8(await request.body())
+    try:
+        text = decode_utf8(await request.body(), "the body")
+    except InvalidInput as exc:
+        raise to_http(exc) from None
     return await run_write(request, lambda s, a: (require_role(a, *STAFF_ROLES), import_readings_csv(s, a, text))[1],
                            username=username)
-
-
-def _utf8(body: bytes) -> str:
-    """The body as text (UTF-8, an optional BOM); 422 naming the first bad byte otherwise."""
-    try:
-        return body.decode("utf-8-sig", errors="strict")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(422, f"the body is not UTF-8 text: byte 0x{body[exc.start]:02x} at offset {exc.start}"
-                            " (save the CSV as UTF-8)") from None
 
 
 class PaymentIn(InputModel):

@@ -17,7 +17,7 @@ import yaml
 
 from services.billing.money import MONEY, PRICE, QUANTITY
 from services.errors import InvalidInput
-from services.parsing import Fixed, parse_decimal, parse_int
+from services.parsing import Fixed, decode_utf8, parse_decimal, parse_int
 
 __all__ = ["DEFAULT_RULES", "FeeRules", "LateFee", "PropertyRule", "SharedCharge", "Utility", "load_rules"]
 
@@ -206,7 +206,7 @@ def load_rules(path: Path | str | None = None, *, site: Path | str | None = None
                 path = Path(site) / name
                 break
     path = Path(path) if path is not None else DEFAULT_RULES
-    text = path.read_text(encoding="utf-8")
+    text = decode_utf8(path.read_bytes(), path.name)
     try:
         raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:

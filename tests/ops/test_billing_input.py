@@ -298,3 +298,40 @@ def test_nul_in_path_query_and_login_is_not_5xx(ops):
         assert r.status_code < 500 and (r.status_code != 200 or r.json() == []), (path, r.status_code, r.text)
     r = ops.client.post("/api/auth/token", data={"username": "ad\u0000min", "password": "x"})
     assert r.status_code in (401, 422), r.text
+
+
+def test_cli_refuses_bad_months_values_and_encoding(tmp_path):
+    """The CLI uses the same parsers: one line on stderr naming the value, exit code 2."""
+    from tests.conftest import run_cli
+
+    env = {"TWIN_DB_URL": f"sqlite:///{tmp_path / 'twin.sqlite'}", "TWIN_DATA_DIR": str(tmp_path / "data")}
+    r = run_cli("billing", "run", "--month", "２０２６-01", "--json", env=env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "２０２６-01" in r.stderr, r.stderr
+    bad_value = tmp_path / "readings.csv"
+    bad_value.write_text("unit_id,kind,month,reading\nA101,electricity,2026-03,1_000\n", encoding="utf-8")
+    r = run_cli("billing", "import-readings", str(bad_value), "--json", env=env)
+    assert r.returncode == 2 and "line 2" in r.stderr and "1_000" in r.stderr, r.stderr
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("unit_id,kind,month,reading\n# Café\n".encode("latin-1"))
+    r = run_cli("billing", "import-readings", str(latin), env=env)
+    assert r.returncode == 2 and "UTF-8" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    rules = tmp_path / "rules.yaml"
+    rules.write_text('property_fee:\n  - {rate: "１.８"}\n', encoding="utf-8")
+    r = run_cli("billing", "preview", "--month", "2026-01", "--rules", str(rules), env=env)
+    assert r.returncode == 2 and "property_fee[0].rate" in r.stderr and "１.８" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("area, ok", [(89.5, "89.50"), (0.0, "0.00"), (9999999999.99, "9999999999.99"),
+                                      (0.005, "0.01"), (float("nan"), None), (float("inf"), None), (-1.0, None),
+                                      (1e10, None), (1e300, None)])
+def test_unit_areas_from_the_twin_bounded(area, ok):
+    from services.billing.units import unit_records
+    from tests.ops.common import community
+
+    c = community()
+    c.billing_units[0].area_m2 = area
+    if ok is None:
+        with pytest.raises(InvalidInput, match="A101.*area_m2"):
+            unit_records(c)
+    else:
+        assert str(unit_records(c)[0]["area_m2"]) == ok
