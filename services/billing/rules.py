@@ -17,7 +17,7 @@ import yaml
 
 from services.billing.money import MONEY, PRICE, QUANTITY
 from services.errors import InvalidInput
-from services.parsing import Fixed, decode_utf8, parse_decimal, parse_int
+from services.parsing import Fixed, check_text, decode_utf8, parse_decimal, parse_int
 
 __all__ = ["DEFAULT_RULES", "FeeRules", "LateFee", "PropertyRule", "SharedCharge", "Utility", "load_rules"]
 
@@ -47,6 +47,14 @@ def _fee(value: Any, where: str) -> Decimal:
 
 def _floor(value: Any, where: str) -> int | None:
     return None if value is None else parse_int(value, where)
+
+
+def _text(value: Any, where: str, max_chars: int) -> str:
+    """A name of the rules that ends up in a bill (its column holds ``max_chars``)."""
+    text = check_text(str(value), where)
+    if len(text) > max_chars:
+        raise InvalidInput(f"{where}={text[:40]!r}... is longer than {max_chars} characters")
+    return text
 
 
 def _mapping(raw: Any, where: str) -> dict:
@@ -163,7 +171,7 @@ def _utility(name: str, raw: dict) -> Utility:
         tiers.append((upper, price))
     if not tiers or tiers[-1][0] is not None:
         raise InvalidInput(f"utilities.{name}.tiers must end with a tier without up_to")
-    return Utility(name, str(raw.get("unit", "")), period, _kinds(raw.get("kinds"), f"utilities.{name}"), tuple(tiers))
+    return Utility(name, _text(raw.get("unit", ""), f"utilities.{name}.unit", 16), period, _kinds(raw.get("kinds"), f"utilities.{name}"), tuple(tiers))
 
 
 def parse_rules(raw: dict) -> FeeRules:
@@ -181,20 +189,20 @@ def parse_rules(raw: dict) -> FeeRules:
                                  _floor(r.get("min_floor"), f"{where}.min_floor"),
                                  _floor(r.get("max_floor"), f"{where}.max_floor")))
     parking = {str(k): _fee(v, f"parking.{k}") for k, v in _mapping(raw.get("parking") or {}, "parking").items()}
-    utilities = tuple(_utility(str(n), _mapping(u or {}, f"utilities.{n}"))
+    utilities = tuple(_utility(_text(n, f"utilities.{n}", 32), _mapping(u or {}, f"utilities.{n}"))
                       for n, u in _mapping(raw.get("utilities") or {}, "utilities").items())
     shared = []
     for i, s in enumerate(_list(raw.get("shared_charges"), "shared_charges")):
         s = _mapping(s, f"shared_charges[{i}]")
         amount = parse_decimal(s.get("amount"), f"shared_charges[{i}].amount", MONEY, minimum=0)
-        shared.append(SharedCharge(str(s.get("name", f"shared {i}")), amount,
+        shared.append(SharedCharge(_text(s.get("name", f"shared {i}"), f"shared_charges[{i}].name", 200), amount,
                                    str(s.get("scope", "community")), _kinds(s.get("kinds"), f"shared_charges[{i}]")))
     lf = _mapping(raw.get("late_fee") or {}, "late_fee")
     grace = parse_int(lf.get("grace_days", 30), "late_fee.grace_days", minimum=0, maximum=MAX_DAYS)
     late = LateFee(_dec(lf.get("rate_per_day", "0.003"), "late_fee.rate_per_day", RATIO, maximum=Decimal(1)),
                    grace, _dec(lf.get("cap_ratio", "1.00"), "late_fee.cap_ratio", RATIO, maximum=Decimal(100)))
     due_days = parse_int(raw.get("due_days", 15), "due_days", minimum=0, maximum=MAX_DAYS)
-    return FeeRules(str(raw.get("version", "unversioned")), due_days, tuple(prop), parking, utilities,
+    return FeeRules(_text(raw.get("version", "unversioned"), "version", 64), due_days, tuple(prop), parking, utilities,
                     tuple(shared), late)
 
 

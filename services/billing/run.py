@@ -35,6 +35,10 @@ from services.parsing import parse_month
 
 __all__ = ["BillDraft", "RunResult", "bill_id", "compute_bills", "due_date", "parse_month", "run_bills"]
 
+#: a line's description column (String(255)); many tiers make a long one, cut to fit
+_DESCRIPTION_CHARS = BillLine.__table__.c.description.type.length
+
+
 def _shift(month: str, delta: int) -> str:
     y, m = parse_month(month)
     idx = y * 12 + (m - 1) + delta
@@ -120,7 +124,7 @@ def _utility_line(util, unit_id: str, month: str, prev_month: str, year_start: s
     amount, parts = tiered_charge(used, util.tiers, before)
     tiers = " + ".join(f"{q}×{p}" for q, p in parts)
     since = f", {before} {util.unit} earlier this year" if before else ""
-    return {"item": util.name, "description": f"{util.name} {used} {util.unit}{since}: {tiers}",
+    return {"item": util.name, "description": f"{util.name} {used} {util.unit}{since}: {tiers}"[:_DESCRIPTION_CHARS],
             "quantity": used, "unit_price": None, "amount": fen(amount), "detail": None}
 
 

@@ -174,6 +174,12 @@ def test_bill_amount_beyond_column_refused(ops):
     ({"late_fee": {"rate_per_day": "1e30"}}, "late_fee.rate_per_day"),
     ({"late_fee": {"rate_per_day": "2"}}, "late_fee.rate_per_day"),
     ({"late_fee": {"cap_ratio": "１"}}, "late_fee.cap_ratio"),
+    ({"version": "v" * 65}, "version"),
+    ({"version": "v\u0000"}, "version"),
+    ({"shared_charges": [{"name": "x\u0000", "amount": "1"}]}, "shared_charges[0].name"),
+    ({"utilities": {"e" * 33: {"tiers": [{"price": "1"}]}}}, "utilities.eee"),
+    ({"property_fee": "2.00"}, "property_fee"),
+    ({"property_fee": ["2.00"]}, "property_fee[0]"),
 ])
 def test_fee_rules_values_ascii_and_bounded(patch, key):
     with pytest.raises(InvalidInput, match=key.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
@@ -335,3 +341,39 @@ def test_unit_areas_from_the_twin_bounded(area, ok):
             unit_records(c)
     else:
         assert str(unit_records(c)[0]["area_m2"]) == ok
+
+
+def test_nul_in_upload_filename_is_422(ops):
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    wo = ops.client.post("/api/work-orders", headers=ops.headers("owner101"),
+                         json={"description": "门坏了", "location": {"unit_id": "A101"}})
+    # a raw NUL byte in the part's filename (a client library would escape it)
+    body = (b'--XX\r\nContent-Disposition: form-data; name="file"; filename="door\x00.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + png + b"\r\n--XX--\r\n")
+    r = ops.client.post(f"/api/work-orders/{wo.json()['id']}/attachments", content=body,
+                        headers={**ops.headers("owner101"), "Content-Type": "multipart/form-data; boundary=XX"})
+    assert r.status_code == 422 and "NUL" in _detail(r), (r.status_code, r.text)
+
+
+def test_every_request_body_refuses_nul_and_unknown_fields():
+    """Each JSON body model of every route (nested ones too) is an InputModel."""
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel, ValidationError
+
+    from services.api.inputs import InputModel
+    from services.api.live import AckIn
+    from services.app import _routers
+
+    def models(tp) -> list[type]:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            return [tp] + [m for f in tp.model_fields.values() for m in models(f.annotation)]
+        return [m for arg in getattr(tp, "__args__", ()) for m in models(arg)]
+
+    found = [m for router in _routers() for route in router.routes if isinstance(route, APIRoute)
+             for p in route.dependant.body_params for m in models(p.field_info.annotation)]
+    assert {m.__name__ for m in found} >= {"WorkOrderIn", "LocationIn", "PaymentIn", "RunIn", "AckIn"}
+    assert [m.__name__ for m in found if not issubclass(m, InputModel)] == []
+    with pytest.raises(ValidationError, match="NUL"):
+        AckIn(by="operator\u0000", note="x")
+    with pytest.raises(ValidationError):
+        AckIn(by="operator", extra="x")
