@@ -18,7 +18,8 @@ from typing import Any
 
 from services.errors import InvalidInput
 
-__all__ = ["DECIMAL_PATTERN", "INT32", "MONTH_PATTERN", "Fixed", "check_text", "decode_utf8", "parse_decimal", "parse_int", "parse_month"]
+__all__ = ["DECIMAL_PATTERN", "INT32", "MONTH_PATTERN", "Fixed", "check_text", "decode_utf8", "parse_decimal",
+           "parse_int", "parse_month"]
 
 #: the range of an ``Integer`` column (32-bit on PostgreSQL)
 INT32 = (-(2 ** 31), 2 ** 31 - 1)

@@ -171,7 +171,8 @@ def _utility(name: str, raw: dict) -> Utility:
         tiers.append((upper, price))
     if not tiers or tiers[-1][0] is not None:
         raise InvalidInput(f"utilities.{name}.tiers must end with a tier without up_to")
-    return Utility(name, _text(raw.get("unit", ""), f"utilities.{name}.unit", 16), period, _kinds(raw.get("kinds"), f"utilities.{name}"), tuple(tiers))
+    return Utility(name, _text(raw.get("unit", ""), f"utilities.{name}.unit", 16), period,
+                   _kinds(raw.get("kinds"), f"utilities.{name}"), tuple(tiers))
 
 
 def parse_rules(raw: dict) -> FeeRules:
