@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.api.deps import ActorDep, SessionDep
 from services.api.guard import CLAIMS_KEY
+from services.api.inputs import InputModel
 from services.auth import authenticate, change_password, issue_token, revoke_token
 from services.errors import NotAuthenticated
 from services.throttle import LoginThrottle
@@ -35,8 +36,7 @@ class Me(BaseModel):
     staff_id: str | None
 
 
-class PasswordIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PasswordIn(InputModel):
     old_password: str = Field(min_length=1, max_length=128)
     new_password: str = Field(min_length=1, max_length=128)
 

@@ -12,17 +12,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 
-from services.api.deps import ActorDep, SessionDep, TokenDep, run_read, run_write
+from services.api.deps import ActorDep, SessionDep, TokenDep, caller_name, oauth2, run_read, run_write, to_http
+from services.api.inputs import InputModel, MoneyText, Month
 from services.auth import Actor, mask_name, mask_phone, payment_callback_key, require_role, sees_personal_data
 from services.billing import payments, reports
 from services.billing.models import Bill, BillLine, Unit
 from services.billing.readings import import_readings_csv
 from services.billing.rules import FeeRules, load_rules
 from services.billing.run import parse_month, run_bills
-from services.errors import Forbidden, UnknownEntity
+from services.errors import Forbidden, InvalidInput, UnknownEntity
+from services.parsing import decode_utf8
 
 from services.api.guard import allow, deferred
 from services.policy import BILLING, OFFICE, OPERATORS, PAYERS, SIGNED, MiB
@@ -143,9 +145,8 @@ def bill(month: str, unit_id: str, session: SessionDep, actor: ActorDep) -> dict
     return _bill_json(b, lines)
 
 
-class RunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+class RunIn(InputModel):
+    month: Month
     preview: bool = False
 
 
@@ -163,15 +164,19 @@ def run(body: RunIn, request: Request, session: SessionDep, actor: ActorDep) -> 
 
 @router.post("/readings", dependencies=[deferred(OPERATORS.with_body(16 * MiB))])
 async def readings(request: Request) -> dict[str, Any]:
-    """Import meter readings: CSV body (``text/csv``) ``unit_id,kind,month,reading``; all or nothing."""
-    text = (await request.body()).decode("utf-8-sig", errors="strict")
-    return await run_write(request, lambda s, a: (require_role(a, *STAFF_ROLES), import_readings_csv(s, a, text))[1])
+    """Import meter readings: CSV body (``text/csv``, UTF-8) ``unit_id,kind,month,reading``; all or nothing."""
+    token = await oauth2(request)
+    caller_name(request, token)  # 401 before the body is decoded (the guard already checked it)
+    try:
+        text = decode_utf8(await request.body(), "the body")
+    except InvalidInput as exc:
+        raise to_http(exc) from None
+    return await run_write(request, lambda s, a: import_readings_csv(s, a, text), token=token)
 
 
-class PaymentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PaymentIn(InputModel):
     unit_id: str = Field(min_length=1, max_length=128)
-    amount: str = Field(description="yuan, decimal string with at most 2 decimals", max_length=20)
+    amount: MoneyText
     reference: str = Field(min_length=1, max_length=128)
     received_on: date | None = None
     method: Literal["cash", "bank", "wechat", "alipay", "card"] = "cash"
@@ -187,10 +192,9 @@ def payment(body: PaymentIn, session: SessionDep, actor: ActorDep) -> dict[str, 
             "account": payments.account(session, p.unit_id)}
 
 
-class IntentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IntentIn(InputModel):
     unit_id: str = Field(min_length=1, max_length=128)
-    amount: str = Field(max_length=20)
+    amount: MoneyText
 
 
 @router.post("/payment-intents", status_code=201, dependencies=[allow(PAYERS)])
@@ -250,8 +254,7 @@ def report_reconciliation(session: SessionDep, actor: ActorDep) -> dict[str, Any
     return reports.reconciliation(session)
 
 
-class DunningIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DunningIn(InputModel):
     as_of: date | None = None
     min_days: int = Field(30, ge=0, le=3650)
 

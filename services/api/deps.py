@@ -13,7 +13,7 @@ from typing import Annotated, AsyncIterator
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -70,6 +70,9 @@ async def session_scope(request: Request, db: Annotated[Database, Depends(get_da
     except IntegrityError as exc:
         await run_in_threadpool(session.rollback)
         raise HTTPException(409, f"conflicts with stored data: {str(exc.orig).splitlines()[0]}") from exc
+    except DataError as exc:
+        await run_in_threadpool(session.rollback)
+        raise _data_error(exc) from exc
     except BaseException:
         await run_in_threadpool(session.rollback)
         raise
@@ -168,3 +171,13 @@ def _unit_of_work(db: Database, work, claims: dict | None, write: bool, policy: 
         raise to_http(exc) from exc
     except IntegrityError as exc:
         raise HTTPException(409, f"conflicts with stored data: {str(exc.orig).splitlines()[0]}") from exc
+    except DataError as exc:
+        raise _data_error(exc) from exc
+
+
+def _data_error(exc: DataError) -> HTTPException:
+    """A value the database refuses (NUL in text, a number beyond its column): 422, not 500.
+
+    Request models refuse these first; this covers path and query values and form fields.
+    """
+    return HTTPException(422, f"a value cannot be stored: {str(exc.orig).splitlines()[0]}")

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from live.errors import AlarmError
@@ -26,6 +26,7 @@ from live.ingest import iso
 from live.kinds import KINDS
 from services.api.deps import ActorDep, TokenDep, run_read, run_write
 from services.api.guard import allow, deferred
+from services.api.inputs import InputModel
 from services.auth import Actor, audit, decode_claims, load_actor
 from services.errors import ServiceError
 from services.policy import ANY_USER, OPERATORS, DeviceAccess, KiB
@@ -44,11 +45,10 @@ def _live(request_or_ws) -> Any:
     return comp
 
 
-class AckIn(BaseModel):
+class AckIn(InputModel):
     """Acknowledgement of an alarm: an optional note. The acknowledgement records the
     logged-in user; ``by`` is accepted for old clients and ignored (deprecated)."""
 
-    model_config = ConfigDict(extra="forbid")
     by: str | None = Field(None, max_length=128, description="deprecated and ignored: the logged-in user is recorded",
                            deprecated=True)
     note: str | None = Field(None, max_length=2000)

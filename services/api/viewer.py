@@ -53,6 +53,8 @@ def static_file(root: str, path: str) -> FileResponse:
     base = ROOTS.get(root)
     if base is None:
         raise HTTPException(404, f"unknown static root {root!r}")
+    if "\x00" in path:  # no file name holds NUL (resolve() would raise)
+        raise HTTPException(404, f"no file {path!r} under /viewer/{root}")
     target = (base / path).resolve()
     if not target.is_relative_to(base.resolve()) or not target.is_file():
         raise HTTPException(404, f"no file {path!r} under /viewer/{root}")

@@ -6,9 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import select
 
+from services.api.inputs import InputModel
 from services.api.deps import ActorDep, CommunityDep, SessionDep, TokenDep, caller_name, get_database, run_write
 from services.auth import require_role
 from services.errors import InvalidInput, UnknownEntity
@@ -30,7 +31,7 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
-class LocationIn(BaseModel):
+class LocationIn(InputModel):
     """Exactly one twin id: a space, a device or a billing unit."""
 
     model_config = ConfigDict(extra="forbid")
@@ -46,7 +47,7 @@ class LocationIn(BaseModel):
         return self
 
 
-class WorkOrderIn(BaseModel):
+class WorkOrderIn(InputModel):
     model_config = ConfigDict(extra="forbid")
     description: str = Field(min_length=1, max_length=2000)
     location: LocationIn
@@ -57,14 +58,14 @@ class WorkOrderIn(BaseModel):
     contact_phone: str | None = Field(None, max_length=32)
 
 
-class TransitionIn(BaseModel):
+class TransitionIn(InputModel):
     model_config = ConfigDict(extra="forbid")
     to: str = Field(min_length=1, max_length=32)
     note: str | None = Field(None, max_length=2000)
     assignee: str | None = Field(None, max_length=128)
 
 
-class RatingIn(BaseModel):
+class RatingIn(InputModel):
     model_config = ConfigDict(extra="forbid")
     rating: int = Field(ge=1, le=5)
     comment: str | None = Field(None, max_length=2000)

@@ -1,42 +1,63 @@
 """Money: ``Decimal`` yuan rounded to the fen with ROUND_HALF_UP, tiered prices, allocation.
 
-No float ever touches money: inputs are parsed from strings (or ints) and every amount
-stored or shown is quantized with :func:`fen`.
+No float ever touches money: inputs are parsed from ASCII decimal strings (or ints) by
+:func:`parse_money` / :func:`parse_quantity`, bounded by the column they are stored in
+(:data:`MONEY`, :data:`QUANTITY`, :data:`PRICE`, :data:`AREA`), and every amount stored or
+shown is quantized with :func:`fen`. Computed amounts are checked with :func:`fits` before
+they are written.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Iterable, Sequence
 
-from services.errors import InvalidInput
+from services.billing.models import BillLine, MeterReading, Unit
+from services.billing.models import Money as _MoneyType
+from services.parsing import Fixed, parse_decimal
 
-__all__ = ["FEN", "ZERO", "allocate_by_weight", "fen", "parse_money", "tiered_charge"]
+__all__ = ["AREA", "FEN", "MONEY", "PRICE", "QUANTITY", "ZERO", "allocate_by_weight", "fen", "fits", "parse_money",
+           "parse_quantity", "tiered_charge"]
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
+#: yuan with fen, ``Numeric(14, 2)``: at most 999,999,999,999.99
+MONEY = Fixed.of(_MoneyType)
+#: meter readings and line quantities (kWh, m³), ``Numeric(14, 3)``
+QUANTITY = Fixed.of(MeterReading.__table__.c.reading.type)
+#: unit prices and rates (yuan per kWh, m³, m²), ``Numeric(14, 4)``
+PRICE = Fixed.of(BillLine.__table__.c.unit_price.type)
+#: unit areas (m²), ``Numeric(12, 2)``
+AREA = Fixed.of(Unit.__table__.c.area_m2.type)
+#: working precision of billing arithmetic: products of bounded inputs stay exact
+_PRECISION = 60
 
 
 def fen(amount: Decimal) -> Decimal:
-    """Round yuan to the fen, half up (0.005 → 0.01)."""
-    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+    """Round yuan to the fen, half up (0.005 → 0.01); exact for any finite amount."""
+    with localcontext() as ctx:
+        ctx.prec = max(_PRECISION, amount.adjusted() + 4)
+        return amount.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
 def parse_money(value: object, name: str = "amount", *, positive: bool = False) -> Decimal:
-    """Parse a money value (string or int, never float) into yuan; raise naming the value."""
-    if isinstance(value, float):
-        raise InvalidInput(f"{name}={value!r} must be a decimal string, not a float")
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(f"{name}={value!r} is not a decimal amount") from None
-    if not amount.is_finite():
-        raise InvalidInput(f"{name}={value!r} is not a finite amount")
-    if amount != fen(amount):
-        raise InvalidInput(f"{name}={value!r} has more than 2 decimals (fen)")
-    if positive and amount <= 0:
-        raise InvalidInput(f"{name}={value!r} must be > 0")
-    return fen(amount)
+    """Parse yuan (ASCII decimal string or int, never float; at most 2 decimals; fits
+    :data:`MONEY`) into a fen-quantized ``Decimal``; raise naming the value.
+
+    >>> parse_money("12.5")
+    Decimal('12.50')
+    """
+    return fen(parse_decimal(value, name, MONEY, minimum=None, positive=positive))
+
+
+def parse_quantity(value: object, name: str, fixed: Fixed = QUANTITY) -> Decimal:
+    """Parse a quantity >= 0 (kWh, m³, m²) that fits ``fixed``; raise naming the value."""
+    return parse_decimal(value, name, fixed, minimum=0)
+
+
+def fits(amount: Decimal, name: str, fixed: Fixed = MONEY) -> Decimal:
+    """Return a computed ``amount`` when the column holds it, else raise naming it (422)."""
+    return fixed.check(amount, name)
 
 
 def tiered_charge(used: Decimal, tiers: Sequence[tuple[Decimal | None, Decimal]],
@@ -67,15 +88,17 @@ def tiered_charge(used: Decimal, tiers: Sequence[tuple[Decimal | None, Decimal]]
     lower = Decimal(0)
     total = Decimal(0)
     parts: list[tuple[Decimal, Decimal]] = []
-    for upper, price in tiers:
-        hi = end if upper is None else min(end, upper)
-        lo = max(start, lower)
-        if hi > lo:
-            parts.append((hi - lo, price))
-            total += (hi - lo) * price
-        if upper is None or end <= upper:
-            break
-        lower = upper
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        for upper, price in tiers:
+            hi = end if upper is None else min(end, upper)
+            lo = max(start, lower)
+            if hi > lo:
+                parts.append((hi - lo, price))
+                total += (hi - lo) * price
+            if upper is None or end <= upper:
+                break
+            lower = upper
     return total, parts
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -24,6 +25,7 @@ from services.billing.models import Allocation, Bill, Payment, PaymentIntent, Un
 from services.billing.money import ZERO, fen, parse_money
 from services.db import utcnow
 from services.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, UnknownEntity
+from services.parsing import check_text
 
 __all__ = [
     "SIGNATURE_HEADER", "account", "apply_all_credit", "apply_credit", "create_intent",
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 SIGNATURE_HEADER = "X-Twin-Signature"
+_INTENT_ID = re.compile(r"[0-9a-f]{32}")
 METHODS = ("cash", "bank", "wechat", "alipay", "card", "gateway")
 
 
@@ -150,15 +153,19 @@ def handle_callback(session: Session, key: bytes, body: bytes, signature: str | 
     The body is JSON ``{"intent_id", "status": "succeeded"|"failed", "amount", "gateway_ref"}``
     signed with HMAC-SHA256 (header ``X-Twin-Signature: sha256=<hex>``).
     """
-    if not signature or not hmac.compare_digest(signature.strip(), sign(key, body)):
+    # a header is decoded as Latin-1: non-ASCII text cannot be a hex HMAC (and would make
+    # compare_digest raise), so it is refused like a wrong signature
+    if not signature or not signature.isascii() or not hmac.compare_digest(signature.strip(), sign(key, body)):
         raise NotAuthenticated("callback signature is missing or wrong")
     try:
         msg = json.loads(body)
-        intent_id, status = str(msg["intent_id"]), str(msg["status"])
+        intent_id, status = msg["intent_id"], msg["status"]
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(f"callback body must be JSON with intent_id and status ({exc})") from None
+    if not isinstance(intent_id, str) or not _INTENT_ID.fullmatch(intent_id):
+        raise InvalidInput(f"intent_id={str(intent_id)[:80]!r} is not a payment intent id (32 hex digits)")
     if status not in ("succeeded", "failed"):
-        raise InvalidInput(f"status={status!r} must be 'succeeded' or 'failed'")
+        raise InvalidInput(f"status={str(status)[:80]!r} must be 'succeeded' or 'failed'")
     intent = session.get(PaymentIntent, intent_id, with_for_update=True)
     if intent is None:
         raise UnknownEntity(f"payment intent {intent_id!r} does not exist")
@@ -170,7 +177,7 @@ def handle_callback(session: Session, key: bytes, body: bytes, signature: str | 
     if amount != intent.amount:
         raise InvalidInput(f"amount={amount} differs from the intent's {intent.amount}")
     intent.status, intent.settled_at = status, utcnow()
-    intent.gateway_ref = str(msg.get("gateway_ref") or "")[:128] or None
+    intent.gateway_ref = check_text(str(msg.get("gateway_ref") or ""), "gateway_ref")[:128] or None
     if status == "succeeded":
         payment, _ = record_payment(session, SYSTEM, unit_id=intent.unit_id, amount=str(intent.amount),
                                     reference=f"intent:{intent.id}", method="gateway")

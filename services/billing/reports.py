@@ -16,7 +16,7 @@ import csv
 import io
 from collections import defaultdict
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, Iterable
 
 from sqlalchemy import func, select
@@ -37,22 +37,27 @@ AGEING_BUCKETS = ("1-30", "31-60", "61-90", "90+")
 def late_fee(total: Decimal, due_on: date, payments: Iterable[tuple[date, Decimal]], as_of: date,
              rule: LateFee) -> Decimal:
     """Return the late fee of one bill as of ``as_of`` (see the module notes)."""
-    start = due_on + timedelta(days=rule.grace_days + 1)
+    try:
+        start = due_on + timedelta(days=rule.grace_days + 1)
+    except OverflowError:  # grace beyond year 9999: never late
+        return ZERO
     if as_of < start:
         return ZERO
-    outstanding = total
-    fee = Decimal(0)
-    day = start
-    for paid_on, amount in sorted(payments):
-        if paid_on > as_of:
-            break
-        if paid_on > day:
-            fee += outstanding * rule.rate_per_day * (paid_on - day).days
-            day = paid_on
-        outstanding -= amount
-    if outstanding > 0:
-        fee += outstanding * rule.rate_per_day * ((as_of - day).days + 1)
-    return fen(min(fee, total * rule.cap_ratio))
+    with localcontext() as ctx:
+        ctx.prec = 60  # bounded inputs (money, ratio, days) multiply exactly
+        outstanding = total
+        fee = Decimal(0)
+        day = start
+        for paid_on, amount in sorted(payments):
+            if paid_on > as_of:
+                break
+            if paid_on > day:
+                fee += outstanding * rule.rate_per_day * (paid_on - day).days
+                day = paid_on
+            outstanding -= amount
+        if outstanding > 0:
+            fee += outstanding * rule.rate_per_day * ((as_of - day).days + 1)
+        return fen(min(fee, total * rule.cap_ratio))
 
 
 def _bucket(days: int) -> str:

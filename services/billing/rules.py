@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from services.billing.money import MONEY, PRICE, QUANTITY
 from services.errors import InvalidInput
+from services.parsing import Fixed, check_text, decode_utf8, parse_decimal, parse_int
 
 __all__ = ["DEFAULT_RULES", "FeeRules", "LateFee", "PropertyRule", "SharedCharge", "Utility", "load_rules"]
 
@@ -23,16 +25,50 @@ DEFAULT_RULES = Path(__file__).resolve().parent / "fee_rules.yaml"
 UNIT_KINDS = ("apartment", "parking", "shop")
 
 
-def _dec(value: Any, where: str, *, minimum: Decimal | None = Decimal(0)) -> Decimal:
-    if isinstance(value, float):
-        raise InvalidInput(f"{where}={value!r} must be a decimal string, not a float")
-    try:
-        d = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(f"{where}={value!r} is not a decimal number") from None
-    if not d.is_finite() or (minimum is not None and d < minimum):
-        raise InvalidInput(f"{where}={value!r} must be a finite number >= {minimum}")
-    return d
+#: a fixed fee (yuan with fen) stored as a line's amount and unit price: Numeric(12, 2) fits both
+FEE = Fixed(PRICE.precision - PRICE.scale + MONEY.scale, MONEY.scale)
+#: late-fee ratios (per day, cap): not stored, bounded so that arithmetic stays exact
+RATIO = Fixed(12, 6)
+#: a whole number of days (due, grace): at most ten years
+MAX_DAYS = 3650
+
+
+def _dec(value: Any, where: str, fixed: Fixed = PRICE, *, maximum: Decimal | None = None) -> Decimal:
+    """A decimal >= 0 of the rules file: ASCII, fits ``fixed`` (one parser: services.parsing)."""
+    if value is None:
+        raise InvalidInput(f"{where} is missing (a decimal string, e.g. \"2.00\")")
+    return parse_decimal(value, where, fixed, minimum=0, maximum=maximum)
+
+
+def _fee(value: Any, where: str) -> Decimal:
+    """A fixed monthly fee: yuan >= 0 with fen, that fits the unit-price column too."""
+    return _dec(value, where, FEE)
+
+
+def _floor(value: Any, where: str) -> int | None:
+    return None if value is None else parse_int(value, where)
+
+
+def _text(value: Any, where: str, max_chars: int) -> str:
+    """A name of the rules that ends up in a bill (its column holds ``max_chars``)."""
+    text = check_text(str(value), where)
+    if len(text) > max_chars:
+        raise InvalidInput(f"{where}={text[:40]!r}... is longer than {max_chars} characters")
+    return text
+
+
+def _mapping(raw: Any, where: str) -> dict:
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where} must be a mapping, not {type(raw).__name__}")
+    return raw
+
+
+def _list(raw: Any, where: str) -> list:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{where} must be a list, not {type(raw).__name__}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -119,22 +155,24 @@ def _utility(name: str, raw: dict) -> Utility:
         raise InvalidInput(f"utilities.{name}.period={period!r} must be 'month' or 'year'")
     tiers: list[tuple[Decimal | None, Decimal]] = []
     last = Decimal(0)
-    raw_tiers = raw.get("tiers") or []
+    raw_tiers = _list(raw.get("tiers"), f"utilities.{name}.tiers")
     for i, t in enumerate(raw_tiers):
         where = f"utilities.{name}.tiers[{i}]"
+        t = _mapping(t, where)
         price = _dec(t.get("price"), f"{where}.price")
         upper = t.get("up_to")
         if upper is None and i != len(raw_tiers) - 1:
             raise InvalidInput(f"{where}: only the last tier may omit up_to")
         if upper is not None:
-            upper = _dec(upper, f"{where}.up_to")
+            upper = _dec(upper, f"{where}.up_to", QUANTITY)
             if upper <= last:
                 raise InvalidInput(f"{where}.up_to={upper} must be above the previous bound {last}")
             last = upper
         tiers.append((upper, price))
     if not tiers or tiers[-1][0] is not None:
         raise InvalidInput(f"utilities.{name}.tiers must end with a tier without up_to")
-    return Utility(name, str(raw.get("unit", "")), period, _kinds(raw.get("kinds"), f"utilities.{name}"), tuple(tiers))
+    return Utility(name, _text(raw.get("unit", ""), f"utilities.{name}.unit", 16), period,
+                   _kinds(raw.get("kinds"), f"utilities.{name}"), tuple(tiers))
 
 
 def parse_rules(raw: dict) -> FeeRules:
@@ -142,28 +180,30 @@ def parse_rules(raw: dict) -> FeeRules:
     if not isinstance(raw, dict):
         raise InvalidInput("fee rules must be a mapping")
     prop = []
-    for i, r in enumerate(raw.get("property_fee") or []):
+    for i, r in enumerate(_list(raw.get("property_fee"), "property_fee")):
+        where = f"property_fee[{i}]"
+        r = _mapping(r, where)
         kind = r.get("kind")
         if kind is not None and kind not in UNIT_KINDS:
-            raise InvalidInput(f"property_fee[{i}].kind={kind!r} must be one of {', '.join(UNIT_KINDS)}")
-        prop.append(PropertyRule(_dec(r.get("rate"), f"property_fee[{i}].rate"), kind, r.get("building_type"),
-                                 r.get("min_floor"), r.get("max_floor")))
-    parking = {str(k): _dec(v, f"parking.{k}") for k, v in (raw.get("parking") or {}).items()}
-    utilities = tuple(_utility(n, u or {}) for n, u in (raw.get("utilities") or {}).items())
+            raise InvalidInput(f"{where}.kind={kind!r} must be one of {', '.join(UNIT_KINDS)}")
+        prop.append(PropertyRule(_dec(r.get("rate"), f"{where}.rate"), kind, r.get("building_type"),
+                                 _floor(r.get("min_floor"), f"{where}.min_floor"),
+                                 _floor(r.get("max_floor"), f"{where}.max_floor")))
+    parking = {str(k): _fee(v, f"parking.{k}") for k, v in _mapping(raw.get("parking") or {}, "parking").items()}
+    utilities = tuple(_utility(_text(n, f"utilities.{n}", 32), _mapping(u or {}, f"utilities.{n}"))
+                      for n, u in _mapping(raw.get("utilities") or {}, "utilities").items())
     shared = []
-    for i, s in enumerate(raw.get("shared_charges") or []):
-        shared.append(SharedCharge(str(s.get("name", f"shared {i}")), _dec(s.get("amount"), f"shared_charges[{i}].amount"),
+    for i, s in enumerate(_list(raw.get("shared_charges"), "shared_charges")):
+        s = _mapping(s, f"shared_charges[{i}]")
+        amount = parse_decimal(s.get("amount"), f"shared_charges[{i}].amount", MONEY, minimum=0)
+        shared.append(SharedCharge(_text(s.get("name", f"shared {i}"), f"shared_charges[{i}].name", 200), amount,
                                    str(s.get("scope", "community")), _kinds(s.get("kinds"), f"shared_charges[{i}]")))
-    lf = raw.get("late_fee") or {}
-    grace = lf.get("grace_days", 30)
-    if not isinstance(grace, int) or grace < 0:
-        raise InvalidInput(f"late_fee.grace_days={grace!r} must be a whole number >= 0")
-    late = LateFee(_dec(lf.get("rate_per_day", "0.003"), "late_fee.rate_per_day"), grace,
-                   _dec(lf.get("cap_ratio", "1.00"), "late_fee.cap_ratio"))
-    due_days = raw.get("due_days", 15)
-    if not isinstance(due_days, int) or due_days < 0:
-        raise InvalidInput(f"due_days={due_days!r} must be a whole number >= 0")
-    return FeeRules(str(raw.get("version", "unversioned")), due_days, tuple(prop), parking, utilities,
+    lf = _mapping(raw.get("late_fee") or {}, "late_fee")
+    grace = parse_int(lf.get("grace_days", 30), "late_fee.grace_days", minimum=0, maximum=MAX_DAYS)
+    late = LateFee(_dec(lf.get("rate_per_day", "0.003"), "late_fee.rate_per_day", RATIO, maximum=Decimal(1)),
+                   grace, _dec(lf.get("cap_ratio", "1.00"), "late_fee.cap_ratio", RATIO, maximum=Decimal(100)))
+    due_days = parse_int(raw.get("due_days", 15), "due_days", minimum=0, maximum=MAX_DAYS)
+    return FeeRules(_text(raw.get("version", "unversioned"), "version", 64), due_days, tuple(prop), parking, utilities,
                     tuple(shared), late)
 
 
@@ -175,7 +215,7 @@ def load_rules(path: Path | str | None = None, *, site: Path | str | None = None
                 path = Path(site) / name
                 break
     path = Path(path) if path is not None else DEFAULT_RULES
-    text = path.read_text(encoding="utf-8")
+    text = decode_utf8(path.read_bytes(), path.name)
     try:
         raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:

@@ -16,7 +16,6 @@ After writing, unallocated payments (credit) are applied to the new bills, oldes
 
 from __future__ import annotations
 
-import re
 import sys
 from calendar import monthrange
 from dataclasses import dataclass, field
@@ -28,22 +27,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.billing.models import Bill, BillLine, MeterReading, Unit
-from services.billing.money import ZERO, allocate_by_weight, fen, tiered_charge
+from services.billing.money import MONEY, QUANTITY, ZERO, allocate_by_weight, fen, fits, tiered_charge
 from services.billing.rules import FeeRules
 from services.db import utcnow
 from services.errors import InvalidInput
+from services.parsing import parse_month
 
 __all__ = ["BillDraft", "RunResult", "bill_id", "compute_bills", "due_date", "parse_month", "run_bills"]
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-def parse_month(month: str) -> tuple[int, int]:
-    """Return ``(year, month)`` of ``YYYY-MM`` or raise naming the value."""
-    m = _MONTH.match(month or "")
-    if not m or not 1970 <= int(m.group(1)) <= 2999:
-        raise InvalidInput(f"month={month!r} must be YYYY-MM between 1970-01 and 2999-12 (e.g. 2026-03)")
-    return int(m.group(1)), int(m.group(2))
+#: a line's description column (String(255)); many tiers make a long one, cut to fit
+_DESCRIPTION_CHARS = BillLine.__table__.c.description.type.length
 
 
 def _shift(month: str, delta: int) -> str:
@@ -131,8 +124,17 @@ def _utility_line(util, unit_id: str, month: str, prev_month: str, year_start: s
     amount, parts = tiered_charge(used, util.tiers, before)
     tiers = " + ".join(f"{q}×{p}" for q, p in parts)
     since = f", {before} {util.unit} earlier this year" if before else ""
-    return {"item": util.name, "description": f"{util.name} {used} {util.unit}{since}: {tiers}",
+    return {"item": util.name, "description": f"{util.name} {used} {util.unit}{since}: {tiers}"[:_DESCRIPTION_CHARS],
             "quantity": used, "unit_price": None, "amount": fen(amount), "detail": None}
+
+
+def _check_fits(draft: BillDraft, month: str) -> None:
+    """Refuse (422) a bill whose amounts or quantities its columns cannot hold."""
+    where = f"unit {draft.unit_id!r} in {month}"
+    for ln in draft.lines:
+        fits(ln["amount"], f"{where}: {ln['item']} amount", MONEY)
+        fits(ln["quantity"], f"{where}: {ln['item']} quantity", QUANTITY)
+    fits(draft.total, f"{where}: bill total", MONEY)
 
 
 def compute_bills(session: Session, rules: FeeRules, month: str, *,
@@ -183,6 +185,7 @@ def compute_bills(session: Session, rules: FeeRules, month: str, *,
         for name, share in shares.get(unit.id, []):
             draft.lines.append({"item": "shared", "description": f"{name} (by area {unit.area_m2} m²)",
                                 "quantity": unit.area_m2, "unit_price": None, "amount": share, "detail": None})
+        _check_fits(draft, month)
         drafts.append(draft)
     return drafts, warnings, len(existing)
 

@@ -7,6 +7,7 @@ never deleted while bills refer to them).
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.billing.models import Unit
+from services.billing.money import AREA
 from services.errors import InvalidInput
 from twin.model import Building, Community
 
@@ -51,6 +53,18 @@ def _floor(community: Community, building: Building | None, storey_id: str | Non
     return None
 
 
+def _area(unit_id: str, area_m2: object) -> Decimal:
+    """The unit's area (m², from the twin: a float) to the cm², bounded by its column."""
+    where = f"billing unit {unit_id!r}: area_m2"
+    if isinstance(area_m2, bool) or not isinstance(area_m2, (int, float, Decimal)) or not math.isfinite(area_m2):
+        raise InvalidInput(f"{where}={area_m2!r} must be a finite number >= 0")
+    area = Decimal(repr(area_m2) if isinstance(area_m2, float) else area_m2)
+    area = AREA.check(area.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if abs(area) <= AREA.max else area, where)
+    if area < 0:
+        raise InvalidInput(f"{where}={area_m2!r} must be >= 0")
+    return area
+
+
 def unit_records(community: Community) -> list[dict[str, Any]]:
     """Return one dict per billing unit with the columns of :class:`Unit`."""
     buildings = {b.id: b for b in community.buildings}
@@ -58,8 +72,7 @@ def unit_records(community: Community) -> list[dict[str, Any]]:
     features = {f.id: f for f in community.features}
     out = []
     for u in community.billing_units:
-        if u.area_m2 is None or u.area_m2 < 0:
-            raise InvalidInput(f"billing unit {u.id!r}: area_m2={u.area_m2!r} must be >= 0")
+        area = _area(u.id, u.area_m2)
         b = buildings.get(u.building_id) if u.building_id else None
         h = households.get(u.id)
         feature = features.get(u.feature_id) if u.feature_id else None
@@ -69,7 +82,7 @@ def unit_records(community: Community) -> list[dict[str, Any]]:
         out.append({
             "id": u.id, "kind": u.kind, "building_id": u.building_id, "storey_id": u.storey_id,
             "space_id": u.space_id,
-            "area_m2": Decimal(str(u.area_m2)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+            "area_m2": area,
             "floor": _floor(community, b, u.storey_id), "building_type": building_type(b),
             "level": level, "owner": u.owner or (h.owner if h else None),
             "phone": u.phone or (h.phone if h else None), "email": u.attributes.get("email"),

@@ -78,7 +78,9 @@ def import_readings(path: Path = typer.Argument(..., help="CSV: unit_id,kind,mon
     from services.auth import SYSTEM
     from services.billing.readings import import_readings_csv
 
-    text = path.read_text(encoding="utf-8-sig")
+    from services.parsing import decode_utf8
+
+    text = decode_utf8(path.read_bytes(), path.name)
     db = Database(get_settings().resolved_db_url)
     try:
         db.migrate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from services.errors import InvalidInput
+from services.parsing import check_text
 
 __all__ = ["MAX_BYTES", "MAX_PER_ORDER", "sniff_image_type", "validate_photo"]
 
@@ -27,6 +28,7 @@ def sniff_image_type(data: bytes) -> str | None:
 
 def validate_photo(filename: str, data: bytes) -> tuple[str, str]:
     """Check a photo; return ``(content_type, sha256)`` or raise :class:`InvalidInput`."""
+    check_text(filename, "filename")
     if not data:
         raise InvalidInput(f"file {filename!r} is empty")
     if len(data) > MAX_BYTES:
