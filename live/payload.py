@@ -117,6 +117,8 @@ class PayloadModel(BaseModel):
                 if key in cls.model_fields:
                     raise PayloadError("wrong_type", f"{key}={value!r} is not a valid value")
             if t is int or t is float:
+                if t is float and value == 0.0:
+                    data[key] = 0.0  # -0.0 is zero: never stored as "-0.0"
                 b = bounds.get(key)
                 if b is not None and not (b[0] <= value <= b[1]):
                     if t is float and not math.isfinite(value):

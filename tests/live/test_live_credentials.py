@@ -298,3 +298,77 @@ def test_cli_writes_credentials(tmp_path):
     assert f"topic write twin/{name}/B1-E-101/#" in (out / "acl").read_text()
     again = run_cli("devices", "credentials", "--site", str(folder), "--out", str(out))
     assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1 and "--force" in again.stderr
+
+
+def test_embedded_broker_tls_listener(creds):
+    site, out, done, c = creds
+    port, tls_port = free_port(), free_port()
+    broker = EmbeddedBroker(port, password_file=c["password_file"], acl_file=c["acl_file"], tls_port=tls_port,
+                            cert_file=c["cert_file"], key_file=c["key_file"]).start()
+    svc = c["service"]
+    try:
+        client, why = _connect(f"mqtts://127.0.0.1:{tls_port}", svc["username"], svc["password"], ca=c["ca_file"], protocol=4)
+        assert client is not None, why
+        client.loop_stop()
+        client.disconnect()
+        client, why = _connect(f"mqtts://127.0.0.1:{tls_port}", svc["username"], svc["password"], protocol=4)
+        assert client is None and "CERTIFICATE_VERIFY_FAILED" in why
+    finally:
+        broker.stop()
+
+
+def test_service_with_credentials_and_the_embedded_broker(tmp_path):
+    """``twin serve`` without TWIN_MQTT_URL but with a credentials file: the embedded broker
+    refuses anonymous logins, the service logs in as its user and applies a device's message."""
+    from fastapi.testclient import TestClient
+
+    from services.app import create_app
+    from services.live_component import LiveComponent
+    from services.settings import Settings
+    from tests.live.common import make_community
+
+    site = f"e{uuid.uuid4().hex[:8]}"
+    com = make_community(site)
+    c = write_credentials(site, [d.id for d in com.devices], tmp_path / "creds")
+    creds = load_credentials(c["credentials_file"])
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=tmp_path / "data",
+                        mqtt_credentials_file=Path(c["credentials_file"]))
+    comp = LiveComponent(settings, com, client_id=f"ing-{site}")
+    app = create_app(settings, community=com, components=[comp])
+    with TestClient(app) as client:
+        assert client.get("/api/health").status_code == 200
+        assert comp.ingestor.url.username == creds["service"]["username"]
+        assert comp.simulator_url().username == creds["simulator"]["username"]
+        url = f"mqtt://127.0.0.1:{comp.embedded.port}"
+        assert _connect(url, protocol=4)[0] is None
+        dev_id = "B1-meter_water"
+        dev, why = _connect(url, dev_id, creds["devices"][dev_id]["password"], protocol=4)
+        assert dev is not None, why
+        dev.publish(f"twin/{site}/B1-meter_gas/telemetry", json.dumps({"ts": time.time(), "volume_m3": 9.0}),
+                    qos=1).wait_for_publish(5)
+        dev.publish(f"twin/{site}/{dev_id}/telemetry", json.dumps({"ts": time.time(), "volume_m3": 2.0}),
+                    qos=1).wait_for_publish(5)
+        wait_until(lambda: comp.pipeline.stats()["applied"] >= 1, 10, what="the device's own message")
+        time.sleep(0.5)
+        s = comp.pipeline.stats()
+        assert s["received"] == 1 and comp.state.get("B1-meter_gas").values == {}
+        dev.loop_stop()
+        dev.disconnect()
+
+
+def test_simulator_cli_refused_login_is_one_line(creds, secure_mosquitto, tmp_path):
+    from tests.live.common import write_site
+
+    site, out, done, c = creds
+    port, tls_port = secure_mosquitto
+    folder, name, devices = write_site(tmp_path)
+    r = run_cli("devices", "simulate", "--site", str(folder), "--mqtt", f"mqtt://127.0.0.1:{port}",
+                "--duration", "60", "--speed", "600", timeout=120)
+    assert r.returncode == 2, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert "refused the login of anonymous" in last
+    r = run_cli("devices", "simulate", "--site", str(folder), "--mqtt", f"mqtts://127.0.0.1:{tls_port}",
+                "--credentials", c["credentials_file"] if "credentials_file" in c else str(out / "credentials.json"),
+                "--duration", "60", "--speed", "600", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "published" in r.stderr

@@ -110,6 +110,9 @@ def test_overflowing_integers_are_dead_lettered_and_good_messages_keep_flowing(d
     with store.engine.connect() as conn:
         seqs = set(conn.execute(sa.select(telemetry.c.seq)).scalars())
     assert BIGINT_MAX in seqs and 0 in seqs
+    with store.engine.connect() as conn:
+        texts = [json.dumps(v) for v in conn.execute(sa.select(telemetry.c["values"])).scalars()]
+    assert not any("-0.0" in t for t in texts), "negative zero is stored as zero"
     assert p.stats()["dead_letters"] == dict(sorted(expected_dead.items()))
     store.dispose()
 
