@@ -261,6 +261,9 @@ def _no_repeated_keys(raw: bytes, data: dict) -> bool:
     plus the colons of their keys and text values when no key repeats (a repeated key adds
     at least one). Anything else (escapes, nested values) goes to the strict parser.
     """
+    colons = raw.count(b":")
+    if colons == len(data):  # one colon per key occurrence at least: no key repeats
+        return True
     if b"\\u" in raw:
         return False
     expected = len(data)
@@ -270,7 +273,7 @@ def _no_repeated_keys(raw: bytes, data: dict) -> bool:
         elif type(v) in (dict, list):
             return False
         expected += k.count(":")
-    return raw.count(b":") == expected
+    return colons == expected
 
 
 def _loads(raw: bytes) -> Any:
