@@ -70,17 +70,23 @@ def verify_password(encoded: str, password: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
+def _lines(path: str | Path, what: str):
+    """Yield ``(line number, stripped line)`` of a Mosquitto-style file, without blanks and
+    ``#`` comments."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"{what} {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    for n, line in enumerate(lines, 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield n, line
+
+
 def read_password_file(path: str | Path) -> dict[str, str]:
     """Return ``{username: hash}`` of a Mosquitto password file."""
     users: dict[str, str] = {}
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CredentialsError(f"password file {path} cannot be read: {exc.strerror}") from None
-    for n, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
+    for n, line in _lines(path, "password file"):
         user, sep, encoded = line.partition(":")
         if not sep or not user:
             raise CredentialsError(f"password file {path} line {n} is not user:hash")
@@ -100,14 +106,7 @@ def read_acl(path: str | Path) -> dict[str, list[tuple[set[str], str]]]:
     """
     rules: dict[str, list[tuple[set[str], str]]] = {}
     user: str | None = None
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CredentialsError(f"ACL file {path} cannot be read: {exc.strerror}") from None
-    for n, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
+    for n, line in _lines(path, "ACL file"):
         word, _, rest = line.partition(" ")
         rest = rest.strip()
         if word == "user" and rest:

@@ -383,6 +383,7 @@ class Pipeline:
             n = self._isolate(items, exc, done, failed)
         except _Unreachable as down:
             written = {id(it) for it in done}
+            self.counters["stored"] += sum(1 for it in done if it[0])
             self._hold([it for it in items if id(it) not in written], states, down.exc)
             self._run_acks([it[2] for it in done if it[2] is not None])
             return 0
