@@ -128,6 +128,11 @@ def make_client(url: BrokerURL, client_id: str, *, persistent: bool = True, manu
                               protocol=mqtt.MQTTv311, clean_session=not persistent, manual_ack=manual_ack)
     if url.username:
         client.username_pw_set(url.username, url.password)
+    if url.tls:
+        import ssl
+
+        client.tls_set(ca_certs=url.ca_file, certfile=url.cert_file, keyfile=url.key_file,
+                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     return client

@@ -14,6 +14,7 @@ or a database outage, and batches grow with the load.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -24,10 +25,10 @@ from typing import Any, Callable
 from live.errors import PayloadError
 from live.kinds import KINDS
 from live.payload import MAX_PAYLOAD_BYTES, Reading, decode
-from live.registry import DeviceRegistry, parse_topic
+from live.registry import DeviceRegistry, parse_topic, topic_for
 from live.state import DeviceState, LiveState
 
-__all__ = ["DEAD_LETTER_REASONS", "Pipeline", "iso"]
+__all__ = ["DEAD_LETTER_REASONS", "MAX_TOPIC_CHARS", "Pipeline", "iso"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,12 @@ DEAD_LETTER_REASONS = (
     "oversized", "bad_topic", "wrong_site", "unknown_device", "unknown_kind", "not_json",
     "not_object", "missing_ts", "bad_ts", "future_ts", "stale_ts", "wrong_type", "not_finite",
     "out_of_range", "unknown_field", "unknown_event", "missing_field", "empty", "duplicate",
-    "out_of_order", "internal_error",
+    "out_of_order", "duplicate_key", "too_deep", "storage_rejected", "internal_error",
 )
+
+#: Longer topics are dead-lettered (``bad_topic``) before they are split (the dead-letter
+#: table keeps 512 characters of a topic).
+MAX_TOPIC_CHARS = 512
 
 EventSink = Callable[[dict], None]
 
@@ -108,7 +113,13 @@ class Pipeline:
         self._batch: list[Reading] = []
         self._batch_dead: list[dict] = []
         self._batch_states: dict[str, DeviceState] = {}
-        self._batch_acks: list[Callable[[], None]] = []
+        #: ack tokens aligned with ``_batch`` and ``_batch_dead`` (None: nothing to ack)
+        self._batch_acks: list = []
+        self._dead_acks: list = []
+        #: reading key → writes it failed alone with an error not about its data
+        self._attempts: dict[tuple, int] = {}
+        self._retry_at = 0.0
+        self._retry_s = 0.0
         self._flush_lock = threading.Lock()
         self.write_errors = 0
         self.last_write_error: str | None = None
@@ -193,6 +204,8 @@ class Pipeline:
         return "applied"
 
     def _validate(self, topic: str, payload: bytes, now: float) -> Reading:
+        if len(topic) > MAX_TOPIC_CHARS:
+            raise PayloadError("bad_topic", f"topic of {len(topic)} characters exceeds {MAX_TOPIC_CHARS}")
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise PayloadError("oversized", f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
         device_id, channel, kind = self._resolve(topic)
@@ -236,9 +249,9 @@ class Pipeline:
                     "device_id": device_id, "detail": detail})
         # duplicates are already stored; they are counted, not stored again
         if self.store is not None and reason != "duplicate":
-            self._batch_dead.append(rec)
-            if ack is not None:
-                self._batch_acks.append(ack)
+            # only what is stored is kept: an oversized payload is not held in full
+            self._batch_dead.append({**rec, "payload": payload[:4096], "payload_bytes": len(payload)})
+            self._dead_acks.append(ack)
         elif ack is not None:
             self._run_acks([ack])
 
@@ -249,8 +262,7 @@ class Pipeline:
             return
         self._batch.append(reading)
         self._batch_states[st.device_id] = st
-        if ack is not None:
-            self._batch_acks.append(ack)
+        self._batch_acks.append(ack)
 
     # -- events ---------------------------------------------------------------------------
     def _emit(self, event: dict) -> None:
@@ -301,34 +313,162 @@ class Pipeline:
         elif len(self._batch) + len(self._batch_dead) >= self.batch_size:
             self.flush()
 
+    #: A reading that fails alone this many times with an error that is not about its data
+    #: (the database answers, yet refuses the row) is dead-lettered as ``storage_rejected``.
+    max_row_attempts = 3
+    #: Back-off between writes while the database is unreachable (s): doubles up to the max.
+    retry_min_s = 0.1
+    retry_max_s = 5.0
+
     def flush(self) -> int:
-        """Write the pending batch, then run its acks; return rows written (0 on failure)."""
+        """Write the pending batch, then run its acks; return telemetry rows written.
+
+        A batch the database refuses is written in halves until the refused rows are found
+        (bisection); each refused row is dead-lettered alone (``storage_rejected`` with the
+        database's first error line), the rest is stored, and every message is acknowledged.
+        While the database is unreachable nothing is dropped: the batch is kept and retried
+        with back-off (:attr:`retry_min_s` doubling up to :attr:`retry_max_s`).
+        """
         if self.store is None:
             return 0
         with self._flush_lock:
+            if self._retry_at and time.monotonic() < self._retry_at:
+                return 0
             with self._lock:
-                batch, dead, states, acks = self._batch, self._batch_dead, list(self._batch_states.values()), self._batch_acks
-                self._batch, self._batch_dead, self._batch_states, self._batch_acks = [], [], {}, []
-            if not (batch or dead or states or acks):
+                batch, dead, states = self._batch, self._batch_dead, list(self._batch_states.values())
+                r_acks, d_acks = self._batch_acks, self._dead_acks
+                self._batch, self._batch_dead, self._batch_states = [], [], {}
+                self._batch_acks, self._dead_acks = [], []
+            if not (batch or dead or states):
                 return 0
             try:
                 n = self.store.write_batch(batch, dead, states)
             except Exception as exc:
-                self.write_errors += 1
-                self.last_write_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                log.error("writing %d readings failed (%s); keeping them for the next flush",
-                          len(batch), self.last_write_error)
-                with self._lock:  # put back in front, keep order
-                    self._batch[:0] = batch
-                    self._batch_dead[:0] = dead
-                    for s in states:
-                        self._batch_states.setdefault(s.device_id, s)
-                    self._batch_acks[:0] = acks
-                return 0
-            self.last_write_error = None
+                return self._write_failed(exc, batch, r_acks, dead, d_acks, states)
+            self._write_ok()
             self.counters["stored"] += n
-            self._run_acks(acks)
+            self._run_acks([a for a in r_acks if a is not None] + [a for a in d_acks if a is not None])
             return n
+
+    def _write_ok(self) -> None:
+        self.last_write_error = None
+        self._retry_at = self._retry_s = 0.0
+
+    def _hold(self, items: list, states: list, exc: BaseException, backoff: bool = True) -> None:
+        """Put unwritten items back in front of the batch (and back off)."""
+        with self._lock:
+            self._batch[:0] = [it[1] for it in items if it[0]]
+            self._batch_acks[:0] = [it[2] for it in items if it[0]]
+            self._batch_dead[:0] = [it[1] for it in items if not it[0]]
+            self._dead_acks[:0] = [it[2] for it in items if not it[0]]
+            for s in states:
+                self._batch_states.setdefault(s.device_id, s)
+        if not backoff:
+            log.error("%d messages kept for the next write (%s)", len(items), _first_line(exc))
+            return
+        self._retry_s = min(self.retry_max_s, max(self.retry_min_s, self._retry_s * 2))
+        self._retry_at = time.monotonic() + self._retry_s
+        log.error("writing %d messages failed (%s); retrying in %.1f s", len(items), _first_line(exc), self._retry_s)
+
+    def _write_failed(self, exc, batch, r_acks, dead, d_acks, states) -> int:
+        self.write_errors += 1
+        self.last_write_error = _first_line(exc)
+        items = [(True, r, a) for r, a in zip(batch, r_acks)] + [(False, d, a) for d, a in zip(dead, d_acks)]
+        if not items or (_transient(exc) and not self.store.ping()):
+            self._hold(items, states, exc)
+            return 0
+        done: list = []
+        failed: list = []
+        try:
+            n = self._isolate(items, exc, done, failed)
+        except _Unreachable as down:
+            written = {id(it) for it in done}
+            self.counters["stored"] += sum(1 for it in done if it[0])
+            self._hold([it for it in items if id(it) not in written], states, down.exc)
+            self._run_acks([it[2] for it in done if it[2] is not None])
+            return 0
+        self.counters["stored"] += n
+        keep, rejected = [], []
+        for item, err in failed:
+            rec = self._reject_stored(item, err, keep)
+            if rec is not None:
+                rejected.append((False, rec, item[2]))
+        acks = [it[2] for it in done if it[2] is not None]
+        if rejected:
+            try:
+                self.store.write_batch([], [it[1] for it in rejected], [])
+                acks += [it[2] for it in rejected if it[2] is not None]
+            except Exception as exc2:
+                keep += rejected
+                exc = exc2
+        try:
+            self.store.write_batch([], [], states)
+            states = []
+        except Exception as exc2:
+            exc = exc2
+        if keep or states:
+            self._hold(keep, states, exc, backoff=False)
+        else:
+            self._write_ok()
+        self._run_acks(acks)
+        return n
+
+    def _write_items(self, items: list) -> int:
+        return self.store.write_batch([it[1] for it in items if it[0]], [it[1] for it in items if not it[0]], ())
+
+    def _isolate(self, items: list, exc: BaseException, done: list, failed: list) -> int:
+        """Write ``items`` (refused together with ``exc``) in halves; collect written items in
+        ``done`` and each item refused alone, with its error, in ``failed``; return rows written."""
+        if len(items) == 1:
+            failed.append((items[0], exc))
+            return 0
+        mid = len(items) // 2
+        n, errors = 0, []
+        for part in (items[:mid], items[mid:]):
+            try:
+                n += self._write_items(part)
+                done.extend(part)
+            except Exception as err:
+                errors.append((part, err))
+        if len(errors) == 2 and all(_transient(e) for _, e in errors) and not self.store.ping():
+            raise _Unreachable(errors[-1][1])  # the database, not a row
+        for part, err in errors:
+            n += self._isolate(part, err, done, failed)
+        return n
+
+    def _reject_stored(self, item: tuple, err: BaseException, keep: list) -> dict | None:
+        """The dead letter of an item the database refused alone (None: keep it or drop it)."""
+        is_reading, obj, ack = item
+        if not is_reading:
+            if obj.get("_retried"):
+                log.error("dead letter on %r cannot be stored (%s); dropped", obj.get("topic"), _first_line(err))
+                self.counters["dead_letter_write_failures"] += 1
+                return None
+            # store what can be stored: escaped text only
+            return {**obj, "topic": ascii(obj["topic"])[1:-1], "detail": ascii(obj["detail"])[1:-1],
+                    "payload": ascii(bytes(obj.get("payload") or b""))[2:-1].encode(), "_retried": True}
+        key = obj.key
+        tries = self._attempts.get(key, 0) + 1
+        if not _data_error(err) and tries < self.max_row_attempts:
+            self._attempts[key] = tries
+            keep.append(item)
+            return None
+        self._attempts.pop(key, None)
+        detail = _first_line(err) if _data_error(err) else f"failed {tries} times alone: {_first_line(err)}"
+        topic = topic_for(self.registry.site, obj.device_id, obj.channel)
+        body = json.dumps(obj.raw, ensure_ascii=True, default=repr).encode()
+        now = self.clock()
+        with self._lock:
+            self.counters["applied"] -= 1
+            self.dead["storage_rejected"] += 1
+            self.recent_dead.append({"received_at": now, "topic": topic, "device_id": obj.device_id,
+                                     "reason": "storage_rejected", "detail": detail,
+                                     "payload": body[:512].decode(), "payload_bytes": len(body)})
+        self._emit({"type": "dead_letter", "ts": iso(now), "reason": "storage_rejected", "topic": topic,
+                    "device_id": obj.device_id, "detail": detail})
+        log.error("reading of %s on %s refused by the database: %s", obj.device_id, obj.channel, detail)
+        return {"received_at": obj.received_at or now, "topic": topic, "device_id": obj.device_id,
+                "reason": "storage_rejected", "detail": detail, "payload": body, "_retried": False}
 
     def _run_acks(self, acks: list) -> None:
         """Acknowledge messages whose outcome is durable (all at once with ``ack_many``)."""
@@ -371,6 +511,46 @@ class Pipeline:
                 "first_received_cpu_s": self.first_received_cpu_s,
                 "last_received_cpu_s": self.last_received_cpu_s,
             }
+
+
+class _Unreachable(Exception):
+    """The database refuses every write: keep the batch and retry later."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line`` of an error (database errors run over many lines)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:500] if text else ''}"
+
+
+def _chain(exc: BaseException):
+    """The error and the driver errors it wraps (SQLAlchemy's ``orig``, ``__cause__``)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        yield exc
+        exc = getattr(exc, "orig", None) or exc.__cause__
+        seen += 1
+
+
+def _data_error(exc: BaseException) -> bool:
+    """Whether the database refused the data itself (so retrying the same row cannot help):
+    DB-API ``DataError`` / ``IntegrityError``, or the driver refusing a Python value."""
+    for e in _chain(exc):
+        names = {c.__name__ for c in type(e).__mro__}
+        if names & {"DataError", "IntegrityError"}:
+            return True
+        if isinstance(e, (OverflowError, ValueError, TypeError)):
+            return True
+    return False
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether an error may go away by itself (connection lost, database locked or down)."""
+    return not _data_error(exc)
 
 
 def _device_of(topic: str) -> str | None:

@@ -12,22 +12,31 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import orjson
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
-                      ValidationError, create_model)
+                      ValidationError, create_model, model_validator)
 
 from live.errors import PayloadError
 from live.kinds import KINDS, STATUS_FIELDS, DeviceKind, ValueField
+from live.store import JSON_INT_RANGE, SEQ_RANGE
 
-__all__ = ["MAX_PAYLOAD_BYTES", "Reading", "decode", "parse_ts", "payload_model"]
+__all__ = ["MAX_PAYLOAD_BYTES", "MAX_TS_CHARS", "PayloadModel", "Reading", "decode", "parse_ts",
+           "payload_model"]
 
 #: Larger payloads are dead-lettered (``oversized``) before parsing.
 MAX_PAYLOAD_BYTES = 64 * 1024
+#: Longest ``ts`` text accepted (an ISO 8601 time with nanoseconds and zone is 35 characters).
+MAX_TS_CHARS = 64
+#: Integer literals with more digits than this are beyond every column; the parser keeps them
+#: as text (:class:`_HugeInt`) instead of building the number.
+_MAX_INT_DIGITS = 40
+_FLOAT_MAX = sys.float_info.max
 
 
 @dataclass
@@ -62,12 +71,77 @@ def _annotation(f: ValueField):
 
 
 def _field_default(f: ValueField):
-    kwargs = {}
-    if f.min is not None:
-        kwargs["ge"] = f.min
-    if f.max is not None:
-        kwargs["le"] = f.max
-    return Field(None, description=f"{f.description} [{f.unit}]" if f.unit else f.description, **kwargs)
+    # ranges are checked by PayloadModel (kind range and column in one place)
+    return Field(None, description=f"{f.description} [{f.unit}]" if f.unit else f.description)
+
+
+class _HugeInt:
+    """An integer literal too long for any column (kept as its text, never converted)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"{self.text[:24]}... ({len(self.text.lstrip('-'))} digits)"
+
+
+class PayloadModel(BaseModel):
+    """Base of every payload model: bounds every number by its kind's range and its column.
+
+    Before any field is validated, each number (JSON integer or float, not boolean) whose key
+    has bounds in :attr:`bounds` must lie inside them, else the message is ``out_of_range``.
+    The bounds of a key are the intersection of the kind's range (:mod:`live.kinds`) and the
+    storage column (:data:`live.store.SEQ_RANGE` for ``seq``, :data:`live.store.JSON_INT_RANGE`
+    for integer values, the double range for ``ts`` and float values), so a value that passes
+    here always fits its column. Subclasses are built by :func:`payload_model`; they only add
+    fields and set :attr:`bounds`.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=False)
+
+    #: key → (low, high, what the bound is): filled per kind and channel by payload_model.
+    bounds: ClassVar[dict[str, tuple[float, float, str]]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_bounds(cls, data: Any) -> Any:
+        bounds = cls.bounds
+        for key, value in data.items():
+            t = type(value)
+            if t is _HugeInt:
+                b = bounds.get(key)
+                if b is not None:
+                    raise PayloadError("out_of_range", f"{key}={value!r} is outside [{b[0]:g}, {b[1]:g}] ({b[2]})")
+                if key in cls.model_fields:
+                    raise PayloadError("wrong_type", f"{key}={value!r} is not a valid value")
+            if t is int or t is float:
+                if t is float and value == 0.0:
+                    data[key] = 0.0  # -0.0 is zero: never stored as "-0.0"
+                b = bounds.get(key)
+                if b is not None and not (b[0] <= value <= b[1]):
+                    if t is float and not math.isfinite(value):
+                        raise PayloadError("not_finite", f"{key}={value!r} is not finite")
+                    raise PayloadError("out_of_range", f"{key}={value!r} is outside [{b[0]:g}, {b[1]:g}] ({b[2]})")
+        return data
+
+
+def _bounds(kind_fields, channel: str) -> dict[str, tuple[float, float, str]]:
+    """Per key: the kind's range intersected with the storage column's range."""
+    lo64, hi64 = JSON_INT_RANGE
+    out = {"seq": (SEQ_RANGE[0], SEQ_RANGE[1], "live_telemetry.seq, 64-bit integer"),
+           "ts": (-_FLOAT_MAX, _FLOAT_MAX, "double precision")}
+    for f in kind_fields:
+        if f.type == "int":
+            lo = lo64 if f.min is None else max(lo64, f.min)
+            hi = hi64 if f.max is None else min(hi64, f.max)
+            out[f.name] = (lo, hi, f"{f.name} range of the kind, 64-bit JSON integer")
+        elif f.type == "float":
+            lo = -_FLOAT_MAX if f.min is None else f.min
+            hi = _FLOAT_MAX if f.max is None else f.max
+            out[f.name] = (lo, hi, f"{f.name} range of the kind")
+    return out
 
 
 _MODELS: dict[tuple[str, str], type[BaseModel]] = {}
@@ -82,7 +156,7 @@ def payload_model(kind: DeviceKind, channel: str) -> type[BaseModel]:
         return model
     fields: dict[str, Any] = {
         "ts": (StrictFloat | StrictStr, Field(...)),
-        "seq": (Optional[StrictInt], Field(None, ge=0)),
+        "seq": (Optional[StrictInt], Field(None)),  # bounded by PayloadModel
     }
     if channel == "status":
         fields["online"] = (StrictBool, Field(...))
@@ -94,8 +168,8 @@ def payload_model(kind: DeviceKind, channel: str) -> type[BaseModel]:
             fields["detail"] = (Optional[str], Field(None, max_length=1000))
     for f in value_fields:
         fields[f.name] = (_annotation(f), _field_default(f))
-    config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=False)
-    model = create_model(f"{kind.name}_{channel}", __config__=config, **fields)
+    model = create_model(f"{kind.name}_{channel}", __base__=PayloadModel, **fields)
+    model.bounds = _bounds(value_fields, channel)
     _MODELS[key] = model
     return model
 
@@ -116,16 +190,104 @@ def parse_ts(value: Any) -> float:
         return float(value) / 1000.0 if value > 1e11 else float(value)
     if isinstance(value, str):
         text = value.strip()
+        if len(text) > MAX_TS_CHARS or not text.isascii():
+            # ISO 8601 is ASCII; Python's int() (and so a lenient parser) reads any Unicode digit
+            raise PayloadError("bad_ts", f"ts={value[:MAX_TS_CHARS]!r} is not ISO 8601 (ASCII, at most "
+                                         f"{MAX_TS_CHARS} characters) or epoch seconds")
         if text.endswith("Z") or text.endswith("z"):
             text = text[:-1] + "+00:00"
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
             raise PayloadError("bad_ts", f"ts={value!r} is not ISO 8601 or epoch seconds") from None
+        if dt.year < 1970:
+            raise PayloadError("bad_ts", f"ts={value!r} is before 1970")
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
         return dt.timestamp()
-    raise PayloadError("bad_ts", f"ts={value!r} is not ISO 8601 or epoch seconds")
+    raise PayloadError("bad_ts", f"ts={repr(value)[:80]} is not ISO 8601 or epoch seconds")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict:
+    """``object_pairs_hook`` of the strict parser: a repeated key is refused."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise PayloadError("duplicate_key", f"key {dup[:64]!r} appears more than once")
+    return out
+
+
+def _parse_int(text: str):
+    return _HugeInt(text) if len(text) > _MAX_INT_DIGITS else int(text)
+
+
+def _loads_strict(raw: bytes) -> Any:
+    """Parse with the standard parser: NaN/Infinity and long integers are read (and refused
+    later with their reason), repeated keys, invalid UTF-8, lone surrogates and nesting
+    beyond the parser's depth are refused here."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError("not_json", f"payload is not UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs, parse_int=_parse_int)
+    except RecursionError:
+        raise PayloadError("too_deep", "JSON nested deeper than the parser allows") from None
+    except ValueError as exc:
+        raise PayloadError("not_json", f"payload is not JSON ({exc.__class__.__name__}: {str(exc)[:200]})") from None
+    if isinstance(data, dict):
+        for k, v in data.items():
+            for s in (k, v):
+                if isinstance(s, str) and not _encodable(s):
+                    raise PayloadError("not_json", f"{k[:64]!r} holds a lone UTF-16 surrogate (not Unicode text)")
+    return data
+
+
+def _encodable(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _no_repeated_keys(raw: bytes, data: dict) -> bool:
+    """True when ``raw`` (parsed by orjson into the flat ``data``) cannot hold a repeated key.
+
+    orjson keeps the last of repeated keys silently. Without ``\\u`` escapes every ``:``
+    outside a string separates a key from its value, and every ``:`` inside a string
+    shows in the parsed text, so ``raw`` has exactly as many colons as the distinct keys
+    plus the colons of their keys and text values when no key repeats (a repeated key adds
+    at least one). Anything else (escapes, nested values) goes to the strict parser.
+    """
+    colons = raw.count(b":")
+    if colons == len(data):  # one colon per key occurrence at least: no key repeats
+        return True
+    if b"\\u" in raw:
+        return False
+    expected = len(data)
+    for k, v in data.items():
+        if type(v) is str:
+            expected += v.count(":")
+        elif type(v) in (dict, list):
+            return False
+        expected += k.count(":")
+    return colons == expected
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            raise PayloadError("too_deep", f"JSON nested deeper than 1024 levels ({exc})") from None
+        # the standard parser also reads NaN/Infinity (reported as not_finite) and long
+        # integers (out_of_range); what it refuses too is not JSON
+        return _loads_strict(raw)
+    if type(data) is dict and not _no_repeated_keys(raw, data):
+        return _loads_strict(raw)
+    return data
 
 
 def _reason_of(err: dict) -> str:
@@ -174,19 +336,12 @@ def decode(
     PayloadError
         With reason ``oversized``, ``not_json``, ``not_object``, ``missing_ts``, ``bad_ts``,
         ``future_ts``, ``stale_ts``, ``wrong_type``, ``not_finite``, ``out_of_range``,
-        ``unknown_field``, ``unknown_event``, ``missing_field`` or ``empty``.
+        ``unknown_field``, ``unknown_event``, ``missing_field``, ``empty``, ``duplicate_key``
+        or ``too_deep``.
     """
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadError("oversized", f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        # the standard parser also reads NaN/Infinity (reported as not_finite) and integers
-        # beyond 64 bits; what it refuses too is not JSON
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise PayloadError("not_json", f"payload is not JSON ({exc.__class__.__name__}: {exc})") from None
+    data = _loads(raw)
     if not isinstance(data, dict):
         raise PayloadError("not_object", f"payload is a JSON {type(data).__name__}, not an object")
     model = payload_model(kind, channel)

@@ -39,6 +39,12 @@ def publish_streams(sim: DeviceSimulator, url: BrokerURL, *, speed: float = 60.0
     """
     client = make_client(url, f"twin-sim-{sim.registry.site}-{uuid.uuid4().hex[:6]}", persistent=False)
     client.reconnect_delay_set(min_delay=1, max_delay=10)
+    refused: list[str] = []
+
+    def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            refused.append(str(reason_code))
+    client.on_connect = on_connect
     try:
         client.connect(**connect_kwargs(url, persistent=False, session_expiry_s=0))
     except OSError as exc:
@@ -55,6 +61,9 @@ def publish_streams(sim: DeviceSimulator, url: BrokerURL, *, speed: float = 60.0
 
     def publish(topic: str, body: bytes) -> None:
         while not client.is_connected():  # broker restarting: hold the stream, lose nothing
+            if refused:
+                raise BrokerError(f"the MQTT broker at {url} refused the login of {url.username or 'anonymous'}: "
+                                  f"{refused[-1]}")
             sleep(0.1)
         infos.append(client.publish(topic, body, qos=1))
         published[0] += 1

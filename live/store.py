@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["LIVE_METADATA", "LiveStore", "telemetry", "rollup", "dead_letters", "device_state",
-           "device_values", "alarms"]
+           "device_values", "alarms", "int_range", "SEQ_RANGE", "JSON_INT_RANGE"]
 
 LIVE_METADATA = sa.MetaData()
 
@@ -92,6 +92,29 @@ device_values = sa.Table(
     sa.Column("ts", sa.Float(precision=53), nullable=False),
 )
 
+
+
+def int_range(column: sa.Column) -> tuple[int, int]:
+    """Return the inclusive range of an integer column (SmallInteger 16, Integer 32, BigInteger 64 bits).
+
+    Raises
+    ------
+    TypeError
+        When the column is not an integer column.
+    """
+    t = column.type
+    for cls, bits in ((sa.SmallInteger, 16), (sa.BigInteger, 64), (sa.Integer, 32)):
+        if isinstance(t, cls):
+            return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    raise TypeError(f"column {column.name!r} of type {t!r} is not an integer column")
+
+
+#: Accepted ``seq``: 0 up to the largest value of ``live_telemetry.seq`` (-1 stores "none").
+SEQ_RANGE = (0, int_range(telemetry.c.seq)[1])
+#: Integers inside JSON values: 64-bit (what the JSON writer and PostgreSQL's ``bigint``
+#: casts of reports can hold).
+JSON_INT_RANGE = (-(2 ** 63), 2 ** 63 - 1)
+
 alarms = sa.Table(
     "live_alarms", LIVE_METADATA,
     sa.Column("id", sa.String(64), primary_key=True),
@@ -136,6 +159,9 @@ class LiveStore:
         An engine or a SQLAlchemy URL (``sqlite:///...``, ``postgresql+psycopg://...``).
     """
 
+    #: SQLite: how long a write waits for another writer's lock before failing (ms).
+    busy_timeout_ms = 10_000
+
     def __init__(self, engine: sa.Engine | str) -> None:
         if isinstance(engine, str):
             kwargs = {"pool_pre_ping": True}
@@ -149,8 +175,27 @@ class LiveStore:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process crashes
-                cur.execute("PRAGMA busy_timeout=10000")
+                cur.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
                 cur.close()
+
+    def ping(self) -> bool:
+        """Whether the database accepts writes right now (SQLite: its write lock can be taken)."""
+        try:
+            if self.engine.dialect.name == "sqlite":
+                raw = self.engine.raw_connection()
+                try:
+                    cur = raw.driver_connection.cursor()
+                    cur.execute("BEGIN IMMEDIATE")
+                    cur.execute("ROLLBACK")
+                    cur.close()
+                finally:
+                    raw.close()
+                return True
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:
+            return False
 
     def create(self) -> None:
         """Create the live tables when they do not exist."""
@@ -259,9 +304,11 @@ class LiveStore:
     def _dead_row(d: dict) -> dict:
         payload = d.get("payload") or b""
         text = payload[:_PAYLOAD_KEEP].decode("utf-8", errors="replace") if isinstance(payload, bytes) else str(payload)[:_PAYLOAD_KEEP]
-        return {"received_at": d["received_at"], "topic": d["topic"][:512], "device_id": d.get("device_id"),
-                "reason": d["reason"], "detail": d["detail"][:2000], "payload": text.replace("\x00", "\ufffd"),
-                "payload_bytes": len(payload)}
+        size = d.get("payload_bytes")
+        return {"received_at": d["received_at"], "topic": _text(d["topic"], 512),
+                "device_id": None if d.get("device_id") is None else _text(d["device_id"], 128),
+                "reason": d["reason"], "detail": _text(d["detail"], 2000), "payload": _text(text, _PAYLOAD_KEEP),
+                "payload_bytes": len(payload) if size is None else size}
 
     def save_alarm(self, record: dict) -> None:
         """Insert or update one alarm record (see :meth:`live.alarms.Alarm.to_record`)."""
@@ -387,6 +434,17 @@ class LiveStore:
         else:
             conn.execute(rollup.insert().values(device_id=dev, field=field, bucket_s=bucket_s, bucket_start=start,
                                                 n=n, min=lo, max=hi, mean=mean, last=last, last_ts=last_ts))
+
+
+def _text(value: str, limit: int) -> str:
+    """``value`` cut to ``limit`` characters, storable as text on SQLite and PostgreSQL (no NUL,
+    no lone surrogate)."""
+    value = value[:limit].replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 def _dumps(value) -> str:

@@ -20,7 +20,7 @@ import orjson
 from fastapi import FastAPI
 
 from live.alarms import Alarm, AlarmBook, WorkOrderSink
-from live.broker import EmbeddedBroker, parse_mqtt_url
+from live.broker import BrokerURL, EmbeddedBroker, parse_mqtt_url
 from live.errors import LiveError
 from live.client import MqttIngestor
 from live.ingest import Pipeline, iso
@@ -32,9 +32,38 @@ from services.migrations import upgrade
 from services.settings import Settings
 from twin.model import Community
 
-__all__ = ["EventHub", "LiveComponent", "Subscriber"]
+__all__ = ["EventHub", "LiveComponent", "Subscriber", "broker_url"]
 
 log = logging.getLogger(__name__)
+
+
+def broker_url(settings: Settings, role: str, url: str | BrokerURL | None = None, *,
+               protocol: int = 5) -> BrokerURL:
+    """The broker URL of ``role`` (``"service"`` or ``"simulator"``) with its login and TLS files.
+
+    ``url`` (default ``settings.mqtt_url``) names the broker. The login is
+    ``TWIN_MQTT_USERNAME``/``TWIN_MQTT_PASSWORD`` when set, else the role's user of
+    ``TWIN_MQTT_CREDENTIALS_FILE``, else the URL's own. For ``mqtts://`` the CA is
+    ``TWIN_MQTT_CA_FILE``, else the credentials file's demo CA, else the system's CAs;
+    ``TWIN_MQTT_CERT_FILE``/``TWIN_MQTT_KEY_FILE`` add a client certificate.
+    """
+    from live.credentials import load_credentials
+
+    if url is None:
+        url = settings.mqtt_url
+    if url is None:
+        raise LiveError("no broker URL: set TWIN_MQTT_URL or pass --mqtt")
+    parsed = parse_mqtt_url(url, protocol=protocol) if isinstance(url, str) else url
+    creds = load_credentials(settings.mqtt_credentials_file) if settings.mqtt_credentials_file else None
+    user = password = None
+    if settings.mqtt_username:
+        user, password = settings.mqtt_username, settings.mqtt_password
+    elif creds is not None:
+        user, password = creds[role]["username"], creds[role]["password"]
+    ca = settings.mqtt_ca_file or (creds.get("ca_file") if creds else None)
+    return parsed.with_options(username=user, password=password, ca_file=str(ca) if ca else None,
+                               cert_file=str(settings.mqtt_cert_file) if settings.mqtt_cert_file else None,
+                               key_file=str(settings.mqtt_key_file) if settings.mqtt_key_file else None)
 
 
 class Subscriber:
@@ -256,8 +285,13 @@ class LiveComponent:
         """
         import sqlalchemy as sa
 
-        if self.settings.mqtt_url:
-            parse_mqtt_url(self.settings.mqtt_url)
+        if self.settings.mqtt_url or self.settings.mqtt_credentials_file:
+            if self.settings.mqtt_url:
+                broker_url(self.settings, "service")
+            else:
+                from live.credentials import load_credentials
+
+                load_credentials(self.settings.mqtt_credentials_file)
         url = self.settings.resolved_db_url
         try:
             if url.startswith("sqlite:///"):
@@ -297,10 +331,10 @@ class LiveComponent:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         if s.mqtt_url:
-            url = parse_mqtt_url(s.mqtt_url)
+            url = broker_url(s, "service")
         else:
-            self.embedded = EmbeddedBroker().start()
-            url = self.embedded.url
+            self.embedded = self._embedded_broker().start()
+            url = broker_url(s, "service", self.embedded.url) if s.mqtt_credentials_file else self.embedded.url
             (s.data_dir / "broker.url").write_text(f"mqtt://127.0.0.1:{self.embedded.port}\n")
         self.store = LiveStore(s.resolved_db_url)
         upgrade(self.store.engine)
@@ -310,6 +344,29 @@ class LiveComponent:
         self.book.load(self.store.load_alarms())
         log.info("live: %d devices, %d restored states, %d rules", len(self.registry), restored, len(self.rules))
         self.ingestor = MqttIngestor(self.pipeline, url, group=self.group, client_id=self.client_id).start(wait_s=15)
+
+    def _embedded_broker(self) -> EmbeddedBroker:
+        """The embedded broker: anonymous, or with the credentials file's password file, ACL
+        and (when it has them) a TLS listener on a free port."""
+        s = self.settings
+        if not s.mqtt_credentials_file:
+            return EmbeddedBroker()
+        from live.broker import free_port
+        from live.credentials import load_credentials
+
+        creds = load_credentials(s.mqtt_credentials_file)
+        tls = creds.get("cert_file") and creds.get("key_file")
+        return EmbeddedBroker(password_file=creds["password_file"], acl_file=creds.get("acl_file"),
+                              tls_port=free_port() if tls else None, cert_file=creds.get("cert_file"),
+                              key_file=creds.get("key_file"))
+
+    def simulator_url(self) -> BrokerURL:
+        """The URL (with the simulator's login when there are credentials) of this service's broker."""
+        if self.settings.mqtt_url:
+            return broker_url(self.settings, "simulator")
+        if self.settings.mqtt_credentials_file:
+            return broker_url(self.settings, "simulator", self.embedded.url)
+        return self.embedded.url
 
     async def stop(self, app: FastAPI) -> None:
         task = getattr(self, "_retention_task", None)

@@ -28,7 +28,17 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(None, description="derived-model cache (default data_dir/cache)")
     site: Path = Field(DEFAULT_SITE, description="site folder used when none is given")
     db_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
-    mqtt_url: str | None = Field(None, description="mqtt://host:port; unset = embedded broker")
+    mqtt_url: str | None = Field(None, description="mqtt://host:port or mqtts://host:port (TLS); "
+                                 "unset = embedded broker")
+    mqtt_username: str | None = Field(None, description="broker user (overrides the URL's and the credentials file's)")
+    mqtt_password: str | None = Field(None, description="broker password of mqtt_username")
+    mqtt_ca_file: Path | None = Field(None, description="CA certificate (PEM) that signed the broker's certificate; "
+                                      "unset = the credentials file's demo CA, else the system CAs")
+    mqtt_cert_file: Path | None = Field(None, description="client certificate (PEM), when the broker requires one")
+    mqtt_key_file: Path | None = Field(None, description="private key (PEM) of mqtt_cert_file")
+    mqtt_credentials_file: Path | None = Field(None, description="credentials.json of `twin devices credentials`: "
+                                               "the service and simulator users, the demo CA; with the embedded "
+                                               "broker also its password file, ACL and TLS listener")
     log_level: str = Field("INFO", description="logging level")
     timezone: str = Field("Asia/Shanghai", description="site time zone for display")
     secret_key: str | None = Field(None, description="token signing key, at least 32 bytes; required by "

@@ -112,7 +112,6 @@ def _free_port(host: str, port: int) -> int:
 
 def _simulate(service, speed: float, stop: threading.Event) -> None:
     """Stream every registered device to the service's broker until ``stop`` is set."""
-    from live.broker import parse_mqtt_url
     from live.publisher import publish_streams
     from live.simulator import DeviceSimulator
 
@@ -121,8 +120,7 @@ def _simulate(service, speed: float, stop: threading.Event) -> None:
         pass
     if stop.is_set():
         return
-    settings = live.settings
-    url = parse_mqtt_url(settings.mqtt_url) if settings.mqtt_url else live.embedded.url
+    url = live.simulator_url()  # with the simulator's login when there are credentials
     sim = DeviceSimulator(live.registry, seed=0)
     try:
         publish_streams(sim, url, speed=speed, stop=stop)
