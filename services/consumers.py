@@ -112,6 +112,9 @@ class DurableConsumer:
         """Apply the wanted rows of one batch (inside the transaction)."""
         raise NotImplementedError
 
+    def committed(self) -> None:
+        """Called after the transaction of a batch committed (e.g. to update memory)."""
+
     def setup(self, conn: sa.Connection, position: int) -> int:
         """Called once at start with the stored position; return the position to start from."""
         return position
@@ -180,13 +183,16 @@ class ConsumerRunner:
         more rows are waiting."""
         c = self.consumer
         c.last_received_at = []
-        with self.engine.begin() as conn:
-            pos = load_offset(conn, c.name, lock=True)
-            rows, new_pos, more = c.fetch(conn, pos)
-            if rows:
-                c.apply(conn, rows)
-            if new_pos != pos:
-                save_offset(conn, c.name, new_pos)
+        with self.engine.connect() as conn:
+            conn.execution_options(sqlite_immediate=True)  # SQLite: take the write lock up front
+            with conn.begin():
+                pos = load_offset(conn, c.name, lock=True)
+                rows, new_pos, more = c.fetch(conn, pos)
+                if rows:
+                    c.apply(conn, rows)
+                if new_pos != pos:
+                    save_offset(conn, c.name, new_pos)
+        c.committed()
         now = time.time()
         self.lags.extend(now - r for r in c.last_received_at)
         self.position = new_pos

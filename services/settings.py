@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="logging level")
     timezone: str = Field("Asia/Shanghai", description="site time zone for display")
     secret_key: str | None = Field(None, description="token signing key (generated if unset)")
+    live_max_age_days: float = Field(30.0, gt=0, le=3660, description="oldest accepted device message (days): "
+                                     "older ones are dead-lettered as stale_ts; younger late ones count for metering")
     ws_compression: bool = Field(False, description="permessage-deflate on WebSockets: less bandwidth for "
                                  "remote clients, more server CPU per event and client")
 

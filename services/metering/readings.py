@@ -25,7 +25,8 @@ from services.errors import InvalidInput
 from services.metering.compute import MAX_GAP_S, meter_month, q3
 from services.metering.models import MeterPoint
 
-__all__ = ["MeterSpec", "MeteringConsumer", "meter_specs", "month_bounds", "monthly_readings", "SOURCES"]
+__all__ = ["SOURCES", "MeterSpec", "MeteringConsumer", "catch_up", "meter_specs", "month_bounds", "monthly_readings",
+           "reading_json", "site_zone"]
 
 #: The ``source`` of a monthly reading.
 SOURCES = ("live", "estimated", "import")
@@ -191,6 +192,15 @@ def _imported(conn: sa.Connection, month: str, metered: set, units: set[str] | N
                         "end_value": q3(b), "consumption": q3(b) - q3(a), "source": "import", "reset": False,
                         "meters": 1})
     return out
+
+
+def catch_up(engine: sa.Engine, community, timeout: float = 600.0) -> int:
+    """Apply the stored history the metering consumer has not seen yet; return its position."""
+    from services.consumers import ConsumerRunner
+
+    runner = ConsumerRunner(engine, MeteringConsumer(meter_specs(community)))
+    runner.drain(timeout)
+    return runner.position
 
 
 def reading_json(row: dict) -> dict[str, Any]:

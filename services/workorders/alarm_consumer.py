@@ -70,6 +70,10 @@ class AlarmWorkOrderConsumer(DurableConsumer):
             session.commit()  # releases the savepoint; the runner commits the transaction
         finally:
             session.close()
+        self._done = done
+
+    def committed(self) -> None:
+        done, self._done = self._done, []
         if self.on_opened is not None:
             for alarm_id, wo_id in done:
                 try:
