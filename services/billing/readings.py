@@ -1,7 +1,7 @@
 """Meter readings: CSV import (``unit_id,kind,month,reading``), all or nothing.
 
 ``reading`` is the cumulative meter value (kWh or m³) at the end of ``month`` (YYYY-MM);
-``kind`` a utility of the fee rules (``electricity``, ``water``). Importing the same row
+``kind`` a utility of the fee rules (``electricity``, ``water``, ``gas``). Importing the same row
 again is a no-op; a different value for a stored (unit, kind, month) is refused, and any
 bad row refuses the whole file (nothing is stored), naming the line and the value.
 """
@@ -22,7 +22,7 @@ from services.errors import Conflict, InvalidInput
 
 __all__ = ["KINDS", "import_readings_csv"]
 
-KINDS = ("electricity", "water")
+KINDS = ("electricity", "water", "gas")
 COLUMNS = ("unit_id", "kind", "month", "reading")
 
 
