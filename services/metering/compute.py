@@ -12,9 +12,11 @@ Rules (docs/metering.md):
   after a fall).
 - ``live``: both boundary values come from readings at most ``max_gap_s`` (48 h) apart on
   either side of the boundary (or one on it). Otherwise the month is ``estimated``: a
-  boundary between readings further apart is still interpolated; a boundary with readings
-  on one side only is extrapolated at the meter's average rate over its readings (no rate
-  from a single reading: its value is carried). A meter without any reading gives no row.
+  boundary between readings further apart is still interpolated; a boundary after the last
+  reading is extrapolated at the meter's average rate over its readings (a single reading:
+  its value is carried); a boundary before the first reading takes the first reading (no
+  use before a meter reported). A month that ends on or before a meter's first reading,
+  and a meter without any reading, give no row.
 
 All arithmetic is ``Decimal``; a float from a payload is taken by its shortest repr
 (``10.1`` is 10.1, not its binary expansion). Results are quantized to 0.001 (ROUND_HALF_UP).
@@ -111,12 +113,11 @@ def boundary_value(series: _Series, t: Decimal, max_gap_s: float = MAX_GAP_S) ->
         else:
             reg = series.v[i - 1] + (series.v[i] - series.v[i - 1]) * frac
         return Boundary(cont, reg, tr - tl <= _dec(max_gap_s))
-    rate = series.rate()
-    if i == n:   # every reading is before t
-        dt = t - series.ts[-1]
+    if i == n:   # every reading is before t: extrapolate at the meter's average rate
+        rate, dt = series.rate(), t - series.ts[-1]
         return Boundary(series.c[-1] + rate * dt, series.v[-1] + rate * dt, False)
-    dt = series.ts[0] - t   # every reading is after t
-    return Boundary(series.c[0] - rate * dt, max(Decimal(0), series.v[0] - rate * dt), False)
+    # every reading is after t: no use before the meter's first reading
+    return Boundary(series.c[0], series.v[0], False)
 
 
 def meter_month(points: Iterable[tuple[float, float]], start: float, end: float, *,
@@ -133,7 +134,7 @@ def meter_month(points: Iterable[tuple[float, float]], start: float, end: float,
     Returns
     -------
     MeterMonth or None
-        None when the meter has no reading at all.
+        None when the meter has no reading at all, or none before ``end``.
 
     Examples
     --------
@@ -146,7 +147,7 @@ def meter_month(points: Iterable[tuple[float, float]], start: float, end: float,
     s = _Series(points)
     t0, t1 = _dec(start), _dec(end)
     b0, b1 = boundary_value(s, t0, max_gap_s), boundary_value(s, t1, max_gap_s)
-    if b0 is None or b1 is None:
+    if b0 is None or b1 is None or t1 <= s.ts[0]:
         return None
     # a fall whose interval (previous reading, fall reading] overlaps the month
     reset = any(s.fall[i] and s.ts[i] > t0 and s.ts[i - 1] < t1
