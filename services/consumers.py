@@ -25,7 +25,8 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import BigInteger, Float, String
@@ -126,6 +127,7 @@ class ConsumerRunner:
     Parameters
     ----------
     engine : sqlalchemy.Engine
+        Made by :func:`services.db.make_engine` (SQLite writers take the lock up front).
     consumer : DurableConsumer
     poll_s : float
         Longest wait between two looks at the history without a wake-up.
@@ -149,8 +151,18 @@ class ConsumerRunner:
         """Look at the history now (called after each committed ingestion batch)."""
         self._wake.set()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sa.Connection]:
+        """A write transaction; on SQLite ``BEGIN IMMEDIATE`` (an engine made by
+        :func:`services.db.make_engine`), so it queues on the busy timeout instead of failing
+        to upgrade a read lock while ingestion writes."""
+        with self.engine.connect() as conn:
+            conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
     def start(self) -> "ConsumerRunner":
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             self.position = self.consumer.setup(conn, load_offset(conn, self.consumer.name))
             save_offset(conn, self.consumer.name, self.position)
         self._thread = threading.Thread(target=self._run, name=f"consumer-{self.consumer.name}", daemon=True)
@@ -183,15 +195,13 @@ class ConsumerRunner:
         more rows are waiting."""
         c = self.consumer
         c.last_received_at = []
-        with self.engine.connect() as conn:
-            conn.execution_options(sqlite_immediate=True)  # SQLite: take the write lock up front
-            with conn.begin():
-                pos = load_offset(conn, c.name, lock=True)
-                rows, new_pos, more = c.fetch(conn, pos)
-                if rows:
-                    c.apply(conn, rows)
-                if new_pos != pos:
-                    save_offset(conn, c.name, new_pos)
+        with self._transaction() as conn:
+            pos = load_offset(conn, c.name, lock=True)
+            rows, new_pos, more = c.fetch(conn, pos)
+            if rows:
+                c.apply(conn, rows)
+            if new_pos != pos:
+                save_offset(conn, c.name, new_pos)
         c.committed()
         now = time.time()
         self.lags.extend(now - r for r in c.last_received_at)
