@@ -37,7 +37,7 @@ from services.errors import InvalidInput
 
 __all__ = ["BillDraft", "RunResult", "bill_id", "compute_bills", "due_date", "parse_month", "run_bills"]
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])\Z", re.ASCII)  # ASCII digits only
 
 
 def parse_month(month: str) -> tuple[int, int]:
