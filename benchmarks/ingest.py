@@ -115,7 +115,7 @@ def write_site(folder: Path, name: str, n_devices: int) -> list[str]:
     ids = [f"M{i:04d}" for i in range(n_devices)]
     # every meter feeds its own flat, so the metering consumer has work on every message
     rows = ["id,kind,name,building,storey,space,x,y,z,feeds,ifc_guid"]
-    rows += [f"{d},meter_electricity,{d},B1,B1-F{(i % 20) + 1:02d},,,,,U{d},," for i, d in enumerate(ids)]
+    rows += [f"{d},meter_electricity,{d},B1,B1-F{(i % 20) + 1:02d},,,,,U{d}," for i, d in enumerate(ids)]
     (folder / "registers" / "devices.csv").write_text("\n".join(rows) + "\n")
     units = ["id,kind,building,storey,space,feature,area_m2,owner,phone"]
     units += [f"U{d},apartment,B1,B1-F{(i % 20) + 1:02d},,,90.00,," for i, d in enumerate(ids)]
