@@ -223,6 +223,7 @@ def test_oracle_is_calibrated_against_outcomes():
     ({"n": 0, "days": 5, "seed": 1}, "fleet=0"),
     ({"n": 2, "days": 0, "seed": 1}, "days=0"),
     ({"n": 2, "days": 5, "seed": -1}, "seed=-1"),
+    ({"n": 2, "days": 5, "seed": 2 ** 63}, "seed=9223372036854775808 must be < 2"),
 ])
 def test_bad_parameters(kwargs, msg):
     with pytest.raises(ParameterError, match=msg):
