@@ -77,11 +77,11 @@ def p7_closed_form(p, wd, wm, age, defect) -> float:
 def expected_failures(p, age, maint_days, wd0, wm0) -> np.ndarray:
     """Expected failures per day of one elevator (a renewal chain), given its observed ages.
 
-    For the test process ``kd = km = p_shock = p_catch = 0`` and ``m_door = m_drive = 0``: the
-    wear is its initial value ``(wd0, wm0)`` until the first maintenance day and 0 after it.
-    States at the start of a day: healthy, door defect, drive defect; a defect may start
-    that day, then the elevator fails with the hazard of its state; a failure (repair)
-    returns it to healthy. ``wd0``/``wm0`` may be arrays (quadrature nodes over the unknown
+    For the test process ``kd = km = p_shock = 0`` and ``m_door = m_drive = 0``: the wear is
+    its initial value ``(wd0, wm0)`` until the first maintenance day and 0 after it.
+    States at the start of a day: healthy, door defect, drive defect; a maintenance visit
+    that day finds a defect with ``p_catch``; then a defect may start, then the elevator
+    fails with the hazard of its state; a failure (repair) returns it to healthy. ``wd0``/``wm0`` may be arrays (quadrature nodes over the unknown
     initial wear): the result is averaged over them.
     """
     wd, wm = np.asarray(wd0, dtype=float), np.asarray(wm0, dtype=float)
@@ -91,6 +91,8 @@ def expected_failures(p, age, maint_days, wd0, wm0) -> np.ndarray:
     for d, a in enumerate(age):
         if d in maintained:
             wd, wm = wd * p["m_door"], wm * p["m_drive"]
+            found = (s[1] + s[2]) * p["p_catch"]
+            s = [s[0] + found, s[1] * (1 - p["p_catch"]), s[2] * (1 - p["p_catch"])]
         agef = 1 + a / 20
         qd = p["q_door"] * (p["q0"] + wd) * agef
         qm = p["q_drive"] * (p["q0"] + wm) * agef

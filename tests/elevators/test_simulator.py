@@ -132,17 +132,22 @@ def test_maintenance_every_13_to_17_days_uniformly():
     assert stats.chisquare(np.bincount(first, minlength=15)).pvalue > ALPHA
 
 
-@pytest.mark.parametrize("seed", [31, 32])
-def test_failures_match_the_renewal_chain(seed):
+@pytest.mark.parametrize("seed,q_door,q_drive,p_catch,interval,min_failures", [
+    (31, 0.05, 0.02, 0.0, 3, 2000),   # ~15 failures per elevator
+    (32, 0.3, 0.1, 0.0, 3, 4000),     # the defect phase dominates: sensitive to h_door / h_drive
+    (34, 0.2, 0.1, 0.7, 8, 3000),     # visits every 6-10 days find many defects first
+])
+def test_failures_match_the_renewal_chain(seed, q_door, q_drive, p_catch, interval, min_failures):
     """Defects without wear: expected failures from the chain vs the simulated count.
 
-    Wear stays 0 after the first maintenance (kept share 0, no usage wear, no shocks) and
-    maintenance never finds a defect, so each elevator is the documented three-state
-    renewal chain; its initial wear (U(0, 0.5) door, U(0, 0.05 x age) drive, until the
-    first visit at day 0..2) is integrated by quadrature.
+    Wear stays 0 after the first maintenance (kept share 0, no usage wear, no shocks), so
+    each elevator is the documented three-state renewal chain with maintenance on the days
+    its telemetry shows; its initial wear (U(0, 0.5) door, U(0, 0.05 x age) drive, until
+    the first visit) is integrated by quadrature (a failure before that visit, which keeps
+    part of the wear, is neglected: a bias far below one standard error).
     """
-    params = FleetParams(kd=0.0, km=0.0, p_shock=0.0, m_door=0.0, m_drive=0.0, p_catch=0.0,
-                         q_door=0.05, q_drive=0.02, h_base=0.002, maint_interval_d=3.0)
+    params = FleetParams(kd=0.0, km=0.0, p_shock=0.0, m_door=0.0, m_drive=0.0, p_catch=p_catch,
+                         q_door=q_door, q_drive=q_drive, h_base=0.002, maint_interval_d=interval)
     p = asdict(params)
     fleet = simulate_fleet(150, 600, seed=seed, params=params)
     age = _grid(fleet, "age_years")
@@ -156,8 +161,9 @@ def test_failures_match_the_renewal_chain(seed):
         resid.append(fleet.fail[e].sum() - expected.sum())
     resid = np.array(resid)
     t = resid.mean() / (resid.std(ddof=1) / math.sqrt(resid.size))
+    print(f"renewal chain seed {seed}: t = {t:.2f}, failures {fleet.fail.sum()}")
     assert abs(t) < 4.0, (t, resid.mean(), fleet.fail.sum())
-    assert fleet.fail.sum() > 2000  # ~15 failures per elevator: a sharp test
+    assert fleet.fail.sum() > min_failures  # enough failures for a sharp test
 
 
 def test_wear_raises_the_base_hazard():
