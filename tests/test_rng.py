@@ -23,30 +23,25 @@ Z = 4.5
 
 
 @numba.njit(cache=False)
+def _draws(kind, seed, index, n, lam=0.0):
+    """``n`` draws of one stream: kind 0 uniform, 1 normal, 2 Poisson(lam)."""
+    st = seed_state(seed, index)
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = uniform(st) if kind == 0 else normal(st) if kind == 1 else poisson(st, lam)
+    return out
+
+
 def _uniforms(seed, index, n):
-    st = seed_state(seed, index)
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = uniform(st)
-    return out
+    return _draws(0, seed, index, n)
 
 
-@numba.njit(cache=False)
 def _normals(seed, index, n):
-    st = seed_state(seed, index)
-    out = np.empty(n)
-    for i in range(n):
-        out[i] = normal(st)
-    return out
+    return _draws(1, seed, index, n)
 
 
-@numba.njit(cache=False)
 def _poissons(seed, index, lam, n):
-    st = seed_state(seed, index)
-    out = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        out[i] = poisson(st, lam)
-    return out
+    return _draws(2, seed, index, n, lam).astype(np.int64)
 
 
 @numba.njit(cache=False)
