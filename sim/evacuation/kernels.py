@@ -192,6 +192,15 @@ def place_disks(cx, cy, dmin, x0, y0, nx, ny, fixed_x, fixed_y, want, out_idx) -
 
 
 @jit
+def _unit_or(dx: float, dy: float, fx: float, fy: float):
+    """(dx, dy) normalised, or (fx, fy) when it has no length."""
+    nrm = math.sqrt(dx * dx + dy * dy)
+    if nrm < 1e-12:
+        return fx, fy
+    return dx / nrm, dy / nrm
+
+
+@jit
 def _wall_between(ax, ay, bx, by, seg, w_idx, s0, s1) -> bool:
     for k in range(s0, s1):
         s = w_idx[k]
@@ -208,7 +217,7 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     """One step of the collision-free speed model (Tordeux et al. 2016) for every agent.
 
     ``params`` = [radius_m, time_gap_s, strength_neighbor, range_neighbor_m, strength_wall,
-    range_wall_m, impatience_s, max_step_m]. Reads the old state only, writes
+    range_wall_m, impatience_s, max_step_m, wall_buffer_m, push_speed_frac]. Reads the old state only, writes
     ``new_x``/``new_y``/``speed``/``stuck`` of its own agent: the result does not depend on
     the number of threads.
     """
@@ -220,6 +229,8 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     d_w = params[5]
     imp = params[6]
     max_step = params[7]
+    buf = params[8]
+    push = params[9]
     ll = 2.0 * r
     n = x.shape[0]
     # visit agents in cell order (``cell_items`` holds every agent, those on floors first):
@@ -267,28 +278,38 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                     rep = -a_n * math.exp((ll - d) / d_n)
                     rx += rep * dxj / d
                     ry += rep * dyj / d
+        # walls: Tordeux repulsion beyond the buffer r + wall_buffer; inside it no repulsion
+        # (at overlap it would outweigh e0 fifty-fold and turn people at a door jamb back
+        # into the crowd: the arch that never breaks) but sliding, below
+        crit = r + buf
         for k in range(s0, s1):
             s = w_idx[k]
             qx, qy, d = point_segment(xi, yi, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3])
-            if d < 1e-9 or d > r + 20.0 * d_w:
+            if d <= crit or d > r + 20.0 * d_w:
                 continue
             rep = -a_w * math.exp((r - d) / d_w)
             rx += rep * (qx - xi) / d
             ry += rep * (qy - yi) / d
-        dx = ex + rx
-        dy = ey + ry
-        nrm = math.sqrt(dx * dx + dy * dy)
-        if nrm < 1e-12:
-            dx = ex
-            dy = ey
-        else:
-            dx /= nrm
-            dy /= nrm
+        dx, dy = _unit_or(ex + rx, ey + ry, ex, ey)
         if stuck[i] > imp:
             ang = (hash_uniform(seed, step, i) - 0.5) * 2.0 * math.pi / 3.0
             ca = math.cos(ang)
             sa = math.sin(ang)
             dx, dy = ca * dx - sa * dy, sa * dx + ca * dy
+        # wall sliding (Xu, Chraibi & Seyfried 2021): within r + wall_buffer of a wall, the
+        # component of the direction into that wall is removed, in wall order
+        for k in range(s0, s1):
+            s = w_idx[k]
+            qx, qy, d = point_segment(xi, yi, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3])
+            if d > crit or d < 1e-9:
+                continue
+            nx_ = (xi - qx) / d
+            ny_ = (yi - qy) / d
+            dot = dx * nx_ + dy * ny_
+            if dot < 0.0:
+                dx -= dot * nx_
+                dy -= dot * ny_
+        dx, dy = _unit_or(dx, dy, 0.0, 0.0)
         # spacing to the nearest neighbour ahead in the corridor of width 2 l
         spacing = 1e300
         reach = ll + v0[i] * T
@@ -319,7 +340,10 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                     if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
                         continue
                     spacing = d - ll
-        v = min(max(spacing / T, 0.0), v0[i])
+        v_free = min(max(spacing / T, 0.0), v0[i])
+        v = v_free
+        if stuck[i] > imp and v < push * v0[i]:
+            v = push * v0[i]  # an impatient agent pushes on at a creep speed
         step_m = min(v * dt, max_step)
         qx = xi + dx * step_m
         qy = yi + dy * step_m
@@ -346,7 +370,7 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
         new_y[i] = qy
         moved = math.sqrt((qx - xi) ** 2 + (qy - yi) ** 2) / dt
         speed[i] = moved
-        if moved < 0.1 * v0[i]:
+        if moved < 0.1 * v0[i] or v_free < 0.1 * v0[i]:
             stuck[i] += dt
         else:
             stuck[i] = 0.0

@@ -72,6 +72,8 @@ class ModelParams:
     stair_factor_up: float = 0.45
     stair_specific_flow_pmps: float = 1.01
     impatience_s: float = 2.0
+    wall_buffer_m: float = 0.02
+    push_speed_frac: float = 0.1
 
 
 @dataclass

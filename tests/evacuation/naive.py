@@ -51,17 +51,24 @@ def place_disks(cx, cy, dmin, fixed_x, fixed_y, want):
     return out
 
 
-def cfsm_step(x, y, e0x, e0y, v0, segs, *, r=0.2, T=0.5, a_n=8.0, d_n=0.1, a_w=5.0, d_w=0.02, dt=0.05):
-    """One collision-free speed model step (Tordeux, Chraibi & Seyfried 2016) by brute force.
+def cfsm_step(x, y, e0x, e0y, v0, segs, *, r=0.2, T=0.5, a_n=8.0, d_n=0.1, a_w=5.0, d_w=0.02, dt=0.05,
+              buf=0.02, push=0.1, imp=2.0, stuck=None):
+    """One collision-free speed model step (Tordeux, Chraibi & Seyfried 2016) by brute force,
+    with wall sliding (Xu, Chraibi & Seyfried 2021) and impatient pushing.
 
     Direction: e = normalise(e0 + Σ_j R_n(d_ij) n_ji + Σ_walls R_w(d_iw) n_wi) with
     R_n = a_n exp((2r − d)/d_n) (neighbours within 2r + 10 d_n, not behind a wall) and
-    R_w = a_w exp((r − d)/d_w) (walls within r + 20 d_w). Speed: min(v0, max(0, s/T)) with s
-    the smallest d_ij − 2r over neighbours ahead within the corridor |e⊥·(x_j − x_i)| ≤ 2r.
-    Walls: the step stops (or slides) instead of crossing a wall (not modelled here: the
-    test geometry keeps agents clear of walls).
+    R_w = a_w exp((r − d)/d_w) (walls between r + buf and r + 20 d_w). Then, wall by wall,
+    for each wall closer than r + buf the part of e pointing into it is projected out, and
+    e is normalised again (zero when nothing is left). Speed: min(v0, max(0, s/T)) with s the
+    smallest d_ij − 2r over neighbours ahead within the corridor |e⊥·(x_j − x_i)| ≤ 2r; an
+    agent stuck for more than ``imp`` s walks at least ``push`` × v0. Hard walls (the step
+    stops or slides instead of crossing) are not modelled here: the test geometry keeps
+    steps clear of walls. Impatient turning is not modelled (``stuck`` must stay below
+    ``imp`` unless the caller checks the pushing speed only).
     """
     n = len(x)
+    stuck = np.zeros(n) if stuck is None else np.asarray(stuck, float)
     nx, ny = np.array(x, float), np.array(y, float)
     l = 2 * r
     for i in range(n):
@@ -77,13 +84,23 @@ def cfsm_step(x, y, e0x, e0y, v0, segs, *, r=0.2, T=0.5, a_n=8.0, d_n=0.1, a_w=5
             if any(segments_cross(pi, (x[j], y[j]), s[:2], s[2:]) for s in segs):
                 continue
             rep += -a_n * math.exp((l - d) / d_n) * dv / d
+        near = []
         for s in segs:
             qx, qy, d = point_segment(x[i], y[i], *s)
-            if d < 1e-9 or d > r + 20 * d_w:
+            if d <= r + buf:
+                if d >= 1e-9:
+                    near.append((pi - np.array([qx, qy])) / d)
+                continue
+            if d > r + 20 * d_w:
                 continue
             rep += -a_w * math.exp((r - d) / d_w) * (np.array([qx, qy]) - pi) / d
         e = np.array([e0x[i], e0y[i]]) + rep
         e = e / np.linalg.norm(e) if np.linalg.norm(e) >= 1e-12 else np.array([e0x[i], e0y[i]])
+        for nrm in near:  # outward unit normals of the walls inside the buffer
+            into = e @ nrm
+            if into < 0:
+                e = e - into * nrm
+        e = e / np.linalg.norm(e) if np.linalg.norm(e) >= 1e-12 else np.zeros(2)
         spacing = np.inf
         for j in range(n):
             if j == i:
@@ -98,6 +115,8 @@ def cfsm_step(x, y, e0x, e0y, v0, segs, *, r=0.2, T=0.5, a_n=8.0, d_n=0.1, a_w=5
                 continue
             spacing = min(spacing, d - l)
         v = min(max(spacing / T, 0.0), v0[i])
+        if stuck[i] > imp:
+            v = max(v, push * v0[i])
         nx[i] = x[i] + e[0] * v * dt
         ny[i] = y[i] + e[1] * v * dt
     return nx, ny

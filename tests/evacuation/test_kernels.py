@@ -85,18 +85,19 @@ def test_place_disks_matches_naive(n, want):
     assert out[:got].tolist() == exp
 
 
-def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5):
+def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5, stuck=None, buf=0.02, push=0.1):
     """Call move_agents on one floor with per-agent desired directions (one class each)."""
     n = len(x)
+    stuck = np.zeros(n) if stuck is None else np.array(stuck, float)
     nx = max(int(np.ceil(12 / cs)), 1)
     start, stop, items, _, sx, sy = _cells(x, y, cs, nx, nx)
     segs = np.asarray(segs, float).reshape(-1, 4)
     w_start = np.array([0, len(segs)], dtype=np.int64)
     w_idx = np.arange(len(segs), dtype=np.int64)
     new_x, new_y, speed = np.zeros(n), np.zeros(n), np.zeros(n)
-    params = np.array([0.2, T, 8.0, 0.1, 5.0, 0.02, 1e9, 0.6])
+    params = np.array([0.2, T, 8.0, 0.1, 5.0, 0.02, 2.0, 0.6, buf, push])
     K.move_agents(x, y, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), v0, np.zeros(n),
-                  np.arange(n, dtype=np.int64), np.zeros(n), 0.0, 0.05, 1, 0,
+                  np.arange(n, dtype=np.int64), stuck, 0.0, 0.05, 1, 0,
                   start, stop, items, sx, sy, np.array([0.0]), np.array([0.0]), np.array([nx]), np.array([nx]),
                   np.array([0]), cs, np.array([0.0]), np.array([0.0]), np.array([1]), np.array([1]),
                   np.array([0]), 100.0, e0x.reshape(n, 1), e0y.reshape(n, 1), segs, np.array([1]),
@@ -122,6 +123,46 @@ def test_move_agents_matches_naive_cfsm(n, cs):
     gx, gy = _move(x, y, e0x, e0y, v0, segs, cs)
     ex, ey = naive.cfsm_step(x, y, e0x, e0y, v0, np.array(segs, float))
     assert np.allclose(gx, ex, atol=1e-12) and np.allclose(gy, ey, atol=1e-12)
+
+
+@pytest.mark.parametrize("buf", [0.0, 0.02, 0.1])
+def test_move_agents_near_walls_matches_naive(buf):
+    # agents in a strip 0.15-0.45 m from two walls: repulsion outside the buffer, sliding inside
+    rng = np.random.default_rng(int(buf * 100))
+    x = np.concatenate([2.0 + rng.uniform(0.15, 0.45, 6), rng.uniform(3, 9, 6)])
+    y = np.concatenate([np.arange(6) * 1.3 + 2.5, 10.0 - rng.uniform(0.15, 0.45, 6)])
+    x[6:] = np.arange(6) * 1.1 + 3.0
+    ang = rng.uniform(0, 2 * np.pi, 12)
+    v0 = rng.uniform(0.8, 1.6, 12)
+    segs = [(2.0, 1.0, 2.0, 11.0), (1.0, 10.0, 11.0, 10.0)]
+    gx, gy = _move(x, y, np.cos(ang), np.sin(ang), v0, segs, 1.2, buf=buf)
+    ex, ey = naive.cfsm_step(x, y, np.cos(ang), np.sin(ang), v0, np.array(segs, float), buf=buf)
+    assert np.allclose(gx, ex, atol=1e-12) and np.allclose(gy, ey, atol=1e-12)
+
+
+def test_move_agents_slides_along_a_wall_inside_the_buffer():
+    # 0.21 m from the wall x = 6 (inside r + buffer = 0.22 m), heading 45 degrees into it:
+    # the normal part is removed, the agent walks along the wall at its full speed
+    s2 = np.sqrt(0.5)
+    gx, gy = _move(np.array([5.79]), np.array([5.0]), np.array([s2]), np.array([s2]), np.array([1.2]),
+                   [(6.0, 0.0, 6.0, 10.0)], 1.2)
+    assert gx[0] == pytest.approx(5.79, abs=1e-12) and gy[0] == pytest.approx(5.0 + 1.2 * 0.05)
+    # outside the buffer the same heading keeps its normal part
+    gx, _ = _move(np.array([5.5]), np.array([5.0]), np.array([s2]), np.array([s2]), np.array([1.2]),
+                  [(6.0, 0.0, 6.0, 10.0)], 1.2)
+    assert gx[0] > 5.5 + 0.5 * 1.2 * 0.05
+
+
+def test_impatient_agent_pushes_at_creep_speed():
+    # a walker in contact with one agent ahead and one behind (repulsions cancel): spacing 0,
+    # so speed 0 while patient and push x v0 once stuck longer than impatience_s (2 s)
+    x, y = np.array([5.0, 5.4, 4.6]), np.array([5.0, 5.0, 5.0])
+    e0x, e0y, v0 = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, -1.0]), np.array([1.3, 0.0, 0.0])
+    gx, gy = _move(x, y, e0x, e0y, v0, [], 1.2, stuck=[1.9, 0, 0])
+    assert (gx[0], gy[0]) == (5.0, 5.0)
+    for push in (0.1, 0.25):
+        gx, gy = _move(x, y, e0x, e0y, v0, [], 1.2, stuck=[2.1, 0, 0], push=push)
+        assert np.hypot(gx[0] - 5.0, gy[0] - 5.0) == pytest.approx(push * 1.3 * 0.05, rel=1e-9)
 
 
 def test_move_agents_free_walker_and_head_on_pair():

@@ -287,3 +287,20 @@ def test_elevator_assisted_evacuation_for_the_mobility_impaired():
     assert t_on["walker"] == pytest.approx(t_off["walker"], abs=2.0)
     blocked = simulate(parse_scenario(dict(_elevator_building(True), blocked=["L1"])))
     assert "L1" in blocked["elevators"] and blocked["elevators"]["L1"]["count"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("door_m,count", [(0.8, 200), (0.8, 600), (1.2, 600), (2.4, 1500)])
+def test_doors_never_jam_for_good(door_m, count):
+    # issue: no permanent jam at doors >= 0.8 m at any density the scenario can place. Real
+    # crowds clog and unclog (Zuriguel et al. 2014): everybody leaves, the run is not stalled
+    # and no clog holds the door for more than 20 s (one 1 m door passes ~30 people in 20 s)
+    size = 10.0 if count <= 300 else 20.0
+    walk, ex = room_with_door(size, door_m)
+    sc = scenario([floor("F", walk)], [exit_("E", "F", ex)],
+                  groups=[{"floor": "F", "area": rect(0, 0, size - 1, size), "count": count,
+                           "speed_mps": {"normal": [1.34, 0.26, 0.8, 1.8]}}], max_time_s=3000)
+    r = simulate(parse_scenario(sc))
+    assert r["evacuated"] == count and r["completed"] and not r["stalled"]
+    ts = np.array(_times(r))
+    assert np.diff(ts).max() <= 20.0
