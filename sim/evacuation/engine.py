@@ -29,6 +29,13 @@ PARALLEL_MIN_AGENTS = 4000
 #: (and stops early: a jam that never clears must not run to a huge max_time_s).
 STALL_MIN_S = 60.0
 STALL_WALK_FACTOR = 2.0
+#: SFPE boundary layer of a stair (m, each side; Nelson & Mowrer, SFPE Handbook ch. 3-14)
+#: and the narrowest effective width kept for a very narrow stair (m).
+STAIR_BOUNDARY_LAYER_M = 0.15
+MIN_EFFECTIVE_WIDTH_M = 0.3
+#: Density of maximum flow in the SFPE model, 1 / (2 × 0.266) P/m²: a stair admits people
+#: up to it over its effective area.
+SFPE_OPTIMAL_DENSITY_P_M2 = 1.0 / (2.0 * K.SFPE_A)
 #: Largest displacement of one step (m): keeps wall checks local whatever dt and speed.
 MAX_STEP_M = 0.6
 
@@ -134,27 +141,37 @@ def _paint(zone: np.ndarray, grid, cells: np.ndarray, value: int) -> None:
     zone[flat] = value
 
 
+def effective_width(s) -> float:
+    """SFPE effective width (m) of a stair link: nominal width less a boundary layer of
+    :data:`STAIR_BOUNDARY_LAYER_M` on each side, at least :data:`MIN_EFFECTIVE_WIDTH_M`;
+    an elevator trip's width is its car's (no boundary layer)."""
+    if s.elevator is not None:
+        return s.width_m
+    return max(s.width_m - 2.0 * STAIR_BOUNDARY_LAYER_M, min(MIN_EFFECTIVE_WIDTH_M, s.width_m))
+
+
 def _stair_arrays(sc: Scenario, layout: Layout, fields: Fields, fidx: dict) -> dict:
     n = len(sc.stairs)
     r = sc.model.radius_m
     cap = np.ones(n, dtype=np.int64)
-    rate = np.zeros(n)
-    st_len = np.zeros(n)
+    st_f = np.zeros((n, 6))
     st_to = np.zeros(n, dtype=np.int64)
-    vfac = np.ones(n)
-    vfix = np.zeros(n)
     cand_x: list[np.ndarray] = []
     cand_y: list[np.ndarray] = []
     cand_start = np.zeros(n + 1, dtype=np.int64)
     for k, s in enumerate(sc.stairs):
-        st_len[k] = s.length_m
         st_to[k] = fidx[s.to_floor]
-        vfac[k] = _stair_factor(sc, s)
-        vfix[k] = s.speed_mps or 0.0
         fs = s.specific_flow_pmps or sc.model.stair_specific_flow_pmps
-        rate[k] = fs * s.width_m
-        # people the flight holds: SFPE jam density 3.76 P/m² over its walking area
-        cap[k] = s.capacity or max(1, int(math.floor(3.76 * s.length_m * s.width_m)))
+        w_eff = effective_width(s)
+        st_f[k, K.ST_LEN] = s.length_m
+        st_f[k, K.ST_RATE] = fs * w_eff
+        st_f[k, K.ST_VFAC] = _stair_factor(sc, s)
+        st_f[k, K.ST_VFIX] = s.speed_mps or 0.0
+        st_f[k, K.ST_AREA] = s.length_m * w_eff
+        st_f[k, K.ST_K] = 0.0 if s.elevator is not None else sc.model.stair_sfpe_k_mps
+        # people the flight admits: SFPE density of maximum flow over its effective area
+        # (denser crowds wait at the foot: the hydraulic model's queue)
+        cap[k] = s.capacity or max(1, int(math.floor(SFPE_OPTIMAL_DENSITY_P_M2 * s.length_m * w_eff)))
         g = layout.grids[st_to[k]]
         area = s.exit.intersection(sc.navigable(s.to_floor))
         inner = area.buffer(-r)
@@ -171,7 +188,7 @@ def _stair_arrays(sc: Scenario, layout: Layout, fields: Fields, fidx: dict) -> d
         cand_y.append(py[order])
         cand_start[k + 1] = cand_start[k] + px.size
     return dict(
-        st_len=st_len, st_cap=cap, st_rate=rate, st_to=st_to, st_vfac=vfac, st_vfix=vfix,
+        st_f=st_f, st_cap=cap, st_to=st_to,
         cand_start=cand_start,
         cand_x=np.concatenate(cand_x) if cand_x else np.zeros(0),
         cand_y=np.concatenate(cand_y) if cand_y else np.zeros(0),
@@ -314,8 +331,7 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
         done = K.transfer_agents(x, y, fl, state, cls, stuck, pre, t, dt, step, run_seed,
                           lay.g_x0, lay.g_y0, lay.g_nx, lay.g_ny, lay.g_off, scn.cell_m, prep.zone, fld.target,
                           class_exit, len(scn.exits), cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off,
-                          ncs, m.radius_m, st["st_len"], st["st_cap"], st["st_rate"], st["st_to"],
-                          st["st_vfac"], st["st_vfix"], v0, st_queue, st_head, st_count, st_tokens, ready,
+                          ncs, m.radius_m, st["st_f"], st["st_cap"], st["st_to"], v0, st_queue, st_head, st_count, st_tokens, ready,
                           st["cand_start"], st["cand_x"], st["cand_y"], exit_of, exit_time, stair_used,
                           spawn_x, spawn_y, spawn_f)
         evac_total += done

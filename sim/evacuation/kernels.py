@@ -18,7 +18,8 @@ from sim.numba_config import jit, pjit
 __all__ = [
     "ACTIVE", "IN_STAIR", "EVACUATED", "UNREACHABLE", "REPULSION_RANGES",
     "hash_uniform", "point_segment", "segments_cross", "cell_of", "build_cells", "census",
-    "place_disks", "move_agents", "move_agents_serial", "transfer_agents",
+    "place_disks", "move_agents", "move_agents_serial", "transfer_agents", "stair_speed",
+    "ST_LEN", "ST_RATE", "ST_VFAC", "ST_VFIX", "ST_AREA", "ST_K",
 ]
 
 ACTIVE, IN_STAIR, EVACUATED, UNREACHABLE = 0, 1, 2, 3
@@ -382,18 +383,43 @@ move_agents = pjit(_move_agents)
 move_agents_serial = jit(_move_agents)
 
 
+#: Columns of the per-stair record ``st_f``: length along the slope (m), token rate (P/s),
+#: stair factor of the agent speed, fixed speed (m/s, 0 = none), effective area (m²) and the
+#: SFPE speed constant k (m/s, 0 = no density rule: elevator trips).
+ST_LEN, ST_RATE, ST_VFAC, ST_VFIX, ST_AREA, ST_K = 0, 1, 2, 3, 4, 5
+#: SFPE hydraulic model: S = k (1 - 0.266 D) from D = 0.54 P/m²; floored at 0.1 k.
+SFPE_A = 0.266
+SFPE_FREE_DENSITY = 0.54
+SFPE_MIN_SPEED_FRAC = 0.1
+
+
+@jit
+def stair_speed(v0: float, rec, count: int) -> float:
+    """Speed (m/s) along the slope of an agent entering a stair that then holds ``count``
+    people: its own stair speed (fixed, or ``v0`` × factor), no faster than the SFPE
+    speed at the density ``count / effective area`` (Nelson & Mowrer, SFPE Handbook)."""
+    vs = rec[ST_VFIX] if rec[ST_VFIX] > 0.0 else v0 * rec[ST_VFAC]
+    k = rec[ST_K]
+    if k > 0.0 and rec[ST_AREA] > 0.0:
+        d = count / rec[ST_AREA]
+        if d >= SFPE_FREE_DENSITY:
+            vs = min(vs, max(k * (1.0 - SFPE_A * d), SFPE_MIN_SPEED_FRAC * k))
+    return vs
+
+
 @jit
 def transfer_agents(x, y, fl, state, cls, stuck, pre, t_new, dt, step, seed,
                     g_x0, g_y0, g_nx, g_ny, g_off, h, zone, target, class_exit, n_exits,
                     cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, cs, radius,
-                    st_len, st_cap, st_rate, st_to, st_vfac, st_vfix, v0,
+                    st_f, st_cap, st_to, v0,
                     st_queue, st_head, st_count, st_tokens, ready,
                     cand_start, cand_x, cand_y,
                     exit_of, exit_time, stair_used, spawn_x, spawn_y, spawn_f):
     """Serial bookkeeping after a move: evacuate agents in their exit area, move agents in a
     chosen stair's entry into its FIFO link (room permitting), release agents at the stair's
     far end (time, capacity tokens and a clear spot on the landing permitting).
-    Returns the number of agents evacuated in this step."""
+    ``st_f`` holds one record per stair (columns ``ST_*``). Returns the number of agents
+    evacuated in this step."""
     n = x.shape[0]
     done = 0
     start = 0
@@ -423,12 +449,12 @@ def transfer_agents(x, y, fl, state, cls, stuck, pre, t_new, dt, step, seed,
         st_count[s] += 1
         state[i] = IN_STAIR
         stair_used[s] += 1
-        vs = st_vfix[s] if st_vfix[s] > 0.0 else v0[i] * st_vfac[s]
-        ready[i] = t_new + st_len[s] / vs
+        ready[i] = t_new + st_f[s, ST_LEN] / stair_speed(v0[i], st_f[s], st_count[s])
     n_sp = 0
     d2 = 4.0 * radius * radius
-    for s in range(st_len.shape[0]):
-        st_tokens[s] = min(st_tokens[s] + st_rate[s] * dt, 1.0 + st_rate[s] * dt)
+    for s in range(st_f.shape[0]):
+        rate = st_f[s, ST_RATE]
+        st_tokens[s] = min(st_tokens[s] + rate * dt, 1.0 + rate * dt)
         while st_count[s] > 0 and st_tokens[s] >= 1.0:
             i = st_queue[s, st_head[s]]
             if ready[i] > t_new:

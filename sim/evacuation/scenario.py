@@ -73,6 +73,7 @@ class ModelParams:
     stair_factor_down: float = 0.6
     stair_factor_up: float = 0.45
     stair_specific_flow_pmps: float = 1.01
+    stair_sfpe_k_mps: float = 1.08
     impatience_s: float = 2.0
     wall_buffer_m: float = 0.02
     push_speed_frac: float = 0.1

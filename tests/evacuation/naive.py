@@ -131,12 +131,21 @@ def weidmann_speed(density_p_m2: float, v0: float = 1.34) -> float:
 
 def sfpe_stair_tower(persons_per_floor: int, floors: int, stair_width_m: float, flight_m: float,
                      specific_flow: float, stair_speed_mps: float, walk_m: float = 0.0,
-                     walk_speed_mps: float = 1.34) -> float:
+                     walk_speed_mps: float = 1.34, boundary_layer_m: float = 0.15) -> float:
     """SFPE hydraulic hand calculation for a stair tower in the flow-limited case: every
     floor above the exit floor discharges into one stair whose calculated flow
-    Fc = Fs × width (P/s) is the controlling element (Nelson & Mowrer, SFPE Handbook, ch. 3-14).
-    The lowest flight is saturated from the start, so the time is the whole population through
-    Fc, plus one flight's travel for the last person and the walk from the stair to the exit."""
+    Fc = Fs × We (P/s) is the controlling element, We the effective width = nominal width
+    less a boundary layer on each side (0.15 m for stairs; Nelson & Mowrer, SFPE Handbook,
+    ch. 3-14). The lowest flight is saturated from the start, so the time is the whole
+    population through Fc, plus one flight's travel for the last person and the walk from
+    the stair to the exit."""
     total = persons_per_floor * floors
-    fc = specific_flow * stair_width_m
+    fc = specific_flow * (stair_width_m - 2 * boundary_layer_m)
     return total / fc + flight_m / stair_speed_mps + walk_m / walk_speed_mps
+
+
+def sfpe_speed(k_mps: float, density_p_m2: float) -> float:
+    """SFPE speed (m/s) at a density (P/m²): k below 0.54 P/m², k (1 − 0.266 D) above."""
+    if density_p_m2 < 0.54:
+        return k_mps
+    return k_mps * (1 - 0.266 * density_p_m2)

@@ -218,3 +218,27 @@ def test_whole_run_without_jit_is_bit_identical(tmp_path):
                          env=env, cwd=repo, timeout=300)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == simulate(parse_scenario(sc))["agents"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 4, 8, 13, 14, 20, 40, 1000])
+@pytest.mark.parametrize("v0,vfix", [(1.34, 0.0), (0.5, 0.0), (2.0, 0.0), (1.34, 0.3)])
+def test_stair_speed_follows_sfpe_density_rule(count, v0, vfix):
+    # 8 m x 0.9 m effective (7.2 m²), k = 1.08 m/s, down factor 0.6: the agent's own stair
+    # speed, capped from D = 0.54 P/m² by the SFPE speed k (1 - 0.266 D), floored at 0.1 k
+    rec = np.zeros(6)
+    rec[K.ST_LEN], rec[K.ST_VFAC], rec[K.ST_VFIX], rec[K.ST_AREA], rec[K.ST_K] = 8.0, 0.6, vfix, 7.2, 1.08
+    own = vfix if vfix > 0 else v0 * 0.6
+    # below 0.54 P/m² nobody is slowed (a fast walker keeps its own speed above k)
+    cap = max(naive.sfpe_speed(1.08, count / 7.2), 0.108) if count / 7.2 >= 0.54 else np.inf
+    assert K.stair_speed(v0, rec, count) == pytest.approx(min(own, cap), rel=1e-12)
+    # elevator trips (k = 0) keep their own speed at any count
+    rec[K.ST_K] = 0.0
+    assert K.stair_speed(v0, rec, count) == pytest.approx(own, rel=1e-12)
+
+
+def test_sfpe_speed_reference_values():
+    # SFPE Handbook: at the density of maximum flow (1.88 P/m²) the speed is k / 2 and the
+    # specific flow k / (4 x 0.266): 1.01 P/(m s) for 7/11 stairs (k = 1.08)
+    assert naive.sfpe_speed(1.08, 1 / (2 * 0.266)) == pytest.approx(0.54)
+    assert naive.sfpe_speed(1.08, 1 / (2 * 0.266)) / (2 * 0.266) == pytest.approx(1.015, abs=0.005)
+    assert naive.sfpe_speed(1.08, 3.76) == pytest.approx(0.0, abs=0.002)

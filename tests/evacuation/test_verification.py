@@ -159,11 +159,14 @@ def _big_room(n_exits: int):
 
 
 @pytest.mark.slow
-def test_rimea_9_four_vs_two_exits():
-    # RiMEA test 9: 1000 persons, 30 x 20 m, four 1 m exits then two: ratio 1.6-2.4
-    r4 = simulate(parse_scenario(_big_room(4)))
-    r2 = simulate(parse_scenario(_big_room(2)))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_rimea_9_four_vs_two_exits(seed):
+    # RiMEA test 9: 1000 persons, 30 x 20 m, four 1 m exits then two: everybody leaves both
+    # times (the two-door run used to freeze for good) and the time ratio lies in 1.6-2.4
+    r4 = simulate(parse_scenario(_big_room(4)), seed=seed)
+    r2 = simulate(parse_scenario(_big_room(2)), seed=seed)
     assert r4["evacuated"] == r2["evacuated"] == 1000
+    assert not r4["stalled"] and not r2["stalled"]
     assert 1.6 <= r2["evacuation_time_s"] / r4["evacuation_time_s"] <= 2.4
 
 
@@ -204,7 +207,8 @@ def test_specific_flow_through_a_1m_bottleneck(door_m):
 
 def test_rimea_13_queue_at_stair_foot_and_stair_capacity():
     # RiMEA 13: room -> corridor -> stair: a queue forms at the stair foot; the stair passes
-    # its capacity Fs x width = 1.01 x 1.2 P/s (SFPE), lower than the corridor's
+    # the SFPE calculated flow Fs x effective width = 1.01 x (1.2 - 2 x 0.15) = 0.909 P/s,
+    # lower than the corridor's
     up = floor("U", gj(shape(rect(0, 0, 10, 10)).union(shape(rect(10, 4, 20, 6)))), 3.0)
     gr = floor("G", rect(0, 0, 6, 4), 0.0)
     st = {"id": "S", "from_floor": "U", "to_floor": "G", "entry": rect(19, 4, 20, 6), "exit": rect(0, 0, 2, 4),
@@ -216,7 +220,7 @@ def test_rimea_13_queue_at_stair_foot_and_stair_capacity():
     assert r["evacuated"] == 80 and r["stairs"]["S"]["count"] == 80
     ts = _times(r)
     rate = (60 - 20) / (ts[60] - ts[20])
-    assert rate == pytest.approx(1.01 * 1.2, rel=0.08)
+    assert rate == pytest.approx(1.01 * (1.2 - 0.3), rel=0.08)
     # at 30 s people wait at the foot of the stair: many on floor U within 4 m of its entry
     fr = min(r["trajectories"]["frames"], key=lambda f: abs(f["t"] - 30.0))
     near = sum(1 for f, x, y in zip(fr["f"], fr["x"], fr["y"]) if f == 0 and x > 15)
@@ -225,7 +229,8 @@ def test_rimea_13_queue_at_stair_foot_and_stair_capacity():
 
 def test_stair_tower_vs_sfpe_hydraulic_calculation():
     # 5 storeys above the exit floor, 30 persons each, one 1.2 m stair, 8 m flights: total time
-    # vs the SFPE flow-limited hand calculation, documented tolerance 10 %
+    # vs the SFPE flow-limited hand calculation with effective width 0.9 m (150 / 0.909 P/s
+    # + one flight at 0.80 m/s = 175 s), documented tolerance 10 %
     floors_ = [floor("L0", rect(0, 0, 12, 6), 0.0)]
     stairs, groups = [], []
     for k in range(1, 6):
