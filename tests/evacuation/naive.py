@@ -149,3 +149,72 @@ def sfpe_speed(k_mps: float, density_p_m2: float) -> float:
     if density_p_m2 < 0.54:
         return k_mps
     return k_mps * (1 - 0.266 * density_p_m2)
+
+
+def cell_of(x, y, x0, y0, nx, ny, h, off):
+    """Flat cell index by counting the grid lines at or left of / below the point."""
+    i = int(np.searchsorted(x0 + h * np.arange(1, nx), x, side="right"))
+    j = int(np.searchsorted(y0 + h * np.arange(1, ny), y, side="right"))
+    return off + j * nx + i
+
+
+def census(state, pre, t):
+    """(on floors, in stairs, walking at t, earliest pending pre-movement end or inf)."""
+    state, pre = np.asarray(state), np.asarray(pre, float)
+    on = state == 0
+    waiting = pre[on & (pre > t)]
+    return (int(on.sum()), int((state == 1).sum()), int((on & (pre <= t)).sum()),
+            float(waiting.min()) if waiting.size else math.inf)
+
+
+def transfer(agents, stairs, *, t, dt, order, zone, target, class_exit, n_exits, radius):
+    """Exit and stair bookkeeping of one step, written from the rules in docs/evacuation.md.
+
+    ``agents``: list of dicts (x, y, f, state 0 on floor / 1 in stair / 2 out, cls, pre, v0,
+    ready, exit, exit_time) changed in place; ``stairs``: list of dicts (len, rate, vfac,
+    vfix, area, k, cap, to, queue (list), tokens, used, spots [(x, y)]); ``zone(f, x, y)`` and
+    ``target(cls, f, x, y)`` give the area id under a point (-1 none; exits first, then
+    stairs); ``order``: the agents' visiting order. Returns the number evacuated.
+    """
+    done = 0
+    for i in order:
+        a = agents[i]
+        if a["state"] != 0 or t < a["pre"]:
+            continue
+        z = zone(a["f"], a["x"], a["y"])
+        if z < 0:
+            continue
+        if z < n_exits:
+            if class_exit[a["cls"]] in (-1, z):
+                a.update(state=2, exit=z, exit_time=t)
+                done += 1
+            continue
+        st = stairs[z - n_exits]
+        if target(a["cls"], a["f"], a["x"], a["y"]) != z or len(st["queue"]) >= st["cap"]:
+            continue
+        st["queue"].append(i)
+        st["used"] += 1
+        a["state"] = 1
+        own = st["vfix"] or a["v0"] * st["vfac"]
+        dens = len(st["queue"]) / st["area"]
+        if st["k"] > 0 and dens >= 0.54:
+            own = min(own, max(sfpe_speed(st["k"], dens), 0.1 * st["k"]))
+        a["ready"] = t + st["len"] / own
+    placed = []
+    for st in stairs:
+        st["tokens"] = min(st["tokens"] + st["rate"] * dt, 1 + st["rate"] * dt)
+        while st["queue"] and st["tokens"] >= 1:
+            a = agents[st["queue"][0]]
+            if a["ready"] > t:
+                break
+            free = [p for p in st["spots"]
+                    if all(math.hypot(p[0] - b["x"], p[1] - b["y"]) >= 2 * radius
+                           for b in agents if b["state"] == 0 and b["f"] == st["to"])
+                    and all(math.hypot(p[0] - q[0], p[1] - q[1]) >= 2 * radius for q, g in placed if g == st["to"])]
+            if not free:
+                break
+            a.update(x=free[0][0], y=free[0][1], f=st["to"], state=0)
+            placed.append((free[0], st["to"]))
+            st["queue"].pop(0)
+            st["tokens"] -= 1
+    return done

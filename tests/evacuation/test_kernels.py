@@ -242,3 +242,91 @@ def test_sfpe_speed_reference_values():
     assert naive.sfpe_speed(1.08, 1 / (2 * 0.266)) == pytest.approx(0.54)
     assert naive.sfpe_speed(1.08, 1 / (2 * 0.266)) / (2 * 0.266) == pytest.approx(1.015, abs=0.005)
     assert naive.sfpe_speed(1.08, 3.76) == pytest.approx(0.0, abs=0.002)
+
+
+@pytest.mark.parametrize("x0,h,nx", [(0.0, 0.5, 20), (-3.7, 0.2, 7), (1e6, 0.25, 3), (0.0, 1.0, 1)])
+def test_cell_of_matches_naive(x0, h, nx):
+    rng = np.random.default_rng(nx)
+    pts = rng.uniform(x0 - 2 * h, x0 + (nx + 2) * h, (300, 2))  # inside and outside the grid
+    for px, py in pts:
+        assert K.cell_of(px, py, x0, x0, nx, nx + 1, h, 7) == naive.cell_of(px, py, x0, x0, nx, nx + 1, h, 7)
+    if x0 == 0.0 and h == 0.5:  # exact grid lines belong to the cell above / right of them
+        for k in range(nx + 1):
+            assert K.cell_of(k * h, k * h, x0, x0, nx, nx + 1, h, 0) == naive.cell_of(k * h, k * h, x0, x0, nx, nx + 1, h, 0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 50])
+@pytest.mark.parametrize("t", [0.0, 5.0, 1e9])
+def test_census_matches_naive(n, t):
+    rng = np.random.default_rng(n)
+    state = rng.integers(0, 4, n).astype(np.int64)
+    pre = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(0, 10, n))
+    assert K.census(state, pre, t) == naive.census(state, pre, t)
+
+
+def _transfer_world(n, seed):
+    """Two 10 x 6 m floors (0.5 m routing cells, 1 m neighbour cells): floor 0 drains into a
+    stair entry (x >= 9) leading to floor 1, whose exit is x >= 9; agents anywhere."""
+    rng = np.random.default_rng(seed)
+    h, gx, gy = 0.5, 20, 12
+    zone = np.full(2 * gx * gy, -1, dtype=np.int32)
+    target = np.full((1, 2 * gx * gy), -1, dtype=np.int32)
+    for f, z in ((0, 1), (1, 0)):
+        for j in range(gy):
+            for i in range(gx):
+                target[0, f * gx * gy + j * gx + i] = z
+                if i >= 18:
+                    zone[f * gx * gy + j * gx + i] = z
+    agents = [dict(x=float(rng.uniform(6.0, 9.8)), y=float(rng.uniform(0.2, 5.8)), f=int(rng.integers(0, 2)),
+                   state=0, cls=0, pre=float(rng.choice([0.0, 2.0])), v0=float(rng.uniform(0.5, 1.5)),
+                   ready=0.0, exit=-1, exit_time=np.nan) for _ in range(n)]
+    spots = [(float(0.5 + 0.45 * k), 3.0) for k in range(4)]
+    stair = dict(len=2.0, rate=1.5, vfac=0.6, vfix=0.0, area=2.0 * 0.9, k=1.08, cap=3, to=1, queue=[],
+                 tokens=1.0, used=0, spots=spots)
+    return agents, stair, zone, target
+
+
+@pytest.mark.parametrize("n,seed", [(0, 0), (1, 1), (12, 2), (40, 3)])
+def test_transfer_agents_matches_naive(n, seed):
+    agents, stair, zone, target = _transfer_world(n, seed)
+    h, gx, gy, cs = 0.5, 20, 12, 1.0
+    g = (np.array([0.0, 0.0]), np.array([0.0, 0.0]), np.array([gx, gx]), np.array([gy, gy]),
+         np.array([0, gx * gy]))
+    ng = (np.array([0.0, 0.0]), np.array([0.0, 0.0]), np.array([10, 10]), np.array([6, 6]), np.array([0, 60]))
+    arr = {k: np.array([a[k] for a in agents], dtype=float) for k in ("x", "y", "pre", "v0")}
+    fl = np.array([a["f"] for a in agents], dtype=np.int64)
+    state = np.zeros(n, dtype=np.int64)
+    cls, stuck, ready = np.zeros(n, dtype=np.int64), np.ones(n), np.zeros(n)
+    st_f = np.array([[2.0, 1.5, 0.6, 0.0, 1.8, 1.08]])
+    st_queue, st_head, st_count = np.zeros((1, 3), dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    st_tokens, used = np.ones(1), np.zeros(1, dtype=np.int64)
+    exit_of, exit_time = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
+    cand_x = np.array([p[0] for p in stair["spots"]])
+    cand_y = np.array([p[1] for p in stair["spots"]])
+    zone_fn = lambda f, x, y: int(zone[naive.cell_of(x, y, 0.0, 0.0, gx, gy, h, f * gx * gy)])  # noqa: E731
+    target_fn = lambda c, f, x, y: int(target[c, naive.cell_of(x, y, 0.0, 0.0, gx, gy, h, f * gx * gy)])  # noqa: E731
+    dt = 0.25
+    for step in range(1, 41):
+        t = step * dt
+        cell_start, cell_stop = np.zeros(121, dtype=np.int64), np.zeros(121, dtype=np.int64)
+        items, ac, sx, sy = (np.zeros(max(n, 1), dtype=np.int64), np.full(n, -1, dtype=np.int64),
+                             np.zeros(max(n, 1)), np.zeros(max(n, 1)))
+        K.build_cells(arr["x"], arr["y"], fl, state, *ng, cs, 120, cell_start, cell_stop, items, ac, sx, sy)
+        done = K.transfer_agents(arr["x"], arr["y"], fl, state, cls, stuck, arr["pre"], t, dt, step, 9,
+                                 *g, h, zone, target, np.array([-1]), 1, cell_start, cell_stop, items, *ng, cs,
+                                 0.2, st_f, np.array([3]), np.array([1]), arr["v0"], st_queue, st_head, st_count,
+                                 st_tokens, ready, np.array([0, 4]), cand_x, cand_y, exit_of, exit_time, used,
+                                 np.zeros(8), np.zeros(8), np.zeros(8, dtype=np.int64))
+        start = int(K.hash_uniform(9, step, 0x7FFFFFFF) * n) % n if n else 0
+        exp = naive.transfer(agents, [stair], t=t, dt=dt, order=[(start + k) % n for k in range(n)], zone=zone_fn,
+                             target=target_fn, class_exit=[-1], n_exits=1, radius=0.2)
+        assert done == exp
+        assert state.tolist() == [a["state"] for a in agents]
+        assert fl.tolist() == [a["f"] for a in agents]
+        assert np.allclose(arr["x"], [a["x"] for a in agents]) and np.allclose(arr["y"], [a["y"] for a in agents])
+        assert exit_of.tolist() == [a["exit"] for a in agents]
+        assert np.allclose(ready[state == 1], [a["ready"] for a in agents if a["state"] == 1])
+        assert used[0] == stair["used"] and st_count[0] == len(stair["queue"])
+        assert st_tokens[0] == pytest.approx(stair["tokens"])
+    if n >= 40:  # the case exercised exits, a full stair and releases onto the landing
+        assert (state == 2).any() and stair["used"] >= 3 and (stuck == 0.0).any()
