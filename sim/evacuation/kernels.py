@@ -202,6 +202,14 @@ def _unit_or(dx: float, dy: float, fx: float, fy: float):
 
 
 @jit
+def _cell_gap2(px: float, py: float, cx0: float, cy0: float, cs: float) -> float:
+    """Squared distance (m²) from (px, py) to the square cell [cx0, cx0 + cs] × [cy0, cy0 + cs]."""
+    dx = max(cx0 - px, 0.0, px - cx0 - cs)
+    dy = max(cy0 - py, 0.0, py - cy0 - cs)
+    return dx * dx + dy * dy
+
+
+@jit
 def _wall_between(ax, ay, bx, by, seg, w_idx, s0, s1) -> bool:
     for k in range(s0, s1):
         s = w_idx[k]
@@ -255,15 +263,19 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
         rx = 0.0
         ry = 0.0
         rep_cut = ll + REPULSION_RANGES * d_n
+        rep_cut2 = rep_cut * rep_cut
         gi = int(math.floor((xi - n_x0[f]) / cs))
         gj = int(math.floor((yi - n_y0[f]) / cs))
-        for dj in range(-1, 2):
+        rr = int(math.ceil(rep_cut / cs))
+        for dj in range(-rr, rr + 1):
             jj = gj + dj
             if jj < 0 or jj >= n_ny[f]:
                 continue
-            for di in range(-1, 2):
+            for di in range(-rr, rr + 1):
                 ii = gi + di
                 if ii < 0 or ii >= n_nx[f]:
+                    continue
+                if _cell_gap2(xi, yi, n_x0[f] + ii * cs, n_y0[f] + jj * cs, cs) > rep_cut2:
                     continue
                 cc = n_off[f] + jj * n_nx[f] + ii
                 for k in range(cell_start[cc], cell_stop[cc]):
@@ -271,9 +283,10 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                         continue
                     dxj = sx[k] - xi
                     dyj = sy[k] - yi
-                    d = math.sqrt(dxj * dxj + dyj * dyj)
-                    if d > rep_cut or d < 1e-9:
+                    d2 = dxj * dxj + dyj * dyj
+                    if d2 > rep_cut2 or d2 < 1e-18:
                         continue
+                    d = math.sqrt(d2)
                     if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
                         continue
                     rep = -a_n * math.exp((ll - d) / d_n)
@@ -314,13 +327,16 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
         # spacing to the nearest neighbour ahead in the corridor of width 2 l
         spacing = 1e300
         reach = ll + v0[i] * T
-        for dj in range(-1, 2):
+        rr = int(math.ceil(reach / cs))
+        for dj in range(-rr, rr + 1):
             jj = gj + dj
-            if jj < 0 or jj >= n_ny[f]:
-                continue
-            for di in range(-1, 2):
+            if jj < 0 or jj >= n_ny[f] or spacing <= 0.0:
+                continue  # spacing <= 0 already means speed 0: nobody else can lower it
+            for di in range(-rr, rr + 1):
                 ii = gi + di
-                if ii < 0 or ii >= n_nx[f]:
+                if ii < 0 or ii >= n_nx[f] or spacing <= 0.0:
+                    continue
+                if _cell_gap2(xi, yi, n_x0[f] + ii * cs, n_y0[f] + jj * cs, cs) > reach * reach:
                     continue
                 cc = n_off[f] + jj * n_nx[f] + ii
                 for k in range(cell_start[cc], cell_stop[cc]):
@@ -341,6 +357,8 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                     if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
                         continue
                     spacing = d - ll
+                    if spacing <= 0.0:
+                        break
         v_free = min(max(spacing / T, 0.0), v0[i])
         v = v_free
         if stuck[i] > imp and v < push * v0[i]:
