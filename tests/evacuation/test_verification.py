@@ -309,3 +309,39 @@ def test_doors_never_jam_for_good(door_m, count):
     assert r["evacuated"] == count and r["completed"] and not r["stalled"]
     ts = np.array(_times(r))
     assert np.diff(ts).max() <= 20.0
+
+
+def test_imo_1_corridor_speed():
+    # IMO MSC.1/Circ.1533 annex 3 test 1: 2 x 40 m corridor, one person at 1.0 m/s: 40 s
+    # (the exit cells begin 0.1 m before the line: 39.9 s; a 1 % tolerance)
+    sc = scenario([floor("F", rect(0, 0, 41, 2))], [exit_("E", "F", rect(40, 0, 41, 2))],
+                  agents=[{"id": "p", "floor": "F", "x": 0.0 + 1e-3, "y": 1.0, "speed_mps": 1.0}], max_time_s=120)
+    r = simulate(parse_scenario(sc))
+    assert r["evacuation_time_s"] == pytest.approx(40.0, rel=0.01)
+
+
+@pytest.mark.parametrize("up", [True, False])
+def test_imo_2_3_stair_speed(up):
+    # IMO tests 2 / 3: 10 m along the slope at a stair speed of 1.0 m/s: 10 s (+ one step in
+    # and one out of the link)
+    lo, hi = floor("G", rect(0, 0, 6, 4), 0.0), floor("U", rect(0, 0, 6, 4), 3.0)
+    frm, to = ("G", "U") if up else ("U", "G")
+    st = {"id": "S", "from_floor": frm, "to_floor": to, "entry": rect(0, 0, 1, 4), "exit": rect(5, 0, 6, 4),
+          "length_m": 10.0, "width_m": 2.0, "speed_mps": 1.0}
+    sc = scenario([lo, hi], [exit_("E", to, rect(5, 0, 6, 4))], stairs=[st],
+                  agents=[{"id": "p", "floor": frm, "x": 0.5, "y": 2.0, "speed_mps": 1.34}], max_time_s=60)
+    r = simulate(parse_scenario(sc))
+    assert 10.0 <= r["evacuation_time_s"] <= 10.0 + 2 * 0.05 + 1e-9
+
+
+def test_rimea_11_most_take_the_nearer_exit():
+    # RiMEA 11: a 30 x 20 m room, exits in the west wall at y = 2 (near the crowd) and y = 18;
+    # 300 persons in the south-west: most use the nearer exit, and the far one is used too
+    # (its queue makes it worth it only for some). Criterion: nearer > 50 %; both used
+    walk = shapely.unary_union([shape(rect(0, 0, 30, 20)), shape(rect(-0.5, 1.5, 0, 2.5)), shape(rect(-0.5, 17.5, 0, 18.5))])
+    exits = [exit_("near", "F", rect(-0.5, 1.5, 0, 2.5)), exit_("far", "F", rect(-0.5, 17.5, 0, 18.5))]
+    sc = scenario([floor("F", gj(walk))], exits, max_time_s=900,
+                  groups=[{"floor": "F", "area": rect(1, 0.5, 16, 12), "count": 300, "speed_mps": {"normal": [1.34, 0.26, 0.8, 1.8]}}])
+    r = simulate(parse_scenario(sc))
+    assert r["evacuated"] == 300 and not r["stalled"]
+    assert r["exits"]["near"]["count"] > 150 and r["exits"]["far"]["count"] > 0
