@@ -253,8 +253,10 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
 
     Notes
     -----
-    The run stops at ``max_time_s`` or as soon as every agent is evacuated or unreachable;
-    agents with no route to a usable exit are reported as not evacuated.
+    The run stops at ``max_time_s``, as soon as every agent is evacuated or unreachable, or
+    once nobody has made progress for the no-progress window (``stalled``; see
+    :data:`STALL_MIN_S`); agents with no route to a usable exit are reported as not
+    evacuated.
     """
     t0 = time.perf_counter()
     say = progress or (lambda _m: None)

@@ -223,12 +223,16 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                 g_x0, g_y0, g_nx, g_ny, g_off, h, dirx, diry,
                 seg, w_nx, w_ny, w_off, w_start, w_idx, wb, params,
                 new_x, new_y, speed):
-    """One step of the collision-free speed model (Tordeux et al. 2016) for every agent.
+    """One step of the collision-free speed model (Tordeux et al. 2016) for every agent,
+    with wall sliding inside ``radius + wall_buffer`` (Xu, Chraibi & Seyfried 2021) and
+    impatient agents (stuck > ``impatience_s``) turning by up to ±60° and pushing on at
+    ``push_speed_frac × v0``.
 
     ``params`` = [radius_m, time_gap_s, strength_neighbor, range_neighbor_m, strength_wall,
-    range_wall_m, impatience_s, max_step_m, wall_buffer_m, push_speed_frac]. Reads the old state only, writes
-    ``new_x``/``new_y``/``speed``/``stuck`` of its own agent: the result does not depend on
-    the number of threads.
+    range_wall_m, impatience_s, max_step_m, wall_buffer_m, push_speed_frac]. Neighbour
+    cells (side ``cs``) may be smaller than the cut-offs: every cell within reach is
+    scanned. Reads the old state only, writes ``new_x``/``new_y``/``speed``/``stuck`` of its
+    own agent: the result does not depend on the number of threads.
     """
     r = params[0]
     T = params[1]
