@@ -6,7 +6,8 @@ publishes them in real time, ``speed`` times faster than simulated time; each pa
 ``ts`` is then the wall-clock publish time so receivers accept it, while load curves follow
 the simulated time of day.
 
-Behaviour per device class (periods from :data:`live.kinds.KINDS`):
+Behaviour per simulator profile (each kind's ``sim_profile`` and periods in the kind table,
+:mod:`twin.kinds`; a kind with the ``random`` profile draws each field inside its range):
 
 - meters: cumulative readings every ``report_period_s`` with a daily load curve (morning
   7–9 h and evening 18–22 h peaks; reference: 1,440 meters at 15 min ≈ 1.6 msg/s);
@@ -72,6 +73,9 @@ class Incident:
     devices: list[str] = field(default_factory=list)
 
 
+#: Simulator profiles (kind table) of the devices that carry each incident.
+_INCIDENT_PROFILES = {"fire": ("smoke", "climate"), "leak": ("leak",), "trapped": ("elevator",)}
+
 _INCIDENT_RE = re.compile(r"^(fire|leak|trapped|offline):([^:@]+)(?::([^:@]+))?(?:@(\d+(?:\.\d+)?))?$")
 
 
@@ -125,15 +129,40 @@ def parse_incidents(spec: str | None, registry: DeviceRegistry) -> list[Incident
         if where not in buildings:
             raise ScenarioError(f"scenario={part!r}: building={where!r} is not in the site")
         storey = _match_storey(registry, where, storey_token) if storey_token else None
-        want = {"fire": ("smoke_detector", "temp_humidity"), "leak": ("leak_sensor",),
-                "trapped": ("elevator_controller",)}[kind]
-        devs = [d.id for d in registry if d.building == where and d.kind in want
-                and (storey is None or d.storey == storey)]
+        want = _INCIDENT_PROFILES[kind]
+        devs = [d.id for d in registry if d.building == where and d.kind in KINDS
+                and KINDS[d.kind].sim_profile in want and (storey is None or d.storey == storey)]
         if kind == "trapped":
             devs = devs[:1]
         if not devs:
-            raise ScenarioError(f"scenario={part!r}: no {' / '.join(want)} registered there")
+            kinds = sorted(k.name for k in KINDS.values() if k.sim_profile in want)
+            raise ScenarioError(f"scenario={part!r}: no {' / '.join(kinds)} registered there")
         out.append(Incident(kind, where, storey, None, start, devs))
+    return out
+
+
+def _random_values(kind, st: dict, rng, period_s: float) -> dict:
+    """One report of a kind without a dedicated generator: each field drawn inside its range.
+
+    Floats uniform over ``[min, max]`` (a missing bound is 0 / min + 100), integers alike,
+    booleans false (a healthy device), enums their first choice; a counter field grows by
+    a uniform step of up to 1 per minute.
+    """
+    out: dict = {}
+    for f in kind.fields:
+        lo = 0.0 if f.min is None else float(f.min)
+        hi = lo + 100.0 if f.max is None else float(f.max)
+        if f.counter:
+            st[f.name] = min(hi, st.get(f.name, lo) + float(rng.uniform(0, period_s / 60)))
+            out[f.name] = int(st[f.name]) if f.type == "int" else round(st[f.name], 4)
+        elif f.type == "bool":
+            out[f.name] = False
+        elif f.type == "enum":
+            out[f.name] = f.choices[0]
+        elif f.type == "int":
+            out[f.name] = int(rng.integers(math.ceil(lo), math.floor(hi) + 1))
+        else:
+            out[f.name] = round(float(rng.uniform(lo, hi)), 4)
     return out
 
 
@@ -152,7 +181,7 @@ class DeviceSimulator:
         self.registry = registry
         self.seed = seed
         self.incidents = parse_incidents(incidents, registry) if isinstance(incidents, (str, type(None))) else incidents
-        self.devices = [d for d in registry if d.kind in KINDS]
+        self.devices = [d for d in registry if d.kind in KINDS and KINDS[d.kind].sim_profile is not None]
 
     # -- deterministic stream -------------------------------------------------------------
     def messages(self, start_ts: float, duration_s: float) -> Iterator[tuple[float, str, dict]]:
@@ -163,9 +192,8 @@ class DeviceSimulator:
         heap: list = []
         states: dict[str, dict] = {}
         for i, dev in enumerate(self.devices):
-            period = KINDS[dev.kind].report_period_s
-            if dev.kind == "elevator_controller":
-                period = 30.0
+            kind = KINDS[dev.kind]
+            period = float(kind.sim_param("period_s", kind.report_period_s))
             first = start_ts + float(rng.uniform(0, min(period, 60.0)))
             heapq.heappush(heap, (first, next(order), i, "report"))
             states[dev.id] = self._initial(dev, rng)
@@ -194,34 +222,43 @@ class DeviceSimulator:
                     heapq.heappush(heap, (t + next_dt, next(order), i, "report"))
 
     def _initial(self, dev: DeviceInfo, rng) -> dict:
+        kind = KINDS[dev.kind]
+        profile = kind.sim_profile
         st = {"seq": 0, "load": float(rng.uniform(0.5, 1.5))}
-        if dev.kind == "meter_electricity":
+        if profile == "energy_meter":
             st["energy_kwh"] = float(rng.uniform(1000, 20000))
-        elif dev.kind in ("meter_water", "meter_gas"):
+        elif profile == "volume_meter":
             st["volume_m3"] = float(rng.uniform(50, 2000))
-        elif dev.kind == "elevator_controller":
+        elif profile == "elevator":
             st.update(floor=1, trips=int(rng.integers(1000, 100000)), door_cycles=0, next_trip=0.0)
             st["door_cycles"] = st["trips"] * 2
-        elif dev.kind == "parking_barrier":
+        elif profile == "parking_barrier":
             st["occupied"] = int(rng.integers(50, 150))
-        elif dev.kind == "temp_humidity":
+        elif profile == "climate":
             st["offset"] = float(rng.normal(0, 0.7))
+        elif profile == "random":
+            st.update({f.name: float(f.min or 0.0) for f in kind.fields if f.counter})
         return st
 
     def _step(self, dev: DeviceInfo, st: dict, t: float, rng, burning, leaking):
-        """Return [(channel, body or None, next_dt or None)] for a device report at ``t``."""
+        """Return [(channel, body or None, next_dt or None)] for a device report at ``t``.
+
+        The kind's ``sim_profile`` (:mod:`twin.kinds`) picks the generator.
+        """
         kind = KINDS[dev.kind]
-        hour = datetime.fromtimestamp(t, _TZ).hour + datetime.fromtimestamp(t, _TZ).minute / 60
+        local = datetime.fromtimestamp(t, _TZ)
+        hour = local.hour + local.minute / 60
         period = kind.report_period_s
-        k = dev.kind
-        if k == "meter_electricity":
-            power = max(0.02, 0.35 * st["load"] * daily_load(hour) * float(rng.lognormal(0, 0.2)))
+        k = kind.sim_profile
+        if k == "energy_meter":
+            power = max(0.02, kind.sim_param("mean_kw", 0.35) * st["load"] * daily_load(hour)
+                        * float(rng.lognormal(0, 0.2)))
             st["energy_kwh"] += power * period / 3600
             return [("telemetry", {"energy_kwh": round(st["energy_kwh"], 3), "power_kw": round(power, 3),
                                    "voltage_v": round(float(rng.normal(225, 3)), 1)}, period)]
-        if k in ("meter_water", "meter_gas"):
-            scale = 0.02 if k == "meter_water" else 0.01
-            flow = max(0.0, scale * st["load"] * daily_load(hour) * float(rng.lognormal(0, 0.4)))
+        if k == "volume_meter":
+            flow = max(0.0, kind.sim_param("mean_m3h", 0.02) * st["load"] * daily_load(hour)
+                       * float(rng.lognormal(0, 0.4)))
             st["volume_m3"] += flow * period / 3600
             return [("telemetry", {"volume_m3": round(st["volume_m3"], 4), "flow_m3h": round(flow, 4)}, period)]
         if k == "people_counter":
@@ -234,27 +271,29 @@ class DeviceSimulator:
         if k == "parking_barrier":
             st["occupied"] = int(max(0, st["occupied"] + rng.integers(-3, 4)))
             return [("telemetry", {"state": "down", "occupied_spaces": st["occupied"]}, period)]
-        if k == "temp_humidity":
+        if k == "climate":
             if dev.id in burning:
                 temp = min(120.0, 24 + 4.0 * (t - burning[dev.id]) / 10)
                 return [("telemetry", {"temperature_c": round(temp, 1), "humidity_pct": 20.0}, 10.0)]
             temp = 22 + 3 * math.sin((hour - 9) / 24 * 2 * math.pi) + st["offset"]
             return [("telemetry", {"temperature_c": round(temp, 2),
                                    "humidity_pct": round(float(np.clip(rng.normal(55, 8), 5, 99)), 1)}, period)]
-        if k == "smoke_detector":
+        if k == "smoke":
             if dev.id in burning:
                 return [("telemetry", {"smoke": True, "obscuration_pct_m": 8.0}, 60.0)]
             false_alarm = rng.random() < 1e-4
             out = [("telemetry", {"smoke": bool(false_alarm), "obscuration_pct_m": round(float(rng.uniform(0, 0.3)), 2)}, period)]
             return out
-        if k == "leak_sensor":
+        if k == "leak":
             leak = dev.id in leaking or rng.random() < 2e-5
             return [("telemetry", {"leak": bool(leak)}, 60.0 if leak else period)]
-        if k == "elevator_controller":
-            return self._elevator(st, t, hour, rng)
+        if k == "elevator":
+            return self._elevator(dev, st, t, hour, rng)
+        if k == "random":
+            return [("telemetry", _random_values(kind, st, rng, period), period)]
         return [("telemetry", None, period)]
 
-    def _elevator(self, st: dict, t: float, hour: float, rng):
+    def _elevator(self, dev: DeviceInfo, st: dict, t: float, hour: float, rng):
         out = []
         busy = daily_load(hour)
         trip = rng.random() < min(0.9, 0.25 * busy)
