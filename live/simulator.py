@@ -32,8 +32,8 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from datetime import date, datetime, time as dtime, timedelta, timezone, tzinfo
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from live.errors import ScenarioError
 from live.kinds import KINDS
 from live.registry import DeviceInfo, DeviceRegistry, topic_for
 
-__all__ = ["DeviceSimulator", "Incident", "parse_incidents", "daily_load"]
+__all__ = ["DeviceSimulator", "ElevatorDay", "ElevatorPlan", "Incident", "parse_incidents", "daily_load"]
 
 _TZ = timezone(timedelta(hours=8))  # site local time for load curves (Asia/Shanghai)
 
@@ -59,6 +59,39 @@ def _traffic(hour: float, direction: str) -> float:
     pm = math.exp(-((hour - 18.5) ** 2) / (2 * 1.2 ** 2))
     base = 0.3 if 6 <= hour <= 23 else 0.05
     return base + (6.0 * am + 2.0 * pm if direction == "out" else 2.0 * am + 6.0 * pm)
+
+
+@dataclass(frozen=True)
+class ElevatorDay:
+    """One day in the life of an elevator, as a degradation process sees it.
+
+    Counts of the day (``trips``, ``door_cycles``, ``door_reopens`` <= ``door_cycles``,
+    ``fault_count``: fault codes logged), the day's mean diagnostics (``vibration_rms``
+    m/s², ``leveling_error_mm`` mm, ``motor_temp_c`` °C) and whether it breaks down
+    (``failure``: a ``fault`` event, out of service for ``repair_h`` hours, then
+    ``fault_cleared``).
+    """
+
+    trips: int
+    door_cycles: int
+    door_reopens: int
+    fault_count: int
+    vibration_rms: float
+    leveling_error_mm: float
+    motor_temp_c: float
+    failure: bool = False
+    repair_h: float = 4.0
+
+
+#: ``(device_id, local date) -> ElevatorDay`` (None: no plan that day).
+ElevatorPlan = Callable[[str, date], "ElevatorDay | None"]
+
+#: Fault code logged when a planned breakdown takes an elevator out of service.
+BREAKDOWN_CODE = 900
+
+#: Healthy diagnostics of an elevator without a plan: vibration (m/s²), leveling error (mm),
+#: motor temperature (°C).
+_HEALTHY = (0.12, 2.5, 45.0)
 
 
 @dataclass
@@ -166,6 +199,24 @@ def _random_values(kind, st: dict, rng, period_s: float) -> dict:
     return out
 
 
+_WEIGHTS: list[np.ndarray] = []
+
+
+def _minute_weights() -> np.ndarray:
+    """Probability of each minute of the day for a trip: the daily load curve, normalised."""
+    if not _WEIGHTS:
+        w = np.array([daily_load(m / 60) for m in range(1440)])
+        _WEIGHTS.append(w / w.sum())
+    return _WEIGHTS[0]
+
+
+def _diagnostics(vibration_rms: float, leveling_error_mm: float, motor_temp_c: float, rng) -> dict:
+    """One run's diagnostics around the day's means (zero-mean noise, clipped at 0)."""
+    return {"vibration_rms": round(max(0.0, vibration_rms * (1 + 0.1 * float(rng.standard_normal()))), 4),
+            "leveling_error_mm": round(max(0.0, leveling_error_mm * (1 + 0.1 * float(rng.standard_normal()))), 3),
+            "motor_temp_c": round(motor_temp_c + 1.0 * float(rng.standard_normal()), 2)}
+
+
 class DeviceSimulator:
     """Generates the message streams of a site's devices.
 
@@ -175,13 +226,32 @@ class DeviceSimulator:
     seed : int
         Random seed: the same seed, start and incidents give the same messages.
     incidents : str or list of Incident
+    elevator_plan : callable, optional
+        ``(device_id, local date) -> ElevatorDay or None``: the day an elevator controller
+        lives through (a degradation process, e.g. the fleet simulator's; ``services``
+        wires it). Its trips, door cycles, reopens, faults, diagnostics and a breakdown are
+        streamed exactly; without a plan (or on a day it returns None) trips are random.
+    heartbeats : bool
+        Elevator controllers send a ``status`` heartbeat every ``period_s`` (30 s) and
+        report their trips with it; False (accelerated runs) reports at each trip instead.
+    kinds : iterable of str, optional
+        Simulate only devices of these kinds.
+    tz : tzinfo
+        Site time zone of the load curves and the plan's days.
     """
 
-    def __init__(self, registry: DeviceRegistry, *, seed: int = 0, incidents: str | list[Incident] | None = None) -> None:
+    def __init__(self, registry: DeviceRegistry, *, seed: int = 0, incidents: str | list[Incident] | None = None,
+                 elevator_plan: ElevatorPlan | None = None, heartbeats: bool = True,
+                 kinds: Iterable[str] | None = None, tz: tzinfo = _TZ) -> None:
         self.registry = registry
         self.seed = seed
         self.incidents = parse_incidents(incidents, registry) if isinstance(incidents, (str, type(None))) else incidents
-        self.devices = [d for d in registry if d.kind in KINDS and KINDS[d.kind].sim_profile is not None]
+        wanted = None if kinds is None else set(kinds)
+        self.devices = [d for d in registry if d.kind in KINDS and KINDS[d.kind].sim_profile is not None
+                        and (wanted is None or d.kind in wanted)]
+        self.elevator_plan = elevator_plan
+        self.heartbeats = heartbeats
+        self.tz = tz
 
     # -- deterministic stream -------------------------------------------------------------
     def messages(self, start_ts: float, duration_s: float) -> Iterator[tuple[float, str, dict]]:
@@ -294,6 +364,14 @@ class DeviceSimulator:
         return [("telemetry", None, period)]
 
     def _elevator(self, dev: DeviceInfo, st: dict, t: float, hour: float, rng):
+        if self.elevator_plan is not None:
+            day = datetime.fromtimestamp(t, self.tz).date()
+            if st.get("day") != day:
+                st["day"] = day
+                plan = self.elevator_plan(dev.id, day)
+                st["actions"] = self._plan_actions(plan, day, t, rng) if plan is not None else None
+            if st["actions"] is not None:
+                return self._elevator_planned(dev, st, t, rng)
         out = []
         busy = daily_load(hour)
         trip = rng.random() < min(0.9, 0.25 * busy)
@@ -306,7 +384,8 @@ class DeviceSimulator:
             st["door_cycles"] += 1
             body = {"floor": dest, "direction": direction, "door": "closed", "trips": st["trips"],
                     "door_cycles": st["door_cycles"], "load_kg": round(float(rng.uniform(0, 600)), 0),
-                    "speed_mps": 1.75, "fault_code": 0, "in_service": True}
+                    "speed_mps": 1.75, "fault_code": 0, "in_service": True,
+                    **_diagnostics(*_HEALTHY, rng)}
             out.append(("telemetry", body, None))
             if rng.random() < 0.02:
                 out.append(("event", {"event": "door_reopen"}, None))
@@ -316,6 +395,86 @@ class DeviceSimulator:
             out.append(("telemetry", {"floor": st["floor"], "direction": "idle", "door": "closed",
                                       "speed_mps": 0.0, "in_service": True}, None))
         out.append(("status", {"online": True}, 30.0))
+        return out
+
+    def _plan_actions(self, plan: ElevatorDay, day: date, now: float, rng) -> list:
+        """The day's planned actions ``[(t, what, payload)]`` in time order (those before
+        ``now`` are dropped): trips at times following the daily load curve, the door
+        cycles spread over them, reopens and faults at trip times, a breakdown."""
+        midnight = datetime.combine(day, dtime(), self.tz).timestamp()
+        next_midnight = datetime.combine(day + timedelta(days=1), dtime(), self.tz).timestamp()
+        span = next_midnight - midnight
+        weights = _minute_weights()
+
+        def times(n: int) -> np.ndarray:
+            minutes = rng.choice(1440, size=n, p=weights)
+            return np.sort(midnight + (minutes + rng.uniform(0, 1, size=n)) * span / 1440)
+
+        n = max(int(plan.trips), 0)
+        trip_t = times(n) if n else np.array([midnight + span / 2])
+        cycles = rng.multinomial(max(int(plan.door_cycles), 0), np.full(len(trip_t), 1 / len(trip_t)))
+        noise = rng.standard_normal((3, len(trip_t)))   # per-run diagnostics around the day's means
+        vib = np.maximum(0.0, plan.vibration_rms * (1 + 0.1 * noise[0]))
+        lev = np.maximum(0.0, plan.leveling_error_mm * (1 + 0.1 * noise[1]))
+        temp = plan.motor_temp_c + 1.0 * noise[2]
+        actions = []
+        for k, tt in enumerate(trip_t.tolist()):
+            actions.append((tt, "trip", {"trips": 1 if n else 0, "door_cycles": int(cycles[k]),
+                                         "vibration_rms": float(vib[k]), "leveling_error_mm": float(lev[k]),
+                                         "motor_temp_c": float(temp[k])}))
+        for tt in rng.choice(trip_t, size=max(int(plan.door_reopens), 0)):
+            actions.append((float(tt), "event", {"event": "door_reopen"}))
+        for tt in times(max(int(plan.fault_count), 0)):
+            actions.append((float(tt), "event", {"event": "fault", "fault_code": int(rng.integers(1, 100))}))
+        if plan.failure:
+            t_fail = float(times(1)[0])
+            actions.append((t_fail, "event", {"event": "fault", "fault_code": BREAKDOWN_CODE}))
+            actions.append((t_fail, "service", {"in_service": False, "fault_code": BREAKDOWN_CODE}))
+            t_back = min(t_fail + plan.repair_h * 3600, next_midnight - 1e-3)
+            actions.append((t_back, "event", {"event": "fault_cleared"}))
+            actions.append((t_back, "service", {"in_service": True, "fault_code": 0}))
+        actions.sort(key=lambda a: a[0])
+        return [a for a in actions if a[0] >= now] + [(next_midnight, "midnight", {})]
+
+    def _elevator_planned(self, dev: DeviceInfo, st: dict, t: float, rng):
+        """Report the planned actions due by ``t``: one telemetry with the counters and the
+        trips' mean diagnostics, the events; then the next heartbeat or action."""
+        acts = st["actions"]
+        due = 0
+        while due < len(acts) and acts[due][0] <= t and acts[due][1] != "midnight":
+            due += 1
+        now, st["actions"] = acts[:due], acts[due:]
+        out = []
+        trips = [p for _t, what, p in now if what == "trip"]
+        if not st.get("announced"):  # on connect a controller reports its counters (a baseline)
+            st["announced"] = True
+            out.append(("telemetry", {"floor": st["floor"], "direction": "idle", "door": "closed",
+                                      "trips": st["trips"], "door_cycles": st["door_cycles"],
+                                      "in_service": True, "fault_code": 0}, None))
+        if trips:
+            st["trips"] += sum(p["trips"] for p in trips)
+            st["door_cycles"] += sum(p["door_cycles"] for p in trips)
+            st["floor"] = int(rng.integers(1, 19))
+            body = {"floor": st["floor"], "direction": "idle", "door": "closed", "trips": st["trips"],
+                    "door_cycles": st["door_cycles"], "speed_mps": 0.0,
+                    "in_service": st.get("in_service", True), "fault_code": st.get("fault_code", 0)}
+            for name, digits in (("vibration_rms", 4), ("leveling_error_mm", 3), ("motor_temp_c", 2)):
+                body[name] = round(sum(p[name] for p in trips) / len(trips), digits)
+            out.append(("telemetry", body, None))
+        for _t, what, p in now:
+            if what == "event":
+                out.append(("event", dict(p), None))
+            elif what == "service":
+                st.update(p)
+                out.append(("telemetry", dict(p), None))
+        if self.heartbeats:
+            # a tick just before midnight reports the day's last trips on their own day
+            last_tick = st["actions"][-1][0] - 1e-3
+            step = last_tick - t if 0 < last_tick - t < 30.0 else 30.0
+            out.append(("status", {"online": True}, step))
+        else:
+            nxt = st["actions"][0][0] if st["actions"] else t + 30.0
+            out.append(("status", None, max(nxt - t, 1e-3)))
         return out
 
     def _start_incident(self, inc: Incident, t, states, offline, burning, leaking, heap):

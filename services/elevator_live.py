@@ -10,7 +10,9 @@ Glue between the live history store (:class:`live.store.LiveStore`), the daily a
   folder (the live counterpart of a telemetry CSV);
 * :func:`run_daily_job` — the daily scoring: yesterday's rows into the log, every elevator
   scored on the logged rows, the risk log written, preventive work orders opened;
-* :class:`ElevatorJobComponent` — runs that job once a day inside ``twin serve``.
+* :class:`ElevatorJobComponent` — runs that job once a day inside ``twin serve``;
+* :func:`fleet_plan` — the fleet degradation process (:mod:`sim.elevators`) as the device
+  simulator's elevator plan, so simulated controllers show precursors before failures.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from services.errors import InvalidInput
 from twin.model import Community, Device
 
 __all__ = ["DAILY_LOG_NAME", "DailyLog", "ElevatorJobComponent", "age_years", "controllers", "daily_rows",
-           "day_bounds", "last_maintenance", "run_daily_job", "site_timezone", "telemetry_frame"]
+           "day_bounds", "fleet_plan", "last_maintenance", "run_daily_job", "score_rows",
+           "elevator_life", "simulated_fleet_plan", "site_timezone", "telemetry_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +282,55 @@ def run_daily_job(*, store, db, community: Community, date: dt.date, data_dir: s
     filed = (open_preventive_work_orders(db, community, requests, timezone=tz) if db is not None
              else {"created": [], "existing": [], "skipped": []})
     return {"date": date.isoformat(), "rows": len(rows), "risks": [asdict(r) for r in risks], "work_orders": filed}
+
+
+def fleet_plan(fleet):
+    """The device simulator's elevator plan (``(device_id, date) -> ElevatorDay``) from a
+    simulated fleet (:func:`sim.elevators.simulate_fleet` with the controllers' ids): each
+    controller lives through its elevator's simulated days, breakdowns included."""
+    from live.simulator import ElevatorDay
+
+    tel = fleet.telemetry
+    ids = tel["elevator_id"].to_numpy()
+    dates = pd.to_datetime(tel["date"]).dt.date.to_numpy()
+    cols = {c: tel[c].to_numpy() for c in ("trips", "door_cycles", "door_reopens", "fault_count",
+                                           "vibration_rms", "leveling_error_mm", "motor_temp_c")}
+    row_of = {eid: e for e, eid in enumerate(fleet.elevator_ids)}
+    days: dict[tuple[str, dt.date], ElevatorDay] = {}
+    for i in range(len(tel)):
+        eid, day = str(ids[i]), dates[i]
+        failed = bool(fleet.fail[row_of[eid], (day - fleet.start).days])
+        days[(eid, day)] = ElevatorDay(
+            int(cols["trips"][i]), int(cols["door_cycles"][i]), int(cols["door_reopens"][i]),
+            int(cols["fault_count"][i]), float(cols["vibration_rms"][i]), float(cols["leveling_error_mm"][i]),
+            float(cols["motor_temp_c"][i]), failure=failed)
+
+    def plan(device_id: str, day: dt.date):
+        return days.get((device_id, day))
+
+    return plan
+
+
+def simulated_fleet_plan(registry, start: dt.date, *, days: int = 400, seed: int = 0):
+    """A fleet degradation process for the registry's elevator controllers from ``start``
+    (``None`` when the site has none): the plan :class:`live.simulator.DeviceSimulator`
+    streams (``twin demo``, ``twin devices simulate``)."""
+    from sim.elevators import simulate_fleet
+
+    ids = sorted(d.id for d in registry if d.kind in KINDS and KINDS[d.kind].device_class == "elevator")
+    if not ids:
+        return None
+    return fleet_plan(simulate_fleet(len(ids), days, seed, start=start, ids=ids))
+
+
+def elevator_life(registry, community: Community | None = None, *, seed: int = 0,
+                  days: int = 400) -> dict[str, Any]:
+    """Keyword arguments of :class:`live.simulator.DeviceSimulator` that make its elevator
+    controllers live through the fleet degradation process from today (site time):
+    ``{"elevator_plan", "tz"}`` (no plan for a site without elevators)."""
+    tz = ZoneInfo(site_timezone(community))
+    plan = simulated_fleet_plan(registry, dt.datetime.now(tz).date(), days=days, seed=seed)
+    return {"elevator_plan": plan, "tz": tz}
 
 
 class ElevatorJobComponent:

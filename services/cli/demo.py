@@ -97,6 +97,7 @@ def _simulate(service, speed: float, stop: threading.Event) -> None:
     from live.broker import parse_mqtt_url
     from live.publisher import publish_streams
     from live.simulator import DeviceSimulator
+    from services.elevator_live import elevator_life
 
     live = service.live
     while live.pipeline is None and not stop.wait(0.2):  # the broker starts with the app
@@ -105,7 +106,7 @@ def _simulate(service, speed: float, stop: threading.Event) -> None:
         return
     settings = live.settings
     url = parse_mqtt_url(settings.mqtt_url) if settings.mqtt_url else live.embedded.url
-    sim = DeviceSimulator(live.registry, seed=0)
+    sim = DeviceSimulator(live.registry, seed=0, **elevator_life(live.registry, live.community))
     try:
         publish_streams(sim, url, speed=speed, stop=stop)
     except Exception as exc:  # the demo goes on without the simulator

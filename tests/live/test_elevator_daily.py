@@ -227,3 +227,47 @@ def test_the_cli_refuses_a_bad_date_in_one_line(bad, tmp_path, capsys):
     out = capsys.readouterr()
     assert exit_.value.code == 2 and out.out == ""
     assert out.err.count("\n") == 1 and "date=" in out.err
+
+
+# -- the device simulator streams a plan exactly ------------------------------------------
+
+@pytest.mark.parametrize("heartbeats", [True, False])
+def test_the_simulator_streams_the_planned_days_exactly(heartbeats):
+    """A hand plan of three days (a breakdown on the second): the daily rows of the stream
+    give the plan's counts (the breakdown logs one more fault) and its diagnostics as means
+    (per-run noise of 10 % averages out: tolerance 4 standard errors)."""
+    from live.registry import DeviceRegistry
+    from live.simulator import ElevatorDay, DeviceSimulator
+
+    start = dt.date(2026, 3, 14)
+    plan = {start: ElevatorDay(180, 400, 9, 2, 0.15, 2.5, 45.0),
+            start + dt.timedelta(days=1): ElevatorDay(240, 530, 30, 4, 0.30, 6.0, 52.0, failure=True),
+            start + dt.timedelta(days=2): ElevatorDay(0, 0, 0, 0, 0.2, 3.0, 40.0)}
+    reg = DeviceRegistry.from_community(make_community("plan"))
+    sim = DeviceSimulator(reg, seed=5, elevator_plan=lambda dev, day: plan.get(day) if dev == ELEVATOR else None,
+                          heartbeats=heartbeats, kinds=["elevator_controller"])
+    t0 = local(start, 0)
+    msgs = [(topic, body) for _t, topic, body in sim.messages(t0, 3 * 86400)]
+    acc = ElevatorDays(TZ, [ELEVATOR])
+    for topic, body in msgs:
+        _, _, dev, channel = topic.split("/")
+        values = {k: v for k, v in body.items() if k not in ("ts", "seq", "event")}
+        acc.apply(dev, body["ts"], channel, values, body.get("event"), body["seq"])
+    acc.apply(ELEVATOR, local(start + dt.timedelta(days=3), 0, 0, 1), "telemetry", {})
+    for day, p in plan.items():
+        [row] = acc.rows(day)
+        first_day = day == start   # the day's first report is only the counters' baseline
+        assert row["trips"] <= p.trips and row["trips"] >= p.trips - (5 if first_day else 0)
+        if not first_day:
+            assert (row["trips"], row["door_cycles"]) == (p.trips, p.door_cycles)
+        assert row["door_reopens"] == p.door_reopens
+        assert row["fault_count"] == p.fault_count + (1 if p.failure else 0)
+        if p.trips:   # >= n / 3 reports of the trips' mean: standard error <= sd * sqrt(3 / n)
+            se = (3 / p.trips) ** 0.5
+            assert row["vibration_rms"] == pytest.approx(p.vibration_rms, abs=4 * 0.1 * p.vibration_rms * se)
+            assert row["leveling_error_mm"] == pytest.approx(p.leveling_error_mm, abs=4 * 0.1 * p.leveling_error_mm * se)
+            assert row["motor_temp_c"] == pytest.approx(p.motor_temp_c, abs=4 * 1.0 * se)
+    events = [b.get("event") for topic, b in msgs if topic.endswith("/event")]
+    assert events.count("fault_cleared") == 1
+    statuses = sum(1 for topic, b in msgs if topic.endswith(f"{ELEVATOR}/status"))
+    assert (statuses > 3 * 2800) if heartbeats else statuses == 0
