@@ -52,6 +52,7 @@ __all__ = [
     "all_kinds",
     "get_kind",
     "kinds_feeding",
+    "kinds_markdown",
     "resolve_kind",
 ]
 
@@ -444,3 +445,49 @@ def kinds_feeding(utility: str) -> tuple[str, ...]:
     if utility not in UTILITIES:
         raise KeyError(f"utility={utility!r} must be one of {', '.join(UTILITIES)}")
     return tuple(k.name for k in KINDS.values() if k.utility == utility)
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else f"{x:g}"
+
+
+def kinds_markdown() -> str:
+    """The ``## Device kinds`` section of ``docs/mqtt.md``, rendered from this table."""
+    out = ["## Device kinds", "",
+           "Declared once in `twin/kinds.py` (`live.kinds` re-exports it) and served at "
+           "`GET /api/live/kinds`. Event severities: `alarm` (act now), `warning` (a minor "
+           "fault), `clear` (a condition ended), `info` (nothing to see; events not listed "
+           "with a severity). *alarm if* / *warn if*: the value that puts the device in alarm "
+           "or warning in the viewer.", ""]
+    for k in KINDS.values():
+        out += [f"### `{k.name}` — {k.label} ({k.device_class})", ""]
+        facts = [f"Report period {_num(k.report_period_s)} s; offline after {_num(k.offline_after_s)} s of silence."]
+        if k.aliases:
+            facts.append("Aliases: " + ", ".join(f"`{a}`" for a in k.aliases) + ".")
+        if k.utility:
+            facts.append(f"Feeds the `{k.utility}` utility (billing).")
+        ifc = ", ".join(f"`{m.ifc_class}`" + (f" `{m.predefined_type}`" if m.predefined_type else "")
+                        + (f" named `/{m.name_pattern}/`" if m.name_pattern else "") for m in k.ifc)
+        if ifc:
+            facts.append(f"IFC: {ifc}.")
+        if k.sim_profile:
+            facts.append(f"Simulator profile `{k.sim_profile}`.")
+        if k.label_zh:
+            facts.append(f"中文: {k.label_zh}.")
+        out += [" ".join(facts), "",
+                "| field | type | unit | range | alarm if / warn if | notes |",
+                "|---|---|---|---|---|---|"]
+        for f in k.fields:
+            lo_hi = " … ".join([_num(f.min), _num(f.max)]) if f.type != "enum" and (f.min is not None or f.max is not None) \
+                else (" / ".join(f.choices) if f.type == "enum" else "")
+            cond = " / ".join(x for x in (f.alarm_if and f"alarm {f.alarm_if}", f.warn_if and f"warn {f.warn_if}") if x)
+            note = f.description + (" (cumulative)" if f.counter else "")
+            out.append(f"| `{f.name}` | {f.type} | {f.unit or ''} | {lo_hi} | {cond} | {note} |")
+        if k.events:
+            out += ["", "Events: " + ", ".join(f"`{e}` ({k.severity(e)})" for e in k.events) + "."]
+        out.append("")
+    out += ["### Kinds that report nothing", "",
+            "Devices an IFC model may hold that the twin places but the live layer ignores: "
+            + ", ".join(f"`{k.name}` ({', '.join(m.ifc_class + (' ' + m.predefined_type if m.predefined_type else '') for m in k.ifc)})"
+                        for k in PASSIVE_KINDS.values()) + ".", ""]
+    return "\n".join(out)

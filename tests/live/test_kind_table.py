@@ -160,3 +160,11 @@ def test_no_other_python_file_lists_the_kinds():
             if pat.search(path.read_text(encoding="utf-8")):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_docs_kind_section_is_the_table():
+    """docs/mqtt.md's kinds section is rendered from the table (regenerate it with
+    ``twin.kinds.kinds_markdown()`` after editing a kind)."""
+    doc = (ROOT / "docs" / "mqtt.md").read_text(encoding="utf-8")
+    assert tk.kinds_markdown() in doc
+    assert "| `vibration_rms` | float | m/s2 | 0 … 50 |" in doc
