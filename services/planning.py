@@ -57,7 +57,9 @@ def elevator_devices(community: Community | None) -> dict[str, tuple[str | None,
     if community is None:
         return {}
     out: dict[str, tuple[str | None, str | None]] = {}
-    controllers = [d for d in community.devices if d.kind == "elevator_controller"]
+    from services.elevator_live import controllers as elevator_controllers
+
+    controllers = elevator_controllers(community)
     for d in controllers:
         out[d.id] = (d.id, d.building_id)
     for e in community.elevators:
