@@ -54,7 +54,9 @@ ROW_COLUMNS = ("elevator_id", "date", "trips", "door_cycles", "door_reopens", "f
 _ELEVATOR = KINDS["elevator_controller"]
 for _name in COUNTERS + DIAGNOSTICS:
     _ELEVATOR.field(_name)  # KeyError at import if the kind table lost one
-assert REOPEN_EVENT in _ELEVATOR.events and FAULT_EVENT in _ELEVATOR.events
+for _name in (REOPEN_EVENT, FAULT_EVENT):
+    if _name not in _ELEVATOR.events:
+        raise KeyError(f"kind 'elevator_controller' has no event {_name!r}")
 
 
 @dataclass
@@ -107,6 +109,8 @@ class ElevatorDays:
         ``values``: the payload's fields (without ``ts``, ``seq``, ``event``); ``channel``
         ``telemetry``, ``event`` or ``status`` (status messages carry nothing counted).
         """
+        if not math.isfinite(ts):
+            raise ValueError(f"ts={ts!r} of {device_id!r} is not a finite epoch time")
         if self.elevators is not None and device_id not in self.elevators:
             return False
         if channel == "status":

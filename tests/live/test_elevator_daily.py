@@ -112,6 +112,11 @@ def test_other_devices_and_unknown_values_are_ignored():
     assert row["trips"] == 0 and row["vibration_rms"] is None and row["motor_temp_c"] is None
 
 
+def test_a_non_finite_time_is_refused_naming_it():
+    with pytest.raises(ValueError, match="ts=nan"):
+        ElevatorDays(TZ).apply(ELEVATOR, float("nan"), "telemetry", {"trips": 1})
+
+
 def test_reopens_never_exceed_door_cycles():
     acc = ElevatorDays("UTC")
     for i in range(3):
