@@ -32,6 +32,7 @@ DEVICE_ROOT_CLASSES: tuple[str, ...] = (
     "IfcFlowTreatmentDevice",         # filters
 )
 
+
 def _class_rules() -> dict[tuple[str, str | None], str]:
     out: dict[tuple[str, str | None], str] = {}
     for kind in all_kinds():
