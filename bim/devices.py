@@ -1,4 +1,4 @@
-"""Which IFC elements are devices, and the device kind each maps to (declared once, as data).
+"""Which IFC elements are devices, and the device kind each maps to (from the kind table).
 
 An element's *effective class* is its own class, or for IFC2X3's generic occurrences
 (``IfcDistributionControlElement``, ``IfcFlowTerminal``, ``IfcFlowController``...) the class
@@ -7,7 +7,7 @@ from the occurrence, else from its type. The kind is: the first :data:`NAME_RULE
 on the element's name, tag or object type (an elevator controller, a people counter: IFC
 has no predefined type for them), else :data:`KIND_BY_CLASS` by (class, predefined type),
 then by class, else the class name in snake case (``IfcLightFixture`` -> ``light_fixture``).
-Kinds are those of the live layer's device table where one fits.
+Both rule sets are read from the one device-kind table, :mod:`twin.kinds`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from bim.ifcattr import attribute, attributes
+from twin.kinds import ELEVATOR_NAME_PATTERN, all_kinds
 
 __all__ = ["DEVICE_ROOT_CLASSES", "KIND_BY_CLASS", "NAME_RULES", "attribute", "device_kind", "effective_class",
            "is_elevator_like", "predefined_type"]
@@ -31,55 +32,35 @@ DEVICE_ROOT_CLASSES: tuple[str, ...] = (
     "IfcFlowTreatmentDevice",         # filters
 )
 
-#: (effective class, predefined type or None) -> device kind of the live layer.
-KIND_BY_CLASS: dict[tuple[str, str | None], str] = {
-    ("IfcSensor", "SMOKESENSOR"): "smoke_detector",
-    ("IfcSensor", "FIRESENSOR"): "smoke_detector",
-    ("IfcSensor", "HEATSENSOR"): "heat_detector",
-    ("IfcSensor", "TEMPERATURESENSOR"): "temp_humidity",
-    ("IfcSensor", "HUMIDITYSENSOR"): "temp_humidity",
-    ("IfcSensor", "MOISTURESENSOR"): "leak_sensor",
-    ("IfcSensor", "GASSENSOR"): "gas_detector",
-    ("IfcSensor", "CO2SENSOR"): "air_quality",
-    ("IfcSensor", "MOVEMENTSENSOR"): "motion_sensor",
-    ("IfcSensor", "LIGHTSENSOR"): "light_sensor",
-    ("IfcSensor", "IDENTIFIERSENSOR"): "access_gate",  # card / tag readers at entrances
-    ("IfcSensor", None): "sensor",
-    ("IfcAlarm", None): "alarm",
-    ("IfcFlowMeter", "WATERMETER"): "meter_water",
-    ("IfcFlowMeter", "GASMETER"): "meter_gas",
-    ("IfcFlowMeter", "ENERGYMETER"): "meter_electricity",
-    ("IfcFlowMeter", "ELECTRICMETER"): "meter_electricity",
-    ("IfcFlowMeter", None): "meter",
-    ("IfcFireSuppressionTerminal", "SPRINKLER"): "sprinkler",
-    ("IfcFireSuppressionTerminal", "FIREHYDRANT"): "fire_hydrant",
-    ("IfcFireSuppressionTerminal", "HOSEREEL"): "hose_reel",
-    ("IfcFireSuppressionTerminal", None): "fire_suppression",
-    ("IfcController", None): "controller",
-    ("IfcActuator", None): "actuator",
-    ("IfcUnitaryControlElement", None): "control_panel",
-    ("IfcFlowInstrument", None): "instrument",
-    ("IfcPump", None): "pump",
-    ("IfcFan", None): "fan",
-    ("IfcValve", None): "valve",
-    ("IfcLightFixture", None): "light",
-    ("IfcCommunicationsAppliance", None): "communications",
-    ("IfcAudioVisualAppliance", None): "camera_or_av",
-}
 
-_ELEVATOR_RE = re.compile(r"elevat|\blifts?\d*\b|电梯|升降梯|aufzug|ascenseur|ascensor", re.I)
+def _class_rules() -> dict[tuple[str, str | None], str]:
+    out: dict[tuple[str, str | None], str] = {}
+    for kind in all_kinds():
+        for m in kind.ifc:
+            if m.name_pattern is None:
+                out.setdefault((m.ifc_class, m.predefined_type), kind.name)
+    return out
+
+
+def _name_rules() -> tuple[tuple[frozenset[str], re.Pattern, str], ...]:
+    out: dict[tuple[str, str], set[str]] = {}
+    for kind in all_kinds():
+        for m in kind.ifc:
+            if m.name_pattern is not None:
+                out.setdefault((kind.name, m.name_pattern), set()).add(m.ifc_class)
+    return tuple((frozenset(classes), re.compile(pattern, re.I), name) for (name, pattern), classes in out.items())
+
+
+#: (effective class, predefined type or None) -> device kind, from the kind table
+#: (:mod:`twin.kinds`, each kind's :class:`~twin.kinds.IfcMatch` entries without a name pattern).
+KIND_BY_CLASS: dict[tuple[str, str | None], str] = _class_rules()
+
+_ELEVATOR_RE = re.compile(ELEVATOR_NAME_PATTERN, re.I)
 
 #: Name rules applied before :data:`KIND_BY_CLASS`: (effective classes, pattern on the
-#: element's name / tag / object type, kind). IFC has no predefined type for these.
-NAME_RULES: tuple[tuple[frozenset[str], re.Pattern, str], ...] = (
-    (frozenset({"IfcController", "IfcUnitaryControlElement"}), _ELEVATOR_RE, "elevator_controller"),
-    (frozenset({"IfcSensor", "IfcController"}), re.compile(r"people.?count|passenger.?count|客流|人流|计数", re.I),
-     "people_counter"),
-    (frozenset({"IfcSensor", "IfcController", "IfcActuator"}), re.compile(r"barrier|道闸|车闸|挡车", re.I),
-     "parking_barrier"),
-    (frozenset({"IfcSensor", "IfcController", "IfcActuator"}), re.compile(r"access|门禁|闸机|turnstile", re.I),
-     "access_gate"),
-)
+#: element's name / tag / object type, kind), from the kind table's name patterns in table
+#: order. IFC has no predefined type for these.
+NAME_RULES: tuple[tuple[frozenset[str], re.Pattern, str], ...] = _name_rules()
 
 
 def _type_of(element, types):

@@ -3,8 +3,9 @@
 Plain functions wiring :mod:`sim.elevators.risk` and :mod:`sim.cleaning` to the twin and the
 operations database (see docs/api.md, docs/elevators.md, docs/cleaning.md):
 
-* :func:`elevator_risk` — the latest day of the daily risk log, each elevator mapped to its
-  ``elevator_controller`` device of the twin (``GET /api/elevators/risk``);
+* :func:`elevator_risk` — the latest risks (scored on the live daily rows when there are
+  any, else the daily risk log), each elevator mapped to its ``elevator_controller``
+  device of the twin (``GET /api/elevators/risk``);
 * :func:`cleaning_day` / :func:`cleaning_status` — one day's cleaning plan for the twin and
   each public area's status at a moment of that day (``GET /api/cleaning/status``);
 * :func:`open_preventive_work_orders` — risk and cleaning-plan requests filed as real work
@@ -31,7 +32,7 @@ from twin.model import Community
 
 __all__ = [
     "CleaningCache", "CleaningDay", "RISK_LOG_NAME", "cleaning_day", "cleaning_status", "elevator_devices",
-    "elevator_risk", "open_preventive_work_orders", "risk_log_path",
+    "daily_log_path", "elevator_risk", "open_preventive_work_orders", "risk_log_path",
 ]
 
 #: File name of the daily risk log in the data folder.
@@ -56,7 +57,9 @@ def elevator_devices(community: Community | None) -> dict[str, tuple[str | None,
     if community is None:
         return {}
     out: dict[str, tuple[str | None, str | None]] = {}
-    controllers = [d for d in community.devices if d.kind == "elevator_controller"]
+    from services.elevator_live import controllers as elevator_controllers
+
+    controllers = elevator_controllers(community)
     for d in controllers:
         out[d.id] = (d.id, d.building_id)
     for e in community.elevators:
@@ -70,28 +73,72 @@ def elevator_devices(community: Community | None) -> dict[str, tuple[str | None,
     return out
 
 
-def elevator_risk(community: Community | None, log_path: str | Path) -> dict[str, Any]:
-    """The latest scored day of the risk log, mapped onto the twin.
+def elevator_risk(community: Community | None, log_path: str | Path,
+                  daily_path: str | Path | None = None) -> dict[str, Any]:
+    """The latest elevator risks, mapped onto the twin: from live daily rows when the
+    service has logged any (``daily_path``, :class:`services.elevator_live.DailyLog`),
+    else the latest scored day of the risk log.
 
     Returns
     -------
     dict
-        ``{"as_of": "YYYY-MM-DD" | None, "elevators": [{"elevator_id", "device_id",
-        "building", "risk", "p_fail_7d", "reason"}]}``, highest risk first; ``risk`` is
-        P(failure within 7 days) in [0, 1] (the same number as ``p_fail_7d``);
-        ``device_id`` / ``building`` are ``None`` for an elevator the twin does not know.
-        ``{"as_of": None, "elevators": []}`` when nothing was scored yet.
+        ``{"as_of": "YYYY-MM-DD" | None, "source": "live" | "log" | None, "elevators":
+        [{"elevator_id", "device_id", "building", "risk", "p_fail_7d", "reason"}]}``,
+        highest risk first; ``risk`` is P(failure within 7 days) in [0, 1] (the same
+        number as ``p_fail_7d``); ``device_id`` / ``building`` are ``None`` for an elevator
+        the twin does not know. ``{"as_of": None, "source": None, "elevators": []}`` when
+        nothing was scored yet.
     """
     from sim.elevators.risk import RiskLog
 
-    as_of, risks = RiskLog(log_path).latest()
+    live = _live_risks(daily_path) if daily_path is not None else None
+    if live is not None:
+        as_of, risks, source = live[0], live[1], "live"
+    else:
+        as_of, risks = RiskLog(log_path).latest()
+        source = "log" if as_of is not None else None
     where = elevator_devices(community)
     rows = []
     for r in risks:
         device_id, building = where.get(r.elevator_id, (None, None))
         rows.append({"elevator_id": r.elevator_id, "device_id": device_id, "building": building,
                      "risk": r.p_fail_7d, "p_fail_7d": r.p_fail_7d, "reason": r.reason})
-    return {"as_of": as_of, "elevators": rows}
+    return {"as_of": as_of, "source": source, "elevators": rows}
+
+
+_LIVE_CACHE: dict[str, tuple[int, tuple[str, list]]] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def _live_risks(daily_path: str | Path) -> tuple[str, list] | None:
+    """Risks scored on the logged live rows as of their last day (cached per file version),
+    or None when no live row was logged."""
+    from services.elevator_live import DailyLog, score_rows
+
+    path = Path(daily_path)
+    try:
+        version = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    with _LIVE_LOCK:
+        hit = _LIVE_CACHE.get(str(path))
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        log = DailyLog(path)
+        rows = log.rows()
+        if not rows:
+            return None
+        as_of = dt.date.fromisoformat(max(r["date"] for r in rows))
+        result = (as_of.isoformat(), score_rows(rows, as_of))
+        _LIVE_CACHE[str(path)] = (version, result)
+        return result
+
+
+def daily_log_path(settings) -> Path:
+    """The live elevator daily rows the service logs: ``data_dir/elevator_daily.json``."""
+    from services.elevator_live import DAILY_LOG_NAME
+
+    return Path(settings.data_dir) / DAILY_LOG_NAME
 
 
 # --------------------------------------------------------------------------- cleaning

@@ -38,6 +38,7 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     from services.app import create_app
     from services.cli.load import load_community
     from services.dbcomponent import DatabaseComponent
+    from services.elevator_live import ElevatorJobComponent
     from services.live_component import LiveComponent
 
     from services.api.scene import SceneComponent
@@ -52,7 +53,8 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id)
     _add_consumers(live, db, community)
     live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
-    app = create_app(settings, community=community, components=[db, live, SceneComponent()])
+    # the daily elevator job reads the live history and files work orders: after both
+    app = create_app(settings, community=community, components=[db, live, SceneComponent(), ElevatorJobComponent()])
     return Service(app=app, community=community, database=db, live=live)
 
 

@@ -88,7 +88,7 @@ def api(db_url, tmp_path, tiny, password_hash):
 def test_risk_empty_then_latest_day_mapped_to_devices(api):
     r = api.get("/api/elevators/risk")
     assert r.status_code == 200, r.text
-    assert r.json() == {"as_of": None, "elevators": []}
+    assert r.json() == {"as_of": None, "source": None, "elevators": []}
     assert api.client.get("/api/elevators/risk").status_code == 401
 
     log = RiskLog(risk_log_path(api.settings))
@@ -101,7 +101,7 @@ def test_risk_empty_then_latest_day_mapped_to_devices(api):
         Risk("ZZ-9", "2026-11-20", 0.01, "wear and usage"),
     ])
     body = api.get("/api/elevators/risk", user="owner").json()  # public: owners read it too
-    assert body["as_of"] == "2026-11-20"
+    assert body["as_of"] == "2026-11-20" and body["source"] == "log"
     rows = {(e["elevator_id"], e["device_id"], e["building"], e["risk"], e["p_fail_7d"])
             for e in body["elevators"]}
     assert rows == {("T1-U1-E1", CONTROLLER, "T1", 0.42, 0.42),
@@ -337,3 +337,72 @@ def test_viewer_lists_cleaning_status_and_reads_risk(db_url, tmp_path, tiny, pas
     status, body = answers["/api/elevators/risk"]
     assert status == 200 and body["elevators"][0]["device_id"] == CONTROLLER
     assert answers["/api/cleaning/status"][0] == 200
+
+
+# --------------------------------------------------------------------------- live elevator rows
+
+def test_daily_job_on_live_history_logs_rows_scores_and_files_once(api):
+    """A simulated fleet's day streamed through the ingestion into the history store: the
+    daily job logs the day's row, scores it with the 30 earlier logged days, writes the risk
+    log and files the preventive work order once; the risk endpoint then answers from the
+    live rows."""
+    import json as _json
+
+    from live.ingest import Pipeline
+    from live.registry import DeviceRegistry
+    from live.simulator import DeviceSimulator
+    from live.store import LiveStore
+    from services.elevator_live import DAILY_LOG_NAME, DailyLog, fleet_plan, run_daily_job
+    from sim.elevators import simulate_fleet
+
+    tz = "Asia/Shanghai"
+    start, day = dt.date(2026, 9, 1), dt.date(2026, 10, 1)
+    fleet = simulate_fleet(1, 31, 3, start=start, ids=[CONTROLLER])
+    rows = fleet.telemetry.assign(date=fleet.telemetry["date"].dt.strftime("%Y-%m-%d")).to_dict("records")
+    log = DailyLog(api.settings.data_dir / DAILY_LOG_NAME)
+    for d in range(30):   # the earlier days, as the job logged them
+        when = start + dt.timedelta(days=d)
+        log.write_day(when, [r for r in rows if r["date"] == when.isoformat()])
+    reg = DeviceRegistry.from_community(api.community)
+    sim = DeviceSimulator(reg, seed=1, elevator_plan=fleet_plan(fleet), heartbeats=False,
+                          kinds=["elevator_controller"], tz=ZoneInfo(tz))
+    t0 = dt.datetime.combine(day, dt.time(), ZoneInfo(tz)).timestamp()
+    store = LiveStore(api.settings.resolved_db_url)
+    pipe = Pipeline(reg, store=store, clock=lambda: t0 + 86400)
+    for _t, topic, body in sim.messages(t0 - 60, 86400 + 60):
+        pipe.handle(topic, _json.dumps(body).encode())
+    pipe.flush()
+    try:
+        first = run_daily_job(store=store, db=api.app.state.db, community=api.community, date=day,
+                              data_dir=api.settings.data_dir, tz=tz, threshold=1e-9)
+        again = run_daily_job(store=store, db=api.app.state.db, community=api.community, date=day,
+                              data_dir=api.settings.data_dir, tz=tz, threshold=1e-9)
+    finally:
+        store.dispose()
+    want = next(r for r in rows if r["date"] == day.isoformat())
+    [row] = [r for r in log.rows() if r["date"] == day.isoformat()]
+    assert (row["trips"], row["door_cycles"]) == (want["trips"], want["door_cycles"])
+    assert (row["door_reopens"], row["fault_count"]) == (want["door_reopens"],
+                                                         want["fault_count"] + int(fleet.fail[0, 30]))
+    assert row["age_years"] is None and row["days_since_maintenance"] is None  # no register date, no order
+    assert first["rows"] == 1 and len(first["work_orders"]["created"]) == 1
+    assert again["work_orders"]["created"] == [] and again["work_orders"]["existing"] == first["work_orders"]["created"]
+    with api.app.state.db.transaction(write=False) as s:
+        [wo] = s.query(WorkOrder).all()
+    assert (wo.device_id, wo.category, wo.source, wo.alarm_id) == (
+        CONTROLLER, "电梯", "preventive", f"elevator-risk:{CONTROLLER}:{day.isoformat()}")
+    body = api.get("/api/elevators/risk").json()
+    assert body["source"] == "live" and body["as_of"] == day.isoformat()
+    [e] = body["elevators"]
+    assert (e["elevator_id"], e["device_id"], e["building"]) == (CONTROLLER, CONTROLLER, "T1")
+    assert e["p_fail_7d"] == pytest.approx(first["risks"][0]["p_fail_7d"])
+
+
+def test_broken_daily_log_is_503(api):
+    from services.elevator_live import DAILY_LOG_NAME
+
+    path = api.settings.data_dir / DAILY_LOG_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"schema": "other"}', encoding="utf-8")
+    r = api.get("/api/elevators/risk")
+    assert r.status_code == 503 and DAILY_LOG_NAME in r.json()["detail"]

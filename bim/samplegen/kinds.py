@@ -1,12 +1,16 @@
 """Device kinds written by the generator and the IFC entity each kind becomes.
 
-One table, read by the plan builder (which devices exist), the IFC writer (which entity)
-and the registers (the ``kind`` column). Kind names are the live layer's kind names.
+Read from the one device-kind table (:mod:`twin.kinds`: each kind's ``ifc_write`` class
+and predefined type, and its Chinese label) by the plan builder, the IFC writer and the
+registers (the ``kind`` column). Register names may be a kind's alias
+(``temperature_humidity``); :data:`DEVICE_KINDS` is keyed by those too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from twin.kinds import KINDS
 
 __all__ = ["DEVICE_KINDS", "DeviceKind", "SPACE_USAGES"]
 
@@ -21,20 +25,18 @@ class DeviceKind:
     label_zh: str
 
 
-DEVICE_KINDS: dict[str, DeviceKind] = {
-    k.kind: k
-    for k in (
-        DeviceKind("meter_electricity", "IfcFlowMeter", "ENERGYMETER", "电表"),
-        DeviceKind("meter_water", "IfcFlowMeter", "WATERMETER", "水表"),
-        DeviceKind("smoke_detector", "IfcSensor", "SMOKESENSOR", "烟感"),
-        DeviceKind("people_counter", "IfcSensor", "MOVEMENTSENSOR", "客流计数"),
-        DeviceKind("access_gate", "IfcSensor", "IDENTIFIERSENSOR", "门禁"),
-        DeviceKind("elevator_controller", "IfcController", "PROGRAMMABLE", "电梯控制器"),
-        DeviceKind("leak_sensor", "IfcSensor", "MOISTURESENSOR", "漏水传感器"),
-        DeviceKind("temperature_humidity", "IfcSensor", "TEMPERATURESENSOR", "温湿度"),
-        DeviceKind("parking_barrier", "IfcActuator", "ELECTRICACTUATOR", "道闸"),
-    )
-}
+def _device_kinds() -> dict[str, DeviceKind]:
+    out: dict[str, DeviceKind] = {}
+    for k in KINDS.values():
+        if k.ifc_write is None:
+            continue
+        for name in (k.name, *k.aliases):
+            out[name] = DeviceKind(name, k.ifc_write[0], k.ifc_write[1], k.label_zh)
+    return out
+
+
+#: Register kind name (a kind of the table or one of its aliases) -> how it is written to IFC.
+DEVICE_KINDS: dict[str, DeviceKind] = _device_kinds()
 
 #: Space usages the generator writes (IfcSpace.ObjectType and pset ``Twin_Space.Usage``).
 SPACE_USAGES = (

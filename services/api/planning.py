@@ -26,11 +26,15 @@ router = APIRouter(prefix="/api", tags=["planning"])
 
 
 @router.get("/elevators/risk", dependencies=[allow(ANY_USER)])
-def elevator_risk(request: Request, actor: ActorDep, community: CommunityDep) -> dict[str, Any]:
-    """The latest daily risk scoring: ``{"as_of", "elevators": [{"elevator_id", "device_id",
-    "building", "risk", "p_fail_7d", "reason"}]}`` (``as_of`` null and no elevators when none)."""
+async def elevator_risk(request: Request, actor: ActorDep, community: CommunityDep) -> dict[str, Any]:
+    """The latest elevator risks, from the live daily rows when the service logged any, else
+    from the daily risk log: ``{"as_of", "source", "elevators": [{"elevator_id", "device_id",
+    "building", "risk", "p_fail_7d", "reason"}]}`` (``source`` ``live`` or ``log``; ``as_of``
+    null and no elevators when none)."""
+    settings = request.app.state.settings
     try:
-        return planning.elevator_risk(community, planning.risk_log_path(request.app.state.settings))
+        return await run_in_threadpool(planning.elevator_risk, community, planning.risk_log_path(settings),
+                                       planning.daily_log_path(settings))
     except TwinError as exc:  # a broken risk log on the server: not the caller's fault
         raise HTTPException(503, f"elevator risk unavailable: {exc}") from exc
 

@@ -1,9 +1,10 @@
 """Meter readings: CSV import (``unit_id,kind,month,reading``), all or nothing.
 
 ``reading`` is the cumulative meter value (kWh or m³) at the end of ``month`` (YYYY-MM);
-``kind`` a utility of the fee rules (``electricity``, ``water``, ``gas``). Months and
-readings are parsed from ASCII digits only (:mod:`services.parsing`); a reading must fit its
-column ``Numeric(14, 3)`` (at most 99,999,999,999.999, 3 decimals). Importing the same row
+``kind`` a utility (``electricity``, ``water``, ``gas``: the utilities meters feed in the
+device-kind table, :mod:`twin.kinds`). Months and readings are parsed from ASCII digits only
+(:mod:`services.parsing`); a reading must fit its column ``Numeric(14, 3)`` (at most
+99,999,999,999.999, 3 decimals). Importing the same row
 again is a no-op; a different value for a stored (unit, kind, month) is refused, and any
 bad row refuses the whole file (nothing is stored), naming the line and the value.
 """
@@ -23,10 +24,20 @@ from services.billing.money import parse_quantity
 from services.billing.run import _bulk_insert
 from services.errors import Conflict, InvalidInput
 from services.parsing import check_text, parse_month
+from twin.kinds import KINDS as DEVICE_KINDS
+from twin.kinds import UTILITIES, resolve_kind
 
-__all__ = ["KINDS", "import_readings_csv"]
+__all__ = ["KINDS", "import_readings_csv", "meter_utility"]
 
-KINDS = ("electricity", "water", "gas")
+#: Utilities a reading may be of: those the device-kind table's meters feed.
+KINDS = UTILITIES
+
+
+def meter_utility(device_kind: str) -> str | None:
+    """Return the utility a device of ``device_kind`` feeds (``electricity``, ``water``,
+    ``gas``), from the device-kind table; None for a kind that is not a meter."""
+    canonical = resolve_kind(device_kind)
+    return DEVICE_KINDS[canonical].utility if canonical else None
 COLUMNS = ("unit_id", "kind", "month", "reading")
 
 

@@ -114,6 +114,7 @@ def _simulate(service, speed: float, stop: threading.Event) -> None:
     """Stream every registered device to the service's broker until ``stop`` is set."""
     from live.publisher import publish_streams
     from live.simulator import DeviceSimulator
+    from services.elevator_live import elevator_life
 
     live = service.live
     while live.pipeline is None and not stop.wait(0.2):  # the broker starts with the app
@@ -121,7 +122,7 @@ def _simulate(service, speed: float, stop: threading.Event) -> None:
     if stop.is_set():
         return
     url = live.simulator_url()  # with the simulator's login when there are credentials
-    sim = DeviceSimulator(live.registry, seed=0)
+    sim = DeviceSimulator(live.registry, seed=0, **elevator_life(live.registry, live.community))
     try:
         publish_streams(sim, url, speed=speed, stop=stop)
     except Exception as exc:  # the demo goes on without the simulator

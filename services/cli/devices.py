@@ -77,13 +77,14 @@ def simulate(
     from live.errors import ScenarioError
     from live.publisher import publish_streams
     from live.simulator import DeviceSimulator
+    from services.elevator_live import elevator_life
 
     if speed <= 0:
         raise ScenarioError(f"speed={speed} must be > 0")
     if duration is not None and duration <= 0:
         raise ScenarioError(f"duration={duration} must be > 0")
     reg = _registry(site)
-    sim = DeviceSimulator(reg, seed=seed, incidents=scenario)
+    sim = DeviceSimulator(reg, seed=seed, incidents=scenario, **elevator_life(reg, seed=seed))
     url = _broker_url(mqtt, credentials)
     err_console.print(f"simulating {len(sim.devices)} devices of {reg.site!r} on {url} at speed {speed:g}"
                       + (f", incidents {scenario}" if scenario else ""))

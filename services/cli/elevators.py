@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from pathlib import Path
 from typing import Optional
@@ -149,6 +150,49 @@ def score(
         if open_work_orders:
             typer.echo(f"work orders opened: {result['work_order_ids']}; already open: "
                        f"{len(result['work_orders_existing'])}; skipped: {len(result['work_orders_skipped'])}")
+
+
+@elevators.command()
+def daily(
+    site: Optional[Path] = typer.Option(None, "--site", help="Site folder (or community JSON); default TWIN_SITE."),
+    date: str = typer.Option(..., "--date", help="Local day of the site (YYYY-MM-DD)."),
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON array of rows."),
+) -> None:
+    """Daily rows (the telemetry CSV contract) from the live history of TWIN_DB_URL.
+
+    Trips and door cycles from counter increases, reopens and faults as events, the
+    diagnostics as daily means, age from the register, days since the last completed
+    电梯 work order; one row per elevator controller that reported that day.
+    """
+    from services.cli.cleaning import load_site_community
+    from services.db import Database
+    from services.elevator_live import daily_rows, site_timezone
+    from services.settings import get_settings
+    from live.elevator_daily import ROW_COLUMNS
+    from live.store import LiveStore
+
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", date.strip()):
+        from sim.elevators.errors import ParameterError
+
+        raise ParameterError(f"date={date!r} must be a day YYYY-MM-DD (ASCII digits)")
+    day = _date(date, "date")
+    settings = get_settings()
+    community = load_site_community(site or settings.site)
+    tz = site_timezone(community, settings.timezone)
+    db = Database(settings.resolved_db_url)
+    store = LiveStore(settings.resolved_db_url)
+    try:
+        db.migrate()
+        rows = daily_rows(store, db, community, day, tz)
+    finally:
+        store.dispose()
+        db.dispose()
+    if json_out:
+        print_json(rows)
+        return
+    typer.echo(",".join(ROW_COLUMNS))
+    for r in rows:
+        typer.echo(",".join("" if r[c] is None else str(r[c]) for c in ROW_COLUMNS))
 
 
 @elevators.command()

@@ -7,7 +7,7 @@ import { Markers } from "./markers.js";
 import { LiveFeed } from "./live.js";
 import { InfoPanel } from "./panel.js";
 import { DrillRun, Playback } from "./drill.js";
-import { isAlarmEvent } from "./states.js";
+import { isAlarmEvent, kindsOfClass, setKinds } from "./states.js";
 import { api, auth, esc, listOf, login, logout } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -36,7 +36,9 @@ async function boot(app) {
   const ts = new TwinScene($("#scene"));
   app.scene = ts;
   $("#status").textContent = "加载场景 loading scene…";
-  const [, index] = await Promise.all([ts.load("/api/scene.glb"), fetchJson("/api/scene/index")]);
+  const [, index, kinds] = await Promise.all([ts.load("/api/scene.glb"), fetchJson("/api/scene/index"),
+    api("/api/live/kinds")]);
+  setKinds(Array.isArray(kinds) ? kinds : []);
   app.index = prepareIndex(index);
   app.origin = index.origin || (ts.info.origin ?? [0, 0, 0]);
   app.markers = new Markers(ts, app.index.devices);
@@ -167,7 +169,8 @@ async function loadOptional(app) {
 // Elevator badges: HTML labels over elevator controllers (floor, direction, risk).
 function updateBadges(app) {
   if (!app.badges) {
-    app.badges = app.index.devices.filter((d) => d.kind === "elevator_controller" && d.position).map((d) => {
+    const lifts = new Set(kindsOfClass("elevator"));
+    app.badges = app.index.devices.filter((d) => lifts.has(d.kind) && d.position).map((d) => {
       const el = document.createElement("div");
       el.className = "badge";
       el.dataset.device = d.id;

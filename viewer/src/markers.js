@@ -112,7 +112,7 @@ export class Markers {
   apply(ev) {
     const i = this.byId.get(ev.device_id);
     if (i === undefined) return null;
-    const s = nextState(this.state[i], ev);
+    const s = nextState(this.state[i], ev, this.devices[i].kind);
     this.last[i] = ev;
     this.set(i, s);
     return s;

@@ -3,6 +3,7 @@
 // Shows only what the ops API returns for the logged-in owner: no one else's data.
 
 import { api, auth, esc, listOf, login, logout } from "./api.js";
+import { kindsOfClass, setKinds } from "./states.js";
 
 const $ = (s) => document.querySelector(s);
 const STATUS = {
@@ -48,11 +49,23 @@ function showLogin(msg = "") {
 }
 
 // -- public areas of my building ---------------------------------------------------------
+// The live devices of the elevator kinds (device class "elevator" in the kinds table), or
+// null when the live service does not answer.
+async function elevatorDevices(building) {
+  const kinds = await api("/api/live/kinds");
+  if (!Array.isArray(kinds)) return null;
+  setKinds(kinds);
+  const where = building ? `&building=${encodeURIComponent(building)}` : "";
+  const answers = await Promise.all(kindsOfClass("elevator").map((k) => api(`/api/live/devices?kind=${encodeURIComponent(k)}${where}`)));
+  if (answers.some((a) => !a || a.error || a.missing)) return null;
+  return answers.flatMap((a) => listOf(a, "devices"));
+}
+
 async function publicAreas() {
   const b = owner.building;
-  const lifts = await api(`/api/live/devices?kind=elevator_controller${b ? `&building=${encodeURIComponent(b)}` : ""}`);
-  $("#elevators").innerHTML = `<h3>电梯 Elevators</h3>` + (lifts && !lifts.error && !lifts.missing
-    ? (listOf(lifts, "devices").map((d) => {
+  const lifts = await elevatorDevices(b);
+  $("#elevators").innerHTML = `<h3>电梯 Elevators</h3>` + (lifts
+    ? (lifts.map((d) => {
         const v = d.values || {};
         const ok = d.online !== false && v.in_service !== false && !(v.fault_code > 0);
         return `<div class="row"><span>${esc(d.name || d.device_id)}</span><span class="${ok ? "status-ok" : "status-alarm"}">${ok ? "运行正常 in service" : "停用/故障 out of service"}${v.floor !== undefined ? ` · ${esc(v.floor)}F` : ""}</span></div>`;
