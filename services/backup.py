@@ -565,8 +565,10 @@ class BackupComponent:
                 pass
 
     def health(self) -> dict[str, Any]:
-        return {"ready": True, "folder": str(self.folder), "hour": self.hour, "keep": self.keep,
-                "last": str(self.last) if self.last else None, "error": self.last_error}
+        """Public (``/api/health``): the schedule and the last backup's file name, never paths
+        or error texts (those go to the log)."""
+        return {"ready": True, "hour": self.hour, "keep": self.keep,
+                "last": self.last.name if self.last else None, "last_failed": self.last_error is not None}
 
 
 def backup_component(settings, db_url: str | None = None, site: Path | None = None) -> BackupComponent | None:

@@ -36,6 +36,7 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     Raises the project's errors (one CLI line) for a bad site, broker URL or database.
     """
     from services.app import create_app
+    from services.backup import backup_component
     from services.cli.load import load_community
     from services.dbcomponent import DatabaseComponent
     from services.live_component import LiveComponent
@@ -52,5 +53,9 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id,
                          work_orders=db.work_order_sink(community))
     live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
-    app = create_app(settings, community=community, components=[db, live, SceneComponent()])
+    parts = [db, live, SceneComponent()]
+    daily_backup = backup_component(settings, site=Path(site))  # None unless TWIN_BACKUP_DIR is set
+    if daily_backup is not None:
+        parts.append(daily_backup)
+    app = create_app(settings, community=community, components=parts)
     return Service(app=app, community=community, database=db, live=live)

@@ -380,3 +380,41 @@ def test_daily_backups_keep_the_newest(db_url, tmp_path, keep):
 def test_prune_rejects_keep_zero(tmp_path):
     with pytest.raises(BackupError, match="keep=0"):
         prune_backups(tmp_path, 0)
+
+
+def test_backup_component_from_settings(tmp_path, monkeypatch):
+    from services.backup import backup_component
+    from services.settings import Settings
+
+    assert backup_component(Settings(data_dir=tmp_path)) is None  # unset: no scheduled backups
+    monkeypatch.setenv("TWIN_BACKUP_DIR", str(tmp_path / "b"))
+    monkeypatch.setenv("TWIN_BACKUP_HOUR", "23")
+    monkeypatch.setenv("TWIN_BACKUP_KEEP", "7")
+    comp = backup_component(Settings(data_dir=tmp_path))
+    assert (comp.folder, comp.hour, comp.keep) == (tmp_path / "b", 23, 7)
+    assert Settings().backup_hour == 23 and Settings(backup_dir=None).backup_dir is None
+    for bad in ("24", "-1", "３"):
+        monkeypatch.setenv("TWIN_BACKUP_HOUR", bad)
+        with pytest.raises(ValueError, match="backup_hour"):
+            Settings()
+    monkeypatch.setenv("TWIN_BACKUP_HOUR", "3")
+    monkeypatch.setenv("TWIN_BACKUP_KEEP", "0")
+    with pytest.raises(ValueError, match="backup_keep"):
+        Settings()
+
+
+def test_component_runs_in_the_app(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from services.app import create_app
+    from services.settings import Settings
+    from tests.ops.common import community
+
+    url = f"sqlite:///{tmp_path / 'twin.sqlite'}"
+    comp = BackupComponent(url, tmp_path / "daily", hour=3, keep=2)
+    app = create_app(Settings(data_dir=tmp_path, db_url=url), community=community(), components=[comp])
+    with TestClient(app) as client:
+        body = client.get("/api/health").json()
+        assert body["components"]["backup"]["keep"] == 2 and body["components"]["backup"]["ready"] is True
+        assert comp._task is not None and not comp._task.done()  # waiting for 03:00
+    assert comp._task.cancelled() or comp._task.done()
