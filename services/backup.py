@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from services.errors import ServiceError
 
@@ -66,6 +67,8 @@ EXCLUDED_ENTRIES = ("secret.key", "payment.key", "credentials.json", "cache", "b
 #: Names of the scheduled backups: ``twin-YYYYMMDD-HHMMSS.tar`` (UTC time of the backup).
 BACKUP_NAME = re.compile(r"^twin-\d{8}-\d{6}\.tar$")
 _CHUNK = 1 << 20
+#: The database member of each dialect: ``database.<suffix>``.
+DUMP_SUFFIX = {"sqlite": "sqlite", "postgresql": "pgdump"}
 
 
 class BackupError(ServiceError):
@@ -92,6 +95,18 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _dialect(url: str) -> str:
+    try:
+        return make_url(url).get_backend_name()
+    except Exception:
+        raise BackupError(f"TWIN_DB_URL={url!r} is not a database URL "
+                          f"(e.g. sqlite:///twin.sqlite or postgresql+psycopg://user@host/db)") from None
+
+
+def _connect_error(exc: BaseException) -> BackupError:
+    return BackupError(f"cannot reach the database: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}")
 
 
 def _sqlite_path(url: str) -> Path:
@@ -190,7 +205,9 @@ def _dump_sqlite(url: str, dest: Path) -> tuple[dict[str, int], str | None]:
     src = sqlite3.connect(src_path, timeout=30)
     dst = sqlite3.connect(dest)
     try:
-        src.backup(dst, pages=4096)  # online: writers may continue between steps
+        # one step: a read snapshot of the live database (WAL writers carry on meanwhile);
+        # a stepwise copy would restart whenever another process writes
+        src.backup(dst)
     finally:
         src.close()
         dst.close()
@@ -243,7 +260,7 @@ def create_backup(db_url: str, out: Path, *, data_dir: Path | None = None, site:
     of every file of that site folder to the manifest.
     """
     out = Path(out)
-    dialect = make_url(db_url).get_backend_name()
+    dialect = _dialect(db_url)
     if dialect not in ("sqlite", "postgresql"):
         raise BackupError(f"unsupported database {dialect!r}: backups support sqlite and postgresql")
     if out.is_dir():
@@ -254,12 +271,12 @@ def create_backup(db_url: str, out: Path, *, data_dir: Path | None = None, site:
     tmp = out.with_name(out.name + ".tmp")
     with tempfile.TemporaryDirectory(prefix=".twin-backup-", dir=out.parent) as work:
         work = Path(work)
-        if dialect == "sqlite":
-            db_member = "database.sqlite"
-            counts, revision = _dump_sqlite(db_url, work / db_member)
-        else:
-            db_member = "database.pgdump"
-            counts, revision = _dump_postgresql(db_url, work / db_member)
+        db_member = f"database.{DUMP_SUFFIX[dialect]}"
+        dump = _dump_sqlite if dialect == "sqlite" else _dump_postgresql
+        try:
+            counts, revision = dump(db_url, work / db_member)
+        except (OperationalError, sqlite3.Error) as exc:
+            raise _connect_error(exc) from None
         members = [(db_member, work / db_member), *_data_files(data_dir)]
         manifest = {
             "format": FORMAT,
@@ -303,6 +320,15 @@ def _safe_member(name: str) -> bool:
     return not p.is_absolute() and ".." not in p.parts and name == p.as_posix()
 
 
+def _allowed_member(name: str) -> bool:
+    """Only the database dumps and the record files of :data:`DATA_ENTRIES` (never a key)."""
+    if name in (f"database.{s}" for s in DUMP_SUFFIX.values()):
+        return True
+    parts = PurePosixPath(name).parts
+    return (_safe_member(name) and len(parts) >= 2 and parts[0] == "data" and parts[1] in DATA_ENTRIES
+            and (len(parts) > 2 or parts[1].endswith(".json")))
+
+
 def read_manifest(archive: Path) -> dict[str, Any]:
     """Read and check ``archive``: its manifest and the sha256 of every member.
 
@@ -334,8 +360,16 @@ def read_manifest(archive: Path) -> dict[str, Any]:
             if manifest.get("dialect") not in ("sqlite", "postgresql"):
                 raise BackupError(f"{archive}: unknown dialect {manifest.get('dialect')!r}")
             expected = manifest.get("members")
-            if not isinstance(expected, dict) or not expected:
-                raise BackupError(f"{archive}: {MANIFEST} lists no members")
+            if not isinstance(expected, dict) or not expected or not all(
+                    isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in expected.values()):
+                raise BackupError(f"{archive}: {MANIFEST} has no valid members (name: {{sha256, size}})")
+            counts = manifest.get("row_counts")
+            if not isinstance(counts, dict) or not all(
+                    isinstance(k, str) and type(v) is int and v >= 0 for k, v in counts.items()):
+                raise BackupError(f"{archive}: {MANIFEST} has no valid row_counts (table: rows)")
+            for name in expected:
+                if not _allowed_member(name):
+                    raise BackupError(f"{archive}: unexpected member {name!r}")
             seen: set[str] = set()
             for info in tar.getmembers():
                 if info.name == MANIFEST:
@@ -368,6 +402,8 @@ def _database_rows(db_url: str) -> dict[str, int]:
     try:
         with engine.connect() as conn:
             return _row_counts(conn)
+    except OperationalError as exc:
+        raise _connect_error(exc) from None
     finally:
         engine.dispose()
 
@@ -394,7 +430,7 @@ def restore_backup(archive: Path, db_url: str, *, data_dir: Path | None = None,
     checks the archive completely before writing anything. Returns the manifest.
     """
     manifest = read_manifest(archive)
-    dialect = make_url(db_url).get_backend_name()
+    dialect = _dialect(db_url)
     if manifest["dialect"] != dialect:
         raise BackupError(f"the backup is of a {manifest['dialect']} database; it cannot be restored into "
                           f"{dialect} (restore into a {manifest['dialect']} database)")
@@ -418,7 +454,7 @@ def restore_backup(archive: Path, db_url: str, *, data_dir: Path | None = None,
                     raise BackupError(f"{target} exists and differs from the backup; pass --force to replace it")
     with tempfile.TemporaryDirectory(prefix=".twin-restore-") as work, tarfile.open(archive, mode="r:") as tar:
         work = Path(work)
-        db_member = "database.sqlite" if dialect == "sqlite" else "database.pgdump"
+        db_member = f"database.{DUMP_SUFFIX[dialect]}"
         if db_member not in manifest["members"]:
             raise BackupError(f"{archive}: member {db_member} is missing")
         src = work / db_member
@@ -465,6 +501,8 @@ def _restore_postgresql(src: Path, db_url: str) -> None:
     try:
         with engine.connect() as conn:
             pg_restore = _check_tool("pg_restore", _server_major(conn))
+    except OperationalError as exc:
+        raise _connect_error(exc) from None
     finally:
         engine.dispose()
     libpq, env = _pg_conn_args(db_url)

@@ -196,7 +196,32 @@ def _version(members, v=2):
             for n, d in members]
 
 
+def _smuggle_key(members):
+    """A self-consistent archive (checksums right) that carries a key into the data folder."""
+    key = b"k" * 64
+    out = []
+    for n, d in members:
+        if n == "manifest.json":
+            m = json.loads(d)
+            m["members"]["data/secret.key"] = {"sha256": hashlib.sha256(key).hexdigest(), "size": 64}
+            d = json.dumps(m).encode()
+        out.append((n, d))
+    return [*out, ("data/secret.key", key)]
+
+
+def _manifest_edit(**changes):
+    return lambda ms: [(n, json.dumps({**json.loads(d), **changes}).encode() if n == "manifest.json" else d)
+                       for n, d in ms]
+
+
 CORRUPTIONS = {
+    "smuggled key": (_smuggle_key, "unexpected member 'data/secret.key'"),
+    "members not objects": (_manifest_edit(members={"database.sqlite": "abc"}), "no valid members"),
+    "row counts missing": (_manifest_edit(row_counts=None), "no valid row_counts"),
+    "row counts negative": (_manifest_edit(row_counts={"users": -1}), "no valid row_counts"),
+    "row counts float": (_manifest_edit(row_counts={"users": 1.0}), "no valid row_counts"),
+    "not a backup": (_manifest_edit(format="zip"), "is not a twin backup"),
+    "unknown revision": (_manifest_edit(alembic_revision="9999"), "revision '9999'"),
     "flipped byte": (_flip_db_byte, "checksum mismatch in database.sqlite"),
     "wrong manifest sum": (_bad_manifest_sum, "checksum mismatch"),
     "extra member": (lambda ms: [*ms, ("data/secret.key", b"x")], "unexpected member 'data/secret.key'"),
@@ -418,3 +443,14 @@ def test_component_runs_in_the_app(tmp_path):
         assert body["components"]["backup"]["keep"] == 2 and body["components"]["backup"]["ready"] is True
         assert comp._task is not None and not comp._task.done()  # waiting for 03:00
     assert comp._task.cancelled() or comp._task.done()
+
+
+@pytest.mark.parametrize("url", ["not a url", "postgresql+psycopg://nobody@127.0.0.1:9/none",
+                                 "mysql://u@h/db", "sqlite://"])
+def test_bad_database_url_is_one_line(tmp_path, url):
+    r = _cli("backup", "create", "--out", str(tmp_path / "x.tar"),
+             env={"TWIN_DB_URL": url, "TWIN_DATA_DIR": str(tmp_path / "d")})
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert not (tmp_path / "x.tar").exists() and not (tmp_path / "x.tar.tmp").exists()
