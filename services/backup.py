@@ -595,12 +595,9 @@ class BackupComponent:
                 log.exception("scheduled backup failed")
 
     async def stop(self, app=None) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        from services.app import cancel_task
+
+        await cancel_task(self._task)
 
     def health(self) -> dict[str, Any]:
         """Public (``/api/health``): the schedule and the last backup's file name, never paths
