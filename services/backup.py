@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.errors import ServiceError
 
@@ -106,7 +106,7 @@ def _dialect(url: str) -> str:
 
 
 def _connect_error(exc: BaseException) -> BackupError:
-    return BackupError(f"cannot reach the database: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}")
+    return BackupError(f"cannot use the database: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}")
 
 
 def _sqlite_path(url: str) -> Path:
@@ -275,7 +275,7 @@ def create_backup(db_url: str, out: Path, *, data_dir: Path | None = None, site:
         dump = _dump_sqlite if dialect == "sqlite" else _dump_postgresql
         try:
             counts, revision = dump(db_url, work / db_member)
-        except (OperationalError, sqlite3.Error) as exc:
+        except (DBAPIError, sqlite3.Error) as exc:
             raise _connect_error(exc) from None
         members = [(db_member, work / db_member), *_data_files(data_dir)]
         manifest = {
@@ -402,7 +402,7 @@ def _database_rows(db_url: str) -> dict[str, int]:
     try:
         with engine.connect() as conn:
             return _row_counts(conn)
-    except OperationalError as exc:
+    except DBAPIError as exc:  # unreachable, or a file that is not a database
         raise _connect_error(exc) from None
     finally:
         engine.dispose()

@@ -442,3 +442,51 @@ def test_bad_database_url_is_one_line(tmp_path, url):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     assert not (tmp_path / "x.tar").exists() and not (tmp_path / "x.tar.tmp").exists()
+
+
+def test_restore_into_a_file_that_is_not_a_database(tmp_path):
+    archive = _sqlite_backup(tmp_path)
+    target = tmp_path / "junk.sqlite"
+    target.write_bytes(b"this is not a database " * 200)
+    before = target.read_bytes()
+    with pytest.raises(BackupError, match="cannot use the database"):
+        restore_backup(archive, f"sqlite:///{target}")
+    assert target.read_bytes() == before
+
+
+# -- properties of the schedule and of retention ------------------------------------------
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+ZONES = ["Asia/Shanghai", "UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(now=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)),
+       hour=st.integers(0, 23), zone=st.sampled_from(ZONES))
+def test_next_run_property(now, hour, zone):
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    run = next_run(now, hour, tz)
+    assert run > now and run - now <= timedelta(hours=25)  # within a day (one more across a DST change)
+    local = run.astimezone(tz)
+    assert local.minute == 0 and local.second == 0 and local.microsecond == 0
+    # the local hour is the one asked for, unless that hour does not exist that day (DST gap)
+    wall = datetime(local.year, local.month, local.day, hour, tzinfo=tz)
+    exists = wall.astimezone(timezone.utc).astimezone(tz).hour == hour
+    assert local.hour == hour or not exists
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(seconds=st.sets(st.integers(0, 10 * 365 * 86_400), max_size=30), keep=st.integers(1, 40))
+def test_prune_keeps_the_newest(tmp_path_factory, seconds, keep):
+    stamps = {datetime(2020, 1, 1) + timedelta(seconds=s) for s in seconds}  # whole seconds: one name each
+    folder = tmp_path_factory.mktemp("prune")
+    names = {f"twin-{t:%Y%m%d-%H%M%S}.tar" for t in stamps}
+    for n in names:
+        (folder / n).write_bytes(b"")
+    (folder / "twin-20200101-000000.tar.tmp").write_bytes(b"")  # a partial one: never a kept backup
+    prune_backups(folder, keep)
+    newest = sorted(stamps)[-keep:] if stamps else []
+    expected = {f"twin-{t:%Y%m%d-%H%M%S}.tar" for t in newest} | {"twin-20200101-000000.tar.tmp"}
+    assert {p.name for p in folder.iterdir()} == expected
