@@ -198,6 +198,21 @@ def _data_files(data_dir: Path | None) -> list[tuple[str, Path]]:
 
 
 # -- create ---------------------------------------------------------------------------------
+def _open_exclusive(tmp: Path):
+    """Open ``tmp`` for writing under an exclusive lock (a second backup to the same file
+    stops with one line instead of interleaving its bytes)."""
+    import fcntl
+
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BackupError(f"another backup is writing {tmp}; try again when it has finished") from None
+    os.ftruncate(fd, 0)
+    return os.fdopen(fd, "wb")
+
+
 def _dump_sqlite(url: str, dest: Path) -> tuple[dict[str, int], str | None]:
     src_path = _sqlite_path(url)
     if not src_path.is_file():
@@ -289,8 +304,9 @@ def create_backup(db_url: str, out: Path, *, data_dir: Path | None = None, site:
             "excluded": list(EXCLUDED_ENTRIES),
             "site": site_info,
         }
+        raw = _open_exclusive(tmp)
         try:
-            with open(tmp, "wb") as raw:
+            with raw:
                 with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
                     body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
                     info = tarfile.TarInfo(MANIFEST)

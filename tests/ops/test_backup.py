@@ -490,3 +490,24 @@ def test_prune_keeps_the_newest(tmp_path_factory, seconds, keep):
     newest = sorted(stamps)[-keep:] if stamps else []
     expected = {f"twin-{t:%Y%m%d-%H%M%S}.tar" for t in newest} | {"twin-20200101-000000.tar.tmp"}
     assert {p.name for p in folder.iterdir()} == expected
+
+
+def test_second_backup_to_the_same_file_is_refused(tmp_path):
+    import fcntl
+
+    src = f"sqlite:///{tmp_path / 'src.sqlite'}"
+    db = Database(src)
+    db.migrate()
+    db.dispose()
+    out = tmp_path / "b.tar"
+    out.write_bytes(b"previous")
+    with open(tmp_path / "b.tar.tmp", "wb") as held:  # a running backup holds the lock
+        held.write(b"half written by the other backup")
+        held.flush()
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(BackupError, match="another backup is writing"):
+            create_backup(src, out)
+        assert (tmp_path / "b.tar.tmp").read_bytes() == b"half written by the other backup"  # left alone
+    assert out.read_bytes() == b"previous"
+    create_backup(src, out)  # lock released: works
+    assert read_manifest(out)["dialect"] == "sqlite"
