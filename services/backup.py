@@ -276,23 +276,15 @@ def create_backup(db_url: str, out: Path, *, data_dir: Path | None = None, site:
     """
     out = Path(out)
     dialect = _dialect(db_url)
-    if dialect not in ("sqlite", "postgresql"):
+    if dialect not in DUMP_SUFFIX:
         raise BackupError(f"unsupported database {dialect!r}: backups support sqlite and postgresql")
     if out.is_dir():
         raise BackupError(f"--out {out} is a folder; give a file name such as backup.tar")
     out.parent.mkdir(parents=True, exist_ok=True)
     site_info = _site_versions(site) if site is not None else None
     created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    tmp = out.with_name(out.name + ".tmp")
     with tempfile.TemporaryDirectory(prefix=".twin-backup-", dir=out.parent) as work:
-        work = Path(work)
-        db_member = f"database.{DUMP_SUFFIX[dialect]}"
-        dump = _dump_sqlite if dialect == "sqlite" else _dump_postgresql
-        try:
-            counts, revision = dump(db_url, work / db_member)
-        except (DBAPIError, sqlite3.Error) as exc:
-            raise _connect_error(exc) from None
-        members = [(db_member, work / db_member), *_data_files(data_dir)]
+        counts, revision, members = _snapshot(db_url, dialect, Path(work), data_dir)
         manifest = {
             "format": FORMAT,
             "schema_version": SCHEMA_VERSION,
@@ -304,30 +296,55 @@ def create_backup(db_url: str, out: Path, *, data_dir: Path | None = None, site:
             "excluded": list(EXCLUDED_ENTRIES),
             "site": site_info,
         }
-        raw = _open_exclusive(tmp)
-        try:
-            with raw:
-                with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                    body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
-                    info = tarfile.TarInfo(MANIFEST)
-                    info.size, info.mtime, info.mode = len(body), int(created.timestamp()), 0o600
-                    tar.addfile(info, io.BytesIO(body))
-                    for name, p in members:
-                        info = tar.gettarinfo(str(p), arcname=name)
-                        info.uid = info.gid = 0
-                        info.uname = info.gname = ""
-                        info.mode = 0o600
-                        with open(p, "rb") as f:
-                            tar.addfile(info, f)
-                raw.flush()
-                os.fsync(raw.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, out)
-            _fsync_dir(out.parent)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        _write_archive(out, manifest, members, int(created.timestamp()))
     return BackupResult(out, out.stat().st_size, manifest)
+
+
+def _snapshot(db_url: str, dialect: str, work: Path,
+              data_dir: Path | None) -> tuple[dict[str, int], str | None, list[tuple[str, Path]]]:
+    """Dump the database and copy the data files into ``work``: what the archive will hold,
+    fixed before it is hashed (a file changing meanwhile cannot break the checksums)."""
+    db_member = f"database.{DUMP_SUFFIX[dialect]}"
+    dump = _dump_sqlite if dialect == "sqlite" else _dump_postgresql
+    try:
+        counts, revision = dump(db_url, work / db_member)
+    except (DBAPIError, sqlite3.Error) as exc:
+        raise _connect_error(exc) from None
+    members = [(db_member, work / db_member)]
+    for name, path in _data_files(data_dir):
+        copy = work / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+        members.append((name, copy))
+    return counts, revision, members
+
+
+def _write_archive(out: Path, manifest: dict[str, Any], members: list[tuple[str, Path]], mtime: int) -> None:
+    """Write ``out.tmp`` (manifest first), fsync it, rename it to ``out``, fsync the folder."""
+    tmp = out.with_name(out.name + ".tmp")
+    raw = _open_exclusive(tmp)
+    try:
+        with raw:
+            with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+                info = tarfile.TarInfo(MANIFEST)
+                info.size, info.mtime, info.mode = len(body), mtime, 0o600
+                tar.addfile(info, io.BytesIO(body))
+                for name, p in members:
+                    info = tar.gettarinfo(str(p), arcname=name)
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    info.mode = 0o600
+                    with open(p, "rb") as f:
+                        tar.addfile(info, f)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, out)
+        _fsync_dir(out.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # -- restore --------------------------------------------------------------------------------
@@ -357,58 +374,76 @@ def read_manifest(archive: Path) -> dict[str, Any]:
         raise BackupError(f"backup {archive} does not exist")
     try:
         with tarfile.open(archive, mode="r:") as tar:
-            try:
-                m = tar.extractfile(MANIFEST)
-            except KeyError:
-                m = None
-            if m is None:
-                raise BackupError(f"{archive} is not a twin backup: it has no {MANIFEST}")
-            try:
-                manifest = json.loads(m.read().decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise BackupError(f"{archive}: {MANIFEST} is not valid JSON ({exc})") from None
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                raise BackupError(f"{archive} is not a twin backup (format {manifest.get('format')!r})"
-                                  if isinstance(manifest, dict) else f"{archive}: {MANIFEST} is not an object")
-            if manifest.get("schema_version") != SCHEMA_VERSION:
-                raise BackupError(f"{archive} has backup schema_version {manifest.get('schema_version')!r}; "
-                                  f"this version reads {SCHEMA_VERSION}")
-            if manifest.get("dialect") not in ("sqlite", "postgresql"):
-                raise BackupError(f"{archive}: unknown dialect {manifest.get('dialect')!r}")
-            expected = manifest.get("members")
-            if not isinstance(expected, dict) or not expected or not all(
-                    isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in expected.values()):
-                raise BackupError(f"{archive}: {MANIFEST} has no valid members (name: {{sha256, size}})")
-            counts = manifest.get("row_counts")
-            if not isinstance(counts, dict) or not all(
-                    isinstance(k, str) and type(v) is int and v >= 0 for k, v in counts.items()):
-                raise BackupError(f"{archive}: {MANIFEST} has no valid row_counts (table: rows)")
-            for name in expected:
-                if not _allowed_member(name):
-                    raise BackupError(f"{archive}: unexpected member {name!r}")
-            seen: set[str] = set()
-            for info in tar.getmembers():
-                if info.name == MANIFEST:
-                    continue
-                if not info.isfile() or not _safe_member(info.name) or info.name not in expected:
-                    raise BackupError(f"{archive}: unexpected member {info.name!r}")
-                if info.name in seen:
-                    raise BackupError(f"{archive}: member {info.name!r} appears twice")
-                seen.add(info.name)
-                h = hashlib.sha256()
-                f = tar.extractfile(info)
-                while chunk := f.read(_CHUNK):
-                    h.update(chunk)
-                if h.hexdigest() != expected[info.name].get("sha256"):
-                    raise BackupError(f"{archive}: checksum mismatch in {info.name} (the file is corrupted)")
-            missing = sorted(set(expected) - seen)
-            if missing:
-                raise BackupError(f"{archive}: member {missing[0]} is missing")
+            manifest = _load_manifest(tar, archive)
+            _check_manifest(manifest, archive)
+            _verify_members(tar, manifest["members"], archive)
     except tarfile.TarError as exc:
         raise BackupError(f"{archive} is not a readable backup archive ({exc})") from None
     except EOFError:
         raise BackupError(f"{archive} is truncated") from None
     return manifest
+
+
+def _load_manifest(tar: tarfile.TarFile, archive: Path) -> dict[str, Any]:
+    try:
+        m = tar.extractfile(MANIFEST)
+    except KeyError:
+        m = None
+    if m is None:
+        raise BackupError(f"{archive} is not a twin backup: it has no {MANIFEST}")
+    try:
+        manifest = json.loads(m.read().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BackupError(f"{archive}: {MANIFEST} is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise BackupError(f"{archive}: {MANIFEST} is not an object")
+    return manifest
+
+
+def _check_manifest(manifest: dict[str, Any], archive: Path) -> None:
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{archive} is not a twin backup (format {manifest.get('format')!r})")
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise BackupError(f"{archive} has backup schema_version {manifest.get('schema_version')!r}; "
+                          f"this version reads {SCHEMA_VERSION}")
+    if manifest.get("dialect") not in DUMP_SUFFIX:
+        raise BackupError(f"{archive}: unknown dialect {manifest.get('dialect')!r}")
+    expected = manifest.get("members")
+    if not isinstance(expected, dict) or not expected or not all(
+            isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in expected.values()):
+        raise BackupError(f"{archive}: {MANIFEST} has no valid members (name: {{sha256, size}})")
+    counts = manifest.get("row_counts")
+    if not isinstance(counts, dict) or not all(
+            isinstance(k, str) and type(v) is int and v >= 0 for k, v in counts.items()):
+        raise BackupError(f"{archive}: {MANIFEST} has no valid row_counts (table: rows)")
+    for name in expected:
+        if not _allowed_member(name):
+            raise BackupError(f"{archive}: unexpected member {name!r}")
+    db_member = f"database.{DUMP_SUFFIX[manifest['dialect']]}"
+    if db_member not in expected:
+        raise BackupError(f"{archive}: member {db_member} is missing")
+
+
+def _verify_members(tar: tarfile.TarFile, expected: dict[str, dict], archive: Path) -> None:
+    """Every member listed, none more, none twice, each with its sha256."""
+    seen: set[str] = set()
+    for info in tar.getmembers():
+        if info.name == MANIFEST:
+            continue
+        if not info.isfile() or not _safe_member(info.name) or info.name not in expected:
+            raise BackupError(f"{archive}: unexpected member {info.name!r}")
+        if info.name in seen:
+            raise BackupError(f"{archive}: member {info.name!r} appears twice")
+        seen.add(info.name)
+        h = hashlib.sha256()
+        f = tar.extractfile(info)
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+        if h.hexdigest() != expected[info.name]["sha256"]:
+            raise BackupError(f"{archive}: checksum mismatch in {info.name} (the file is corrupted)")
+    missing = sorted(set(expected) - seen)
+    if missing:
+        raise BackupError(f"{archive}: member {missing[0]} is missing")
 
 
 def _database_rows(db_url: str) -> dict[str, int]:
@@ -451,51 +486,52 @@ def restore_backup(archive: Path, db_url: str, *, data_dir: Path | None = None,
         raise BackupError(f"the backup is of a {manifest['dialect']} database; it cannot be restored into "
                           f"{dialect} (restore into a {manifest['dialect']} database)")
     _check_revision(manifest.get("alembic_revision"))
-    if dialect == "sqlite":
-        path = _sqlite_path(db_url)
-        rows = _database_rows(db_url) if path.is_file() else {}
-    else:
-        rows = _database_rows(db_url)
-    filled = {t: n for t, n in rows.items() if n and t != "alembic_version"}
-    if filled and not force:
-        t, n = next(iter(sorted(filled.items())))
-        raise BackupError(f"the database is not empty ({n} rows in {t}, {len(filled)} tables with rows); "
-                          f"restore into an empty database or pass --force to replace it")
-    data_members = sorted(n for n in manifest["members"] if n.startswith("data/"))
-    if data_members and data_dir is not None and not force:
-        with tarfile.open(archive, mode="r:") as tar:
-            for name in data_members:
-                target = Path(data_dir) / name[len("data/"):]
-                if target.exists() and _sha256_file(target) != manifest["members"][name]["sha256"]:
-                    raise BackupError(f"{target} exists and differs from the backup; pass --force to replace it")
+    data = _data_targets(manifest, data_dir)
+    if not force:
+        _refuse_filled(db_url, dialect)
+        for name, target in data:
+            if target.exists() and _sha256_file(target) != manifest["members"][name]["sha256"]:
+                raise BackupError(f"{target} exists and differs from the backup; pass --force to replace it")
+    db_member = f"database.{DUMP_SUFFIX[dialect]}"
     with tempfile.TemporaryDirectory(prefix=".twin-restore-") as work, tarfile.open(archive, mode="r:") as tar:
-        work = Path(work)
-        db_member = f"database.{DUMP_SUFFIX[dialect]}"
-        if db_member not in manifest["members"]:
-            raise BackupError(f"{archive}: member {db_member} is missing")
-        src = work / db_member
-        with tar.extractfile(db_member) as f, open(src, "wb") as out:
-            shutil.copyfileobj(f, out, _CHUNK)
+        src = Path(work) / db_member
+        _extract(tar, db_member, src)
         if _sha256_file(src) != manifest["members"][db_member]["sha256"]:  # re-check what was read
             raise BackupError(f"{archive}: checksum mismatch in {db_member} (the file changed while read)")
-        if dialect == "sqlite":
-            _restore_sqlite(src, db_url)
-        else:
-            _restore_postgresql(src, db_url)
-        if data_dir is not None:
-            for name in data_members:
-                target = Path(data_dir) / name[len("data/"):]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(target.name + ".restore-tmp")
-                with tar.extractfile(name) as f, open(tmp, "wb") as out:
-                    shutil.copyfileobj(f, out, _CHUNK)
-                os.replace(tmp, target)
+        (_restore_sqlite if dialect == "sqlite" else _restore_postgresql)(src, db_url)
+        for name, target in data:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".restore-tmp")
+            _extract(tar, name, tmp)
+            os.replace(tmp, target)
     after = _database_rows(db_url)
     differ = {t: (n, after.get(t)) for t, n in manifest["row_counts"].items() if after.get(t) != n}
     if differ:
         t, (want, got) = next(iter(sorted(differ.items())))
         raise BackupError(f"restore incomplete: table {t} has {got} rows, the backup {want}")
     return manifest
+
+
+def _data_targets(manifest: dict[str, Any], data_dir: Path | None) -> list[tuple[str, Path]]:
+    if data_dir is None:
+        return []
+    return [(n, Path(data_dir) / n[len("data/"):]) for n in sorted(manifest["members"]) if n.startswith("data/")]
+
+
+def _refuse_filled(db_url: str, dialect: str) -> None:
+    """Raise unless the database is empty (tables without rows, or none at all)."""
+    if dialect == "sqlite" and not _sqlite_path(db_url).is_file():
+        return
+    filled = {t: n for t, n in _database_rows(db_url).items() if n and t != "alembic_version"}
+    if filled:
+        t, n = next(iter(sorted(filled.items())))
+        raise BackupError(f"the database is not empty ({n} rows in {t}, {len(filled)} tables with rows); "
+                          f"restore into an empty database or pass --force to replace it")
+
+
+def _extract(tar: tarfile.TarFile, name: str, dest: Path) -> None:
+    with tar.extractfile(name) as f, open(dest, "wb") as out:
+        shutil.copyfileobj(f, out, _CHUNK)
 
 
 def _restore_sqlite(src: Path, db_url: str) -> None:

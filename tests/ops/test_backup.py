@@ -280,7 +280,8 @@ def test_cli_create_and_restore_json(tmp_path):
     assert r.returncode == 0, r.stderr
     again = _cli("backup", "restore", str(out), env={"TWIN_DB_URL": dst, "TWIN_DATA_DIR": str(tmp_path / "e")})
     assert again.returncode == 2 and "--force" in again.stderr and len(again.stderr.strip().splitlines()) == 1
-    forced = _cli("backup", "restore", str(out), "--force", env={"TWIN_DB_URL": dst, "TWIN_DATA_DIR": str(tmp_path / "e")})
+    forced = _cli("backup", "restore", str(out), "--force",
+                  env={"TWIN_DB_URL": dst, "TWIN_DATA_DIR": str(tmp_path / "e")})
     assert forced.returncode == 0, forced.stderr
     with sqlite3.connect(tmp_path / "dst.sqlite") as c:
         assert c.execute("SELECT username FROM users").fetchall() == [("alice",)]
@@ -461,7 +462,8 @@ ZONES = ["Asia/Shanghai", "UTC", "Europe/Berlin", "America/New_York", "Australia
 
 
 @hsettings(max_examples=300, deadline=None)
-@given(now=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)),
+@given(now=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                        timezones=st.just(timezone.utc)),
        hour=st.integers(0, 23), zone=st.sampled_from(ZONES))
 def test_next_run_property(now, hour, zone):
     from zoneinfo import ZoneInfo
