@@ -513,3 +513,29 @@ def test_second_backup_to_the_same_file_is_refused(tmp_path):
     assert out.read_bytes() == b"previous"
     create_backup(src, out)  # lock released: works
     assert read_manifest(out)["dialect"] == "sqlite"
+
+
+def test_differing_data_file_needs_force(tmp_path):
+    src = f"sqlite:///{tmp_path / 'src.sqlite'}"
+    db = Database(src)
+    db.migrate()
+    db.dispose()
+    data = tmp_path / "data"
+    (data / "drills").mkdir(parents=True)
+    (data / "drills" / "a.json").write_text('{"v": 1}')
+    (data / "elevator_risk.json").write_text("[]")
+    (data / "notes.txt").write_text("not a record")  # not in DATA_ENTRIES: not backed up
+    out = tmp_path / "b.tar"
+    create_backup(src, out, data_dir=data)
+    assert sorted(read_manifest(out)["members"]) == ["data/drills/a.json", "data/elevator_risk.json",
+                                                     "database.sqlite"]
+    other = tmp_path / "other"
+    (other / "drills").mkdir(parents=True)
+    (other / "drills" / "a.json").write_text('{"v": 2}')
+    target = tmp_path / "t.sqlite"
+    with pytest.raises(BackupError, match=r"a\.json exists and differs"):
+        restore_backup(out, f"sqlite:///{target}", data_dir=other)
+    assert (other / "drills" / "a.json").read_text() == '{"v": 2}' and not target.exists()
+    restore_backup(out, f"sqlite:///{target}", data_dir=other, force=True)
+    assert (other / "drills" / "a.json").read_text() == '{"v": 1}'
+    assert (other / "elevator_risk.json").read_text() == "[]"
