@@ -7,13 +7,15 @@
    both with our default time gap (0.5 s, matched in JuPedSim) and with JuPedSim's default
    time gap (1 s, matched in ours).
 2. ``scaling``: agent-steps per second on a big synthetic floor for 1,000 .. 100,000 agents.
+2b. ``jam``: agent-steps per second of 1,150 agents jammed at 8 P/m² behind a 1 m door vs the
+   same count in free flow at 1 P/m²; printed ratio (target: free / jam ≤ 3).
 3. ``lakeside``: the whole sample site at night (``twin evacuate --site``) when present.
 
 Wall and CPU seconds are both printed: on a machine shared with other jobs the CPU-time
 ratio is the steadier figure (our process's CPU includes every thread and the start-up).
 
 Usage: ``python benchmarks/evacuation.py [--sizes 500,2000] [--skip-jupedsim]
-[--jps-max-wall-s 900] [--parts room,scaling,lakeside]``. Machines are shared and noisy:
+[--jps-max-wall-s 900] [--parts room,scaling,jam,lakeside]``. Machines are shared and noisy:
 read ratios, not absolute times.
 """
 
@@ -167,6 +169,49 @@ def part_scaling(counts: list[int], steps: int = 100) -> list[dict]:
     return rows
 
 
+def hex_agents(side_m: float, density: float) -> list[dict]:
+    """Explicit agents on a hexagonal lattice of the given density (P/m²) in a square."""
+    a = float(np.sqrt(2.0 / (np.sqrt(3.0) * density)))
+    out = []
+    for k, y in enumerate(np.arange(a / 2, side_m - 0.05, a * 0.866)):
+        for x in np.arange(a / 2 + (a / 2 if k % 2 else 0.0), side_m - 0.05, a):
+            out.append({"id": f"a{len(out)}", "floor": "F", "x": float(x), "y": float(y), "speed_mps": 1.34})
+    return out
+
+
+def part_jam(steps: int = 200, repeats: int = 3) -> dict:
+    """Agent-steps per second in a jam (8 P/m², a 12 m room behind a 1 m door) against free
+    flow (1 P/m², same agent count, exit far away); the issue's target: within 3x."""
+    from sim.evacuation import parse_scenario, prepare, simulate
+
+    rows = {}
+    for label, density in (("free_1_p_m2", 1.0), ("jam_8_p_m2", 8.0)):
+        side = 12.0 if density > 4 else float(np.ceil(np.sqrt(1150 / density))) + 1
+        agents = hex_agents(side, density)[:1150]
+        walk = {"type": "Polygon", "coordinates": [[[0, 0], [side, 0], [side, side / 2 - 0.5], [side + 3, side / 2 - 0.5],
+                                                     [side + 3, side / 2 + 0.5], [side, side / 2 + 0.5], [side, side],
+                                                     [0, side], [0, 0]]]}
+        far = 60.0 if density <= 4 else 3.0  # free flow: nobody reaches the exit during the run
+        walk_free = rect(0, 0, side + far, side)
+        sc = {"name": label, "seed": 1, "max_time_s": steps * 0.05, "floors": [{"id": "F", "walkable": walk if density > 4 else walk_free}],
+              "exits": [{"id": "E", "floor": "F", "area": rect(side + far - 0.5, 0, side + far, side) if density <= 4
+                         else rect(side + 2.5, side / 2 - 0.5, side + 3, side / 2 + 0.5)}],
+              "agents": agents}
+        prep = prepare(parse_scenario(sc))
+        simulate(prep)  # warm-up (compilation, caches)
+        best = None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            r = simulate(prep)
+            wall = time.perf_counter() - t0
+            rate = len(agents) * r["steps"] / wall
+            best = rate if best is None else max(best, rate)
+        rows[label] = {"agents": len(agents), "steps": r["steps"], "agent_steps_per_s": round(best)}
+    rows["ratio_free_over_jam"] = round(rows["free_1_p_m2"]["agent_steps_per_s"] / rows["jam_8_p_m2"]["agent_steps_per_s"], 2)
+    print(json.dumps({"jam": rows}), flush=True)
+    return rows
+
+
 def part_lakeside() -> dict | None:
     site = REPO / "sample_sites" / "lakeside"
     if not site.is_dir():
@@ -208,6 +253,8 @@ def main() -> None:
         rows = part_scaling([int(s) for s in a.scaling.split(",")])
         base = rows[0]["us_per_agent_step"]
         print(json.dumps({"linearity": {r["agents"]: round(r["us_per_agent_step"] / base, 2) for r in rows}}))
+    if "jam" in parts:
+        part_jam()
     if "lakeside" in parts:
         part_lakeside()
 

@@ -11,12 +11,14 @@ with persistence in a temporary folder; ``--mqtt URL`` to use another):
    a bare paho-mqtt subscriber (MQTT 5) that is offline; the subscriber then reconnects and
    drains them: msgs/s from its first to its last message (consumer capacity, independent
    of how fast the publisher is);
-2. the full pipeline (``twin serve``: validation, state, rules, SQLite batches, events to
-   a connected WebSocket client) drains the same N from its own session with 1 worker,
+2. the full pipeline (``twin serve``: validation, state, rules, SQLite batches, every
+   subscriber and durable consumer on — WebSocket hub, alarm store, metering (every meter
+   feeds a flat), alarm → work order — with a connected WebSocket client) drains the same N from its own session with 1 worker,
    then with 2 workers on a shared subscription; msgs/s from the first to the last message
    received (the workers' ``first_received_at`` / ``last_received_at``);
 3. latency publish → WebSocket at a paced ``--rate`` (default 2,000 msgs/s) and at a
-   quarter of it: p50 / p99 (payload ``ts`` = publish time, same clock);
+   quarter of it: p50 / p99 (payload ``ts`` = publish time, same clock); and the metering
+   consumer's lag (receipt → committed meter point) p99;
 4. zero loss: a paced stream during which the service is stopped and restarted and then
    the broker is restarted; the messages stored in the database are counted end to end.
 
@@ -111,12 +113,16 @@ def write_site(folder: Path, name: str, n_devices: int) -> list[str]:
         "features": [{"type": "Feature", "properties": {"id": "B1", "name": "B1", "floors": 20, "height_m": 60},
                       "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
     ids = [f"M{i:04d}" for i in range(n_devices)]
+    # every meter feeds its own flat, so the metering consumer has work on every message
     rows = ["id,kind,name,building,storey,space,x,y,z,feeds,ifc_guid"]
-    rows += [f"{d},meter_electricity,{d},B1,B1-F{(i % 20) + 1:02d},,,,,," for i, d in enumerate(ids)]
+    rows += [f"{d},meter_electricity,{d},B1,B1-F{(i % 20) + 1:02d},,,,,U{d}," for i, d in enumerate(ids)]
     (folder / "registers" / "devices.csv").write_text("\n".join(rows) + "\n")
+    units = ["id,kind,building,storey,space,feature,area_m2,owner,phone"]
+    units += [f"U{d},apartment,B1,B1-F{(i % 20) + 1:02d},,,90.00,," for i, d in enumerate(ids)]
+    (folder / "registers" / "billing_units.csv").write_text("\n".join(units) + "\n")
     (folder / "site.json").write_text(json.dumps({
         "name": name, "crs": "EPSG:4547", "layers": {"buildings": "gis/buildings.geojson"},
-        "registers": {"devices": "registers/devices.csv"}}))
+        "registers": {"devices": "registers/devices.csv", "billing_units": "registers/billing_units.csv"}}))
     return ids
 
 
@@ -399,11 +405,23 @@ def phase_latency(url, site_dir, site, ids, rate, seconds, tmp, seq0):
         t_start, t_end, _ = pout.get(timeout=300)
         pub.join()
         th.join(120)
+        consumers = wait_for(lambda: _caught_up(srv), 120, step=0.25, what="durable consumers caught up")
         return {"n": n, "received": len(lat), "achieved_rate": n / (t_end - t_start),
+                "consumer_lag_p99_s": consumers["metering"]["lag_p99_s"],
+                "consumer_rows": consumers["metering"]["applied_rows"],
                 "p50_ms": 1000 * percentile(lat, 0.5), "p99_ms": 1000 * percentile(lat, 0.99),
                 "max_ms": 1000 * max(lat) if lat else float("nan")}
     finally:
         srv.stop()
+
+
+def _caught_up(srv) -> dict | None:
+    """The durable consumers' stats once every stored message reached them."""
+    s = srv.stats()
+    c = s.get("consumers", {})
+    if "metering" in c and s["pending_writes"] == 0 and c["metering"]["applied_rows"] >= s["stored"]:
+        return c
+    return None
 
 
 def phase_zero_loss(broker: Mosquitto, url, site_dir, site, ids, rate, seconds, tmp, seq0):
@@ -503,6 +521,8 @@ def main() -> None:
                              f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms", "",
                              f"max {lat['max_ms']:.1f} ms, {lat['received']}/{lat['n']} received, "
                              f"achieved {lat['achieved_rate']:,.0f} msgs/s"))
+                rows.append((f"durable consumer lag at {rate:g} msgs/s", f"p99 {lat['consumer_lag_p99_s']:.2f} s", "",
+                             f"metering, receipt → committed meter point, {lat['consumer_rows']} rows"))
         if "loss" in phases and broker is not None:
             log("zero loss across a service restart and a broker restart")
             zero = phase_zero_loss(broker, url, site_dir, site, ids, min(args.rate, 1000.0), max(args.seconds, 8), tmp, 4_000_000)

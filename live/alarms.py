@@ -99,6 +99,9 @@ class Alarm:
     cleared_at: float | None = None
     work_order_id: str | None = None
     drill: dict | None = None
+    #: The work order the rule asks for (``title, category, priority, description``), kept
+    #: on the record for the alarm → work order consumer when no sink opens it at once.
+    work_order: dict | None = None
 
     @property
     def is_open(self) -> bool:
@@ -120,7 +123,10 @@ class AlarmBook:
         Called with ``(alarm, transition)`` after every transition (``raised``,
         ``repeated``, ``acknowledged``, ``cleared``): persistence and fan-out hook in here.
     work_orders : WorkOrderSink, optional
-        Receives a :class:`WorkOrderRequest` when an alarm with a work-order rule is raised.
+        Receives a :class:`WorkOrderRequest` when an alarm with a work-order rule is raised
+        (synchronously, on the raising thread). Without it the request is kept on the
+        alarm (``Alarm.work_order``) for a durable consumer to open the order from the
+        stored record (what the service does).
     """
 
     on_change: Callable[[Alarm, str], None] | None = None
@@ -163,7 +169,11 @@ class AlarmBook:
                     reason=f"{rule_id}: {message}", alarm_id=aid).to_dict()
             self._alarms[aid] = alarm
             self._open[key] = aid
-        if work_order is not None and self.work_orders is not None:
+        if work_order is not None and self.work_orders is None:
+            alarm.work_order = {"title": message, "category": str(work_order.get("category", "公共设施")),
+                                "priority": str(work_order.get("priority", "urgent")),
+                                "description": f"alarm {aid} ({rule_id}, {severity})"}
+        elif work_order is not None:
             req = WorkOrderRequest(
                 title=message, category=str(work_order.get("category", "公共设施")),
                 priority=str(work_order.get("priority", "urgent")),

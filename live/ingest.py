@@ -1,8 +1,11 @@
 """The ingestion pipeline: raw MQTT message → validated reading → state, rules, events, store.
 
 Transport-free: the MQTT client (:mod:`live.client`) and tests call :meth:`Pipeline.handle`
-with the topic and payload bytes. Every message ends in exactly one outcome: ``applied`` or
-a dead-letter reason (:data:`DEAD_LETTER_REASONS`); counters at :meth:`Pipeline.stats`.
+with the topic and payload bytes. Every message ends in exactly one outcome: ``applied``,
+``late`` (stored in the history, not applied: see :meth:`Pipeline.handle`) or a dead-letter
+reason (:data:`DEAD_LETTER_REASONS`); counters at :meth:`Pipeline.stats`. Events are built
+by :mod:`live.events` and handed to ``on_event``, which must only queue them (subscribers
+run on their own threads, never inside the ingestion lock).
 Nothing a message carries can raise out of :meth:`handle` or change state before it is
 fully validated.
 Durability (group commit): with a store, applied readings and dead letters queue for the
@@ -16,13 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from collections import Counter, OrderedDict, deque
 from typing import Any, Callable
 
 from live.errors import PayloadError
+from live.events import dead_letter_event, iso, offline_event, reading_event
 from live.kinds import KINDS
 from live.payload import MAX_PAYLOAD_BYTES, Reading, decode
 from live.registry import DeviceRegistry, parse_topic, topic_for
@@ -45,27 +48,6 @@ DEAD_LETTER_REASONS = (
 MAX_TOPIC_CHARS = 512
 
 EventSink = Callable[[dict], None]
-
-
-#: (whole second, its text): the last second formatted, most events share it. Replaced as
-#: one tuple so threads formatting different seconds never pair one's second with another's text.
-_iso_second: tuple[float | None, str] = (None, "")
-
-
-def iso(t: float | None) -> str | None:
-    """ISO 8601 UTC text (ms) of epoch seconds."""
-    if t is None:
-        return None
-    sec = math.floor(t)
-    ms = int(round((t - sec) * 1000))
-    if ms == 1000:
-        sec, ms = sec + 1, 0
-    global _iso_second
-    cached_sec, text = _iso_second
-    if cached_sec != sec:
-        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        _iso_second = (sec, text)
-    return f"{text}.{ms:03d}Z"
 
 
 class Pipeline:
@@ -134,6 +116,9 @@ class Pipeline:
         self.last_received_cpu_s: float | None = None
         self.cpu_sample_s = 0.005
         self._cpu_sampled_at = 0.0
+        #: Called (by the writer, outside the ingestion lock) after each committed batch:
+        #: durable consumers reading the history wake up on it. Must not block.
+        self.on_flushed: Callable[[], None] | None = None
         #: Acknowledges a list of ``ack`` tokens at once (set by a client that batches its
         #: acknowledgements); without it every token is called.
         self.ack_many: Callable[[list], None] | None = None
@@ -159,7 +144,11 @@ class Pipeline:
 
     # -- the one entry point -------------------------------------------------------------
     def handle(self, topic: str, payload: bytes, ack: Callable[[], None] | None = None) -> str:
-        """Process one message; return ``"applied"`` or its dead-letter reason.
+        """Process one message; return ``"applied"``, ``"late"`` or its dead-letter reason.
+
+        ``late``: the message is older than the last applied one of its device and channel
+        (a concentrator uploading a backlog): it is stored in the history (metering counts
+        it) and published as a ``late`` event, but never applied to the live state or rules.
 
         ``ack`` runs once the outcome is durable (after the batch holding it is written).
         """
@@ -179,9 +168,7 @@ class Pipeline:
                 device_id = reading.device_id
                 if reading.key in self._seen:
                     raise PayloadError("duplicate", f"device {device_id} ts={reading.ts} seq={reading.seq} already applied")
-                if self.state.is_out_of_order(reading):
-                    last = self.state.get(device_id).channel_ts[reading.channel]
-                    raise PayloadError("out_of_order", f"ts={reading.ts} is older than the last {reading.channel} ts={last}")
+                late = self.state.is_out_of_order(reading)
             except PayloadError as exc:
                 self._reject(topic, payload, exc.reason, exc.detail, now, device_id or _device_of(topic), ack)
                 return exc.reason
@@ -190,17 +177,29 @@ class Pipeline:
                 self._reject(topic, payload, "internal_error", repr(exc)[:500], now, _device_of(topic), ack)
                 return "internal_error"
             self._remember(reading.key)
-            st, changed = self.state.apply(reading)
-            self.counters["applied"] += 1
-            self._emit_reading(reading, st, changed)
-            if self.rules is not None:
-                try:
-                    self.rules.on_reading(reading, st)
-                except Exception:
-                    log.exception("rule evaluation failed on %s", topic)
-                    self.counters["rule_errors"] += 1
-            self._queue(reading, st, ack)
+            if late:  # history and metering keep it; the live state never goes back
+                self.counters["late"] += 1
+                st = self.state.get(reading.device_id)
+                self._emit(reading_event(reading, st, {}, late=True))
+                self._queue(reading, None, ack)
+                result = "late"
+            else:
+                result = self._apply(reading, topic, ack)
         self._maybe_flush()
+        return result
+
+    def _apply(self, reading: Reading, topic: str, ack) -> str:
+        """Apply a new (in-order) reading: state, event, rules, batch (under the lock)."""
+        st, changed = self.state.apply(reading)
+        self.counters["applied"] += 1
+        self._emit(reading_event(reading, st, changed))
+        if self.rules is not None:
+            try:
+                self.rules.on_reading(reading, st)
+            except Exception:
+                log.exception("rule evaluation failed on %s", topic)
+                self.counters["rule_errors"] += 1
+        self._queue(reading, st, ack)
         return "applied"
 
     def _validate(self, topic: str, payload: bytes, now: float) -> Reading:
@@ -245,8 +244,7 @@ class Pipeline:
                "detail": detail, "payload": payload}
         self.recent_dead.append({**rec, "payload": payload[:512].decode("utf-8", "replace"),
                                  "payload_bytes": len(payload)})
-        self._emit({"type": "dead_letter", "ts": iso(now), "reason": reason, "topic": topic[:200],
-                    "device_id": device_id, "detail": detail})
+        self._emit(dead_letter_event(now=now, reason=reason, topic=topic, device_id=device_id, detail=detail))
         # duplicates are already stored; they are counted, not stored again
         if self.store is not None and reason != "duplicate":
             # only what is stored is kept: an oversized payload is not held in full
@@ -261,8 +259,9 @@ class Pipeline:
                 self._run_acks([ack])
             return
         self._batch.append(reading)
-        self._batch_states[st.device_id] = st
-        self._batch_acks.append(ack)
+        if st is not None:  # a late reading is stored without touching the live state
+            self._batch_states[st.device_id] = st
+        self._batch_acks.append(ack)  # one per row (None too): bisection pairs rows and acks
 
     # -- events ---------------------------------------------------------------------------
     def _emit(self, event: dict) -> None:
@@ -272,19 +271,11 @@ class Pipeline:
             except Exception:
                 log.exception("event sink failed")
 
-    def _emit_reading(self, r: Reading, st: DeviceState, changed: dict) -> None:
-        ev = {"type": {"telemetry": "telemetry", "event": "event", "status": "status"}[r.channel],
-              "ts": iso(r.ts), "ts_epoch": r.ts, "device_id": r.device_id, "kind": st.kind,
-              "building": st.building, "storey": st.storey, "space": st.space,
-              "values": r.values, "changed": changed, "online": st.online, "seq": r.seq}
-        if r.event:
-            ev["event"] = r.event
-        self._emit(ev)
-
     def device_event(self, st: DeviceState, etype: str, t: float) -> dict:
-        """A device event dict for ``st`` (used for offline transitions)."""
-        return {"type": etype, "ts": iso(t), "ts_epoch": t, "device_id": st.device_id, "kind": st.kind,
-                "building": st.building, "storey": st.storey, "space": st.space, "online": st.online}
+        """A device event dict for ``st`` (used for offline transitions, see :mod:`live.events`)."""
+        ev = offline_event(st, t)
+        ev["type"] = etype
+        return ev
 
     # -- time -----------------------------------------------------------------------------
     def tick(self, now: float | None = None) -> None:
@@ -348,6 +339,11 @@ class Pipeline:
             self._write_ok()
             self.counters["stored"] += n
             self._run_acks([a for a in r_acks if a is not None] + [a for a in d_acks if a is not None])
+            if self.on_flushed is not None and batch:
+                try:
+                    self.on_flushed()
+                except Exception:
+                    log.exception("on_flushed hook failed")
             return n
 
     def _write_ok(self) -> None:
@@ -498,6 +494,7 @@ class Pipeline:
             return {
                 "received": self.counters["received"],
                 "applied": self.counters["applied"],
+                "late": self.counters["late"],
                 "duplicates": self.counters["duplicates"],
                 "dead_lettered": sum(self.dead.values()),
                 "dead_letters": dict(sorted(self.dead.items())),

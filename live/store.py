@@ -136,6 +136,8 @@ alarms = sa.Table(
     sa.Column("cleared_at", sa.Float(precision=53)),
     sa.Column("work_order_id", sa.String(128)),
     sa.Column("drill", sa.JSON),
+    # the rule's work_order block while an order is to be opened (the alarm → work order consumer)
+    sa.Column("work_order", sa.JSON(none_as_null=True)),
 )
 
 _PAYLOAD_KEEP = 4096
@@ -311,11 +313,17 @@ class LiveStore:
                 "payload_bytes": len(payload) if size is None else size}
 
     def save_alarm(self, record: dict) -> None:
-        """Insert or update one alarm record (see :meth:`live.alarms.Alarm.to_record`)."""
+        """Insert or update one alarm record (see :meth:`live.alarms.Alarm.to_record`).
+
+        A stored ``work_order_id`` is kept when the record has none (the work-order
+        consumer sets it in the database while the in-memory alarm may not know it yet).
+        """
         ins = _insert(self.engine, alarms)
+        keep = {"work_order_id": sa.func.coalesce(ins.excluded.work_order_id, alarms.c.work_order_id)}
         with self.engine.begin() as conn:
             conn.execute(ins.on_conflict_do_update(
-                index_elements=["id"], set_={k: getattr(ins.excluded, k) for k in record if k != "id"}), [record])
+                index_elements=["id"], set_={k: keep.get(k, getattr(ins.excluded, k)) for k in record if k != "id"}),
+                [record])
 
     # -- reads ------------------------------------------------------------------------
     def load_states(self) -> dict[str, dict]:

@@ -1,4 +1,9 @@
-"""The live component of the service: MQTT ingestion, alarms and the WebSocket fan-out.
+"""The live component of the service: MQTT ingestion, alarms, subscribers and consumers.
+
+Subscribers registered here (the composition root) run on their own threads behind bounded
+queues (:class:`live.bus.EventBus`): the WebSocket hub and the alarm store. Durable
+consumers (:mod:`services.consumers`: metering, alarm → work order, ...) are added with
+:meth:`LiveComponent.add_consumer` and read the stored history from their own position.
 
 Started and stopped with the app (:func:`services.app.create_app`); exposes itself as
 ``app.state.live`` for the router :mod:`services.api.live`. Broker from
@@ -23,6 +28,8 @@ from live.alarms import Alarm, AlarmBook, WorkOrderSink
 from live.broker import BrokerURL, EmbeddedBroker, parse_mqtt_url
 from live.errors import LiveError
 from live.client import MqttIngestor
+from live.bus import EventBus
+from live.events import alarm_event, drill_event
 from live.ingest import Pipeline, iso
 from live.registry import DeviceRegistry
 from live.rules import DEFAULT_RULES_PATH, RuleEngine, load_rules
@@ -204,30 +211,22 @@ class EventHub:
 
 
 class _AlarmHook:
-    """Persists alarm transitions and forwards them as events."""
+    """Publishes alarm transitions as typed events (stored by the ``alarm_store`` subscriber).
+
+    Called by the alarm book, often inside the ingestion lock: it only queues events.
+    """
 
     def __init__(self, comp: "LiveComponent") -> None:
         self.comp = comp
 
     def __call__(self, alarm: Alarm, transition: str) -> None:
         comp = self.comp
-        if comp.store is not None:
-            try:
-                comp.store.save_alarm(alarm.to_record())
-            except Exception:
-                log.exception("saving alarm %s failed", alarm.id)
         kind = None
         if alarm.device_id and comp.registry.get(alarm.device_id):
             kind = comp.registry.get(alarm.device_id).kind
-        ev = {"type": "alarm", "ts": iso(time.time()), "transition": transition, "alarm": alarm.to_record(),
-              "device_id": alarm.device_id, "building": alarm.building, "storey": alarm.storey,
-              "space": alarm.space, "kind": kind}
-        if comp.hub is not None:
-            comp.hub.publish(ev)
-        if transition == "raised" and alarm.drill and comp.hub is not None:
-            comp.hub.publish({"type": "drill_suggestion", "ts": iso(time.time()), "device_id": alarm.device_id,
-                              "building": alarm.building, "storey": alarm.storey, "kind": kind,
-                              "suggestion": alarm.drill})
+        comp.bus.publish(alarm_event(alarm, transition, kind=kind))
+        if transition == "raised" and alarm.drill:
+            comp.bus.publish(drill_event(alarm, kind=kind))
 
 
 class LiveComponent:
@@ -262,6 +261,11 @@ class LiveComponent:
         self.embedded: EmbeddedBroker | None = None
         self.store: LiveStore | None = None
         self.hub: EventHub | None = None
+        #: Typed events of the pipeline and the alarm book, fanned out to subscribers.
+        self.bus = EventBus()
+        #: Durable consumers (added by the composition root) and their runners once started.
+        self.consumers: list = []
+        self.runners: list = []
         self.state = LiveState(self.registry)
         self.book = AlarmBook(on_change=_AlarmHook(self), work_orders=work_orders)
         self.engine = RuleEngine(self.rules, self.state, self.book)
@@ -304,10 +308,29 @@ class LiveComponent:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise LiveError(f"database {shown} is not usable: {first}") from None
 
+    def add_consumer(self, consumer) -> None:
+        """Register a durable consumer (:class:`services.consumers.DurableConsumer`) before start."""
+        self.consumers.append(consumer)
+
+    def work_order_opened(self, alarm_id: str, work_order_id: str | None) -> None:
+        """The alarm → work order consumer opened (or gave up on) an alarm's order."""
+        alarm = self.book.get(alarm_id)
+        if alarm is not None:
+            alarm.work_order_id = work_order_id or alarm.work_order_id
+            alarm.work_order = None
+
+    def _save_alarm(self, ev: dict) -> None:
+        """The ``alarm_store`` subscriber: persist each alarm transition (own thread)."""
+        if self.store is not None:
+            self.store.save_alarm(ev["alarm"])
+
     async def start(self, app: FastAPI) -> None:
         loop = asyncio.get_running_loop()
         self.hub = EventHub(loop)
         self.hub.start()
+        self.bus.subscribe("websocket", self.hub.publish, maxsize=100_000)
+        # alarms are rare and must all be stored: a deep queue, never expected to fill
+        self.bus.subscribe("alarm_store", self._save_alarm, maxsize=1_000_000, types=("alarm",))
         app.state.live = self
         await loop.run_in_executor(None, self._start_blocking)
         self._retention_task = asyncio.create_task(self._retention_loop())
@@ -339,9 +362,10 @@ class LiveComponent:
         self.store = LiveStore(s.resolved_db_url)
         upgrade(self.store.engine)
         self.pipeline = Pipeline(self.registry, self.state, store=self.store, rules=self.engine,
-                                 on_event=self.hub.publish)
+                                 on_event=self.bus.publish, max_age_s=s.live_max_age_days * 86400.0)
         restored = self.pipeline.restore()
         self.book.load(self.store.load_alarms())
+        self._start_consumers()
         log.info("live: %d devices, %d restored states, %d rules", len(self.registry), restored, len(self.rules))
         self.ingestor = MqttIngestor(self.pipeline, url, group=self.group, client_id=self.client_id).start(wait_s=15)
 
@@ -377,9 +401,29 @@ class LiveComponent:
         if self.hub is not None:
             self.hub.stop()
 
+    def _start_consumers(self) -> None:
+        from services.consumers import ConsumerRunner
+        from services.db import make_engine
+
+        if not self.consumers:
+            return
+        self._consumer_engine = make_engine(self.settings.resolved_db_url)
+        self.runners = [ConsumerRunner(self._consumer_engine, c).start() for c in self.consumers]
+        runners = tuple(self.runners)
+
+        def wake() -> None:
+            for r in runners:
+                r.wake()
+        self.pipeline.on_flushed = wake
+
     def _stop_blocking(self) -> None:
         if self.ingestor is not None:
             self.ingestor.stop()
+        for r in self.runners:
+            r.stop()
+        self.bus.stop()
+        if getattr(self, "_consumer_engine", None) is not None:
+            self._consumer_engine.dispose()
         if self.store is not None:
             self.store.dispose()
         if self.embedded is not None:
@@ -394,3 +438,7 @@ class LiveComponent:
                     "last_error": self.pipeline.last_write_error if self.pipeline else None}
         return {"ready": bool(broker.get("connected")) and db_ok, "broker": broker, "database": database,
                 "devices": len(self.registry)}
+
+    def consumer_stats(self) -> dict[str, Any]:
+        """Subscribers (queued, delivered, dropped) and durable consumers (position, lag)."""
+        return {"bus": self.bus.stats(), "consumers": {r.consumer.name: r.stats() for r in self.runners}}

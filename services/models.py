@@ -96,6 +96,8 @@ class Notification(Base):
 def all_metadata() -> list[MetaData]:
     """Return the metadata of every services table (importing each domain's models)."""
     import services.billing.models  # noqa: F401
+    import services.consumers  # noqa: F401
+    import services.metering.models  # noqa: F401
     import services.workorders.models  # noqa: F401
 
     return [Base.metadata]

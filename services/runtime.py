@@ -50,8 +50,8 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     if rules is None and (Path(site) / "rules.yaml").is_file():
         rules = Path(site) / "rules.yaml"
     db = DatabaseComponent(smtp_url=smtp_url)
-    live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id,
-                         work_orders=db.work_order_sink(community))
+    live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id)
+    _add_consumers(live, db, community)
     live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
     parts = [db, live, SceneComponent()]
     daily_backup = backup_component(settings, site=Path(site))  # None unless TWIN_BACKUP_DIR is set
@@ -59,3 +59,12 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
         parts.append(daily_backup)
     app = create_app(settings, community=community, components=parts)
     return Service(app=app, community=community, database=db, live=live)
+
+
+def _add_consumers(live, db, community: Community) -> None:
+    """The durable consumers of the live history (each keeps its position in the database)."""
+    from services.metering.readings import MeteringConsumer, meter_specs
+    from services.workorders.alarm_consumer import AlarmWorkOrderConsumer
+
+    live.add_consumer(MeteringConsumer(meter_specs(community)))
+    live.add_consumer(AlarmWorkOrderConsumer(db.work_order_sink(community), on_opened=live.work_order_opened))

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
                                     "unset = no scheduled backups")
     backup_hour: int = Field(3, ge=0, le=23, description="local hour (site time zone) of the daily backup")
     backup_keep: int = Field(14, ge=1, le=100_000, description="daily backups kept; older ones are deleted")
+    live_max_age_days: float = Field(30.0, gt=0, le=3660, description="oldest accepted device message (days): "
+                                     "older ones are dead-lettered as stale_ts; younger late ones count for metering")
     ws_compression: bool = Field(False, description="permessage-deflate on WebSockets: less bandwidth for "
                                  "remote clients, more server CPU per event and client")
 

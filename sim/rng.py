@@ -3,7 +3,7 @@
 Every simulated entity (an elevator, a building's trip generator...) gets its own stream
 ``seed_state(seed, index)``, so parallel kernels give the same numbers on any thread count
 and bit-for-bit reproducible results (DESIGN: a simulation is a pure function of inputs and
-seed). Plain-Python twins live in ``tests/elevators/naive.py`` (``SplitMix``).
+seed). Tests: published splitmix64 vectors and distribution tests in ``tests/test_rng.py``.
 """
 
 from __future__ import annotations
@@ -65,8 +65,15 @@ def poisson(state, lam):
 
 @jit
 def seed_state(seed, index):
-    """Return the splitmix64 state of stream ``index`` of run ``seed``."""
+    """Return the splitmix64 state of stream ``index`` of run ``seed``.
+
+    The start of each stream is a hash (the splitmix64 output function) of the hashed seed
+    plus ``index``: streams start at unrelated points of the generator's cycle of
+    2**64 states. (Starting stream ``i`` at ``seed * c + i * golden`` would make stream
+    ``i + 1`` stream ``i`` shifted by one draw, since each draw adds ``golden``.)
+    """
     st = np.empty(1, dtype=np.uint64)
-    st[0] = np.uint64(seed) * _M1 + np.uint64(index + 1) * _GOLDEN
-    next_u64(st)
+    st[0] = np.uint64(seed)
+    st[0] = next_u64(st) + np.uint64(index) * _GOLDEN
+    st[0] = next_u64(st)
     return st

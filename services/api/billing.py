@@ -154,7 +154,8 @@ class RunIn(InputModel):
 def run(body: RunIn, request: Request, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """Run (or preview) the month's bills; idempotent: ``{"month", "bills", "total", ...}``."""
     require_role(actor, *STAFF_ROLES)
-    result = run_bills(session, _rules(request), body.month, preview=body.preview)
+    result = run_bills(session, _rules(request), body.month, preview=body.preview,
+                       community=request.app.state.community)
     if not body.preview:
         from services.auth import audit
 

@@ -79,6 +79,7 @@ def live_stats(request: Request) -> dict:
     out["websocket"] = comp.hub.stats() if comp.hub else {}
     out["broker_connected"] = comp.ingestor.connected.is_set() if comp.ingestor else False
     out["alarms_open"] = len(comp.book.list("open"))
+    out.update(comp.consumer_stats())
     return out
 
 

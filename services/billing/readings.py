@@ -1,9 +1,9 @@
 """Meter readings: CSV import (``unit_id,kind,month,reading``), all or nothing.
 
 ``reading`` is the cumulative meter value (kWh or m³) at the end of ``month`` (YYYY-MM);
-``kind`` a utility of the fee rules (``electricity``, ``water``). Months and readings are
-parsed from ASCII digits only (:mod:`services.parsing`); a reading must fit its column
-``Numeric(14, 3)`` (at most 99,999,999,999.999, 3 decimals). Importing the same row
+``kind`` a utility of the fee rules (``electricity``, ``water``, ``gas``). Months and
+readings are parsed from ASCII digits only (:mod:`services.parsing`); a reading must fit its
+column ``Numeric(14, 3)`` (at most 99,999,999,999.999, 3 decimals). Importing the same row
 again is a no-op; a different value for a stored (unit, kind, month) is refused, and any
 bad row refuses the whole file (nothing is stored), naming the line and the value.
 """
@@ -26,7 +26,7 @@ from services.parsing import check_text, parse_month
 
 __all__ = ["KINDS", "import_readings_csv"]
 
-KINDS = ("electricity", "water")
+KINDS = ("electricity", "water", "gas")
 COLUMNS = ("unit_id", "kind", "month", "reading")
 
 

@@ -5,9 +5,11 @@ month again writes nothing and reports the same ``bills`` and ``total``. Lines p
 
 - ``property_fee``: area (m²) × rate (yuan/m²/month) from the first matching rule;
 - ``parking``: the monthly fee of the space's level;
-- ``electricity`` / ``water``: use = reading(month) − reading(month − 1), priced on the
-  tiers (yearly tiers count the use since January: reading(month − 1) − reading(December
-  of the year before));
+- ``electricity`` / ``water`` / ``gas``: for a unit a meter feeds, the use of the month
+  from the live readings (docs/metering.md; ``source`` ``live`` or ``estimated``);
+  otherwise use = imported reading(month) − reading(month − 1) (``source`` ``import``),
+  priced on the tiers (yearly tiers count the use since January). The line's ``detail``
+  names its ``source``, and the description says when it is estimated;
 - ``shared:<name>``: the unit's share of each 公摊 amount by area (largest remainder).
 
 Each line is rounded to the fen (ROUND_HALF_UP); the bill total is the sum of its lines.
@@ -101,6 +103,22 @@ def _readings(session: Session, months: set[str]) -> dict[tuple[str, str, str], 
     return {(u, k, m): r for u, k, m, r in rows}
 
 
+def _metered_line(util, unit_id: str, month: str, use, warnings: list[str]) -> dict | None:
+    """The line of a unit a meter feeds, from the live readings."""
+    used = use.consumption
+    if used < 0:
+        warnings.append(f"{unit_id}: {util.name} use {used} in {month} is negative, not billed")
+        return None
+    before = use.before if util.period == "year" else Decimal(0)
+    amount, parts = tiered_charge(used, util.tiers, before)
+    tiers = " + ".join(f"{q}×{p}" for q, p in parts)
+    since = f", {before} {util.unit} earlier this year" if before else ""
+    mark = " (estimated)" if use.source == "estimated" else ""
+    return {"item": util.name, "description": f"{util.name} {used} {util.unit}{since}{mark}: {tiers}"[:_DESCRIPTION_CHARS],
+            "quantity": used, "unit_price": None, "amount": fen(amount),
+            "detail": {"source": use.source, "devices": use.devices, "reset": use.reset}}
+
+
 def _utility_line(util, unit_id: str, month: str, prev_month: str, year_start: str, readings,
                   warnings: list[str]) -> dict | None:
     now_r = readings.get((unit_id, util.name, month))
@@ -125,7 +143,7 @@ def _utility_line(util, unit_id: str, month: str, prev_month: str, year_start: s
     tiers = " + ".join(f"{q}×{p}" for q, p in parts)
     since = f", {before} {util.unit} earlier this year" if before else ""
     return {"item": util.name, "description": f"{util.name} {used} {util.unit}{since}: {tiers}"[:_DESCRIPTION_CHARS],
-            "quantity": used, "unit_price": None, "amount": fen(amount), "detail": None}
+            "quantity": used, "unit_price": None, "amount": fen(amount), "detail": {"source": "import"}}
 
 
 def _check_fits(draft: BillDraft, month: str) -> None:
@@ -137,9 +155,12 @@ def _check_fits(draft: BillDraft, month: str) -> None:
     fits(draft.total, f"{where}: bill total", MONEY)
 
 
-def compute_bills(session: Session, rules: FeeRules, month: str, *,
-                  skip_existing: bool = True) -> tuple[list[BillDraft], list[str], int]:
-    """Compute drafts for every unit without a bill for ``month``; return drafts, warnings, skipped."""
+def compute_bills(session: Session, rules: FeeRules, month: str, *, skip_existing: bool = True,
+                  community=None) -> tuple[list[BillDraft], list[str], int]:
+    """Compute drafts for every unit without a bill for ``month``; return drafts, warnings, skipped.
+
+    With ``community``, units its meters feed are billed from the live readings.
+    """
     y, _ = parse_month(month)
     prev_month, year_start = _shift(month, -1), f"{y - 1:04d}-12"
     t = Unit.__table__.c
@@ -151,6 +172,11 @@ def compute_bills(session: Session, rules: FeeRules, month: str, *,
     if len(existing) >= len(units) and all(u.id in existing for u in units):
         return [], [], len(existing)
     readings = _readings(session, {month, prev_month, year_start}) if rules.utilities else {}
+    metered = {}
+    if community is not None and rules.utilities:
+        from services.metering.billing import metered_use
+
+        metered = metered_use(conn, community, month, yearly={u.name for u in rules.utilities if u.period == "year"})
     shares: dict[str, list[tuple[str, Decimal]]] = {}
     for charge in rules.shared_charges:
         weights = [(u.id, u.area_m2) for u in units if u.kind in charge.kinds
@@ -179,7 +205,10 @@ def compute_bills(session: Session, rules: FeeRules, month: str, *,
                                 "detail": None})
         for util in rules.utilities:
             if unit.kind in util.kinds:
-                line = _utility_line(util, unit.id, month, prev_month, year_start, readings, warnings)
+                use = metered.get((unit.id, util.name))
+                # a metered unit without any live reading this month keeps its imported ones
+                line = (_metered_line(util, unit.id, month, use, warnings) if use is not None and use.has_reading
+                        else _utility_line(util, unit.id, month, prev_month, year_start, readings, warnings))
                 if line is not None:
                     draft.lines.append(line)
         for name, share in shares.get(unit.id, []):
@@ -262,9 +291,12 @@ def _sqlite_executemany(session: Session, table, rows: list[dict]) -> None:
 
 
 def run_bills(session: Session, rules: FeeRules, month: str, *, preview: bool = False,
-              progress: bool = False) -> RunResult:
-    """Compute, and unless ``preview`` write, the bills of ``month`` (idempotent)."""
-    drafts, warnings, skipped = compute_bills(session, rules, month)
+              progress: bool = False, community=None) -> RunResult:
+    """Compute, and unless ``preview`` write, the bills of ``month`` (idempotent).
+
+    With ``community``, units fed by its meters are billed from the live readings.
+    """
+    drafts, warnings, skipped = compute_bills(session, rules, month, community=community)
     issued, due = due_date(month, rules)
     now = utcnow()
     if not preview and drafts:

@@ -39,11 +39,15 @@ def _run(month: str, site: Path | None, rules_path: Path | None, preview: bool, 
     db = Database(get_settings().resolved_db_url)
     try:
         db.migrate()
+        if community is not None:  # meters → readings: bring the metering consumer up to date
+            from services.metering.readings import catch_up
+
+            catch_up(db.engine, community)
         with db.transaction() as session:
             if community is not None:
                 synced = sync_units(session, community)
                 err_console.print(f"units: {synced['units']} ({synced['inserted']} new, {synced['updated']} updated)")
-            result = run_bills(session, rules, month, preview=preview, progress=True)
+            result = run_bills(session, rules, month, preview=preview, progress=True, community=community)
             if not preview:
                 audit(session, SYSTEM, "billing.run", "bill_run", month, created=result.created, total=result.total)
     finally:

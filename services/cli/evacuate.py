@@ -44,7 +44,7 @@ def evacuate(
     block: Optional[list[str]] = typer.Option(None, "--block", help="Block an exit, stair or door id (repeatable)."),
     export_scenario: Optional[Path] = typer.Option(None, "--export-scenario", help="Write the built scenario JSON here."),
     no_run: bool = typer.Option(False, "--no-run", help="With --site: only build (and export) the scenario."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, max=2**63 - 1, help="Override the scenario's seed (every random draw)."),
 ) -> None:
     """Run an evacuation: a scenario file, or a scenario built from a site's twin."""
     from sim.evacuation import ScenarioError, load_scenario, parse_scenario, simulate
@@ -74,8 +74,10 @@ def evacuate(
     traj = result.pop("trajectories", None)
     if trajectories is not None and traj is not None:
         _write_json(trajectories, traj)
+    t_ev = result["evacuation_time_s"]
     _progress(f"{result['evacuated']} evacuated, {result['not_evacuated']} not, "
-              f"evacuation time {result['evacuation_time_s']:.1f} s, wall {result['wall_time_s']:.2f} s")
+              f"evacuation time {'none (not everybody left)' if t_ev is None else f'{t_ev:.1f} s'}"
+              f"{', stalled' if result['stalled'] else ''}, seed {result['seed']}, wall {result['wall_time_s']:.2f} s")
     if out is not None:
         _write_json(out, result)
     else:

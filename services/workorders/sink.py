@@ -60,6 +60,28 @@ class AlarmWorkOrderSink:
 
     def open_work_order(self, request: Any) -> str | None:
         """The ``WorkOrderSink`` protocol: map the request, open the order, return its id."""
+        with self.db.transaction() as session:
+            return self.open_in_session(session, request)
+
+    def open_in_session(self, session, request: Any) -> str | None:
+        """Open (once per alarm id) the order of ``request`` inside the caller's transaction.
+
+        ``request`` has ``title, category, priority, description, device_id, space, alarm_id``.
+        Return the order id, or None when no order can be opened (logged).
+        """
+        kwargs = self._order_args(request)
+        if kwargs is None:
+            return None
+        try:
+            with session.begin_nested():
+                wo = open_work_order_from_alarm(session, self.community, **kwargs)
+                session.flush()
+                return str(wo.id)
+        except InvalidInput as exc:
+            log.warning("alarm %s: no work order: %s", request.alarm_id, exc)
+            return None
+
+    def _order_args(self, request: Any) -> dict | None:
         category = ALARM_CATEGORY_MAP.get(request.category, request.category)
         category = category if category in CATEGORIES else None
         priority = ALARM_PRIORITY_MAP.get(str(request.priority).lower(), request.priority)
@@ -74,9 +96,6 @@ class AlarmWorkOrderSink:
             log.warning("alarm %s has neither a known device nor a space: no work order", request.alarm_id)
             return None
         text = f"{request.title} — {request.description}" if request.description else request.title
-        try:
-            return str(self(alarm_id=request.alarm_id, device_id=device_id, space_id=None if device_id else space_id,
-                            description=text, category=category, priority=priority))
-        except InvalidInput as exc:
-            log.warning("alarm %s: no work order: %s", request.alarm_id, exc)
-            return None
+        return {"alarm_id": request.alarm_id, "device_id": device_id,
+                "space_id": None if device_id else space_id, "description": text, "category": category,
+                "priority": priority}

@@ -90,7 +90,7 @@ def simulate_one(seed, e, days, start_weekday, P, out_i, out_f, fail, p7):
     wm = 0.05 * age0 * uniform(st)
     interval = int(P[I_MAINT])
     next_maint = 1 + int(uniform(st) * interval)
-    dsm = interval - next_maint
+    dsm = interval - next_maint + 1  # the last visit was `interval` days before the next
     defect = 0
     sev = 0.0
     dage = 0

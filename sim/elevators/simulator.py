@@ -119,7 +119,7 @@ def simulate_fleet(
     days : int
         Number of days (>= 1).
     seed : int
-        Seed (>= 0); the same seed gives the same fleet bit for bit, on any thread count.
+        Seed (0 <= seed < 2**63); the same seed gives the same fleet bit for bit, on any thread count.
     params : FleetParams, optional
         Degradation parameters (defaults: :class:`FleetParams`).
     start : datetime.date
@@ -145,6 +145,8 @@ def simulate_fleet(
     for name, value, low in (("fleet", n, 1), ("days", days, 1), ("seed", seed, 0)):
         if int(value) != value or value < low:
             raise ParameterError(f"{name}={value} must be an integer >= {low}")
+    if seed >= 2 ** 63:  # the kernels take a signed 64-bit seed
+        raise ParameterError(f"seed={seed} must be < 2**63")
     n, days, seed = int(n), int(days), int(seed)
     out_i = np.zeros((n, days, len(K.INT_COLUMNS)), dtype=np.int64)
     out_f = np.zeros((n, days, len(K.FLOAT_COLUMNS)), dtype=np.float64)

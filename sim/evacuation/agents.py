@@ -1,8 +1,9 @@
 """Agents: explicit ones and groups spawned at random, with their speed and pre-movement
 time distributions, and the demographic speed table of RiMEA (test 7) / Weidmann.
 
-Every draw comes from one ``numpy.random.Generator(PCG64(seed))`` in scenario order, so the
-same scenario and seed give the same agents, bit for bit.
+Every draw comes from one ``numpy.random.Generator(PCG64(seed))`` in scenario order (the
+run's seed: the scenario's unless a run overrides it), so the same scenario and seed give
+the same agents, bit for bit.
 """
 
 from __future__ import annotations
@@ -63,15 +64,18 @@ def draw(spec: Any, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.full(n, float(spec))
 
 
-def spawn_agents(sc: Scenario) -> AgentTable:
+def spawn_agents(sc: Scenario, seed: int | None = None) -> AgentTable:
     """Return every agent of the scenario: explicit agents first, then each group's.
+
+    ``seed`` (default: the scenario's) seeds every draw: group positions, speeds and
+    pre-movement times. The agents' order, ids, exits and flags do not depend on it.
 
     Group members are placed by random sequential adsorption at least one body diameter
     (2 × radius) apart and from other agents, inside the group's area ∩ the floor's
     navigable area shrunk by the radius. Raises :class:`ScenarioError` when the area is too
     small for the count.
     """
-    rng = np.random.Generator(np.random.PCG64(sc.seed))
+    rng = np.random.Generator(np.random.PCG64(sc.seed if seed is None else int(seed)))
     fidx = {f.id: k for k, f in enumerate(sc.floors)}
     ids = [a.id for a in sc.agents]
     fl = [fidx[a.floor] for a in sc.agents]

@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -25,7 +26,7 @@ from sim.evacuation.errors import DrillError
 from sim.evacuation.recording import CROWD_DENSITY_P_M2
 from sim.evacuation.scenario import parse_scenario
 
-__all__ = ["DrillStore", "compare_results", "ensemble", "heatmap_png", "variant_scenario"]
+__all__ = ["DrillStore", "compare_results", "convergence", "ensemble", "heatmap_png", "variant_scenario"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,80}$")
 
@@ -129,8 +130,9 @@ def compare_results(results: dict[str, dict]) -> dict:
         }
     labels = list(rows)
     base = rows[labels[0]]["evacuation_time_s"] if labels else 0.0
-    for lab in labels:
-        rows[lab]["delta_s_vs_first"] = round(rows[lab]["evacuation_time_s"] - base, 4)
+    for lab in labels:  # null when either run left somebody behind (no evacuation time)
+        t = rows[lab]["evacuation_time_s"]
+        rows[lab]["delta_s_vs_first"] = None if t is None or base is None else round(t - base, 4)
     return {"threshold_p_m2": CROWD_DENSITY_P_M2, "runs": rows}
 
 
@@ -166,13 +168,81 @@ def heatmap_png(result: dict, out_dir: str | Path) -> list[Path]:
     return paths
 
 
-def _one(args):
-    scenario, seed, blocked = args
-    from sim.evacuation.engine import simulate as _sim
-    from sim.evacuation.scenario import parse_scenario as _parse
+@lru_cache(maxsize=4)
+def _prepared(text: str):
+    """Parse and prepare a scenario once per worker process (keyed by its JSON text)."""
+    from sim.evacuation.engine import prepare
 
-    r = _sim(_parse(variant_scenario(scenario, seed=seed, blocked=blocked)))
-    return {"evacuation_time_s": r["evacuation_time_s"], "not_evacuated": r["not_evacuated"]}
+    return prepare(parse_scenario(json.loads(text)))
+
+
+def _one(args):
+    text, seed = args
+    r = simulate(_prepared(text), seed=seed)
+    return {"evacuation_time_s": r["evacuation_time_s"], "not_evacuated": r["not_evacuated"],
+            "seed": r["seed"], "stalled": r["stalled"], "remaining": [n for _t, n in r["remaining"]]}
+
+
+#: Ensemble convergence (Ronchi et al. 2014, functional analysis): threshold on the relative
+#: change of the mean curve (ERD) and of the mean evacuation time, held for this many runs.
+CONVERGENCE_THRESHOLD = 0.01
+CONVERGENCE_RUNS = 3
+
+
+def convergence(curves: list[list[float]], times: list[float | None], *,
+                threshold: float = CONVERGENCE_THRESHOLD, runs: int = CONVERGENCE_RUNS) -> dict:
+    """Return the convergence figures of an ensemble, in run order.
+
+    Parameters
+    ----------
+    curves : list of list of float
+        Each run's remaining-over-time curve (people, one value per simulated second); a
+        shorter curve is held at its last value.
+    times : list of float or None
+        Each run's evacuation time (s); None for a run that left somebody behind.
+
+    Returns
+    -------
+    dict
+        ``erd``: for k = 2..N, the Euclidean relative difference ||M_k − M_{k−1}|| / ||M_{k−1}||
+        of the mean curves of the first k and k − 1 runs; ``tet_change``: the relative change
+        of the mean evacuation time; ``converged_at``: the first run count N after which both
+        have stayed below ``threshold`` for the last ``runs`` additions (runs N − runs + 1 .. N;
+        None when not reached): the ensemble size the rule asks for.
+
+    Notes
+    -----
+    Ronchi, Kuligowski, Reneke, Peacock & Nilsson, "The process of verification and
+    validation of building fire evacuation models", NIST TN 1822 (2013), and Ronchi, Reneke
+    & Peacock, "A method for the analysis of behavioural uncertainty in evacuation
+    modelling", Fire Technology 50 (2014): stop adding runs when the functional measures of
+    the mean curve change less than a threshold over successive runs.
+    """
+    n = len(curves)
+    length = max((len(c) for c in curves), default=0)
+    if n == 0 or length == 0:
+        return {"threshold": threshold, "runs": runs, "erd": [], "tet_change": [], "converged_at": None}
+    mat = np.array([list(c) + [c[-1] if c else 0.0] * (length - len(c)) for c in curves], dtype=float)
+    cum = np.cumsum(mat, axis=0) / np.arange(1, n + 1)[:, None]
+    erd, dtet = [], []
+    tet = [t for t in times]
+    for k in range(1, n):
+        prev, cur = cum[k - 1], cum[k]
+        erd.append(float(np.linalg.norm(cur - prev) / max(np.linalg.norm(prev), 1e-12)))
+        a, b = tet[:k], tet[:k + 1]
+        if any(t is None for t in b):
+            dtet.append(None)
+        else:
+            ma, mb = float(np.mean(a)), float(np.mean(b))
+            dtet.append(abs(mb - ma) / max(ma, 1e-12))
+    ok = [e < threshold and d is not None and d < threshold for e, d in zip(erd, dtet)]
+    conv = None
+    for k in range(len(ok) - runs + 1):
+        if all(ok[k:k + runs]):
+            conv = k + runs + 1  # ok[k] compares k + 2 runs with k + 1
+            break
+    return {"threshold": threshold, "runs": runs, "erd": [round(e, 6) for e in erd],
+            "tet_change": [None if d is None else round(d, 6) for d in dtet], "converged_at": conv}
 
 
 def ensemble(scenario: dict, *, seeds: list[int], variants: dict[str, list[str]] | None = None,
@@ -185,7 +255,8 @@ def ensemble(scenario: dict, *, seeds: list[int], variants: dict[str, list[str]]
     scenario : dict
         The base scenario (contract form).
     seeds : list of int
-        Seeds to run per variant.
+        Seeds to run per variant: each seed drives every draw of its run (positions in
+        groups, speeds, pre-movement, impatience, stair order).
     variants : dict, optional
         Variant name → extra blocked ids (default: ``{"base": []}``).
     scheduler : str, optional
@@ -194,14 +265,20 @@ def ensemble(scenario: dict, *, seeds: list[int], variants: dict[str, list[str]]
     Returns
     -------
     dict
-        Per variant: ``runs`` (evacuation times, s), ``mean_s``, ``p95_s``, ``max_not_evacuated``.
+        Per variant: ``seeds``, ``runs`` (evacuation times, s; None for a run that left
+        somebody behind), ``mean_s`` and ``p95_s`` over the complete runs (None when there is
+        none), ``incomplete`` (runs that left somebody behind), ``max_not_evacuated`` and
+        ``convergence`` (see :func:`convergence`).
     """
     from dask.distributed import Client, LocalCluster, as_completed
 
     parse_scenario(scenario)
     variants = variants or {"base": []}
+    texts = {}
     for name, blocked in variants.items():
-        parse_scenario(variant_scenario(scenario, blocked=blocked))
+        v = variant_scenario(scenario, blocked=blocked)
+        parse_scenario(v)
+        texts[name] = json.dumps(v, sort_keys=True)
     say = progress or (lambda _m: None)
     tasks = [(v, s) for v in variants for s in seeds]
     cluster = None
@@ -212,7 +289,7 @@ def ensemble(scenario: dict, *, seeds: list[int], variants: dict[str, list[str]]
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        futs = {client.submit(_one, (scenario, s, variants[v]), pure=False): (v, s) for v, s in tasks}
+        futs = {client.submit(_one, (texts[v], s), pure=False): (v, s) for v, s in tasks}
         out: dict[tuple, dict] = {}
         for k, fut in enumerate(as_completed(futs), 1):
             out[futs[fut]] = fut.result()
@@ -223,8 +300,12 @@ def ensemble(scenario: dict, *, seeds: list[int], variants: dict[str, list[str]]
             cluster.close()
     summary = {}
     for v in variants:
-        times = np.array([out[(v, s)]["evacuation_time_s"] for s in seeds])
-        summary[v] = {"seeds": list(seeds), "runs": times.tolist(), "mean_s": round(float(times.mean()), 4),
-                      "p95_s": round(float(np.percentile(times, 95)), 4),
-                      "max_not_evacuated": int(max(out[(v, s)]["not_evacuated"] for s in seeds))}
+        times = [out[(v, s)]["evacuation_time_s"] for s in seeds]
+        done = np.array([t for t in times if t is not None], dtype=float)
+        summary[v] = {"seeds": list(seeds), "runs": times,
+                      "mean_s": round(float(done.mean()), 4) if done.size else None,
+                      "p95_s": round(float(np.percentile(done, 95)), 4) if done.size else None,
+                      "incomplete": int(len(times) - done.size),
+                      "max_not_evacuated": int(max(out[(v, s)]["not_evacuated"] for s in seeds)),
+                      "convergence": convergence([out[(v, s)]["remaining"] for s in seeds], times)}
     return {"variants": summary}

@@ -23,9 +23,23 @@ __all__ = ["Prepared", "prepare", "simulate"]
 
 #: Below this many agents on floors a step runs serially (thread wake-up costs more).
 PARALLEL_MIN_AGENTS = 4000
-#: A run stops early when, for this long (simulated s), people walk but nobody is evacuated
-#: and nobody enters a stair: a jam that never clears must not run to a huge max_time_s.
-STALL_S = 1200.0
+#: No-progress window (simulated s): ``max(STALL_MIN_S, STALL_WALK_FACTOR × the longest free
+#: walk of any agent to its target)``. When, for that long, nobody is evacuated, enters a
+#: stair or ends pre-movement while people remain who could leave, the run is ``stalled``
+#: (and stops early: a jam that never clears must not run to a huge max_time_s).
+STALL_MIN_S = 60.0
+STALL_WALK_FACTOR = 2.0
+#: SFPE boundary layer of a stair (m, each side; Nelson & Mowrer, SFPE Handbook ch. 3-14)
+#: and the narrowest effective width kept for a very narrow stair (m).
+STAIR_BOUNDARY_LAYER_M = 0.15
+MIN_EFFECTIVE_WIDTH_M = 0.3
+#: Density of maximum flow in the SFPE model, 1 / (2 × 0.266) P/m²: a stair admits people
+#: up to it over its effective area.
+SFPE_OPTIMAL_DENSITY_P_M2 = 1.0 / (2.0 * K.SFPE_A)
+#: Neighbour cells are the interaction cut-off divided by this; the kernels scan the cells
+#: within the cut-off (5 × 5 at 2, fewer corners): a dense crowd is scanned over ~0.6 of the
+#: area of 3 × 3 cut-off-sized cells.
+NEIGHBOUR_SPLIT = 2
 #: Largest displacement of one step (m): keeps wall checks local whatever dt and speed.
 MAX_STEP_M = 0.6
 
@@ -96,11 +110,16 @@ def prepare(sc: Scenario, *, progress: Callable[[str], None] | None = None) -> P
     say(f"distance fields: {len(targets)} target(s), {len(class_exits)} route class(es), {layout.n_cells} cells")
     fields = build_fields(layout, targets, n_exits, class_exits, [c[1] for c in classes])
     stair_arrays = _stair_arrays(sc, layout, fields, fidx)
+    ncs, n_grid = _neighbour_cells(sc, layout, agents)
+    return Prepared(sc, layout, fields, zone, agents, agent_class, stair_arrays, ncs, n_grid)
+
+
+def _neighbour_cells(sc: Scenario, layout: Layout, agents: AgentTable) -> tuple[float, tuple]:
+    """Neighbour cell size (m, the interaction cut-off for the fastest agent) and grids."""
     m = sc.model
     vmax = float(agents.speed_mps.max()) if len(agents) else 1.34
-    ncs = 2 * m.radius_m + max(vmax * m.time_gap_s, K.REPULSION_RANGES * m.range_neighbor_m)
-    n_grid = _neighbour_grid(layout, ncs)
-    return Prepared(sc, layout, fields, zone, agents, agent_class, stair_arrays, ncs, n_grid)
+    ncs = (2 * m.radius_m + max(vmax * m.time_gap_s, K.REPULSION_RANGES * m.range_neighbor_m)) / NEIGHBOUR_SPLIT
+    return ncs, _neighbour_grid(layout, ncs)
 
 
 def _cells(grid, geom, cache: dict) -> np.ndarray:
@@ -126,27 +145,37 @@ def _paint(zone: np.ndarray, grid, cells: np.ndarray, value: int) -> None:
     zone[flat] = value
 
 
+def effective_width(s) -> float:
+    """SFPE effective width (m) of a stair link: nominal width less a boundary layer of
+    :data:`STAIR_BOUNDARY_LAYER_M` on each side, at least :data:`MIN_EFFECTIVE_WIDTH_M`;
+    an elevator trip's width is its car's (no boundary layer)."""
+    if s.elevator is not None:
+        return s.width_m
+    return max(s.width_m - 2.0 * STAIR_BOUNDARY_LAYER_M, min(MIN_EFFECTIVE_WIDTH_M, s.width_m))
+
+
 def _stair_arrays(sc: Scenario, layout: Layout, fields: Fields, fidx: dict) -> dict:
     n = len(sc.stairs)
     r = sc.model.radius_m
     cap = np.ones(n, dtype=np.int64)
-    rate = np.zeros(n)
-    st_len = np.zeros(n)
+    st_f = np.zeros((n, 6))
     st_to = np.zeros(n, dtype=np.int64)
-    vfac = np.ones(n)
-    vfix = np.zeros(n)
     cand_x: list[np.ndarray] = []
     cand_y: list[np.ndarray] = []
     cand_start = np.zeros(n + 1, dtype=np.int64)
     for k, s in enumerate(sc.stairs):
-        st_len[k] = s.length_m
         st_to[k] = fidx[s.to_floor]
-        vfac[k] = _stair_factor(sc, s)
-        vfix[k] = s.speed_mps or 0.0
         fs = s.specific_flow_pmps or sc.model.stair_specific_flow_pmps
-        rate[k] = fs * s.width_m
-        # people the flight holds: SFPE jam density 3.76 P/m² over its walking area
-        cap[k] = s.capacity or max(1, int(math.floor(3.76 * s.length_m * s.width_m)))
+        w_eff = effective_width(s)
+        st_f[k, K.ST_LEN] = s.length_m
+        st_f[k, K.ST_RATE] = fs * w_eff
+        st_f[k, K.ST_VFAC] = _stair_factor(sc, s)
+        st_f[k, K.ST_VFIX] = s.speed_mps or 0.0
+        st_f[k, K.ST_AREA] = s.length_m * w_eff
+        st_f[k, K.ST_K] = 0.0 if s.elevator is not None else sc.model.stair_sfpe_k_mps
+        # people the flight admits: SFPE density of maximum flow over its effective area
+        # (denser crowds wait at the foot: the hydraulic model's queue)
+        cap[k] = s.capacity or max(1, int(math.floor(SFPE_OPTIMAL_DENSITY_P_M2 * s.length_m * w_eff)))
         g = layout.grids[st_to[k]]
         area = s.exit.intersection(sc.navigable(s.to_floor))
         inner = area.buffer(-r)
@@ -163,7 +192,7 @@ def _stair_arrays(sc: Scenario, layout: Layout, fields: Fields, fidx: dict) -> d
         cand_y.append(py[order])
         cand_start[k + 1] = cand_start[k] + px.size
     return dict(
-        st_len=st_len, st_cap=cap, st_rate=rate, st_to=st_to, st_vfac=vfac, st_vfix=vfix,
+        st_f=st_f, st_cap=cap, st_to=st_to,
         cand_start=cand_start,
         cand_x=np.concatenate(cand_x) if cand_x else np.zeros(0),
         cand_y=np.concatenate(cand_y) if cand_y else np.zeros(0),
@@ -204,7 +233,9 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     sc : Scenario or Prepared
         The validated scenario (or one already prepared, to run several seeds).
     seed : int, optional
-        Overrides the scenario's seed for the run's random draws (impatience, stair order).
+        Overrides the scenario's seed for every random draw of the run (group positions,
+        speeds, pre-movement times, impatience, stair service order); the result's ``seed``
+        is the one that ran.
     trajectories : bool
         Keep positions every ``record.trajectory_every_s`` seconds under ``"trajectories"``.
     progress : callable, optional
@@ -213,16 +244,19 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     Returns
     -------
     dict
-        ``evacuation_time_s`` (s, time the last evacuated agent left; 0 when nobody did),
-        ``evacuated``, ``not_evacuated``, ``agents`` (id, exit, exit_time_s), ``exits``
+        ``evacuation_time_s`` (s, time the last evacuated agent left; 0 when nobody did;
+        None when somebody who could leave did not), ``evacuated``, ``not_evacuated``,
+        ``unreachable``, ``completed``, ``stalled``, ``stall_window_s``, ``seed``, ``agents`` (id, exit, exit_time_s), ``exits``
         (count, first_s, last_s), ``stairs`` (count), ``remaining`` ([t_s, n] every second),
         ``steps``, ``wall_time_s``, ``density`` (per floor rasters) and, when asked,
         ``trajectories``.
 
     Notes
     -----
-    The run stops at ``max_time_s`` or as soon as every agent is evacuated or unreachable;
-    agents with no route to a usable exit are reported as not evacuated.
+    The run stops at ``max_time_s``, as soon as every agent is evacuated or unreachable, or
+    once nobody has made progress for the no-progress window (``stalled``; see
+    :data:`STALL_MIN_S`); agents with no route to a usable exit are reported as not
+    evacuated.
     """
     t0 = time.perf_counter()
     say = progress or (lambda _m: None)
@@ -230,6 +264,10 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     scn = prep.scenario
     run_seed = scn.seed if seed is None else int(seed)
     lay, fld, ag, st = prep.layout, prep.fields, prep.agents, prep.stair_arrays
+    ncs, n_grid = prep.ncs, prep.n_grid
+    if run_seed != scn.seed:  # every draw follows the run's seed (ids, exits, classes do not)
+        ag = spawn_agents(scn, seed=run_seed)
+        ncs, n_grid = _neighbour_cells(scn, lay, ag)
     n = len(ag)
     x, y = ag.x.copy(), ag.y.copy()
     fl = ag.floor.copy()
@@ -252,7 +290,7 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     st_count = np.zeros(ns, dtype=np.int64)
     st_tokens = np.ones(ns)
     stair_used = np.zeros(ns, dtype=np.int64)
-    n_x0, n_y0, n_nx, n_ny, n_off, n_total = prep.n_grid
+    n_x0, n_y0, n_nx, n_ny, n_off, n_total = n_grid
     cell_start = np.zeros(n_total + 1, dtype=np.int64)
     cell_stop = np.zeros(n_total + 1, dtype=np.int64)
     cell_items = np.zeros(max(n, 1), dtype=np.int64)
@@ -261,7 +299,7 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     spawn_x, spawn_y, spawn_f = np.zeros(256), np.zeros(256), np.zeros(256, dtype=np.int64)
     m = scn.model
     params = np.array([m.radius_m, m.time_gap_s, m.strength_neighbor, m.range_neighbor_m, m.strength_wall,
-                       m.range_wall_m, m.impatience_s, MAX_STEP_M])
+                       m.range_wall_m, m.impatience_s, MAX_STEP_M, m.wall_buffer_m, m.push_speed_frac])
     class_exit = np.array(fld.class_exit, dtype=np.int64)
     dt = scn.dt_s
     n_steps_max = int(math.ceil(scn.max_time_s / dt - 1e-9))
@@ -273,7 +311,8 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     on, inside, walking, nxt = K.census(state, pre, t)
     stalled = False
     evac_total = 0
-    last_mark, last_progress_t = 0, 0.0
+    window = _stall_window(fld.value, cls, cells, v0, state)
+    last_mark, last_progress_t = (0, 0, 0), 0.0
     while step < n_steps_max and on + inside > 0:
         if walking == 0 and inside == 0:  # nobody can move before ``nxt``: skip ahead
             step = min(max(int(math.floor(nxt / dt)), step + 1), n_steps_max)
@@ -283,11 +322,11 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
             on, inside, walking, nxt = K.census(state, pre, t)
             continue
         n_move = walking
-        K.build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, prep.ncs, n_total,
+        K.build_cells(x, y, fl, state, n_x0, n_y0, n_nx, n_ny, n_off, ncs, n_total,
                       cell_start, cell_stop, cell_items, agent_cell, sx, sy)
         mover = K.move_agents if n_move >= PARALLEL_MIN_AGENTS else K.move_agents_serial
         mover(x, y, fl, state, v0, pre, cls, stuck, t, dt, run_seed, step,
-                      cell_start, cell_stop, cell_items, sx, sy, n_x0, n_y0, n_nx, n_ny, n_off, prep.ncs,
+                      cell_start, cell_stop, cell_items, sx, sy, n_x0, n_y0, n_nx, n_ny, n_off, ncs,
                       lay.g_x0, lay.g_y0, lay.g_nx, lay.g_ny, lay.g_off, scn.cell_m, fld.dir_x, fld.dir_y,
                       lay.seg, lay.w_nx, lay.w_ny, lay.w_off, lay.w_start, lay.w_idx, 1.0, params,
                       new_x, new_y, speed)
@@ -298,34 +337,50 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
         done = K.transfer_agents(x, y, fl, state, cls, stuck, pre, t, dt, step, run_seed,
                           lay.g_x0, lay.g_y0, lay.g_nx, lay.g_ny, lay.g_off, scn.cell_m, prep.zone, fld.target,
                           class_exit, len(scn.exits), cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off,
-                          prep.ncs, m.radius_m, st["st_len"], st["st_cap"], st["st_rate"], st["st_to"],
-                          st["st_vfac"], st["st_vfix"], v0, st_queue, st_head, st_count, st_tokens, ready,
+                          ncs, m.radius_m, st["st_f"], st["st_cap"], st["st_to"], v0, st_queue, st_head, st_count, st_tokens, ready,
                           st["cand_start"], st["cand_x"], st["cand_y"], exit_of, exit_time, stair_used,
                           spawn_x, spawn_y, spawn_f)
         evac_total += done
-        progress_mark = evac_total + int(stair_used.sum())
+        on, inside, walking, nxt = K.census(state, pre, t)
+        # progress: an exit, a stair entry or an agent done with pre-movement
+        progress_mark = (evac_total, int(stair_used.sum()), walking + inside + evac_total)
         if progress_mark != last_mark:
             last_mark, last_progress_t = progress_mark, t
-        elif t - last_progress_t > STALL_S:
+        elif t - last_progress_t >= window:
             stalled = True
-            say(f"t={t:.1f} s: nobody evacuated or entered a stair for {STALL_S:.0f} s: stopping")
+            say(f"t={t:.1f} s: nobody evacuated or entered a stair for {window:.0f} s: stopping")
+            rec.sample(t, x, y, fl, state)
             break
-        on, inside, walking, nxt = K.census(state, pre, t)
         rec.sample(t, x, y, fl, state)
         if progress is not None and time.perf_counter() - last_say > 2.0:
             last_say = time.perf_counter()
             say(f"t={t:7.1f} s  remaining {on + inside} of {n}")
     rec.close(t, state)
+    if not stalled and on + inside > 0 and t - last_progress_t >= window:
+        stalled = True  # ran into max_time_s inside a jam
     out = _result(scn, ag, state, exit_of, exit_time, stair_used, rec, step, t, time.perf_counter() - t0)
+    out["seed"] = run_seed
     out["stalled"] = stalled
+    out["stall_window_s"] = round(window, 4)
     return out
+
+
+def _stall_window(value: np.ndarray, cls: np.ndarray, cells: np.ndarray, v0: np.ndarray, state) -> float:
+    """The no-progress window (s) of a run: see :data:`STALL_MIN_S`."""
+    ok = state == K.ACTIVE
+    if not ok.any():
+        return STALL_MIN_S
+    walk = value[cls[ok], cells[ok]] / np.maximum(v0[ok], 1e-3)
+    return max(STALL_MIN_S, STALL_WALK_FACTOR * float(walk.max()))
 
 
 def _result(scn: Scenario, ag: AgentTable, state, exit_of, exit_time, stair_used, rec: Recorder,
             steps: int, t_end: float, wall: float) -> dict:
     evac = state == K.EVACUATED
     times = np.where(evac, exit_time, np.nan)
-    ev_time = float(np.nanmax(times)) if evac.any() else 0.0
+    left_behind = bool(((state == K.ACTIVE) | (state == K.IN_STAIR)).any())
+    # null when somebody who could leave did not: a partial run has no evacuation time
+    ev_time = None if left_behind else (round(float(np.nanmax(times)), 4) if evac.any() else 0.0)
     agents = [
         {"id": ag.ids[i], "exit": scn.exits[exit_of[i]].id if evac[i] else None,
          "exit_time_s": round(float(exit_time[i]), 4) if evac[i] else None}
@@ -341,9 +396,10 @@ def _result(scn: Scenario, ag: AgentTable, state, exit_of, exit_time, stair_used
         "schema_version": SCHEMA_VERSION,
         "name": scn.name,
         "seed": scn.seed,
-        "evacuation_time_s": round(ev_time, 4),
+        "evacuation_time_s": ev_time,
         "evacuated": int(evac.sum()),
         "not_evacuated": int(len(ag) - evac.sum()),
+        "unreachable": int((state == K.UNREACHABLE).sum()),
         "completed": bool(evac.all()),
         "end_time_s": round(t_end, 4),
         "agents": agents,

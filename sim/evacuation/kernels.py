@@ -18,7 +18,8 @@ from sim.numba_config import jit, pjit
 __all__ = [
     "ACTIVE", "IN_STAIR", "EVACUATED", "UNREACHABLE", "REPULSION_RANGES",
     "hash_uniform", "point_segment", "segments_cross", "cell_of", "build_cells", "census",
-    "place_disks", "move_agents", "move_agents_serial", "transfer_agents",
+    "place_disks", "move_agents", "move_agents_serial", "transfer_agents", "stair_speed",
+    "ST_LEN", "ST_RATE", "ST_VFAC", "ST_VFIX", "ST_AREA", "ST_K",
 ]
 
 ACTIVE, IN_STAIR, EVACUATED, UNREACHABLE = 0, 1, 2, 3
@@ -192,6 +193,23 @@ def place_disks(cx, cy, dmin, x0, y0, nx, ny, fixed_x, fixed_y, want, out_idx) -
 
 
 @jit
+def _unit_or(dx: float, dy: float, fx: float, fy: float):
+    """(dx, dy) normalised, or (fx, fy) when it has no length."""
+    nrm = math.sqrt(dx * dx + dy * dy)
+    if nrm < 1e-12:
+        return fx, fy
+    return dx / nrm, dy / nrm
+
+
+@jit
+def _cell_gap2(px: float, py: float, cx0: float, cy0: float, cs: float) -> float:
+    """Squared distance (m²) from (px, py) to the square cell [cx0, cx0 + cs] × [cy0, cy0 + cs]."""
+    dx = max(cx0 - px, 0.0, px - cx0 - cs)
+    dy = max(cy0 - py, 0.0, py - cy0 - cs)
+    return dx * dx + dy * dy
+
+
+@jit
 def _wall_between(ax, ay, bx, by, seg, w_idx, s0, s1) -> bool:
     for k in range(s0, s1):
         s = w_idx[k]
@@ -205,12 +223,16 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                 g_x0, g_y0, g_nx, g_ny, g_off, h, dirx, diry,
                 seg, w_nx, w_ny, w_off, w_start, w_idx, wb, params,
                 new_x, new_y, speed):
-    """One step of the collision-free speed model (Tordeux et al. 2016) for every agent.
+    """One step of the collision-free speed model (Tordeux et al. 2016) for every agent,
+    with wall sliding inside ``radius + wall_buffer`` (Xu, Chraibi & Seyfried 2021) and
+    impatient agents (stuck > ``impatience_s``) turning by up to ±60° and pushing on at
+    ``push_speed_frac × v0``.
 
     ``params`` = [radius_m, time_gap_s, strength_neighbor, range_neighbor_m, strength_wall,
-    range_wall_m, impatience_s, max_step_m]. Reads the old state only, writes
-    ``new_x``/``new_y``/``speed``/``stuck`` of its own agent: the result does not depend on
-    the number of threads.
+    range_wall_m, impatience_s, max_step_m, wall_buffer_m, push_speed_frac]. Neighbour
+    cells (side ``cs``) may be smaller than the cut-offs: every cell within reach is
+    scanned. Reads the old state only, writes ``new_x``/``new_y``/``speed``/``stuck`` of its
+    own agent: the result does not depend on the number of threads.
     """
     r = params[0]
     T = params[1]
@@ -220,6 +242,8 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     d_w = params[5]
     imp = params[6]
     max_step = params[7]
+    buf = params[8]
+    push = params[9]
     ll = 2.0 * r
     n = x.shape[0]
     # visit agents in cell order (``cell_items`` holds every agent, those on floors first):
@@ -243,15 +267,19 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
         rx = 0.0
         ry = 0.0
         rep_cut = ll + REPULSION_RANGES * d_n
+        rep_cut2 = rep_cut * rep_cut
         gi = int(math.floor((xi - n_x0[f]) / cs))
         gj = int(math.floor((yi - n_y0[f]) / cs))
-        for dj in range(-1, 2):
+        rr = int(math.ceil(rep_cut / cs))
+        for dj in range(-rr, rr + 1):
             jj = gj + dj
             if jj < 0 or jj >= n_ny[f]:
                 continue
-            for di in range(-1, 2):
+            for di in range(-rr, rr + 1):
                 ii = gi + di
                 if ii < 0 or ii >= n_nx[f]:
+                    continue
+                if _cell_gap2(xi, yi, n_x0[f] + ii * cs, n_y0[f] + jj * cs, cs) > rep_cut2:
                     continue
                 cc = n_off[f] + jj * n_nx[f] + ii
                 for k in range(cell_start[cc], cell_stop[cc]):
@@ -259,46 +287,60 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                         continue
                     dxj = sx[k] - xi
                     dyj = sy[k] - yi
-                    d = math.sqrt(dxj * dxj + dyj * dyj)
-                    if d > rep_cut or d < 1e-9:
+                    d2 = dxj * dxj + dyj * dyj
+                    if d2 > rep_cut2 or d2 < 1e-18:
                         continue
+                    d = math.sqrt(d2)
                     if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
                         continue
                     rep = -a_n * math.exp((ll - d) / d_n)
                     rx += rep * dxj / d
                     ry += rep * dyj / d
+        # walls: Tordeux repulsion beyond the buffer r + wall_buffer; inside it no repulsion
+        # (at overlap it would outweigh e0 fifty-fold and turn people at a door jamb back
+        # into the crowd: the arch that never breaks) but sliding, below
+        crit = r + buf
         for k in range(s0, s1):
             s = w_idx[k]
             qx, qy, d = point_segment(xi, yi, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3])
-            if d < 1e-9 or d > r + 20.0 * d_w:
+            if d <= crit or d > r + 20.0 * d_w:
                 continue
             rep = -a_w * math.exp((r - d) / d_w)
             rx += rep * (qx - xi) / d
             ry += rep * (qy - yi) / d
-        dx = ex + rx
-        dy = ey + ry
-        nrm = math.sqrt(dx * dx + dy * dy)
-        if nrm < 1e-12:
-            dx = ex
-            dy = ey
-        else:
-            dx /= nrm
-            dy /= nrm
+        dx, dy = _unit_or(ex + rx, ey + ry, ex, ey)
         if stuck[i] > imp:
             ang = (hash_uniform(seed, step, i) - 0.5) * 2.0 * math.pi / 3.0
             ca = math.cos(ang)
             sa = math.sin(ang)
             dx, dy = ca * dx - sa * dy, sa * dx + ca * dy
+        # wall sliding (Xu, Chraibi & Seyfried 2021): within r + wall_buffer of a wall, the
+        # component of the direction into that wall is removed, in wall order
+        for k in range(s0, s1):
+            s = w_idx[k]
+            qx, qy, d = point_segment(xi, yi, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3])
+            if d > crit or d < 1e-9:
+                continue
+            nx_ = (xi - qx) / d
+            ny_ = (yi - qy) / d
+            dot = dx * nx_ + dy * ny_
+            if dot < 0.0:
+                dx -= dot * nx_
+                dy -= dot * ny_
+        dx, dy = _unit_or(dx, dy, 0.0, 0.0)
         # spacing to the nearest neighbour ahead in the corridor of width 2 l
         spacing = 1e300
         reach = ll + v0[i] * T
-        for dj in range(-1, 2):
+        rr = int(math.ceil(reach / cs))
+        for dj in range(-rr, rr + 1):
             jj = gj + dj
-            if jj < 0 or jj >= n_ny[f]:
-                continue
-            for di in range(-1, 2):
+            if jj < 0 or jj >= n_ny[f] or spacing <= 0.0:
+                continue  # spacing <= 0 already means speed 0: nobody else can lower it
+            for di in range(-rr, rr + 1):
                 ii = gi + di
-                if ii < 0 or ii >= n_nx[f]:
+                if ii < 0 or ii >= n_nx[f] or spacing <= 0.0:
+                    continue
+                if _cell_gap2(xi, yi, n_x0[f] + ii * cs, n_y0[f] + jj * cs, cs) > reach * reach:
                     continue
                 cc = n_off[f] + jj * n_nx[f] + ii
                 for k in range(cell_start[cc], cell_stop[cc]):
@@ -319,7 +361,12 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                     if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
                         continue
                     spacing = d - ll
-        v = min(max(spacing / T, 0.0), v0[i])
+                    if spacing <= 0.0:
+                        break
+        v_free = min(max(spacing / T, 0.0), v0[i])
+        v = v_free
+        if stuck[i] > imp and v < push * v0[i]:
+            v = push * v0[i]  # an impatient agent pushes on at a creep speed
         step_m = min(v * dt, max_step)
         qx = xi + dx * step_m
         qy = yi + dy * step_m
@@ -346,7 +393,7 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
         new_y[i] = qy
         moved = math.sqrt((qx - xi) ** 2 + (qy - yi) ** 2) / dt
         speed[i] = moved
-        if moved < 0.1 * v0[i]:
+        if moved < 0.1 * v0[i] or v_free < 0.1 * v0[i]:
             stuck[i] += dt
         else:
             stuck[i] = 0.0
@@ -358,18 +405,43 @@ move_agents = pjit(_move_agents)
 move_agents_serial = jit(_move_agents)
 
 
+#: Columns of the per-stair record ``st_f``: length along the slope (m), token rate (P/s),
+#: stair factor of the agent speed, fixed speed (m/s, 0 = none), effective area (m²) and the
+#: SFPE speed constant k (m/s, 0 = no density rule: elevator trips).
+ST_LEN, ST_RATE, ST_VFAC, ST_VFIX, ST_AREA, ST_K = 0, 1, 2, 3, 4, 5
+#: SFPE hydraulic model: S = k (1 - 0.266 D) from D = 0.54 P/m²; floored at 0.1 k.
+SFPE_A = 0.266
+SFPE_FREE_DENSITY = 0.54
+SFPE_MIN_SPEED_FRAC = 0.1
+
+
+@jit
+def stair_speed(v0: float, rec, count: int) -> float:
+    """Speed (m/s) along the slope of an agent entering a stair that then holds ``count``
+    people: its own stair speed (fixed, or ``v0`` × factor), no faster than the SFPE
+    speed at the density ``count / effective area`` (Nelson & Mowrer, SFPE Handbook)."""
+    vs = rec[ST_VFIX] if rec[ST_VFIX] > 0.0 else v0 * rec[ST_VFAC]
+    k = rec[ST_K]
+    if k > 0.0 and rec[ST_AREA] > 0.0:
+        d = count / rec[ST_AREA]
+        if d >= SFPE_FREE_DENSITY:
+            vs = min(vs, max(k * (1.0 - SFPE_A * d), SFPE_MIN_SPEED_FRAC * k))
+    return vs
+
+
 @jit
 def transfer_agents(x, y, fl, state, cls, stuck, pre, t_new, dt, step, seed,
                     g_x0, g_y0, g_nx, g_ny, g_off, h, zone, target, class_exit, n_exits,
                     cell_start, cell_stop, cell_items, n_x0, n_y0, n_nx, n_ny, n_off, cs, radius,
-                    st_len, st_cap, st_rate, st_to, st_vfac, st_vfix, v0,
+                    st_f, st_cap, st_to, v0,
                     st_queue, st_head, st_count, st_tokens, ready,
                     cand_start, cand_x, cand_y,
                     exit_of, exit_time, stair_used, spawn_x, spawn_y, spawn_f):
     """Serial bookkeeping after a move: evacuate agents in their exit area, move agents in a
     chosen stair's entry into its FIFO link (room permitting), release agents at the stair's
     far end (time, capacity tokens and a clear spot on the landing permitting).
-    Returns the number of agents evacuated in this step."""
+    ``st_f`` holds one record per stair (columns ``ST_*``). Returns the number of agents
+    evacuated in this step."""
     n = x.shape[0]
     done = 0
     start = 0
@@ -399,12 +471,12 @@ def transfer_agents(x, y, fl, state, cls, stuck, pre, t_new, dt, step, seed,
         st_count[s] += 1
         state[i] = IN_STAIR
         stair_used[s] += 1
-        vs = st_vfix[s] if st_vfix[s] > 0.0 else v0[i] * st_vfac[s]
-        ready[i] = t_new + st_len[s] / vs
+        ready[i] = t_new + st_f[s, ST_LEN] / stair_speed(v0[i], st_f[s], st_count[s])
     n_sp = 0
     d2 = 4.0 * radius * radius
-    for s in range(st_len.shape[0]):
-        st_tokens[s] = min(st_tokens[s] + st_rate[s] * dt, 1.0 + st_rate[s] * dt)
+    for s in range(st_f.shape[0]):
+        rate = st_f[s, ST_RATE]
+        st_tokens[s] = min(st_tokens[s] + rate * dt, 1.0 + rate * dt)
         while st_count[s] > 0 and st_tokens[s] >= 1.0:
             i = st_queue[s, st_head[s]]
             if ready[i] > t_new:

@@ -59,7 +59,9 @@ class ModelParams:
     1 s, neighbour repulsion 8 / 0.1 m, wall repulsion 5 / 0.02 m); stair factors scale an
     agent's horizontal speed to its speed along the slope (Fruin: down 0.60-1.01 m/s, up
     0.49-0.67 m/s for a 1.34 m/s walker); stair capacity 1.01 P/(m·s) is the SFPE peak
-    specific flow for 7/11 stairs (k = 1.08).
+    specific flow for 7/11 stairs (k = 1.08). Within ``radius_m + wall_buffer_m`` of a wall
+    the direction slides along it instead of being repelled (Xu, Chraibi & Seyfried 2021);
+    agents stuck longer than ``impatience_s`` push on at ``push_speed_frac × v0``.
     """
 
     radius_m: float = 0.2
@@ -71,7 +73,10 @@ class ModelParams:
     stair_factor_down: float = 0.6
     stair_factor_up: float = 0.45
     stair_specific_flow_pmps: float = 1.01
+    stair_sfpe_k_mps: float = 1.08
     impatience_s: float = 2.0
+    wall_buffer_m: float = 0.02
+    push_speed_frac: float = 0.1
 
 
 @dataclass

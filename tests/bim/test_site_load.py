@@ -4,7 +4,6 @@ IFC device merge, cache."""
 from __future__ import annotations
 
 import json
-import time
 
 import pyproj
 import pytest
@@ -165,16 +164,12 @@ def test_cache_warm_load_and_invalidation(tmp_path):
         "id,kind,building,storey,space,feature,area_m2,owner,phone", "U1,apartment,,,B1-F01-A01,,,,"]})
     cache = tmp_path / "cache"
     seen = []
-    t0 = time.perf_counter()
     cold = bim.load(site, cache_dir=cache, progress=lambda d, t, m: seen.append(m))
-    t_cold = time.perf_counter() - t0
     assert "loaded from cache" not in seen
     seen.clear()
-    t0 = time.perf_counter()
     warm = bim.load(site, cache_dir=cache, progress=lambda d, t, m: seen.append(m))
-    t_warm = time.perf_counter() - t0
-    assert seen == ["loaded from cache"]
-    assert warm.counts() == cold.counts() and t_warm < t_cold
+    assert seen == ["loaded from cache"]  # speed-up: benchmarks/load_site.py (cold/warm)
+    assert warm.counts() == cold.counts()
     assert [s.footprint.wkb for s in warm.spaces] == [s.footprint.wkb for s in cold.spaces]
     # any changed input is a new key
     with open(site / "registers" / "billing_units.csv", "a") as fh:

@@ -1,7 +1,11 @@
-"""Slow, obviously correct references of the elevator kernels and features (plain Python).
+"""Independent references of the elevator kernels and features (plain Python / NumPy).
 
-Written from the model description in :mod:`sim.elevators.simulator`, one elevator and one
-day at a time, with Python integers for the splitmix64 generator.
+Written from the model description in :mod:`sim.elevators.simulator` and docs/elevators.md,
+not from the kernel: the 7-day oracle as a product of transition matrices and in closed
+form, the expected failure count of a renewal chain, and the rolling features by direct
+loops. The simulator's random draws are checked by statistical tests against these and
+against the closed-form moments of the documented distributions
+(``tests/elevators/test_simulator.py``).
 """
 
 from __future__ import annotations
@@ -10,145 +14,95 @@ import math
 
 import numpy as np
 
-MASK = (1 << 64) - 1
+
+def p7_matrix(p, wd, wm, age, defect, next_maint) -> float:
+    """P(failure on days 1..7): a product of 4×4 transition matrices (states 0, 1, 2, failed).
+
+    Written from the model text: each day a healthy elevator develops a door (``qd``) or
+    drive (``qm``) defect and then fails with the hazard of the state it is in that day;
+    a failure is absorbing here (we ask for the first one). On the maintenance day the
+    wear is multiplied by ``m_door`` / ``m_drive`` and a defect is found with ``p_catch``.
+    """
+    agef = 1 + age / 20
+
+    def day_matrix(wd, wm):
+        qd = p["q_door"] * (p["q0"] + wd) * agef
+        qm = p["q_drive"] * (p["q0"] + wm) * agef
+        hb = p["h_base"] * (1 + wd + wm)
+        h = (hb, min(1.0, hb + p["h_door"]), min(1.0, hb + p["h_drive"]))
+        m = np.zeros((4, 4))
+        m[0] = ((1 - qd - qm) * (1 - h[0]), qd * (1 - h[1]), qm * (1 - h[2]),
+                (1 - qd - qm) * h[0] + qd * h[1] + qm * h[2])
+        m[1, 1], m[1, 3] = 1 - h[1], h[1]
+        m[2, 2], m[2, 3] = 1 - h[2], h[2]
+        m[3, 3] = 1.0
+        return m
+
+    catch = np.eye(4)
+    catch[1] = catch[2] = 0.0
+    catch[1, 0] = catch[2, 0] = p["p_catch"]
+    catch[1, 1] = catch[2, 2] = 1 - p["p_catch"]
+    state = np.zeros(4)
+    state[defect] = 1.0
+    for k in range(1, 8):
+        if k == next_maint:
+            state = state @ catch
+            wd, wm = wd * p["m_door"], wm * p["m_drive"]
+        state = state @ day_matrix(wd, wm)
+    return float(state[3])
 
 
-class SplitMix:
-    def __init__(self, seed: int, index: int):
-        self.s = (seed * 0xBF58476D1CE4E5B9 + (index + 1) * 0x9E3779B97F4A7C15) & MASK
-        self.next()
+def p7_closed_form(p, wd, wm, age, defect) -> float:
+    """P(failure within 7 days) without a maintenance visit in the window, in closed form.
 
-    def next(self) -> int:
-        self.s = (self.s + 0x9E3779B97F4A7C15) & MASK
-        z = self.s
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-        return z ^ (z >> 31)
-
-    def u(self) -> float:
-        return (self.next() >> 11) * 2.0 ** -53
-
-    def n(self) -> float:
-        u1 = 1.0 - self.u()
-        u2 = self.u()
-        return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
-
-    def poisson(self, lam: float) -> int:
-        if lam <= 0:
-            return 0
-        if lam < 30:
-            limit, k, p = math.exp(-lam), 0, self.u()
-            while p > limit:
-                k += 1
-                p *= self.u()
-            return k
-        return max(0, int(math.floor(lam + math.sqrt(lam) * self.n() + 0.5)))
-
-
-def oracle(p, wd, wm, age, defect, next_maint) -> float:
-    """P(failure in 7 days): enumerate the chain state by state (no vector tricks)."""
+    With ``a = (1 - qd - qm)(1 - hb)`` (a healthy day survived without a defect) and
+    ``b_i = 1 - h_i`` (a day in defect ``i`` survived), the survival is ``b_i**7`` from
+    defect ``i`` and, from healthy, ``a**7 + sum_i q_i b_i (b_i**7 - a**7) / (b_i - a)``
+    (the defect starts on day ``k`` with weight ``a**(k-1) q_i b_i**(8-k)``: a geometric sum).
+    """
     agef = 1 + age / 20
     qd = p["q_door"] * (p["q0"] + wd) * agef
     qm = p["q_drive"] * (p["q0"] + wm) * agef
     hb = p["h_base"] * (1 + wd + wm)
-    prob = {0: 0.0, 1: 0.0, 2: 0.0}
-    prob[defect] = 1.0
-    hazard = {0: hb, 1: min(1.0, hb + p["h_door"]), 2: min(1.0, hb + p["h_drive"])}
-    for k in range(1, 8):
-        if k == next_maint:
-            found = (prob[1] + prob[2]) * p["p_catch"]
-            prob = {0: prob[0] + found, 1: prob[1] * (1 - p["p_catch"]),
-                    2: prob[2] * (1 - p["p_catch"])}
+    b = {1: 1 - min(1.0, hb + p["h_door"]), 2: 1 - min(1.0, hb + p["h_drive"])}
+    if defect:
+        return 1 - b[defect] ** 7
+    a = (1 - qd - qm) * (1 - hb)
+    survive = a ** 7
+    for q, bi in ((qd, b[1]), (qm, b[2])):
+        survive += q * bi * (bi ** 7 - a ** 7) / (bi - a)
+    return 1 - survive
+
+
+def expected_failures(p, age, maint_days, wd0, wm0) -> np.ndarray:
+    """Expected failures per day of one elevator (a renewal chain), given its observed ages.
+
+    For the test process ``kd = km = p_shock = 0`` and ``m_door = m_drive = 0``: the wear is
+    its initial value ``(wd0, wm0)`` until the first maintenance day and 0 after it.
+    States at the start of a day: healthy, door defect, drive defect; a maintenance visit
+    that day finds a defect with ``p_catch``; then a defect may start, then the elevator
+    fails with the hazard of its state; a failure (repair) returns it to healthy. ``wd0``/``wm0`` may be arrays (quadrature nodes over the unknown
+    initial wear): the result is averaged over them.
+    """
+    wd, wm = np.asarray(wd0, dtype=float), np.asarray(wm0, dtype=float)
+    s = [np.ones_like(wd), np.zeros_like(wd), np.zeros_like(wd)]
+    out = np.zeros(len(age))
+    maintained = set(int(d) for d in maint_days)
+    for d, a in enumerate(age):
+        if d in maintained:
             wd, wm = wd * p["m_door"], wm * p["m_drive"]
-            qd = p["q_door"] * (p["q0"] + wd) * agef
-            qm = p["q_drive"] * (p["q0"] + wm) * agef
-            hb = p["h_base"] * (1 + wd + wm)
-            hazard = {0: hb, 1: min(1.0, hb + p["h_door"]), 2: min(1.0, hb + p["h_drive"])}
-        start = {1: prob[0] * qd, 2: prob[0] * qm}
-        prob = {0: prob[0] - start[1] - start[2], 1: prob[1] + start[1], 2: prob[2] + start[2]}
-        prob = {s: prob[s] * (1 - hazard[s]) for s in prob}
-    return 1 - sum(prob.values())
-
-
-def simulate(n, days, seed, p, start_weekday=0):
-    """Return (ints[n, days, 5], floats[n, days, 4], fail[n, days], p7[n, days])."""
-    I = np.zeros((n, days, 5), dtype=np.int64)
-    F = np.zeros((n, days, 4))
-    fail = np.zeros((n, days), dtype=np.int8)
-    p7 = np.zeros((n, days))
-    for e in range(n):
-        r = SplitMix(seed, e)
-        age0 = 0.5 + 19.5 * r.u()
-        trips_mean = p["trips_median"] * math.exp(p["trips_sigma"] * r.n())
-        stops, load = 1.6 + r.u(), 0.3 + 0.6 * r.u()
-        r0, f0 = 0.004 + 0.026 * r.u(), 0.02 + 0.13 * r.u()
-        vib0, lev0, temp0 = 0.05 + 0.2 * r.u(), 1.0 + 3.0 * r.u(), 35.0 + 15.0 * r.u()
-        wd = 0.5 * r.u()
-        wm = 0.05 * age0 * r.u()
-        interval = int(p["maint_interval_d"])
-        next_maint = 1 + int(r.u() * interval)
-        dsm = interval - next_maint
-        defect, sev, dage = 0, 0.0, 0
-        for d in range(days):
-            age = age0 + d / 365.25
-            agef = 1 + age / 20
-            next_maint -= 1
-            if next_maint <= 0:
-                wd *= p["m_door"]
-                wm *= p["m_drive"]
-                if defect and r.u() < p["p_catch"]:
-                    defect = 0
-                dsm = 0
-                next_maint = interval - 2 + int(r.u() * 5.0)
-            wf = 0.85 if (start_weekday + d) % 7 >= 5 else 1.0
-            trips = r.poisson(trips_mean * wf)
-            cycles = r.poisson(trips * stops)
-            wd += cycles * p["kd"] * agef
-            wm += trips * load * p["km"] * agef
-            if r.u() < p["p_shock"]:
-                size = -math.log(1 - r.u()) * p["shock_size"]
-                if r.u() < 0.5:
-                    wd += size
-                else:
-                    wm += size
-            if defect == 0:
-                qd = p["q_door"] * (p["q0"] + wd) * agef
-                qm = p["q_drive"] * (p["q0"] + wm) * agef
-                u = r.u()
-                defect = 1 if u < qd else (2 if u < qd + qm else 0)
-                if defect:
-                    sev, dage = 0.4 + 1.1 * r.u(), 0
-            else:
-                dage += 1
-            hb = p["h_base"] * (1 + wd + wm)
-            h = hb + {0: 0.0, 1: p["h_door"], 2: p["h_drive"]}[defect]
-            failed = r.u() < h
-            ramp = min(1.0, (dage + 1) / 2.0) if defect else 0.0
-            door, drive = float(defect == 1), float(defect == 2)
-            reopens = r.poisson(cycles * (r0 * (1 + p["r_wear"] * wd)
-                                          + door * r0 * p["r_defect"] * sev * ramp))
-            faults = r.poisson(f0 * (1 + wm) + door * p["f_defect_door"] * sev * ramp
-                               + drive * p["f_defect_drive"] * sev * ramp)
-            vib = vib0 * (1 + 0.3 * wm) + drive * p["v_defect"] * vib0 * sev * ramp
-            vib = max(0.001, vib + 0.08 * vib0 * r.n())
-            lev = lev0 * (1 + 0.2 * wm) + drive * p["l_defect"] * sev * ramp + 0.4 * abs(r.n())
-            temp = temp0 + 8 * load * trips / trips_mean + 3 * drive * sev + 1.5 * r.n()
-            if failed:
-                faults += 1
-                if defect == 1:
-                    wd *= 0.3
-                elif defect == 2:
-                    wm *= 0.5
-                else:
-                    wd *= 0.7
-                    wm *= 0.7
-                defect = 0
-            I[e, d] = (trips, cycles, reopens, faults, dsm)
-            F[e, d] = (vib, lev, temp, age)
-            fail[e, d] = int(failed)
-            p7[e, d] = oracle(p, wd, wm, age, defect, next_maint)
-            dsm += 1
-    return I, F, fail, p7
+            found = (s[1] + s[2]) * p["p_catch"]
+            s = [s[0] + found, s[1] * (1 - p["p_catch"]), s[2] * (1 - p["p_catch"])]
+        agef = 1 + a / 20
+        qd = p["q_door"] * (p["q0"] + wd) * agef
+        qm = p["q_drive"] * (p["q0"] + wm) * agef
+        hb = p["h_base"] * (1 + wd + wm)
+        t0, t1, t2 = s[0] * (1 - qd - qm), s[1] + s[0] * qd, s[2] + s[0] * qm
+        h1, h2 = np.minimum(1.0, hb + p["h_door"]), np.minimum(1.0, hb + p["h_drive"])
+        fail = t0 * hb + t1 * h1 + t2 * h2
+        out[d] = float(np.mean(fail))
+        s = [t0 * (1 - hb) + fail, t1 * (1 - h1), t2 * (1 - h2)]  # a repair makes it healthy
+    return out
 
 
 def features_row(v: dict, e: int, t: int) -> dict:

@@ -52,3 +52,36 @@ def test_ensemble_on_a_local_cluster_matches_direct_runs(tmp_path):
         assert out[name]["runs"] == times
         assert out[name]["mean_s"] == pytest.approx(np.mean(times), abs=1e-4)
         assert out[name]["p95_s"] == pytest.approx(np.percentile(times, 95), abs=1e-4)
+
+
+def test_convergence_measures_by_hand():
+    from sim.evacuation.drills import convergence
+
+    # two runs: mean curves [10, 0] then [10, 1]: ERD = 1 / 10; mean time 1 -> 2: change 1.0
+    c = convergence([[10, 0], [10, 2]], [1.0, 3.0])
+    assert c["erd"] == [pytest.approx(0.1)] and c["tet_change"] == [pytest.approx(1.0)]
+    assert c["converged_at"] is None
+    # a shorter curve is held at its last value; identical runs converge as soon as the
+    # criterion held for `runs` successive additions
+    c = convergence([[5, 3, 0]] + [[5, 3, 0, 0]] * 4, [2.0] * 5, runs=3)
+    assert c["erd"] == [0.0] * 4 and c["converged_at"] == 4
+    # an incomplete run (no evacuation time) blocks convergence from there on
+    c = convergence([[5, 0]] * 5, [2.0, 2.0, None, 2.0, 2.0], runs=1)
+    assert c["converged_at"] == 2 and c["tet_change"][1:] == [None] * 3
+    assert convergence([], [])["converged_at"] is None
+
+
+@pytest.mark.parametrize("eps", [0.2, 0.001])
+def test_convergence_threshold_is_respected(eps):
+    from sim.evacuation.drills import convergence
+
+    rng = np.random.default_rng(3)
+    curves = [list(100 - np.arange(50) * (2 + eps * rng.standard_normal())) for _ in range(20)]
+    curves = [[max(v, 0.0) for v in c] for c in curves]
+    times = [float(50 + eps * 10 * rng.standard_normal()) for _ in range(20)]
+    c = convergence(curves, times, threshold=0.01, runs=3)
+    k = c["converged_at"]
+    if eps < 0.01:
+        assert k == 4
+    else:
+        assert k is None or all(e < 0.01 for e in c["erd"][k - 4:k - 1])

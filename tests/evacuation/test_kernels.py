@@ -85,18 +85,19 @@ def test_place_disks_matches_naive(n, want):
     assert out[:got].tolist() == exp
 
 
-def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5):
+def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5, stuck=None, buf=0.02, push=0.1):
     """Call move_agents on one floor with per-agent desired directions (one class each)."""
     n = len(x)
+    stuck = np.zeros(n) if stuck is None else np.array(stuck, float)
     nx = max(int(np.ceil(12 / cs)), 1)
     start, stop, items, _, sx, sy = _cells(x, y, cs, nx, nx)
     segs = np.asarray(segs, float).reshape(-1, 4)
     w_start = np.array([0, len(segs)], dtype=np.int64)
     w_idx = np.arange(len(segs), dtype=np.int64)
     new_x, new_y, speed = np.zeros(n), np.zeros(n), np.zeros(n)
-    params = np.array([0.2, T, 8.0, 0.1, 5.0, 0.02, 1e9, 0.6])
+    params = np.array([0.2, T, 8.0, 0.1, 5.0, 0.02, 2.0, 0.6, buf, push])
     K.move_agents(x, y, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), v0, np.zeros(n),
-                  np.arange(n, dtype=np.int64), np.zeros(n), 0.0, 0.05, 1, 0,
+                  np.arange(n, dtype=np.int64), stuck, 0.0, 0.05, 1, 0,
                   start, stop, items, sx, sy, np.array([0.0]), np.array([0.0]), np.array([nx]), np.array([nx]),
                   np.array([0]), cs, np.array([0.0]), np.array([0.0]), np.array([1]), np.array([1]),
                   np.array([0]), 100.0, e0x.reshape(n, 1), e0y.reshape(n, 1), segs, np.array([1]),
@@ -122,6 +123,46 @@ def test_move_agents_matches_naive_cfsm(n, cs):
     gx, gy = _move(x, y, e0x, e0y, v0, segs, cs)
     ex, ey = naive.cfsm_step(x, y, e0x, e0y, v0, np.array(segs, float))
     assert np.allclose(gx, ex, atol=1e-12) and np.allclose(gy, ey, atol=1e-12)
+
+
+@pytest.mark.parametrize("buf", [0.0, 0.02, 0.1])
+def test_move_agents_near_walls_matches_naive(buf):
+    # agents in a strip 0.15-0.45 m from two walls: repulsion outside the buffer, sliding inside
+    rng = np.random.default_rng(int(buf * 100))
+    x = np.concatenate([2.0 + rng.uniform(0.15, 0.45, 6), rng.uniform(3, 9, 6)])
+    y = np.concatenate([np.arange(6) * 1.3 + 2.5, 10.0 - rng.uniform(0.15, 0.45, 6)])
+    x[6:] = np.arange(6) * 1.1 + 3.0
+    ang = rng.uniform(0, 2 * np.pi, 12)
+    v0 = rng.uniform(0.8, 1.6, 12)
+    segs = [(2.0, 1.0, 2.0, 11.0), (1.0, 10.0, 11.0, 10.0)]
+    gx, gy = _move(x, y, np.cos(ang), np.sin(ang), v0, segs, 1.2, buf=buf)
+    ex, ey = naive.cfsm_step(x, y, np.cos(ang), np.sin(ang), v0, np.array(segs, float), buf=buf)
+    assert np.allclose(gx, ex, atol=1e-12) and np.allclose(gy, ey, atol=1e-12)
+
+
+def test_move_agents_slides_along_a_wall_inside_the_buffer():
+    # 0.21 m from the wall x = 6 (inside r + buffer = 0.22 m), heading 45 degrees into it:
+    # the normal part is removed, the agent walks along the wall at its full speed
+    s2 = np.sqrt(0.5)
+    gx, gy = _move(np.array([5.79]), np.array([5.0]), np.array([s2]), np.array([s2]), np.array([1.2]),
+                   [(6.0, 0.0, 6.0, 10.0)], 1.2)
+    assert gx[0] == pytest.approx(5.79, abs=1e-12) and gy[0] == pytest.approx(5.0 + 1.2 * 0.05)
+    # outside the buffer the same heading keeps its normal part
+    gx, _ = _move(np.array([5.5]), np.array([5.0]), np.array([s2]), np.array([s2]), np.array([1.2]),
+                  [(6.0, 0.0, 6.0, 10.0)], 1.2)
+    assert gx[0] > 5.5 + 0.5 * 1.2 * 0.05
+
+
+def test_impatient_agent_pushes_at_creep_speed():
+    # a walker in contact with one agent ahead and one behind (repulsions cancel): spacing 0,
+    # so speed 0 while patient and push x v0 once stuck longer than impatience_s (2 s)
+    x, y = np.array([5.0, 5.4, 4.6]), np.array([5.0, 5.0, 5.0])
+    e0x, e0y, v0 = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, -1.0]), np.array([1.3, 0.0, 0.0])
+    gx, gy = _move(x, y, e0x, e0y, v0, [], 1.2, stuck=[1.9, 0, 0])
+    assert (gx[0], gy[0]) == (5.0, 5.0)
+    for push in (0.1, 0.25):
+        gx, gy = _move(x, y, e0x, e0y, v0, [], 1.2, stuck=[2.1, 0, 0], push=push)
+        assert np.hypot(gx[0] - 5.0, gy[0] - 5.0) == pytest.approx(push * 1.3 * 0.05, rel=1e-9)
 
 
 def test_move_agents_free_walker_and_head_on_pair():
@@ -177,3 +218,115 @@ def test_whole_run_without_jit_is_bit_identical(tmp_path):
                          env=env, cwd=repo, timeout=300)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == simulate(parse_scenario(sc))["agents"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 4, 8, 13, 14, 20, 40, 1000])
+@pytest.mark.parametrize("v0,vfix", [(1.34, 0.0), (0.5, 0.0), (2.0, 0.0), (1.34, 0.3)])
+def test_stair_speed_follows_sfpe_density_rule(count, v0, vfix):
+    # 8 m x 0.9 m effective (7.2 m²), k = 1.08 m/s, down factor 0.6: the agent's own stair
+    # speed, capped from D = 0.54 P/m² by the SFPE speed k (1 - 0.266 D), floored at 0.1 k
+    rec = np.zeros(6)
+    rec[K.ST_LEN], rec[K.ST_VFAC], rec[K.ST_VFIX], rec[K.ST_AREA], rec[K.ST_K] = 8.0, 0.6, vfix, 7.2, 1.08
+    own = vfix if vfix > 0 else v0 * 0.6
+    # below 0.54 P/m² nobody is slowed (a fast walker keeps its own speed above k)
+    cap = max(naive.sfpe_speed(1.08, count / 7.2), 0.108) if count / 7.2 >= 0.54 else np.inf
+    assert K.stair_speed(v0, rec, count) == pytest.approx(min(own, cap), rel=1e-12)
+    # elevator trips (k = 0) keep their own speed at any count
+    rec[K.ST_K] = 0.0
+    assert K.stair_speed(v0, rec, count) == pytest.approx(own, rel=1e-12)
+
+
+def test_sfpe_speed_reference_values():
+    # SFPE Handbook: at the density of maximum flow (1.88 P/m²) the speed is k / 2 and the
+    # specific flow k / (4 x 0.266): 1.01 P/(m s) for 7/11 stairs (k = 1.08)
+    assert naive.sfpe_speed(1.08, 1 / (2 * 0.266)) == pytest.approx(0.54)
+    assert naive.sfpe_speed(1.08, 1 / (2 * 0.266)) / (2 * 0.266) == pytest.approx(1.015, abs=0.005)
+    assert naive.sfpe_speed(1.08, 3.76) == pytest.approx(0.0, abs=0.002)
+
+
+@pytest.mark.parametrize("x0,h,nx", [(0.0, 0.5, 20), (-3.7, 0.2, 7), (1e6, 0.25, 3), (0.0, 1.0, 1)])
+def test_cell_of_matches_naive(x0, h, nx):
+    rng = np.random.default_rng(nx)
+    pts = rng.uniform(x0 - 2 * h, x0 + (nx + 2) * h, (300, 2))  # inside and outside the grid
+    for px, py in pts:
+        assert K.cell_of(px, py, x0, x0, nx, nx + 1, h, 7) == naive.cell_of(px, py, x0, x0, nx, nx + 1, h, 7)
+    if x0 == 0.0 and h == 0.5:  # exact grid lines belong to the cell above / right of them
+        for k in range(nx + 1):
+            assert K.cell_of(k * h, k * h, x0, x0, nx, nx + 1, h, 0) == naive.cell_of(k * h, k * h, x0, x0, nx, nx + 1, h, 0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 50])
+@pytest.mark.parametrize("t", [0.0, 5.0, 1e9])
+def test_census_matches_naive(n, t):
+    rng = np.random.default_rng(n)
+    state = rng.integers(0, 4, n).astype(np.int64)
+    pre = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(0, 10, n))
+    assert K.census(state, pre, t) == naive.census(state, pre, t)
+
+
+def _transfer_world(n, seed):
+    """Two 10 x 6 m floors (0.5 m routing cells, 1 m neighbour cells): floor 0 drains into a
+    stair entry (x >= 9) leading to floor 1, whose exit is x >= 9; agents anywhere."""
+    rng = np.random.default_rng(seed)
+    h, gx, gy = 0.5, 20, 12
+    zone = np.full(2 * gx * gy, -1, dtype=np.int32)
+    target = np.full((1, 2 * gx * gy), -1, dtype=np.int32)
+    for f, z in ((0, 1), (1, 0)):
+        for j in range(gy):
+            for i in range(gx):
+                target[0, f * gx * gy + j * gx + i] = z
+                if i >= 18:
+                    zone[f * gx * gy + j * gx + i] = z
+    agents = [dict(x=float(rng.uniform(6.0, 9.8)), y=float(rng.uniform(0.2, 5.8)), f=int(rng.integers(0, 2)),
+                   state=0, cls=0, pre=float(rng.choice([0.0, 2.0])), v0=float(rng.uniform(0.5, 1.5)),
+                   ready=0.0, exit=-1, exit_time=np.nan) for _ in range(n)]
+    spots = [(float(0.5 + 0.45 * k), 3.0) for k in range(4)]
+    stair = dict(len=2.0, rate=1.5, vfac=0.6, vfix=0.0, area=2.0 * 0.9, k=1.08, cap=3, to=1, queue=[],
+                 tokens=1.0, used=0, spots=spots)
+    return agents, stair, zone, target
+
+
+@pytest.mark.parametrize("n,seed", [(0, 0), (1, 1), (12, 2), (40, 3)])
+def test_transfer_agents_matches_naive(n, seed):
+    agents, stair, zone, target = _transfer_world(n, seed)
+    h, gx, gy, cs = 0.5, 20, 12, 1.0
+    g = (np.array([0.0, 0.0]), np.array([0.0, 0.0]), np.array([gx, gx]), np.array([gy, gy]),
+         np.array([0, gx * gy]))
+    ng = (np.array([0.0, 0.0]), np.array([0.0, 0.0]), np.array([10, 10]), np.array([6, 6]), np.array([0, 60]))
+    arr = {k: np.array([a[k] for a in agents], dtype=float) for k in ("x", "y", "pre", "v0")}
+    fl = np.array([a["f"] for a in agents], dtype=np.int64)
+    state = np.zeros(n, dtype=np.int64)
+    cls, stuck, ready = np.zeros(n, dtype=np.int64), np.ones(n), np.zeros(n)
+    st_f = np.array([[2.0, 1.5, 0.6, 0.0, 1.8, 1.08]])
+    st_queue, st_head, st_count = np.zeros((1, 3), dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    st_tokens, used = np.ones(1), np.zeros(1, dtype=np.int64)
+    exit_of, exit_time = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
+    cand_x = np.array([p[0] for p in stair["spots"]])
+    cand_y = np.array([p[1] for p in stair["spots"]])
+    zone_fn = lambda f, x, y: int(zone[naive.cell_of(x, y, 0.0, 0.0, gx, gy, h, f * gx * gy)])  # noqa: E731
+    target_fn = lambda c, f, x, y: int(target[c, naive.cell_of(x, y, 0.0, 0.0, gx, gy, h, f * gx * gy)])  # noqa: E731
+    dt = 0.25
+    for step in range(1, 41):
+        t = step * dt
+        cell_start, cell_stop = np.zeros(121, dtype=np.int64), np.zeros(121, dtype=np.int64)
+        items, ac, sx, sy = (np.zeros(max(n, 1), dtype=np.int64), np.full(n, -1, dtype=np.int64),
+                             np.zeros(max(n, 1)), np.zeros(max(n, 1)))
+        K.build_cells(arr["x"], arr["y"], fl, state, *ng, cs, 120, cell_start, cell_stop, items, ac, sx, sy)
+        done = K.transfer_agents(arr["x"], arr["y"], fl, state, cls, stuck, arr["pre"], t, dt, step, 9,
+                                 *g, h, zone, target, np.array([-1]), 1, cell_start, cell_stop, items, *ng, cs,
+                                 0.2, st_f, np.array([3]), np.array([1]), arr["v0"], st_queue, st_head, st_count,
+                                 st_tokens, ready, np.array([0, 4]), cand_x, cand_y, exit_of, exit_time, used,
+                                 np.zeros(8), np.zeros(8), np.zeros(8, dtype=np.int64))
+        start = int(K.hash_uniform(9, step, 0x7FFFFFFF) * n) % n if n else 0
+        exp = naive.transfer(agents, [stair], t=t, dt=dt, order=[(start + k) % n for k in range(n)], zone=zone_fn,
+                             target=target_fn, class_exit=[-1], n_exits=1, radius=0.2)
+        assert done == exp
+        assert state.tolist() == [a["state"] for a in agents]
+        assert fl.tolist() == [a["f"] for a in agents]
+        assert np.allclose(arr["x"], [a["x"] for a in agents]) and np.allclose(arr["y"], [a["y"] for a in agents])
+        assert exit_of.tolist() == [a["exit"] for a in agents]
+        assert np.allclose(ready[state == 1], [a["ready"] for a in agents if a["state"] == 1])
+        assert used[0] == stair["used"] and st_count[0] == len(stair["queue"])
+        assert st_tokens[0] == pytest.approx(stair["tokens"])
+    if n >= 40:  # the case exercised exits, a full stair and releases onto the landing
+        assert (state == 2).any() and stair["used"] >= 3 and (stuck == 0.0).any()

@@ -136,15 +136,54 @@ def test_result_contract_keys_and_remaining_curve():
     assert rem[-1][1] == 0 and r["exits"]["E"]["last_s"] == r["evacuation_time_s"]
 
 
-def test_a_jam_that_never_clears_stops_the_run():
-    # a 0.3 m slit: the routing grid passes it, a 0.4 m wide person does not; max_time_s is
-    # huge, yet the run stops after 1200 s without progress and reports the person
+def _slit(max_time_s, extra_agents=()):
+    # a 0.3 m slit: the routing grid passes it, a 0.4 m wide person does not
     walk, ex = room_with_door(4.0, 0.3)
-    sc = scenario([floor("F", walk)], [exit_("E", "F", ex)],
-                  agents=[{"id": "p", "floor": "F", "x": 1.0, "y": 2.0, "speed_mps": 1.3}], max_time_s=1e7)
+    agents = [{"id": "p", "floor": "F", "x": 1.0, "y": 2.0, "speed_mps": 1.3}, *extra_agents]
+    return simulate(parse_scenario(scenario([floor("F", walk)], [exit_("E", "F", ex)], agents=agents,
+                                            max_time_s=max_time_s)))
+
+
+def test_a_jam_that_never_clears_stops_the_run():
+    # max_time_s is huge, yet the run stops once nobody has left for the no-progress window:
+    # max(60 s, 2 x the longest free walk) = 60 s here (the walk is ~4 m at 1.3 m/s)
+    r = _slit(1e7)
+    assert r["not_evacuated"] == 1 and r["stalled"] is True and r["stall_window_s"] == 60.0
+    assert 60.0 <= r["end_time_s"] < 60.1
+    assert r["evacuation_time_s"] is None and r["completed"] is False
+
+
+@pytest.mark.parametrize("max_time_s,stalled", [(30.0, False), (59.0, False), (75.0, True)])
+def test_stalled_means_nobody_left_for_the_window(max_time_s, stalled):
+    # stopped by max_time_s: stalled exactly when the window (60 s) passed without progress;
+    # either way the run did not complete, so it has no evacuation time
+    r = _slit(max_time_s)
+    assert r["stalled"] is stalled and r["evacuation_time_s"] is None and not r["completed"]
+    assert r["end_time_s"] == pytest.approx(min(max_time_s, 60.0), abs=0.06)
+
+
+def test_evacuation_time_is_null_when_someone_who_could_leave_did_not():
+    walk, ex = room_with_door(10.0, 1.0)
+    agents = [{"id": "near", "floor": "F", "x": 9.0, "y": 5.0, "speed_mps": 1.3},
+              {"id": "far", "floor": "F", "x": 0.5, "y": 5.0, "speed_mps": 0.5, "premovement_s": 5.0}]
+    sc = scenario([floor("F", walk)], [exit_("E", "F", ex)], agents=agents, max_time_s=10.0)
     r = simulate(parse_scenario(sc))
-    assert r["not_evacuated"] == 1 and r["stalled"] is True
-    assert 1200 < r["end_time_s"] < 1300
+    assert r["evacuated"] == 1 and r["evacuation_time_s"] is None and not r["stalled"]
+    # with time enough both leave; a trapped agent (no route at all) does not null the time
+    sc["max_time_s"] = 200.0
+    r = simulate(parse_scenario(sc))
+    assert r["completed"] and r["evacuation_time_s"] == pytest.approx((11.2 - 0.5) / 0.5 + 5.0, rel=0.05)
+
+
+def test_unreachable_agents_do_not_null_the_evacuation_time():
+    walk, ex = room_with_door(10.0, 1.0)
+    island = {"type": "Polygon", "coordinates": [[[30, 0], [32, 0], [32, 2], [30, 2], [30, 0]]]}
+    multi = {"type": "MultiPolygon", "coordinates": [walk["coordinates"], island["coordinates"]]}
+    agents = [{"id": "free", "floor": "F", "x": 9.0, "y": 5.0, "speed_mps": 1.3},
+              {"id": "trapped", "floor": "F", "x": 31.0, "y": 1.0, "speed_mps": 1.3}]
+    r = simulate(parse_scenario(scenario([floor("F", multi)], [exit_("E", "F", ex)], agents=agents)))
+    assert r["evacuated"] == 1 and r["unreachable"] == 1 and not r["completed"]
+    assert r["evacuation_time_s"] is not None and r["evacuation_time_s"] < 5.0 and not r["stalled"]
 
 
 def test_public_api_is_importable_and_documented():
@@ -164,3 +203,27 @@ def test_two_agents_on_the_same_spot_both_get_out():
                   agents=[{"id": k, "floor": "F", "x": 2.0, "y": 3.0, "speed_mps": 1.3} for k in ("a", "b")])
     r = simulate(parse_scenario(sc))
     assert r["evacuated"] == 2 and r["end_time_s"] < 30
+
+
+def _crowd(seed=1):
+    walk, ex = room_with_door(8.0, 1.0)
+    return scenario([floor("F", walk)], [exit_("E", "F", ex)], seed=seed, max_time_s=300,
+                    groups=[{"floor": "F", "area": rect(0, 0, 7, 8), "count": 30,
+                             "speed_mps": {"normal": [1.34, 0.26, 0.8, 1.8]}, "premovement_s": {"uniform": [0, 20]}}])
+
+
+def test_the_run_seed_drives_every_draw_and_is_reported():
+    from sim.evacuation import prepare
+    from sim.evacuation.agents import spawn_agents
+
+    sc1 = parse_scenario(_crowd(1))
+    a, b = spawn_agents(sc1, seed=1), spawn_agents(sc1, seed=2)
+    for field in ("x", "y", "speed_mps", "premovement_s"):
+        assert not (getattr(a, field) == getattr(b, field)).any()  # all 30 differ
+    assert a.ids == b.ids
+    prep = prepare(sc1)
+    r_override = simulate(prep, seed=2)
+    r_scenario = simulate(parse_scenario(_crowd(2)))
+    assert r_override["seed"] == r_scenario["seed"] == 2 and simulate(prep)["seed"] == 1
+    assert r_override["agents"] == r_scenario["agents"]  # same draws, bit for bit
+    assert r_override["agents"] != simulate(prep)["agents"]

@@ -159,11 +159,14 @@ def _big_room(n_exits: int):
 
 
 @pytest.mark.slow
-def test_rimea_9_four_vs_two_exits():
-    # RiMEA test 9: 1000 persons, 30 x 20 m, four 1 m exits then two: ratio 1.6-2.4
-    r4 = simulate(parse_scenario(_big_room(4)))
-    r2 = simulate(parse_scenario(_big_room(2)))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_rimea_9_four_vs_two_exits(seed):
+    # RiMEA test 9: 1000 persons, 30 x 20 m, four 1 m exits then two: everybody leaves both
+    # times (the two-door run used to freeze for good) and the time ratio lies in 1.6-2.4
+    r4 = simulate(parse_scenario(_big_room(4)), seed=seed)
+    r2 = simulate(parse_scenario(_big_room(2)), seed=seed)
     assert r4["evacuated"] == r2["evacuated"] == 1000
+    assert not r4["stalled"] and not r2["stalled"]
     assert 1.6 <= r2["evacuation_time_s"] / r4["evacuation_time_s"] <= 2.4
 
 
@@ -204,7 +207,8 @@ def test_specific_flow_through_a_1m_bottleneck(door_m):
 
 def test_rimea_13_queue_at_stair_foot_and_stair_capacity():
     # RiMEA 13: room -> corridor -> stair: a queue forms at the stair foot; the stair passes
-    # its capacity Fs x width = 1.01 x 1.2 P/s (SFPE), lower than the corridor's
+    # the SFPE calculated flow Fs x effective width = 1.01 x (1.2 - 2 x 0.15) = 0.909 P/s,
+    # lower than the corridor's
     up = floor("U", gj(shape(rect(0, 0, 10, 10)).union(shape(rect(10, 4, 20, 6)))), 3.0)
     gr = floor("G", rect(0, 0, 6, 4), 0.0)
     st = {"id": "S", "from_floor": "U", "to_floor": "G", "entry": rect(19, 4, 20, 6), "exit": rect(0, 0, 2, 4),
@@ -216,7 +220,7 @@ def test_rimea_13_queue_at_stair_foot_and_stair_capacity():
     assert r["evacuated"] == 80 and r["stairs"]["S"]["count"] == 80
     ts = _times(r)
     rate = (60 - 20) / (ts[60] - ts[20])
-    assert rate == pytest.approx(1.01 * 1.2, rel=0.08)
+    assert rate == pytest.approx(1.01 * (1.2 - 0.3), rel=0.08)
     # at 30 s people wait at the foot of the stair: many on floor U within 4 m of its entry
     fr = min(r["trajectories"]["frames"], key=lambda f: abs(f["t"] - 30.0))
     near = sum(1 for f, x, y in zip(fr["f"], fr["x"], fr["y"]) if f == 0 and x > 15)
@@ -225,7 +229,8 @@ def test_rimea_13_queue_at_stair_foot_and_stair_capacity():
 
 def test_stair_tower_vs_sfpe_hydraulic_calculation():
     # 5 storeys above the exit floor, 30 persons each, one 1.2 m stair, 8 m flights: total time
-    # vs the SFPE flow-limited hand calculation, documented tolerance 10 %
+    # vs the SFPE flow-limited hand calculation with effective width 0.9 m (150 / 0.909 P/s
+    # + one flight at 0.80 m/s = 175 s), documented tolerance 10 %
     floors_ = [floor("L0", rect(0, 0, 12, 6), 0.0)]
     stairs, groups = [], []
     for k in range(1, 6):
@@ -287,3 +292,56 @@ def test_elevator_assisted_evacuation_for_the_mobility_impaired():
     assert t_on["walker"] == pytest.approx(t_off["walker"], abs=2.0)
     blocked = simulate(parse_scenario(dict(_elevator_building(True), blocked=["L1"])))
     assert "L1" in blocked["elevators"] and blocked["elevators"]["L1"]["count"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("door_m,count", [(0.8, 200), (0.8, 600), (1.2, 600), (2.4, 1500)])
+def test_doors_never_jam_for_good(door_m, count):
+    # issue: no permanent jam at doors >= 0.8 m at any density the scenario can place. Real
+    # crowds clog and unclog (Zuriguel et al. 2014): everybody leaves, the run is not stalled
+    # and no clog holds the door for more than 20 s (one 1 m door passes ~30 people in 20 s)
+    size = 10.0 if count <= 300 else 20.0
+    walk, ex = room_with_door(size, door_m)
+    sc = scenario([floor("F", walk)], [exit_("E", "F", ex)],
+                  groups=[{"floor": "F", "area": rect(0, 0, size - 1, size), "count": count,
+                           "speed_mps": {"normal": [1.34, 0.26, 0.8, 1.8]}}], max_time_s=3000)
+    r = simulate(parse_scenario(sc))
+    assert r["evacuated"] == count and r["completed"] and not r["stalled"]
+    ts = np.array(_times(r))
+    assert np.diff(ts).max() <= 20.0
+
+
+def test_imo_1_corridor_speed():
+    # IMO MSC.1/Circ.1533 annex 3 test 1: 2 x 40 m corridor, one person at 1.0 m/s: 40 s
+    # (the exit cells begin 0.1 m before the line: 39.9 s; a 1 % tolerance)
+    sc = scenario([floor("F", rect(0, 0, 41, 2))], [exit_("E", "F", rect(40, 0, 41, 2))],
+                  agents=[{"id": "p", "floor": "F", "x": 0.0 + 1e-3, "y": 1.0, "speed_mps": 1.0}], max_time_s=120)
+    r = simulate(parse_scenario(sc))
+    assert r["evacuation_time_s"] == pytest.approx(40.0, rel=0.01)
+
+
+@pytest.mark.parametrize("up", [True, False])
+def test_imo_2_3_stair_speed(up):
+    # IMO tests 2 / 3: 10 m along the slope at a stair speed of 1.0 m/s: 10 s (+ one step in
+    # and one out of the link)
+    lo, hi = floor("G", rect(0, 0, 6, 4), 0.0), floor("U", rect(0, 0, 6, 4), 3.0)
+    frm, to = ("G", "U") if up else ("U", "G")
+    st = {"id": "S", "from_floor": frm, "to_floor": to, "entry": rect(0, 0, 1, 4), "exit": rect(5, 0, 6, 4),
+          "length_m": 10.0, "width_m": 2.0, "speed_mps": 1.0}
+    sc = scenario([lo, hi], [exit_("E", to, rect(5, 0, 6, 4))], stairs=[st],
+                  agents=[{"id": "p", "floor": frm, "x": 0.5, "y": 2.0, "speed_mps": 1.34}], max_time_s=60)
+    r = simulate(parse_scenario(sc))
+    assert 10.0 <= r["evacuation_time_s"] <= 10.0 + 2 * 0.05 + 1e-9
+
+
+def test_rimea_11_most_take_the_nearer_exit():
+    # RiMEA 11: a 30 x 20 m room, exits in the west wall at y = 2 (near the crowd) and y = 18;
+    # 300 persons in the south-west: most use the nearer exit, and the far one is used too
+    # (its queue makes it worth it only for some). Criterion: nearer > 50 %; both used
+    walk = shapely.unary_union([shape(rect(0, 0, 30, 20)), shape(rect(-0.5, 1.5, 0, 2.5)), shape(rect(-0.5, 17.5, 0, 18.5))])
+    exits = [exit_("near", "F", rect(-0.5, 1.5, 0, 2.5)), exit_("far", "F", rect(-0.5, 17.5, 0, 18.5))]
+    sc = scenario([floor("F", gj(walk))], exits, max_time_s=900,
+                  groups=[{"floor": "F", "area": rect(1, 0.5, 16, 12), "count": 300, "speed_mps": {"normal": [1.34, 0.26, 0.8, 1.8]}}])
+    r = simulate(parse_scenario(sc))
+    assert r["evacuated"] == 300 and not r["stalled"]
+    assert r["exits"]["near"]["count"] > 150 and r["exits"]["far"]["count"] > 0

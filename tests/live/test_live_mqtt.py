@@ -48,21 +48,22 @@ def test_messages_map_onto_the_twin_and_bad_input_is_dead_lettered(mqtt_url, tmp
             "future_ts": {"ts": now + 7 * 86400, "volume_m3": 1.0},
             "oversized": {"ts": now, "volume_m3": 1.0, "pad": "x" * (70 * 1024)},
             "duplicate": {"ts": now, "seq": 1, "volume_m3": 10.0},
-            "out_of_order": {"ts": now - 100, "seq": 0, "volume_m3": 9.0},
         }
+        late = {"ts": now - 100, "seq": 0, "volume_m3": 9.0}  # stored in the history, not applied
         for body in bad.values():
             pub.send(f"{base}/B1-meter_water/telemetry", body)
+        pub.send(f"{base}/B1-meter_water/telemetry", late)
         pub.send(f"{base}/not-registered/telemetry", {"ts": now, "volume_m3": 1.0})
         pub.send(f"{base}/B1-meter_water/telemetry", {"ts": now + 1, "seq": 2, "volume_m3": 11.0})
         pub.wait()
         wait_until(lambda: p.stats()["received"] >= 12, what="12 messages")
         s = p.stats()
-        assert s["applied"] == 3 and s["duplicates"] == 1
+        assert s["applied"] == 3 and s["late"] == 1 and s["duplicates"] == 1
         assert s["dead_letters"] == {**{r: 1 for r in bad}, "unknown_device": 1}
         st = p.state.get("B3-F12-smoke")
         assert (st.building, st.storey, st.space, st.values) == ("B3", "B3-F12", "B3-F12-lobby", {"smoke": False})
         assert p.state.get("B1-meter_water").values["volume_m3"] == 11.0
-        wait_until(lambda: store.count() == 3, what="3 stored readings")
+        wait_until(lambda: store.count() == 4, what="3 applied + 1 late stored readings")
         reasons = sorted(d["reason"] for d in store.dead_letters())
         assert reasons == sorted([r for r in bad if r != "duplicate"] + ["unknown_device"])
     finally:

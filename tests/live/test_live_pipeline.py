@@ -108,8 +108,14 @@ def test_out_of_order_never_rolls_state_back(setup):
     c, reg, p, events = setup
     topic = "twin/site1/B1-meter_electricity/telemetry"
     assert p.handle(topic, msg(ts=NOW, seq=2, energy_kwh=200.0)) == "applied"
-    assert p.handle(topic, msg(ts=NOW - 60, seq=1, energy_kwh=199.0)) == "out_of_order"
+    # a late reading (a concentrator's backlog) is kept for history and metering, not applied
+    assert p.handle(topic, msg(ts=NOW - 60, seq=1, energy_kwh=199.0)) == "late"
     assert p.state.get("B1-meter_electricity").values["energy_kwh"] == 200.0
+    assert p.state.get("B1-meter_electricity").last_ts == NOW
+    late = [e for e in events if e["type"] == "late"]
+    assert len(late) == 1 and late[0]["values"] == {"energy_kwh": 199.0} and late[0]["changed"] == {}
+    s = p.stats()
+    assert (s["received"], s["applied"], s["late"], s["dead_lettered"]) == (2, 1, 1, 0)
     # the last will (status channel) has its own order: an older ts than telemetry is fine
     assert p.handle("twin/site1/B1-meter_electricity/status", msg(ts=NOW - 30, online=False)) == "applied"
     assert p.state.get("B1-meter_electricity").online is False

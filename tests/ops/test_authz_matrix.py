@@ -97,6 +97,7 @@ MATRIX: dict[tuple[str, str], tuple[str, dict]] = {
     ("GET", "/"): ("oooooooo", {}),
     ("GET", "/owner"): ("oooooooo", {}),
     ("GET", "/viewer/{root}/{path:path}"): ("oooooooo", {"path": "/viewer/app/main.js"}),
+    ("GET", "/api/metering/readings"): ("133ooooo", {"path": "/api/metering/readings?month=2026-09"}),
     ("GET", "/api/elevators/risk"): ("1ppppppp", {}),
     ("GET", "/api/cleaning/status"): ("1ppppppp", {}),
 }

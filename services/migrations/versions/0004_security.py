@@ -1,7 +1,7 @@
 """security: demo users, token revocation
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-02 06:40:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import services.db
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
