@@ -80,6 +80,16 @@ def _rows(url: str) -> dict[str, list[dict]]:
         engine.dispose()
 
 
+def _migrated(url: str) -> str:
+    """Bring the database at ``url`` to the newest schema (tables, no rows); return ``url``."""
+    db = Database(url)
+    try:
+        db.migrate()
+    finally:
+        db.dispose()
+    return url
+
+
 def _fresh(db_url: str, tmp_path: Path, name: str = "restored"):
     """An empty database of the same dialect as ``db_url``: (url, cleanup)."""
     if make_url(db_url).get_backend_name() == "sqlite":
@@ -139,9 +149,7 @@ def test_round_trip_identical_rows(ops, db_url, tmp_path):
 
 
 def test_restore_refuses_other_dialect(db_url, tmp_path):
-    db = Database(db_url)
-    db.migrate()
-    db.dispose()
+    _migrated(db_url)
     out = tmp_path / "b.tar"
     create_backup(db_url, out)
     # the dialect is checked before any connection: the other URL need not answer
@@ -155,9 +163,7 @@ def test_restore_refuses_other_dialect(db_url, tmp_path):
 # -- corrupted archives: one line, exit 2, nothing written -----------------------------------
 def _sqlite_backup(tmp_path: Path) -> Path:
     url = f"sqlite:///{tmp_path / 'src.sqlite'}"
-    db = Database(url)
-    db.migrate()
-    db.dispose()
+    _migrated(url)
     out = tmp_path / "good.tar"
     create_backup(url, out)
     return out
@@ -291,9 +297,7 @@ def test_cli_create_and_restore_json(tmp_path):
 def test_missing_or_old_pg_tools_named(db_url, tmp_path, monkeypatch):
     import services.backup as backup
 
-    db = Database(db_url)
-    db.migrate()
-    db.dispose()
+    _migrated(db_url)
     real_which = backup.shutil.which
     monkeypatch.setattr(backup.shutil, "which", lambda n: None if n == "pg_dump" else real_which(n))
     if db_url.startswith("sqlite"):  # SQLite needs no client tools at all
@@ -313,9 +317,7 @@ def test_missing_or_old_pg_tools_named(db_url, tmp_path, monkeypatch):
 def test_killed_backup_leaves_previous_file_intact(tmp_path):
     src = tmp_path / "big.sqlite"
     url = f"sqlite:///{src}"
-    db = Database(url)
-    db.migrate()
-    db.dispose()
+    _migrated(url)
     with sqlite3.connect(src) as c:  # ~96 MiB: the archive takes a while to write
         c.execute("CREATE TABLE filler (id INTEGER PRIMARY KEY, blob BLOB)")
         c.executemany("INSERT INTO filler (blob) VALUES (?)", ((os.urandom(1 << 20),) for _ in range(96)))
@@ -371,9 +373,7 @@ class _Done(Exception):
 
 @pytest.mark.parametrize("keep", [1, 2, 3, 5])
 def test_daily_backups_keep_the_newest(db_url, tmp_path, keep):
-    db = Database(db_url)
-    db.migrate()
-    db.dispose()
+    _migrated(db_url)
     folder = tmp_path / "backups"
     folder.mkdir()
     (folder / "notes.txt").write_text("not a backup")
@@ -498,9 +498,7 @@ def test_second_backup_to_the_same_file_is_refused(tmp_path):
     import fcntl
 
     src = f"sqlite:///{tmp_path / 'src.sqlite'}"
-    db = Database(src)
-    db.migrate()
-    db.dispose()
+    _migrated(src)
     out = tmp_path / "b.tar"
     out.write_bytes(b"previous")
     with open(tmp_path / "b.tar.tmp", "wb") as held:  # a running backup holds the lock
@@ -517,9 +515,7 @@ def test_second_backup_to_the_same_file_is_refused(tmp_path):
 
 def test_differing_data_file_needs_force(tmp_path):
     src = f"sqlite:///{tmp_path / 'src.sqlite'}"
-    db = Database(src)
-    db.migrate()
-    db.dispose()
+    _migrated(src)
     data = tmp_path / "data"
     (data / "drills").mkdir(parents=True)
     (data / "drills" / "a.json").write_text('{"v": 1}')
