@@ -9,6 +9,7 @@ and answers 200 once every component is ready (503 before).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from fastapi.responses import JSONResponse
 from services.settings import Settings, get_settings
 from twin.model import Community
 
-__all__ = ["Component", "create_app"]
+__all__ = ["Component", "cancel_task", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,17 @@ class Component(Protocol):
     def health(self) -> dict[str, Any]:
         """Return ``{"ready": bool, ...details}``."""
         ...
+
+
+async def cancel_task(task: "asyncio.Task | None") -> None:
+    """Cancel a component's background task and wait for it (its errors are already logged)."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):
+        pass
 
 
 def create_app(

@@ -36,6 +36,7 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     Raises the project's errors (one CLI line) for a bad site, broker URL or database.
     """
     from services.app import create_app
+    from services.backup import backup_component
     from services.cli.load import load_community
     from services.dbcomponent import DatabaseComponent
     from services.elevator_live import ElevatorJobComponent
@@ -54,7 +55,11 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     _add_consumers(live, db, community)
     live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
     # the daily elevator job reads the live history and files work orders: after both
-    app = create_app(settings, community=community, components=[db, live, SceneComponent(), ElevatorJobComponent()])
+    parts = [db, live, SceneComponent(), ElevatorJobComponent()]
+    daily_backup = backup_component(settings, site=Path(site))  # None unless TWIN_BACKUP_DIR is set
+    if daily_backup is not None:
+        parts.append(daily_backup)
+    app = create_app(settings, community=community, components=parts)
     return Service(app=app, community=community, database=db, live=live)
 
 

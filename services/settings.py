@@ -57,6 +57,10 @@ class Settings(BaseSettings):
                                          "window before that username is locked for the window (429)")
     login_max_failures_address: int = Field(20, ge=1, le=100_000, description="failed logins per client "
                                             "address per window before that address is locked (429)")
+    backup_dir: Path | None = Field(None, description="folder of the daily backups (`twin-YYYYMMDD-HHMMSS.tar`); "
+                                    "unset = no scheduled backups")
+    backup_hour: int = Field(3, ge=0, le=23, description="local hour (site time zone) of the daily backup")
+    backup_keep: int = Field(14, ge=1, le=100_000, description="daily backups kept; older ones are deleted")
     live_max_age_days: float = Field(30.0, gt=0, le=3660, description="oldest accepted device message (days): "
                                      "older ones are dead-lettered as stale_ts; younger late ones count for metering")
     ws_compression: bool = Field(False, description="permessage-deflate on WebSockets: less bandwidth for "
