@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-__all__ = ["EntranceDevice", "Occupancy", "ZoneCount", "rebuild", "split_evenly",
+__all__ = ["EntranceDevice", "Occupancy", "ZoneCount", "rebuild", "split_evenly", "total_step",
            "COUNTER_KIND", "GATE_KIND"]
 
 COUNTER_KIND = "people_counter"
@@ -74,6 +74,14 @@ class ZoneCount:
         if not self.counted:
             return "register"
         return "+".join(k for k in ("counter", "gate") if k in self.counted)
+
+
+def total_step(old: float | None, new: float) -> int:
+    """Counts between two cumulative totals: ``new − old``; a fall is a reset (the new
+    register started from 0 right after ``old``), so the step is ``new``; no ``old``: 0."""
+    if old is None:
+        return 0
+    return int(round(new - old if new >= old else new))
 
 
 def split_evenly(total: int, n: int) -> list[int]:
@@ -204,8 +212,7 @@ class Occupancy:
             self.totals[(device_id, name)] = new
             if old is None:
                 continue  # the first total only sets the baseline
-            step = new - old if new >= old else new  # a fall is a reset: counts from 0
-            delta += sign * int(round(step))
+            delta += sign * total_step(old, new)
             seen = True
         return delta if seen else None
 

@@ -36,6 +36,7 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     Raises the project's errors (one CLI line) for a bad site, broker URL or database.
     """
     from services.app import create_app
+    from services.cleaning_live import LiveCleaningComponent
     from services.cli.load import load_community
     from services.dbcomponent import DatabaseComponent
     from services.live_component import LiveComponent
@@ -52,5 +53,5 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     live = LiveComponent(settings, community, rules_path=rules, group=group, client_id=client_id,
                          work_orders=db.work_order_sink(community))
     live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
-    app = create_app(settings, community=community, components=[db, live, SceneComponent()])
+    app = create_app(settings, community=community, components=[db, live, LiveCleaningComponent(), SceneComponent()])
     return Service(app=app, community=community, database=db, live=live)
