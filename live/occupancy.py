@@ -6,9 +6,9 @@ lobby. Each zone counts its people as net entries − exits since the last ancho
 
 - a people counter's ``count_in`` / ``count_out`` are the entries and exits of its period;
   cumulative ``total_in`` / ``total_out`` (counters that report totals) count the
-  difference to the device's previous total, and a total that falls is a counter reset:
-  the new register is taken to start from 0 right after the previous reading (the
-  difference is the new value);
+  difference to the device's previous total (a total older than the previous one is
+  ignored), and a total that falls is a counter reset: the new register is taken to
+  start from 0 right after the previous reading (the difference is the new value);
 - a gate's ``pass`` event is one entry, or one exit with ``"direction": "out"`` (access
   controllers log exit-button releases that way); it counts only in a zone without a
   people counter (the counter sees the same people, in both directions). Gate telemetry
@@ -136,7 +136,7 @@ class Occupancy:
         self.population = {b: max(0, int(round(night_population.get(b, 0)))) for b in self.zones}
         self.tz = ZoneInfo(tz)
         self.anchor_hour = float(anchor_hour)
-        self.totals: dict[tuple[str, str], float] = {}
+        self.totals: dict[tuple[str, str], tuple[float, float]] = {}  # (value, ts)
         self._lock = threading.RLock()
         self.anchor_ts = self.last_anchor(start_ts)
         self.clock = float(start_ts)
@@ -186,7 +186,7 @@ class Occupancy:
             kind = self.kind_of[reading.device_id]
             values = reading.values or {}
             if kind == COUNTER_KIND:
-                delta = self._counter_delta(reading.device_id, values)
+                delta = self._counter_delta(reading.device_id, values, reading.ts)
                 source = "counter"
             elif reading.channel == "event" and reading.event == "pass" and not zone.has_counter:
                 delta = -1 if values.get("direction") == "out" else 1
@@ -199,7 +199,7 @@ class Occupancy:
             zone.counted.add(source)
             return True
 
-    def _counter_delta(self, device_id: str, values: Mapping[str, Any]) -> int | None:
+    def _counter_delta(self, device_id: str, values: Mapping[str, Any], ts: float) -> int | None:
         delta, seen = 0, False
         if "count_in" in values or "count_out" in values:
             delta += int(values.get("count_in") or 0) - int(values.get("count_out") or 0)
@@ -208,8 +208,10 @@ class Occupancy:
             if name not in values or values[name] is None:
                 continue
             new = float(values[name])
-            old = self.totals.get((device_id, name))
-            self.totals[(device_id, name)] = new
+            old, old_ts = self.totals.get((device_id, name), (None, -math.inf))
+            if ts < old_ts:
+                continue  # a late total: older than the baseline, it says nothing new
+            self.totals[(device_id, name)] = (new, ts)
             if old is None:
                 continue  # the first total only sets the baseline
             delta += sign * total_step(old, new)

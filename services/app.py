@@ -39,6 +39,20 @@ class Component(Protocol):
         ...
 
 
+async def cancel_task(task) -> None:
+    """Cancel a component's background task and wait until it has ended (its errors are
+    already logged by the task itself)."""
+    import asyncio
+
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):
+        pass
+
+
 def create_app(
     settings: Settings | None = None,
     *,

@@ -129,7 +129,9 @@ class LiveCleaning:
                     baselines[(r["device_id"], name)] = float(r["values"][name])
         counted = passages_per_minute([r for r in rows if r["ts"] >= midnight.timestamp()], devices,
                                       midnight.timestamp(), baselines)
-        adj = adjust_plan(day.layout.areas, day.plan, day.state.cleanings, day.forecast, counted, minute,
+        done = self._completed(day, midnight)
+        cleanings = [sorted(list(c) + done.get(a, [])) for a, c in enumerate(day.state.cleanings)]
+        adj = adjust_plan(day.layout.areas, day.plan, cleanings, day.forecast, counted, minute,
                           rain=day.rain, crew=day.crew, soil=day.soil, params=day.params)
         with self._lock:
             self.latest = (day.date, adj)
@@ -141,13 +143,35 @@ class LiveCleaning:
                 planned = "added" if mv.planned_min is None else \
                     f"{int(mv.planned_min) // 60:02d}:{int(mv.planned_min) % 60:02d}"
                 req["title"] += f"（客流 {mv.counted}，预测 {mv.forecast:g}）"
-                req["dedupe_key"] = f"cleaning-live:{req['area_id']}:{day.date.isoformat()}:{planned}"
+                n_done = len(done.get(mv.area, []))  # a new order after each completed cleaning
+                req["dedupe_key"] = (f"cleaning-live:{req['area_id']}:{day.date.isoformat()}:{planned}"
+                                     + (f"#{n_done}" if n_done else ""))
                 requests.append(req)
             out = open_preventive_work_orders(self.db, self.community, requests, timezone=self.tz)
             with self._lock:
                 for k in self.filed:
                     self.filed[k] = (self.filed[k] + out[k])[-1000:]
         return adj
+
+    def _completed(self, day: CleaningDay, midnight: dt.datetime) -> dict[int, list[int]]:
+        """Minutes (from local midnight) at which cleaning work orders (保洁) of the day's
+        areas were completed today: real cleanings, added to the planned ones."""
+        if self.db is None:
+            return {}
+        from services.workorders.models import WorkOrder
+
+        index = {a.id: i for i, a in enumerate(day.layout.areas)}
+        start = midnight.astimezone(dt.timezone.utc)
+        out: dict[int, list[int]] = {}
+        with self.db.session() as s:
+            rows = s.execute(sa.select(WorkOrder.space_id, WorkOrder.completed_at).where(
+                WorkOrder.category == "保洁", WorkOrder.completed_at >= start,
+                WorkOrder.completed_at < start + dt.timedelta(days=1))).all()
+        for space_id, at in rows:
+            if space_id in index and at is not None:
+                at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+                out.setdefault(index[space_id], []).append(int((at - start).total_seconds() // 60))
+        return out
 
     def adjustment(self, date: dt.date) -> Any:
         """The latest adjustment of ``date`` (None when there is none yet)."""
@@ -202,13 +226,10 @@ class LiveCleaningComponent:
             await asyncio.sleep(self.interval_s)
 
     async def stop(self, app) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        from services.app import cancel_task
+
+        await cancel_task(self._task)
+        self._task = None
 
     def health(self) -> dict[str, Any]:
         return {"ready": True, "running": self._task is not None, "runs": self.runs, "last_error": self._error}

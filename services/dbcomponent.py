@@ -109,12 +109,9 @@ class DatabaseComponent:
             escalate_overdue(session)
 
     async def stop(self, app: FastAPI) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        from services.app import cancel_task
+
+        await cancel_task(self._task)
         if self.db is not None:
             self.db.dispose()
 

@@ -100,6 +100,7 @@ def test_surge_moves_the_round_and_files_one_work_order(app_with_live_cleaning):
     assert lobby["traffic"]["forecast"] < 1000 / 1.5 - 30
     local_now = dt.datetime.now(ZoneInfo(tz))
     assert lobby["status"] in ("due", "overdue") and lobby["soil_ratio"] >= 0.7
+    surge_soil = lobby["soil"]
     # due now: the round starts within a minute or two of the current local time
     hh, mm = map(int, lobby["next_cleaning"].split(":"))
     assert abs(hh * 60 + mm - (local_now.hour * 60 + local_now.minute)) <= 2
@@ -114,3 +115,27 @@ def test_surge_moves_the_round_and_files_one_work_order(app_with_live_cleaning):
         assert (wo.category, wo.source, wo.space_id, wo.assignee) == ("保洁", "preventive", LOBBY, "S005")
         assert wo.alarm_id == f"cleaning-live:{LOBBY}:{local_now.date().isoformat()}:added"
         assert "客流 1000" in wo.description
+        wo_id = wo.id
+    # the cleaner does it: once the order is completed the lobby's soil is back to 5%
+    from services.auth import SYSTEM
+    from services.workorders.service import transition_work_order
+
+    with app.state.db.transaction() as s:
+        for to in ("in_progress", "completed"):
+            transition_work_order(s, app.state.community, SYSTEM, wo_id, to, timezone=tz)
+    lobby = wait_until(lambda: "moved_by" not in (a := _lobby(client, headers)) and a, timeout=30,
+                       what="the lobby to be clean again")
+    # 5% of the soil stays (plus minutes of background), whatever the day's weather
+    assert lobby["status"] == "ok" and lobby["soil"] <= 0.05 * surge_soil + 0.01
+    # a second surge after the cleaning files a second order (key #1: one cleaning done);
+    # counts are used once their minute is over
+    t1 = time.time()
+    for k in range(5):
+        pub.send(f"twin/{site}/T1-U1-F01-PC1/telemetry",
+                 {"ts": t1 + 0.1 * k, "seq": 100 + k, "count_in": 150, "count_out": 150, "period_s": 10})
+    pub.wait()
+    wait_until(lambda: _lobby(client, headers).get("moved_by"), timeout=90, what="the second surge")
+    key = f"cleaning-live:{LOBBY}:{local_now.date().isoformat()}:added#1"
+    with app.state.db.session() as s:
+        wait_until(lambda: s.scalar(select(WorkOrder.id).where(WorkOrder.alarm_id == key)), timeout=30,
+                   what="the second work order")

@@ -105,6 +105,15 @@ def test_scripted_sequence_by_hand():
     assert occ.snapshot("B1")["buildings"][0]["zones"][0] == {"id": "lobby", "people": 6, "source": "counter"}
 
 
+def test_late_total_is_ignored():
+    a = _anchor_before(1.75e9)
+    occ = Occupancy(DEVICES[:1], {"B1": 10}, buildings=["B1"], start_ts=a + 1)
+    for ts, tin in ((a + 10, 100), (a + 30, 110), (a + 20, 105), (a + 40, 112)):
+        occ.apply(R("PC", ts, {"total_in": tin}))
+    # 10 + (110 − 100) + (112 − 110); the late 105 neither counts nor moves the baseline
+    assert occ.snapshot()["buildings"][0]["people"] == 22
+
+
 def reference(events: list[tuple[float, int, int, int | None, int | None]], start: int, anchor: float) -> int:
     """Plain rules for one counter zone: ``(ts, count_in, count_out, total_in, total_out)``
     in time order; rows before ``anchor`` only set the totals' baselines."""
