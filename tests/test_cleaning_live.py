@@ -136,6 +136,9 @@ def test_surge_moves_the_round_and_files_one_work_order(app_with_live_cleaning):
     pub.wait()
     wait_until(lambda: _lobby(client, headers).get("moved_by"), timeout=90, what="the second surge")
     key = f"cleaning-live:{LOBBY}:{local_now.date().isoformat()}:added#1"
-    with app.state.db.session() as s:
-        wait_until(lambda: s.scalar(select(WorkOrder.id).where(WorkOrder.alarm_id == key)), timeout=30,
-                   what="the second work order")
+
+    def second_order():
+        with app.state.db.session() as s:  # a new session (and snapshot) per look
+            return s.scalar(select(WorkOrder.id).where(WorkOrder.alarm_id == key))
+
+    wait_until(second_order, timeout=30, what="the second work order")

@@ -8,6 +8,7 @@ from sim.cleaning.compare import Scenario, compare_policies, crew_from_staff, pr
 from sim.cleaning.crews import POLICIES, Cleaner, CrewParams, fifo_worker, run_policy, run_timetable
 from sim.cleaning.errors import (CleaningError, CleaningParameterError, SiteLayoutError,
                                  TrafficError)
+from sim.cleaning.live import LiveAdjustment, Move, adjust_plan
 from sim.cleaning.plan import plan_day, plan_work_orders
 from sim.cleaning.soiling import SoilParams, mat_removal, minutes_over_threshold
 from sim.cleaning.timetable import FairTimetable, fair_timetable, timetable_rounds
@@ -15,8 +16,8 @@ from sim.cleaning.traffic import FlowParams, build_routes, read_traffic_csv, sim
 
 __all__ = [
     "Cleaner", "CleaningArea", "CleaningError", "CleaningParameterError", "CrewParams",
-    "FairTimetable", "FlowParams", "POLICIES", "Scenario", "SiteLayout", "SiteLayoutError",
-    "SoilParams", "TrafficError", "build_layout", "build_routes", "compare_policies",
+    "FairTimetable", "FlowParams", "LiveAdjustment", "Move", "POLICIES", "Scenario", "SiteLayout", "SiteLayoutError",
+    "SoilParams", "TrafficError", "adjust_plan", "build_layout", "build_routes", "compare_policies",
     "crew_from_staff", "fair_timetable", "fifo_worker", "mat_removal", "minutes_over_threshold",
     "plan_day", "plan_work_orders", "prepare_scenario", "read_traffic_csv", "run_policy",
     "run_timetable", "simulate_traffic", "timetable_rounds",

@@ -9,7 +9,7 @@ areas. For each counted area:
   (1.5 × and 30 passages by default — an event in the clubhouse, a rainy-day rush);
 - its soil is recomputed on the live traffic: counted passages up to now (each minute's
   passages deposit their soil in that minute), the forecast after now, the planned
-  cleanings before now taken as done;
+  cleanings up to now taken as done (and any the caller adds, such as completed orders);
 - the first minute from now on at which that soil reaches ``trigger`` × threshold is the
   area's new due time; when it is more than ``min_shift_min`` before the next planned
   round, the round **moves** to it (same cleaner); when no round is left for the day and
@@ -78,10 +78,11 @@ def live_deposit(areas: list[CleaningArea], forecast: np.ndarray, counted: dict[
 
 
 def _soil_now(cum: np.ndarray, cleanings: list[int], minute: int, soil: SoilParams) -> tuple[float, int]:
-    """Soil at ``minute`` after the cleanings before it; return ``(base, since)``."""
+    """Soil at ``minute`` after the cleanings up to it (one in this very minute included);
+    return ``(base, since)``."""
     base, since = soil.initial_share * soil.threshold_g_m2, 0
     for c in sorted(cleanings):
-        if c >= minute:
+        if c > minute:
             break
         base = soil.residual * (base + cum[c] - cum[since])
         since = c

@@ -68,6 +68,12 @@ def test_cleaning_before_now_counts_and_late_plans_are_added():
     assert run({1079: 200}, 1080, plan=()).moves == {}
 
 
+def test_a_cleaning_in_this_very_minute_counts():
+    adj = run({480: 100}, 490, cleanings=(490,))
+    assert adj.soil[0] == pytest.approx(0.05 * (0.3 + 490 * BG + 100 * PASS))
+    assert adj.moves == {}
+
+
 def test_counts_after_now_are_not_used():
     adj = run({480: 100, 600: 5000}, 490)
     assert adj.counted[0] == 100
