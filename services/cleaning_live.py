@@ -189,13 +189,15 @@ class LiveCleaning:
 
 
 class LiveCleaningComponent:
-    """Runs :meth:`LiveCleaning.update` every ``interval_s`` (after the live and database
-    components have started; list it after them)."""
+    """Runs :meth:`LiveCleaning.update` every ``interval_s``, the first time ``first_delay_s``
+    after start (planning the day takes seconds of CPU: not while the service starts up).
+    List it after the live and database components."""
 
     name = "live_cleaning"
 
-    def __init__(self, interval_s: float = 60.0) -> None:
+    def __init__(self, interval_s: float = 60.0, first_delay_s: float = 60.0) -> None:
         self.interval_s = interval_s
+        self.first_delay_s = first_delay_s
         self.service: LiveCleaning | None = None
         self._task: asyncio.Task | None = None
         self._error: str | None = None
@@ -215,6 +217,7 @@ class LiveCleaningComponent:
         self._task = asyncio.create_task(self._loop())
 
     async def _loop(self) -> None:
+        await asyncio.sleep(self.first_delay_s)
         while True:
             try:
                 await asyncio.to_thread(self.service.update)

@@ -62,7 +62,7 @@ def app_with_live_cleaning(mqtt_url, db_url, tmp_path, tiny):
                         secret_key=secrets.token_hex(16), timezone=tz)
     db = DatabaseComponent(sla_interval_s=0)
     live = LiveComponent(settings, tiny, client_id=f"ing-{site}")
-    cleaning = LiveCleaningComponent(interval_s=0.5)
+    cleaning = LiveCleaningComponent(interval_s=0.5, first_delay_s=0)
     app = create_app(settings, community=tiny, components=[db, live, cleaning])
     pub = Publisher(mqtt_url)
     with TestClient(app) as client:
