@@ -14,6 +14,7 @@ import time
 import uuid
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -142,3 +143,31 @@ def test_surge_moves_the_round_and_files_one_work_order(app_with_live_cleaning):
             return s.scalar(select(WorkOrder.id).where(WorkOrder.alarm_id == key))
 
     wait_until(second_order, timeout=30, what="the second work order")
+
+
+def test_area_devices_and_passages_by_hand(tiny):
+    from services.cleaning_live import area_devices, passages_per_minute
+    from sim.cleaning.areas import build_layout
+
+    layout = build_layout(tiny)
+    lobby, gate = layout.index(LOBBY), layout.index("G1")
+    # the lobby's and the south gate's access gates are left out: a counter counts there
+    assert area_devices(tiny, layout) == {"T1-U1-F01-PC1": (lobby, "people_counter"),
+                                          "G1-PC1": (gate, "people_counter")}
+    devices = {"PC": (lobby, "people_counter"), "AG": (gate, "access_gate")}
+    mid = 1_764_000_000.0
+    rows = [
+        {"device_id": "PC", "channel": "telemetry", "ts": mid + 5 * 60 + 1, "values": {"count_in": 3, "count_out": 2}},
+        {"device_id": "PC", "channel": "telemetry", "ts": mid + 10 * 60, "values": {"total_in": 110, "total_out": 55}},
+        {"device_id": "PC", "channel": "telemetry", "ts": mid + 11 * 60, "values": {"total_in": 4, "total_out": 56}},
+        {"device_id": "AG", "channel": "event", "ts": mid + 30, "event": "pass", "values": {}},
+        {"device_id": "AG", "channel": "event", "ts": mid + 40, "event": "denied", "values": {}},
+        {"device_id": "AG", "channel": "telemetry", "ts": mid + 1439 * 60 + 59, "values": {"passes": 7}},
+        {"device_id": "AG", "channel": "telemetry", "ts": mid + 1440 * 60, "values": {"passes": 9}},  # tomorrow
+        {"device_id": "XX", "channel": "telemetry", "ts": mid + 60, "values": {"count_in": 5}},
+    ]
+    got = passages_per_minute(rows, devices, mid, {("PC", "total_in"): 100.0, ("PC", "total_out"): 50.0})
+    # lobby: 3 + 2 at 00:05; +10 +5 at 00:10; reset: 4 (from 0) + 1 at 00:11
+    assert {m: got[lobby][m] for m in np.nonzero(got[lobby])[0]} == {5: 5, 10: 15, 11: 5}
+    # gate: one pass at 00:00 (the denial is not a passage), 7 at 23:59
+    assert {m: got[gate][m] for m in np.nonzero(got[gate])[0]} == {0: 1, 1439: 7}
