@@ -155,6 +155,14 @@ class CleaningDay:
     requests: list[dict] = field(default_factory=list)
     #: planned cleanings per area index: [(start minute, cleaner id)]
     planned: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
+    #: the plan as made: [(start minute, area index, cleaner id)]
+    plan: list[tuple[float, int, str]] = field(default_factory=list)
+    #: forecast passages per area and hour of the day ``[area, 24]``
+    forecast: Any = None
+    rain: bool = False
+    crew: list = field(default_factory=list)
+    soil: Any = None
+    params: Any = None
 
 
 def cleaning_day(community: Community, date: dt.date, *, seed: int = 0,
@@ -197,21 +205,29 @@ def cleaning_day(community: Community, date: dt.date, *, seed: int = 0,
     for minute, a, cid in plan:
         planned.setdefault(a, []).append((float(minute), cid))
     return CleaningDay(date, layout, state, soil.threshold_g_m2, params.trigger,
-                       plan_work_orders(plan, layout, date, tz=tz, params=params), planned)
+                       plan_work_orders(plan, layout, date, tz=tz, params=params), planned,
+                       plan=list(plan), forecast=forecast[:, 0], rain=bool(rain[0]), crew=crew,
+                       soil=soil, params=params)
 
 
-def cleaning_status(day: CleaningDay, minute: float, *, building: str | None = None) -> dict[str, Any]:
+def cleaning_status(day: CleaningDay, minute: float, *, building: str | None = None,
+                    live: Any = None) -> dict[str, Any]:
     """Each area's status at ``minute`` (from local midnight) of the planned day.
 
     ``status``: ``"overdue"`` when the soil is at or above the cleanliness threshold,
     ``"due"`` at or above ``trigger`` × threshold (the plan's cleaning point), else ``"ok"``.
+    ``live`` (a :class:`sim.cleaning.live.LiveAdjustment` of this day): counted areas show
+    their soil on counted traffic, and a round moved by live traffic replaces the planned one.
 
     Returns
     -------
     dict
         ``{"date", "minute", "threshold_g_m2", "areas": [{"space_id", "name", "kind",
         "building", "status", "soil", "soil_ratio", "next_cleaning"}]}``; ``soil`` in g/m²,
-        ``next_cleaning`` the next planned start (``HH:MM``) or ``None``.
+        ``next_cleaning`` the next planned start (``HH:MM``) or ``None``. Counted areas add
+        ``"traffic": {"counted", "forecast"}`` (passages so far today); a moved or added
+        round adds ``"moved_from"`` (the planned ``HH:MM``, ``None`` when added) and
+        ``"moved_by": "live-traffic"``.
     """
     minute = float(min(max(minute, 0.0), 1439.0))
     T = day.threshold_g_m2
@@ -220,14 +236,27 @@ def cleaning_status(day: CleaningDay, minute: float, *, building: str | None = N
         if building is not None and area.building_id != building:
             continue
         s = float(day.state.soil(a, minute))
+        if live is not None and a in live.soil:
+            s = live.soil[a]
         status = "overdue" if s >= T else "due" if s >= day.trigger * T else "ok"
         nxt = next((m for m, _ in sorted(day.planned.get(a, [])) if m >= minute), None)
-        areas.append({
+        rec = {
             "space_id": area.id, "name": area.name, "kind": area.kind, "building": area.building_id,
             "status": status, "soil": round(s, 3), "soil_ratio": round(s / T, 3),
-            "next_cleaning": None if nxt is None else f"{int(nxt) // 60:02d}:{int(nxt) % 60:02d}",
-        })
+            "next_cleaning": _hhmm(nxt),
+        }
+        if live is not None and a in live.counted:
+            rec["traffic"] = {"counted": live.counted[a], "forecast": live.forecast[a]}
+        move = live.moves.get(a) if live is not None else None
+        if move is not None:
+            rec.update(next_cleaning=_hhmm(move.new_min), moved_from=_hhmm(move.planned_min),
+                       moved_by="live-traffic")
+        areas.append(rec)
     return {"date": day.date.isoformat(), "minute": int(minute), "threshold_g_m2": T, "areas": areas}
+
+
+def _hhmm(minute: float | None) -> str | None:
+    return None if minute is None else f"{int(minute) // 60:02d}:{int(minute) % 60:02d}"
 
 
 class CleaningCache:

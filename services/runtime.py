@@ -37,6 +37,7 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     """
     from services.app import create_app
     from services.backup import backup_component
+    from services.cleaning_live import LiveCleaningComponent
     from services.cli.load import load_community
     from services.dbcomponent import DatabaseComponent
     from services.elevator_live import ElevatorJobComponent
@@ -55,7 +56,7 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     _add_consumers(live, db, community)
     live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
     # the daily elevator job reads the live history and files work orders: after both
-    parts = [db, live, SceneComponent(), ElevatorJobComponent()]
+    parts = [db, live, LiveCleaningComponent(), SceneComponent(), ElevatorJobComponent()]
     daily_backup = backup_component(settings, site=Path(site))  # None unless TWIN_BACKUP_DIR is set
     if daily_backup is not None:
         parts.append(daily_backup)

@@ -42,9 +42,10 @@ async def elevator_risk(request: Request, actor: ActorDep, community: CommunityD
 @router.get("/cleaning/status", dependencies=[allow(ANY_USER)])
 async def cleaning_status(request: Request, actor: ActorDep, community: CommunityDep,
                           building: Annotated[str | None, Query(max_length=128)] = None) -> dict[str, Any]:
-    """Each public area's cleaning status now, from today's plan (computed once per day):
-    ``{"date", "minute", "threshold_g_m2", "areas": [{"space_id", "name", "kind", "building",
-    "status", "soil", "soil_ratio", "next_cleaning"}]}``."""
+    """Each public area's cleaning status now, from today's plan (computed once per day)
+    adjusted to counted traffic when live cleaning runs: ``{"date", "minute",
+    "threshold_g_m2", "areas": [{"space_id", "name", "kind", "building", "status", "soil",
+    "soil_ratio", "next_cleaning", ["traffic", "moved_from", "moved_by"]}]}``."""
     if community is None:
         raise HTTPException(503, "no site is loaded: cleaning status needs the twin")
     if building is not None and building not in {b.id for b in community.buildings}:
@@ -58,4 +59,7 @@ async def cleaning_status(request: Request, actor: ActorDep, community: Communit
         day = await run_in_threadpool(cache.get, community, now.date(), tz)
     except TwinError as exc:  # the twin cannot be planned (no cleaner, nothing to clean)
         raise HTTPException(503, f"cleaning plan unavailable: {exc}") from exc
-    return planning.cleaning_status(day, now.hour * 60 + now.minute + now.second / 60.0, building=building)
+    live = getattr(request.app.state, "live_cleaning", None)
+    adjustment = live.adjustment(day.date) if live is not None else None
+    return planning.cleaning_status(day, now.hour * 60 + now.minute + now.second / 60.0, building=building,
+                                    live=adjustment)

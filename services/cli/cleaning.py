@@ -95,10 +95,12 @@ def compare(
     if json_out:
         print_json(result)
         return
-    for policy in ("fixed", "demand", "plan"):
+    for policy in ("fixed", "demand", "plan", "fixed_today"):
         r = result[policy]
-        typer.echo(f"{policy:7s} rounds {r['rounds']:6d}  labour {r['labor_hours']:8.1f} h  "
+        typer.echo(f"{policy:11s} rounds {r['rounds']:6d}  labour {r['labor_hours']:8.1f} h  "
                    f"over threshold {r['minutes_over_threshold']:8d} area-min")
+    typer.echo(f"demand vs fixed at equal labour: {result['savings']['minutes_over_threshold_pct']}% "
+               "fewer area-minutes over threshold")
 
 
 @cleaning.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,13 @@ from sim.cleaning.errors import CleaningParameterError, SiteLayoutError
 from sim.cleaning.plan import make_planner, plan_work_orders
 from sim.cleaning.soiling import (SoilParams, deposit_per_minute,
                                   minutes_over_threshold, rainy_days)
+from sim.cleaning.timetable import fair_timetable
 from sim.cleaning.traffic import (FlowParams, build_routes, expected_traffic,
                                   read_traffic_csv, simulate_traffic, traffic_from_counts)
 from twin.model import Community
 
-__all__ = ["compare_policies", "crew_from_staff", "forecast_traffic", "CLEANER_ROLES"]
+__all__ = ["compare_policies", "crew_from_staff", "forecast_traffic", "prepare_scenario", "Scenario",
+           "CLEANER_ROLES"]
 
 log = logging.getLogger(__name__)
 
@@ -84,34 +87,72 @@ def _summary(tasks, state, deposit, soil, layout) -> dict:
         by_kind[k] = by_kind.get(k, 0) + 1
     return {
         "rounds": len(tasks),
-        "labor_hours": round(sum(t.end_min - t.start_min for t in tasks) / 60.0, 3),
+        "labor_hours": round(float(sum(t.end_min - t.start_min for t in tasks)) / 60.0, 3),
         "minutes_over_threshold": int(over.sum()),
-        "walk_hours": round(sum(t.walk_min for t in tasks) / 60.0, 3),
+        "walk_hours": round(float(sum(t.walk_min for t in tasks)) / 60.0, 3),
         "rounds_by_kind": dict(sorted(by_kind.items())),
         "areas_ever_over_threshold": int((over > 0).sum()),
     }
 
 
-def compare_policies(c: Community, *, days: int = 7, seed: int = 0,
+def _savings(base: dict, demand: dict) -> dict:
+    """Demand-driven vs a fixed timetable, in % of the fixed one (positive = demand needs less)."""
+    def pct(key):
+        return round(100 * (1 - demand[key] / base[key]), 1) if base[key] else 0.0
+    return {"rounds_pct": pct("rounds"), "labor_hours_pct": pct("labor_hours"),
+            "minutes_over_threshold_pct": pct("minutes_over_threshold")}
+
+
+def _today_backlog(layout: SiteLayout, params: CrewParams, days: int) -> int:
+    """Rounds today's timetable asks for over ``days`` days (rounds done are subtracted by the caller)."""
+    from sim.cleaning.crews import _fixed_due
+
+    per_day = params.fixed_per_day
+    return sum(_fixed_due(per_day.get(a.kind, 1), i, d, k)
+               for d in range(days) for k in range(len(params.round_hours))
+               for i, a in enumerate(layout.areas))
+
+
+def _hhmm(minute: float) -> str:
+    m = int(round(minute))
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+@dataclass
+class Scenario:
+    """Everything the policies run on: areas, crew, actual and forecast soil deposits.
+
+    ``deposit`` / ``fdeposit``: soil per minute ``[area, days × 1440]`` (g/m²) from the
+    actual and the forecast traffic ``[area, days, 24]`` (``actual``, ``forecast``).
+    """
+
+    layout: SiteLayout
+    crew: list
+    days: int
+    start: dt.date
+    actual: np.ndarray
+    forecast: np.ndarray
+    rain: np.ndarray
+    deposit: np.ndarray
+    fdeposit: np.ndarray
+    soil: SoilParams
+    params: CrewParams
+    traffic_info: dict
+
+
+def prepare_scenario(c: Community, *, days: int = 7, seed: int = 0,
                      traffic_csv: str | Path | None = None, start: dt.date | None = None,
                      soil: SoilParams | None = None, crew_params: CrewParams | None = None,
                      flow: FlowParams | None = None, tz: str = "Asia/Shanghai",
-                     policies: tuple[str, ...] = POLICIES, progress=None) -> dict:
-    """Run each policy on the same traffic and weather; return the comparison.
-
-    Returns ``{"fixed": {...}, "demand": {...}, "plan": {...}, ...}``; each policy has
-    ``rounds`` (cleanings done), ``labor_hours`` (walking + cleaning), and
-    ``minutes_over_threshold`` (area-minutes above the cleanliness threshold), plus
-    details. Top-level details: ``site``, ``days``, ``seed``, ``areas``, ``cleaners``,
-    ``traffic``, ``rainy_days``, ``savings`` (demand vs fixed, %), ``plan_work_orders``
-    (the first day's plan as work-order requests).
+                     progress=None) -> Scenario:
+    """Areas, crew, traffic (crowd flow or counters), weather and soil deposits of a run.
 
     Raises
     ------
     CleaningParameterError
-        ``days`` < 1.
+        ``days`` < 1 or ``seed`` < 0.
     SiteLayoutError
-        Nothing to clean.
+        Nothing to clean, or no cleaner.
     TrafficError
         A bad traffic CSV.
     """
@@ -150,24 +191,79 @@ def compare_policies(c: Community, *, days: int = 7, seed: int = 0,
     crew = crew_from_staff(c, layout)
     if not crew:
         raise SiteLayoutError("no cleaner")
+    return Scenario(layout, crew, days, start, actual, forecast, rain, deposit, fdeposit, soil,
+                    crew_params, traffic_info)
+
+
+def compare_policies(c: Community, *, days: int = 7, seed: int = 0,
+                     traffic_csv: str | Path | None = None, start: dt.date | None = None,
+                     soil: SoilParams | None = None, crew_params: CrewParams | None = None,
+                     flow: FlowParams | None = None, tz: str = "Asia/Shanghai",
+                     policies: tuple[str, ...] = POLICIES, progress=None) -> dict:
+    """Run each policy on the same traffic and weather; return the comparison.
+
+    Returns ``{"fixed": {...}, "demand": {...}, "plan": {...}, ...}``; each policy has
+    ``rounds`` (cleanings done), ``labor_hours`` (walking + cleaning), and
+    ``minutes_over_threshold`` (area-minutes above the cleanliness threshold), plus
+    details. ``fixed`` is the best fixed timetable the crew can complete at the demand
+    policy's labour hours (:func:`sim.cleaning.timetable.fair_timetable`: rounds
+    proportional to average soil, ``backlog_rounds``, ``timetable``); ``fixed_today``
+    today's timetable (:data:`CrewParams.fixed_per_day`, which overloads the crew).
+    Top-level details: ``site``, ``days``, ``seed``, ``areas``, ``cleaners``, ``traffic``,
+    ``rainy_days``, ``savings`` (demand vs fixed, %), ``savings_vs_today``,
+    ``labor_hours`` (of each), ``plan_work_orders`` (the first day's plan as work-order
+    requests).
+
+    Raises
+    ------
+    CleaningParameterError
+        ``days`` < 1.
+    SiteLayoutError
+        Nothing to clean.
+    TrafficError
+        A bad traffic CSV.
+    """
+    say = progress or (lambda msg: None)
+    scn = prepare_scenario(c, days=days, seed=seed, traffic_csv=traffic_csv, start=start,
+                           soil=soil, crew_params=crew_params, flow=flow, tz=tz, progress=progress)
+    layout, crew, deposit, fdeposit = scn.layout, scn.crew, scn.deposit, scn.fdeposit
+    soil, crew_params, start, rain, traffic_info = scn.soil, scn.params, scn.start, scn.rain, scn.traffic_info
+    n = len(layout.areas)
     result: dict = {}
     fcum = np.zeros((n, fdeposit.shape[1] + 1))
     np.cumsum(fdeposit, axis=1, out=fcum[:, 1:])
     planner = make_planner(fcum, layout, crew, soil, crew_params)
     plans = []
-    for policy in policies:
+    order = [p for p in ("demand", "plan") if p in policies or (p == "demand" and "fixed" in policies)]
+    for policy in order + (["fixed"] if "fixed" in policies else []):
         say(f"simulating the {policy} policy over {days} days with {len(crew)} cleaners")
         tasks, state, made = run_policy(policy, layout, deposit, fdeposit, crew, days, soil=soil,
                                         params=crew_params, planner=planner)
-        result[policy] = _summary(tasks, state, deposit, soil, layout)
+        key = "fixed_today" if policy == "fixed" else policy
+        result[key] = _summary(tasks, state, deposit, soil, layout)
+        if policy == "fixed":
+            result[key]["backlog_rounds"] = _today_backlog(layout, crew_params, days) - len(tasks)
         if policy == "plan":
             plans = made
-    if "fixed" in result and "demand" in result:
-        f, d = result["fixed"], result["demand"]
-        result["savings"] = {
-            "rounds_pct": round(100 * (1 - d["rounds"] / f["rounds"]), 1) if f["rounds"] else 0.0,
-            "labor_hours_pct": round(100 * (1 - d["labor_hours"] / f["labor_hours"]), 1) if f["labor_hours"] else 0.0,
-        }
+    if "fixed" in policies:
+        say("calibrating the fixed timetable the crew can complete to the demand policy's labour hours")
+        fair = fair_timetable(layout, deposit, crew, days, result["demand"]["labor_hours"],
+                              soil=soil, params=crew_params)
+        result["fixed"] = _summary(fair.tasks, fair.state, deposit, soil, layout)
+        result["fixed"].update({
+            "backlog_rounds": fair.backlog_rounds, "rounds_planned": len(fair.rounds),
+            "timetable": {"method": "rounds proportional to average soil rate, spread over the shifts",
+                          "scale_rounds_per_g_m2": round(fair.scale, 4),
+                          "window": [_hhmm(fair.window[0]), _hhmm(fair.window[1])],
+                          "calibration_runs": fair.calibration_runs},
+        })
+        result["savings"] = _savings(result["fixed"], result["demand"])
+        result["savings_vs_today"] = _savings(result["fixed_today"], result["demand"])
+        result["labor_hours"] = {"fixed": result["fixed"]["labor_hours"],
+                                 "demand": result["demand"]["labor_hours"],
+                                 "fixed_today": result["fixed_today"]["labor_hours"]}
+    result = {k: result[k] for k in ("fixed", "demand", "plan", "fixed_today", "savings",
+                                     "savings_vs_today", "labor_hours") if k in result}
     result.update({
         "site": c.name, "days": days, "seed": seed, "start": start.isoformat(),
         "areas": n, "cleaners": [k.id for k in crew], "traffic": traffic_info,

@@ -37,7 +37,7 @@ from sim.cleaning.errors import CleaningParameterError
 from sim.cleaning.soiling import MINUTES_PER_DAY, SoilParams
 
 __all__ = ["Cleaner", "CrewParams", "SoilState", "Task", "fifo_worker", "run_policy",
-           "task_minutes", "POLICIES", "parse_shift"]
+           "run_timetable", "task_minutes", "POLICIES", "parse_shift"]
 
 POLICIES = ("fixed", "demand", "plan")
 
@@ -365,6 +365,53 @@ def run_policy(policy: str, layout: SiteLayout, deposit: np.ndarray, forecast: n
         _planned(run, planner)
     run.env.run(until=days * MINUTES_PER_DAY)
     return run.tasks, run.state, run.plans
+
+
+def run_timetable(layout: SiteLayout, deposit: np.ndarray, crew: list[Cleaner], days: int,
+                  rounds: list[tuple[float, int]], *, day_start_min: float,
+                  soil: SoilParams | None = None,
+                  params: CrewParams | None = None) -> tuple[list[Task], SoilState, int]:
+    """Carry out a fixed timetable: each ``(minute, area)`` round is released at its minute.
+
+    Released rounds go into one first-in-first-out queue that the cleaners on duty work
+    through (:func:`fifo_worker`). At ``day_start_min`` of every day the cleaners start from
+    their base again and what is still queued is dropped (it was not done on its day).
+    Returns ``(tasks, soil state, rounds dropped)``: the backlog the crew could not finish.
+    """
+    soil = soil or SoilParams()
+    params = params or CrewParams()
+    params.validate()
+    if not crew:
+        raise CleaningParameterError("crew is empty: no cleaner to run the timetable")
+    run = _Run(layout, _cum(deposit), _cum(deposit), crew, days, soil, params)
+    env = run.env
+    queue = simpy.Store(env)
+    dropped = [0]
+    ordered = sorted(rounds)
+
+    def new_day(d: int):
+        dropped[0] += len(queue.items)
+        queue.items.clear()
+        for c in run.crew:
+            run.pos[c.id] = c.base
+
+    def releases():
+        d_next = 0
+        for minute, area in ordered:
+            while d_next * MINUTES_PER_DAY + day_start_min <= minute and d_next < days:
+                yield env.timeout(max(0.0, d_next * MINUTES_PER_DAY + day_start_min - env.now))
+                new_day(d_next)
+                d_next += 1
+            yield env.timeout(max(0.0, minute - env.now))
+            queue.put(area)
+        yield env.timeout(max(0.0, days * MINUTES_PER_DAY - 1e-6 - env.now))
+        dropped[0] += len(queue.items)  # still queued at the end: never done
+
+    env.process(releases())
+    for c in run.crew:
+        env.process(fifo_worker(env, queue, lambda area, c=c: run.do(c, area), _duty(c, days)))
+    env.run(until=days * MINUTES_PER_DAY)
+    return run.tasks, run.state, dropped[0]
 
 
 def _cum(deposit: np.ndarray) -> np.ndarray:

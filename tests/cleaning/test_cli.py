@@ -22,9 +22,12 @@ def test_compare_json_contract(site_json, tmp_path):
     r = run_cli("cleaning", "compare", "--site", str(site_json), "--days", "3", "--json")
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
-    for policy in ("fixed", "demand"):
+    for policy in ("fixed", "demand", "fixed_today"):
         assert {"rounds", "labor_hours", "minutes_over_threshold"} <= set(body[policy])
-    assert body["demand"]["rounds"] < body["fixed"]["rounds"]
+    assert {"backlog_rounds", "rounds_planned", "timetable"} <= set(body["fixed"])
+    assert set(body["labor_hours"]) == {"fixed", "demand", "fixed_today"}
+    assert {"rounds_pct", "labor_hours_pct", "minutes_over_threshold_pct"} <= set(body["savings"])
+    assert body["demand"]["rounds"] < body["fixed_today"]["rounds"]
     csv = tmp_path / "counts.csv"
     csv.write_text("area_id,timestamp,count\nB1-F01-CORR,2025-06-02 08:15,40\n")
     r = run_cli("cleaning", "compare", "--site", str(site_json), "--days", "2",
@@ -64,7 +67,15 @@ def test_lakeside_target():
                 "--json", timeout=600)
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
-    fixed, demand = body["fixed"], body["demand"]
-    fewer = (demand["rounds"] <= 0.75 * fixed["rounds"]
-             or demand["labor_hours"] <= 0.75 * fixed["labor_hours"])
-    assert fewer and demand["minutes_over_threshold"] <= fixed["minutes_over_threshold"]
+    today, fixed, demand = body["fixed_today"], body["fixed"], body["demand"]
+    fewer = (demand["rounds"] <= 0.75 * today["rounds"]
+             or demand["labor_hours"] <= 0.75 * today["labor_hours"])
+    assert fewer and demand["minutes_over_threshold"] <= today["minutes_over_threshold"]
+    # against the fixed timetable the crew can complete, at equal labour hours (±5 %)
+    assert body["labor_hours"] == {"fixed": fixed["labor_hours"], "demand": demand["labor_hours"],
+                                   "fixed_today": today["labor_hours"]}
+    assert abs(fixed["labor_hours"] / demand["labor_hours"] - 1) <= 0.05
+    assert fixed["backlog_rounds"] == 0 and today["backlog_rounds"] > 0
+    assert demand["minutes_over_threshold"] <= 0.75 * fixed["minutes_over_threshold"]
+    saved = body["savings"]["minutes_over_threshold_pct"]
+    assert saved == round(100 * (1 - demand["minutes_over_threshold"] / fixed["minutes_over_threshold"]), 1)
