@@ -29,7 +29,7 @@ from services.api.guard import allow, deferred
 from services.api.inputs import InputModel
 from services.auth import Actor, audit, decode_claims, load_actor
 from services.errors import ServiceError
-from services.policy import ANY_USER, OPERATORS, DeviceAccess, KiB
+from services.policy import ANY_USER, OPERATORS, PUBLIC, DeviceAccess, KiB
 
 __all__ = ["router"]
 
@@ -83,7 +83,7 @@ def live_stats(request: Request) -> dict:
     return out
 
 
-@router.get("/api/live/kinds", dependencies=[allow(ANY_USER)])
+@router.get("/api/live/kinds", dependencies=[allow(PUBLIC)])
 def live_kinds() -> list[dict]:
     """The device kinds table (fields, units, ranges, events)."""
     return [k.to_dict() for k in KINDS.values()]
