@@ -142,7 +142,7 @@ def _freeze_long_lived() -> None:
 
 def _routers() -> list:
     """The API routers (each module exports ``router``); one line per module."""
-    from services.api import auth, billing, live, notifications, planning, public, scene, viewer, workorders
+    from services.api import auth, billing, live, notices, notifications, planning, public, scene, viewer, workorders
 
-    return [auth.router, workorders.router, billing.router, notifications.router, public.router,
+    return [auth.router, workorders.router, billing.router, notifications.router, notices.router, public.router,
             live.router, scene.router, viewer.router, planning.router]
