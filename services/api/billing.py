@@ -97,13 +97,15 @@ def units(session: SessionDep, actor: ActorDep, building: str | None = None, lim
 @router.get("/units/{unit_id}/account", dependencies=[allow(BILLING)])
 def unit_account(unit_id: str, request: Request, session: SessionDep, actor: ActorDep,
                  as_of: date | None = None) -> dict[str, Any]:
-    """Billed, paid, outstanding, credit and accrued late fee of a unit."""
+    """Billed, paid, outstanding, credit and accrued late fee of a unit; its ``payments``
+    (newest first, at most 50)."""
     _check_unit_access(actor, unit_id)
     body = payments.account(session, unit_id)
     as_of = as_of or date.today()
     rows = reports.arrears(session, as_of, _rules(request).late_fee, unit_ids=[unit_id])
     body["late_fee"] = str(rows[0]["late_fee"]) if rows else "0.00"
     body["as_of"] = as_of.isoformat()
+    body["payments"] = payments.history(session, unit_id)
     return body
 
 

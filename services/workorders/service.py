@@ -194,10 +194,17 @@ def get_work_order(session: Session, actor: Actor, wo_id: int) -> WorkOrder:
 
 
 def list_work_orders(session: Session, actor: Actor, *, status: str | None = None,
-                     limit: int = 100, offset: int = 0) -> list[WorkOrder]:
-    """Return work orders visible to the actor, newest first."""
+                     limit: int = 100, offset: int = 0, mine: bool = False) -> list[WorkOrder]:
+    """Return work orders visible to the actor, newest first.
+
+    ``mine``: only the caller's own orders, those they reported or (owners) those of their
+    units; public-area orders of other people are left out.
+    """
     query = select(WorkOrder)
-    if actor.role == "owner":
+    if mine:
+        own = WorkOrder.reporter == actor.username
+        query = query.where(or_(own, WorkOrder.unit_id.in_(sorted(actor.unit_ids))) if actor.role == "owner" else own)
+    elif actor.role == "owner":
         query = query.where(or_(WorkOrder.reporter == actor.username,
                                 WorkOrder.unit_id.in_(sorted(actor.unit_ids)), WorkOrder.public.is_(True)))
     elif actor.role == "staff":
