@@ -200,11 +200,21 @@ class IntentIn(InputModel):
 
 
 @router.post("/payment-intents", status_code=201, dependencies=[allow(PAYERS)])
-def intent(body: IntentIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
-    """Start a gateway payment; the gateway later calls ``/api/billing/payment-callback``."""
+def intent(body: IntentIn, request: Request, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """Start a gateway payment; the gateway later calls ``/api/billing/payment-callback``.
+
+    Under ``twin demo`` the sandbox gateway (:mod:`services.billing.sandbox`) confirms it
+    (``"sandbox": true`` in the answer).
+    """
     it = payments.create_intent(session, actor, body.unit_id, body.amount)
-    return {"id": it.id, "unit_id": it.unit_id, "amount": str(it.amount), "status": it.status,
-            "callback": "/api/billing/payment-callback"}
+    answer = {"id": it.id, "unit_id": it.unit_id, "amount": str(it.amount), "status": it.status,
+              "callback": "/api/billing/payment-callback"}
+    sandbox = getattr(request.app.state, "payment_sandbox", None)
+    if sandbox is not None:
+        session.flush()
+        sandbox.confirm(it.id, answer["amount"])
+        answer["sandbox"] = True
+    return answer
 
 
 @router.post("/payment-callback", dependencies=[allow(SIGNED)])

@@ -289,3 +289,37 @@ def test_bill_breakdown_payment_history_and_update_after_paying(ops_world):
         statuses = page.eval_on_selector_all("#bill-list .bill > span:last-child small", "els => els.map(e => e.innerText)")
         assert statuses == ["已缴 paid"] * len(bills)
         screenshot(page, "owner-page-paid")
+
+
+def test_owner_pays_end_to_end_with_the_demo_sandbox(ops_world):
+    """With the demo's sandbox gateway installed (as ``twin demo`` does), clicking Pay
+    completes: the sandbox posts the signed callback, the page shows the payment booked."""
+    from services.billing.sandbox import install_sandbox
+
+    host, port = ops_world.url.split("//")[1].split(":")
+    install_sandbox(ops_world.app, ops_world.settings, host, int(port), delay_s=0.3)
+    due = sum(Decimal(b["outstanding"]) for b in ops_world.client.get("/api/billing/bills?unit_id=U-B1-201").json())
+    with browser_page(390, 844, mobile=True) as page:
+        _login_owner(page, ops_world.url, "owner201")
+        page.click("[data-pay]")
+        page.wait_for_selector("#pay-result [data-intent]", timeout=5000)
+        assert "sandbox" in page.inner_text("#pay-result")
+        intent = page.get_attribute("#pay-result [data-intent]", "data-intent")
+        page.wait_for_selector("#pay-result [data-paid]", timeout=15_000)
+        assert f"¥{due:.2f}" in page.inner_text("#payments")
+        assert "已缴清 paid up" in page.inner_text("#account")
+    account = ops_world.client.get("/api/billing/units/U-B1-201/account").json()
+    assert account["outstanding"] == "0.00"
+    assert [(p["reference"], p["method"], p["amount"]) for p in account["payments"]] == \
+        [(f"intent:{intent}", "gateway", f"{due:.2f}")]
+
+
+def test_without_the_demo_no_payment_completes_by_itself(ops_world):
+    """A plain app (``twin serve``) has no sandbox: an intent stays pending, nothing is booked."""
+    import time
+
+    admin = ops_world.client
+    r = admin.post("/api/billing/payment-intents", json={"unit_id": "U-B1-201", "amount": "1.00"})
+    assert r.status_code == 201 and "sandbox" not in r.json()
+    time.sleep(2)
+    assert admin.get("/api/billing/units/U-B1-201/account").json()["payments"] == []

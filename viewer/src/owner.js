@@ -158,7 +158,7 @@ async function pay(unit, amount) {
   const r = await api("/api/billing/payment-intents", { method: "POST", body: { unit_id: unit, amount } });
   const ok = r && !r.error && !r.missing;
   $("#pay-result").innerHTML = ok
-    ? `<p class="status-ok" data-intent="${esc(r.id)}">已创建支付 payment started: ¥${esc(r.amount)}${r.status ? ` (${esc(r.status)})` : ""} — 请在支付应用中完成 complete it in your payment app</p>`
+    ? `<p class="status-ok" data-intent="${esc(r.id)}">已创建支付 payment started: ¥${esc(r.amount)}${r.status ? ` (${esc(r.status)})` : ""} — ${r.sandbox ? "演示沙箱自动确认 the demo sandbox confirms it" : "请在支付应用中完成 complete it in your payment app"}</p>`
     : `<p class="status-alarm">支付失败 payment failed: ${esc(r && (r.error || "not available"))}</p>`;
   if (ok) awaitPayment(unit, r.id);
 }
