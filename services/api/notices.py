@@ -12,6 +12,7 @@ from services import notices
 from services.api.deps import ActorDep, CommunityDep, SessionDep
 from services.api.guard import allow
 from services.api.inputs import InputModel
+from services.errors import InvalidInput
 from services.policy import ANY_USER, OPERATORS
 
 __all__ = ["router"]
@@ -51,8 +52,20 @@ def create(body: NoticeIn, session: SessionDep, actor: ActorDep, community: Comm
     return notices.office_view(session, n)
 
 
+_EARLIEST, _LATEST = datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
 def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(timezone.utc) if value is not None else None
+    """``publish_at`` in UTC, between the years 2000 and 9000 (422 otherwise)."""
+    if value is None:
+        return None
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        utc = None
+    if utc is None or not _EARLIEST <= utc < _LATEST:
+        raise InvalidInput(f"publish_at={value.isoformat()} must lie between 2000 and 9000 (UTC)")
+    return utc
 
 
 @router.get("", dependencies=[allow(ANY_USER)])

@@ -193,6 +193,10 @@ def test_a_scheduled_notice_is_invisible_before_publish_at(site, lakeside):
     ({"target": {"wing": "A"}}, "wing"),
     ({"target": {"building": "B1"}, "publish_at": "2026-12-03T09:00:00"}, "timezone"),
     ({"target": {"building": "B1"}, "title": ""}, "title"),
+    ({"target": {"building": "B1"}, "title": "  "}, "title"),
+    ({"target": {"building": "B1"}, "publish_at": "0001-01-01T00:00:00+01:00"}, "publish_at"),
+    ({"target": {"building": "B1"}, "publish_at": "9999-12-31T23:59:59-01:00"}, "publish_at"),
+    ({"target": {"building": "B1"}, "publish_at": "1999-12-31T23:59:59Z"}, "publish_at"),
     ({"target": {"building": "B1"}, "body": "x" * 10_001}, "body"),
 ])
 def test_bad_notices_are_refused_naming_the_value(site, body, needle):
