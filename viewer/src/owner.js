@@ -99,11 +99,13 @@ function placeName(bid) {
 async function notices() {
   const list = await api("/api/notices");
   const items = list && !list.error && !list.missing ? listOf(list, "notices") : null;
+  const open = new Set([...document.querySelectorAll("[data-notice][open]")].map((d) => d.dataset.notice));
   $("#notices").innerHTML = `<h3>通知 Notices</h3>` + (items === null ? `<p class="muted">暂无数据 no data</p>`
     : items.length ? items.slice(0, 20).map((n) => `<details class="notice${n.read ? "" : " unread"}" data-notice="${esc(n.id)}">
         <summary>${n.read ? "" : `<span class="dot" title="未读 unread">● </span>`}${esc(n.title)}${n.title_en ? ` <small>${esc(n.title_en)}</small>` : ""} <small class="muted">${esc((n.publish_at || "").slice(0, 10))}</small></summary>
         <p>${esc(n.body)}</p>${n.body_en ? `<p class="muted">${esc(n.body_en)}</p>` : ""}</details>`).join("")
     : `<p class="muted">无 none</p>`);
+  document.querySelectorAll("[data-notice]").forEach((d) => { if (open.has(d.dataset.notice)) d.open = true; });
   document.querySelectorAll("[data-notice]").forEach((d) => d.addEventListener("toggle", async () => {
     if (!d.open || !d.classList.contains("unread")) return;
     const r = await api(`/api/notices/${d.dataset.notice}/read`, { method: "POST", body: {} });
