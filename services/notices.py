@@ -38,7 +38,7 @@ from services.errors import InvalidInput, UnknownEntity
 from services.models import Notice, NoticeRecipient, Notification, User, UserUnit
 from twin.model import BillingUnit, Community
 
-__all__ = ["ROLES", "TARGET_KEYS", "create_notice", "entrance_of", "list_notices", "mark_read",
+__all__ = ["ROLES", "TARGET_KEYS", "check_target", "create_notice", "entrance_of", "list_notices", "mark_read",
            "notice_json", "office_view", "publish_due", "recipients"]
 
 ROLES = ("admin", "operator", "planner", "staff", "owner")
