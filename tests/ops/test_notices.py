@@ -258,3 +258,37 @@ def test_a_repair_state_change_messages_its_owner(ops):
     assert r.status_code == 200, r.text
     refs = [n["ref"] for n in c.get("/api/notifications", headers=ops.headers("owner101")).json()]
     assert str(wo2["id"]) not in refs
+
+
+def test_the_services_timer_publishes_a_scheduled_notice(db_url, tmp_path, password_hash):
+    """With the database component's timer on (0.2 s), a notice scheduled 1 s ahead reaches
+    its owner without anyone calling publish_due."""
+    import time
+
+    from tests.ops.common import community
+
+    app = create_app(make_settings(db_url, tmp_path), community=community(),
+                     components=[DatabaseComponent(sla_interval_s=0.2)])
+    with TestClient(app) as client:
+        with app.state.db.transaction() as s:
+            s.add(User(username="op", password_hash=password_hash, role="operator"))
+            owner = User(username="o201", password_hash=password_hash, role="owner")
+            s.add(owner)
+            s.flush()
+            s.add(UserUnit(user_id=owner.id, unit_id="A201"))
+        h = {n: {"Authorization": "Bearer " + client.post("/api/auth/token", data={
+            "username": n, "password": PASSWORD}).json()["access_token"]} for n in ("op", "o201")}
+        at = datetime.now(timezone.utc) + timedelta(seconds=1)
+        n = client.post("/api/notices", headers=h["op"], json={
+            "title": "电梯维保", "body": "周三", "target": {"building": "B1", "floor": 2},
+            "publish_at": at.isoformat()}).json()
+        assert n["published"] is False
+        assert client.get("/api/notices", headers=h["o201"]).json() == []
+        deadline = time.monotonic() + 10
+        seen = []
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.2)
+            seen = client.get("/api/notices", headers=h["o201"]).json()
+        assert [x["id"] for x in seen] == [n["id"]]
+        assert datetime.now(timezone.utc) >= at
+        assert client.get("/api/notices", headers=h["op"]).json()[0]["recipients"] == 1
