@@ -154,8 +154,8 @@ def _freeze_long_lived() -> None:
 
 def _routers() -> list:
     """The API routers (each module exports ``router``); one line per module."""
-    from services.api import (auth, billing, live, metering, notifications, occupancy, planning, public, scene,
-                              viewer, workorders)
+    from services.api import (auth, billing, live, metering, notices, notifications, occupancy, planning, public,
+                              scene, viewer, workorders)
 
-    return [auth.router, workorders.router, billing.router, notifications.router, public.router,
+    return [auth.router, workorders.router, billing.router, notifications.router, notices.router, public.router,
             live.router, scene.router, viewer.router, planning.router, metering.router, occupancy.router]

@@ -3,7 +3,7 @@
 On start it opens the database (``TWIN_DB_URL`` or the SQLite default), runs the Alembic
 migrations, mirrors the twin's billing units into the database, trains the work-order
 classifier and builds the assignment routes (so no request pays for them), and starts the
-SLA timer that escalates overdue work orders. ``health()`` reports the database state.
+SLA timer that escalates overdue work orders and publishes notices whose time has come. ``health()`` reports the database state.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class DatabaseComponent:
     url : str, optional
         SQLAlchemy URL; default ``settings.resolved_db_url`` of the app.
     sla_interval_s : float
-        Seconds between two overdue-escalation passes (0 disables the timer).
+        Seconds between two passes of overdue escalation and notice publication (0 disables the timer).
     smtp_url : str, optional
         ``smtp://host:port`` for the email channel of the notification outbox.
     """
@@ -100,13 +100,17 @@ class DatabaseComponent:
         while True:
             await asyncio.sleep(self.sla_interval_s)
             try:
-                await asyncio.to_thread(self._escalate, escalate_overdue)
+                await asyncio.to_thread(self._escalate, escalate_overdue, app.state.community)
             except Exception:  # keep the timer alive
-                log.exception("SLA escalation pass failed")
+                log.exception("SLA escalation or notice publication pass failed")
 
-    def _escalate(self, escalate_overdue) -> None:
+    def _escalate(self, escalate_overdue, community=None) -> None:
+        from services.notices import publish_due
+
         with self.db.transaction() as session:
             escalate_overdue(session)
+        with self.db.transaction() as session:
+            publish_due(session, community)
 
     async def stop(self, app: FastAPI) -> None:
         from services.app import cancel_task

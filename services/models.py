@@ -16,7 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db import Base, UTCDateTime, utcnow
 
-__all__ = ["AuditEntry", "Notification", "RevokedToken", "User", "UserUnit", "all_metadata"]
+__all__ = ["AuditEntry", "Notice", "NoticeRecipient", "Notification", "RevokedToken", "User", "UserUnit",
+           "all_metadata"]
 
 
 class User(Base):
@@ -90,6 +91,37 @@ class Notification(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Notice(Base):
+    """A notice staff compose for owners or staff: title and body in 中文 (+ English),
+    a target (building, entrance, floor, household, role; see :mod:`services.notices`),
+    published at ``publish_at`` (UTC) when its recipients are resolved and stored."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_due", "published_at", "publish_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    body_en: Mapped[str | None] = mapped_column(Text, nullable=True)
+    target: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    email: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    publish_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class NoticeRecipient(Base):
+    """A user a published notice reached (in-app) and when they read it."""
+
+    __tablename__ = "notice_recipients"
+
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 

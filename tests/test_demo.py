@@ -43,15 +43,48 @@ def test_demo_starts_everything_and_devices_stream_in(tmp_path):
         health = json.loads(body)
         assert status == 200 and health["components"]["database"]["ready"]
         assert health["components"]["live"]["broker"]["embedded"] is True
+        admin, owner = _token(url, "admin"), _token(url, "owner")
         received = 0
         while time.monotonic() < deadline and received == 0:
-            received = json.loads(_get(url + "api/live/stats")[1])["received"]
+            received = _call(url + "api/live/stats", admin)["received"]
             time.sleep(0.5)
         assert received > 0                 # the simulator's messages reached ingestion
-        token = json.loads(urllib.request.urlopen(urllib.request.Request(
-            url + "api/auth/token", data=b"username=owner&password=twin-demo-2026",
-            headers={"Content-Type": "application/x-www-form-urlencoded"}), timeout=5).read())
-        assert token["access_token"]
+        _owner_pays_through_the_sandbox(url, owner)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _token(url: str, username: str) -> str:
+    """Log in a demo user through the real token endpoint (the stats need a login)."""
+    token = json.loads(urllib.request.urlopen(urllib.request.Request(
+        url + "api/auth/token", data=f"username={username}&password=twin-demo-2026".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"}), timeout=5).read())
+    assert token["access_token"]
+    return token["access_token"]
+
+
+def _call(url: str, token: str, body: dict | None = None):
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _owner_pays_through_the_sandbox(url: str, token: str) -> None:
+    """In the demo the owner's payment completes without any gateway: the sandbox posts the
+    signed callback and the account books it (outstanding down by the amount, by hand)."""
+    from decimal import Decimal
+
+    [unit] = _call(url + "api/auth/me", token)["units"][:1]
+    before = _call(url + f"api/billing/units/{unit}/account", token)
+    assert Decimal(before["outstanding"]) > 0 and before["payments"] == []
+    intent = _call(url + "api/billing/payment-intents", token, {"unit_id": unit, "amount": "1.00"})
+    assert intent["sandbox"] is True and intent["status"] == "pending"
+    deadline = time.monotonic() + 20
+    after = before
+    while not after["payments"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = _call(url + f"api/billing/units/{unit}/account", token)
+    assert [p["amount"] for p in after["payments"]] == ["1.00"]
+    assert Decimal(after["outstanding"]) == Decimal(before["outstanding"]) - Decimal("1.00")

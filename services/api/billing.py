@@ -97,13 +97,15 @@ def units(session: SessionDep, actor: ActorDep, building: str | None = None, lim
 @router.get("/units/{unit_id}/account", dependencies=[allow(BILLING)])
 def unit_account(unit_id: str, request: Request, session: SessionDep, actor: ActorDep,
                  as_of: date | None = None) -> dict[str, Any]:
-    """Billed, paid, outstanding, credit and accrued late fee of a unit."""
+    """Billed, paid, outstanding, credit and accrued late fee of a unit; its ``payments``
+    (newest first, at most 50)."""
     _check_unit_access(actor, unit_id)
     body = payments.account(session, unit_id)
     as_of = as_of or date.today()
     rows = reports.arrears(session, as_of, _rules(request).late_fee, unit_ids=[unit_id])
     body["late_fee"] = str(rows[0]["late_fee"]) if rows else "0.00"
     body["as_of"] = as_of.isoformat()
+    body["payments"] = payments.history(session, unit_id)
     return body
 
 
@@ -199,11 +201,21 @@ class IntentIn(InputModel):
 
 
 @router.post("/payment-intents", status_code=201, dependencies=[allow(PAYERS)])
-def intent(body: IntentIn, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
-    """Start a gateway payment; the gateway later calls ``/api/billing/payment-callback``."""
+def intent(body: IntentIn, request: Request, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """Start a gateway payment; the gateway later calls ``/api/billing/payment-callback``.
+
+    Under ``twin demo`` the sandbox gateway (:mod:`services.billing.sandbox`) confirms it
+    (``"sandbox": true`` in the answer).
+    """
     it = payments.create_intent(session, actor, body.unit_id, body.amount)
-    return {"id": it.id, "unit_id": it.unit_id, "amount": str(it.amount), "status": it.status,
-            "callback": "/api/billing/payment-callback"}
+    answer = {"id": it.id, "unit_id": it.unit_id, "amount": str(it.amount), "status": it.status,
+              "callback": "/api/billing/payment-callback"}
+    sandbox = getattr(request.app.state, "payment_sandbox", None)
+    if sandbox is not None:
+        session.flush()
+        sandbox.confirm(it.id, answer["amount"])
+        answer["sandbox"] = True
+    return answer
 
 
 @router.post("/payment-callback", dependencies=[allow(SIGNED)])

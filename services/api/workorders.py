@@ -104,10 +104,10 @@ async def create(body: WorkOrderIn, request: Request, token: TokenDep,
 
 @router.get("", dependencies=[allow(ANY_USER)])
 def list_(session: SessionDep, actor: ActorDep, status: str | None = None, limit: Limit = 100,
-          offset: Offset = 0) -> list[dict[str, Any]]:
-    """Work orders the caller may see, newest first."""
+          offset: Offset = 0, mine: bool = False) -> list[dict[str, Any]]:
+    """Work orders the caller may see, newest first (``mine=true``: only the caller's own)."""
     return [service.to_public(session, wo, actor)
-            for wo in service.list_work_orders(session, actor, status=status, limit=limit, offset=offset)]
+            for wo in service.list_work_orders(session, actor, status=status, limit=limit, offset=offset, mine=mine)]
 
 
 @router.get("/{wo_id}", dependencies=[allow(ANY_USER)])

@@ -29,7 +29,7 @@ from services.parsing import check_text
 
 __all__ = [
     "SIGNATURE_HEADER", "account", "apply_all_credit", "apply_credit", "create_intent",
-    "handle_callback", "record_payment", "sign",
+    "handle_callback", "history", "record_payment", "sign",
 ]
 
 SIGNATURE_HEADER = "X-Twin-Signature"
@@ -113,6 +113,15 @@ def record_payment(session: Session, actor: Actor, *, unit_id: str, amount: obje
     audit(session, actor, "payment.record", "payment", payment.id, unit=unit_id, amount=value,
           reference=reference, allocated=allocated)
     return payment, True
+
+
+def history(session: Session, unit_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """A unit's payments, newest first: ``id``, ``amount`` (decimal string), ``received_on``,
+    ``method``, ``reference``."""
+    rows = session.scalars(select(Payment).where(Payment.unit_id == unit_id)
+                           .order_by(Payment.received_on.desc(), Payment.id.desc()).limit(limit))
+    return [{"id": p.id, "amount": str(fen(p.amount)), "received_on": p.received_on.isoformat(),
+             "method": p.method, "reference": p.reference} for p in rows]
 
 
 def account(session: Session, unit_id: str) -> dict[str, Any]:

@@ -134,6 +134,7 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
     """Start the service and the simulator; block until Ctrl-C or ``duration_s``."""
     import uvicorn
 
+    from services.billing.sandbox import install_sandbox
     from services.runtime import build_service
 
     settings = get_settings()
@@ -144,6 +145,7 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
     err_console.print("preparing the database (migrations, units, demo users, bills)...")
     prepared = prepare_database(settings, community, site)
     port = _free_port(host, port)
+    install_sandbox(service.app, settings, host, port)  # the demo's pretend payment gateway
     server = uvicorn.Server(uvicorn.Config(service.app, host=host, port=port, log_level="warning",
                                            **settings.uvicorn_options()))
     stop = threading.Event()

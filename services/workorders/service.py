@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from services.auth import SYSTEM, Actor, audit, mask_name, mask_phone, sees_personal_data
 from services.billing.models import Unit
 from services.db import utcnow
+from services.models import Notification, User, UserUnit
 from services.errors import Conflict, Forbidden, InvalidInput, UnknownEntity
 from services.workorders.assignment import choose_assignee
 from services.workorders.attachments import MAX_PER_ORDER, validate_photo
@@ -27,7 +28,7 @@ from twin.errors import NotFoundError
 from twin.model import Community
 
 __all__ = [
-    "Location", "add_attachment", "create_work_order", "get_work_order", "list_work_orders",
+    "Location", "add_attachment", "create_work_order", "get_work_order", "list_work_orders", "notify_owners",
     "open_work_order_from_alarm", "rate_work_order", "resolve_location", "to_public",
     "transition_work_order",
 ]
@@ -193,10 +194,17 @@ def get_work_order(session: Session, actor: Actor, wo_id: int) -> WorkOrder:
 
 
 def list_work_orders(session: Session, actor: Actor, *, status: str | None = None,
-                     limit: int = 100, offset: int = 0) -> list[WorkOrder]:
-    """Return work orders visible to the actor, newest first."""
+                     limit: int = 100, offset: int = 0, mine: bool = False) -> list[WorkOrder]:
+    """Return work orders visible to the actor, newest first.
+
+    ``mine``: only the caller's own orders, those they reported or (owners) those of their
+    units; public-area orders of other people are left out.
+    """
     query = select(WorkOrder)
-    if actor.role == "owner":
+    if mine:
+        own = WorkOrder.reporter == actor.username
+        query = query.where(or_(own, WorkOrder.unit_id.in_(sorted(actor.unit_ids))) if actor.role == "owner" else own)
+    elif actor.role == "owner":
         query = query.where(or_(WorkOrder.reporter == actor.username,
                                 WorkOrder.unit_id.in_(sorted(actor.unit_ids)), WorkOrder.public.is_(True)))
     elif actor.role == "staff":
@@ -238,7 +246,33 @@ def transition_work_order(session: Session, community: Community | None, actor: 
     wo.status, wo.updated_at = to, now
     _event(session, _event_row(wo, actor, "transition", frm, to, note, now))
     audit(session, actor, "work_order.transition", "work_order", wo.id, frm=frm, to=to, assignee=wo.assignee)
+    notify_owners(session, wo, actor, frm, to)
     return wo
+
+
+#: Status names for the owners' in-app message (中文 first, as on the owners' page).
+STATUS_TEXT = {"reported": "已受理 reported", "assigned": "已派单 assigned", "in_progress": "处理中 in progress",
+               "on_hold": "暂停 on hold", "completed": "已完成 completed", "revisited": "已回访 rated",
+               "closed": "已关闭 closed", "cancelled": "已取消 cancelled", "reopened": "重新打开 reopened"}
+
+
+def notify_owners(session: Session, wo: WorkOrder, actor: Actor, frm: str, to: str) -> list[str]:
+    """Queue an in-app message about a state change to the order's owners (in the caller's
+    transaction): the owner who reported it and the owners of its unit, not the actor."""
+    owners = select(User.username).where(User.role == "owner", User.active.is_(True))
+    by_unit = owners.where(User.id.in_(select(UserUnit.user_id).where(UserUnit.unit_id == wo.unit_id))) \
+        if wo.unit_id is not None else None
+    names = set(session.scalars(owners.where(User.username == wo.reporter)))
+    if by_unit is not None:
+        names |= set(session.scalars(by_unit))
+    names.discard(actor.username)
+    text = STATUS_TEXT.get(to, to)
+    for name in sorted(names):
+        session.add(Notification(channel="in_app", recipient=name, kind="work_order", ref=str(wo.id),
+                                 subject=f"报修 #{wo.id}: {text}",
+                                 body=f"报修 #{wo.id} ({wo.category}) 状态 {STATUS_TEXT.get(frm, frm)} → {text}. "
+                                      f"Repair #{wo.id} is now {to.replace('_', ' ')}."))
+    return sorted(names)
 
 
 def rate_work_order(session: Session, actor: Actor, wo_id: int, rating: int, comment: str | None) -> WorkOrder:

@@ -80,6 +80,11 @@ MATRIX: dict[tuple[str, str], tuple[str, dict]] = {
     ("POST", "/api/notifications/{nid}/read"): ("1o444444", {}),
     ("POST", "/api/notifications/dispatch"): ("13333p3p", {}),
     ("GET", "/api/public-status"): ("1ooooooo", {}),
+    # notices: NOTICE reached owner101 only (a household notice to A101)
+    ("POST", "/api/notices"): ("13333o3o", {"json": {"title": "停水通知", "body": "明日停水",
+                                                     "target": {"role": "planner"}}}),
+    ("GET", "/api/notices"): ("1ooooooo", {}),
+    ("POST", "/api/notices/{notice_id}/read"): ("1o444444", {}),
     # live: METER is flat A101's water meter, SMOKE a corridor detector (public)
     ("GET", "/api/live/stats"): ("13333o3o", {}),
     ("GET", "/api/live/kinds"): ("oooooooo", {}),  # the kind table is documentation
@@ -127,6 +132,9 @@ def world(db_url, tmp_path, password_hash, mqtt_url):
             s.add(Notification(channel="in_app", recipient="owner101", kind="notice", subject="s", body="b"))
         tokens = {name: _login(client, name) for name in users}
         h = {name: {"Authorization": f"Bearer {t}"} for name, t in tokens.items()}
+        notice = client.post("/api/notices", headers=h["operator"], json={
+            "title": "入户检修", "body": "明日上午检修", "target": {"unit_id": "A101"}})
+        assert notice.status_code == 201 and notice.json()["recipients"] == 1, notice.text
         wo = client.post("/api/work-orders", headers=h["owner101"],
                          json={"description": "卫生间水管漏水", "location": {"unit_id": "A101"}}).json()
         if wo["assignee"] != "W-PLUMB-2":
@@ -148,7 +156,7 @@ def world(db_url, tmp_path, password_hash, mqtt_url):
         with app.state.db.transaction(write=False) as s:
             nid = s.query(Notification.id).filter_by(recipient="owner101", channel="in_app").first()[0]
         values = {"wo_id": wo["id"], "att_id": att.json()["id"], "unit_id": "A101", "month": month,
-                  "nid": nid, "device_id": "METER-A101", "alarm_id": alarm["id"]}
+                  "nid": nid, "notice_id": notice.json()["id"], "device_id": "METER-A101", "alarm_id": alarm["id"]}
         yield client, h, values
     pub.close()
 

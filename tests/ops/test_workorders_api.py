@@ -232,3 +232,24 @@ def test_alarm_sink_live_protocol(ops):
     body = ops.client.get(f"/api/work-orders/{wid2}", headers=ops.headers("operator")).json()
     assert (body["category"], body["priority"], body["location"]) == ("安防", "紧急", {"space_id": "C"})
     assert sink.open_work_order(WorkOrderRequest("x", "其他", "low", "", None, None, None, None, "a3")) is None
+
+
+def test_mine_lists_only_the_callers_own_orders_and_public_status_of_their_buildings(ops):
+    """``?mine=true`` on the list: the owner's own orders, not another person's public ones;
+    on ``/api/public-status``: public orders of the caller's units' buildings (and grounds)."""
+    c = ops.client
+    own = c.post("/api/work-orders", headers=ops.headers("owner101"),
+                 json={"description": "卫生间水管漏水", "location": {"unit_id": "A101"}}).json()
+    corridor = c.post("/api/work-orders", headers=ops.headers("operator"),
+                      json={"description": "走廊灯不亮", "location": {"space_id": "C"}}).json()
+    assert corridor["public"] and corridor["building_id"] == "B1"
+    ids = lambda who, q="": [w["id"] for w in c.get(f"/api/work-orders{q}", headers=ops.headers(who)).json()]  # noqa: E731
+    assert ids("owner101") == [corridor["id"], own["id"]]
+    assert ids("owner101", "?mine=true") == [own["id"]]
+    assert ids("owner201", "?mine=true") == []
+    assert ids("operator", "?mine=true") == [corridor["id"]]
+    pub = c.get("/api/public-status?mine=true", headers=ops.headers("owner201")).json()
+    assert pub["buildings"] == ["B1"] and [w["id"] for w in pub["open"]] == [corridor["id"]]
+    pub = c.get("/api/public-status?mine=true", headers=ops.headers("planner")).json()
+    assert pub["buildings"] == [] and pub["open"] == [] and pub["open_by_category"] == {}
+    assert "buildings" not in c.get("/api/public-status", headers=ops.headers("planner")).json()
