@@ -91,4 +91,5 @@ def test_cli_refuses_a_bad_month_in_one_line(tmp_path):
     out = run_cli("metering", "readings", "--site", str(folder), "--month", "2026-13", "--json",
                   env={"TWIN_DATA_DIR": str(tmp_path / "data")})
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == ["error: month='2026-13' must be YYYY-MM between 1970-01 and 2999-12 (e.g. 2026-03)"]
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith("error: month='2026-13' must be YYYY-MM")
