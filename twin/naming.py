@@ -10,7 +10,8 @@ always gets the same names, whatever the order of loading.
 Rule, in short:
 
 - **building**: a name with a CJK character is kept (``6号楼(老楼)``, ``会所``); a name or
-  id of the form ``B3`` / ``Building 3`` / ``3`` becomes ``3号楼``; else the name (or id).
+  id of the form ``B3`` / ``Building 3`` / ``3`` becomes ``3号楼``; else the name; an
+  empty name or an IFC GlobalId becomes ``N号楼``, N the building's position in the site.
 - **storey**: ``F12``/``12F``/``12``/``12层``/``Level 12`` → ``12F``; ``B1``/``-1``/
   ``B1F`` → ``B1``; when a building's storey names do not all parse to distinct labels, the
   elevation order is used instead: the storey nearest elevation 0 m is ``1F``, those above
@@ -50,6 +51,11 @@ SAME_STAIR_M = 1.0
 _CIRCULATION = frozenset({"corridor", "lobby", "hall", "elevator_hall", "landing", "circulation",
                           "entrance", "public"})
 _STAIR_USAGES = frozenset({"stair", "stairwell"})
+#: Chinese words for space usages that reach a name in English.
+_USAGE_ZH = {"corridor": "走廊", "lobby": "门厅", "hall": "大厅", "elevator_hall": "电梯厅",
+             "stair": "楼梯间", "stairwell": "楼梯间", "entrance": "门厅", "apartment": "住宅",
+             "office": "办公室", "garage": "车库", "parking": "车库", "equipment": "设备间",
+             "shop": "商铺", "landing": "平台", "circulation": "走廊"}
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _UNIT = re.compile(r"(?:(?<![A-Za-z0-9])U(\d+)(?!\d))|(?:(\d+)\s*单元)", re.IGNORECASE)
 _BUILDING_NUM = re.compile(r"^(?:b|bldg|building|tower|楼)?\s*[-_ ]?\s*(\d+)$", re.IGNORECASE)
@@ -59,6 +65,7 @@ _ABOVE = [re.compile(p, re.IGNORECASE) for p in (
 _BELOW = [re.compile(p, re.IGNORECASE) for p in (
     r"^b\s*0*(\d+)\s*f?$", r"^-\s*0*(\d+)$", r"^地下\s*0*(\d+)\s*层$",
     r"^(?:level|floor)\s*-\s*0*(\d+)$")]
+_GUID = re.compile(r"^[0-9A-Za-z_$]{22}$")
 _STOREY_RANGE = re.compile(r"\s*\S+\s*-\s*\S+$")
 
 
@@ -104,15 +111,21 @@ def _unit_of(*texts: str | None, attributes: dict | None = None) -> int | None:
     return None
 
 
-def _building_label(name: str, bid: str) -> str:
+def _is_guid(text: str | None) -> bool:
+    return bool(text) and _GUID.match(text) is not None
+
+
+def _building_label(name: str, bid: str, position: int) -> str:
     name = unicodedata.normalize("NFKC", (name or "").strip())
+    if _is_guid(name):
+        name = ""
     if _CJK.search(name):
         return name
     for text in (name, bid):
         m = _BUILDING_NUM.match(unicodedata.normalize("NFKC", text or "").strip())
         if m and int(m.group(1)) > 0:
             return f"{int(m.group(1))}号楼"
-    return name or bid
+    return name or f"{position}号楼"
 
 
 def _letters(n: int) -> str:
@@ -169,8 +182,8 @@ class SiteNames:
     def _building_names(c: Community) -> dict[str, str]:
         out: dict[str, str] = {}
         seen: dict[str, int] = {}
-        for b in c.buildings:
-            label = _building_label(b.name, b.id)
+        for i, b in enumerate(c.buildings, start=1):
+            label = _building_label(b.name, b.id, i)
             key = normalize_name(label)
             seen[key] = seen.get(key, 0) + 1
             out[b.id] = label if seen[key] == 1 else f"{label} ({seen[key]})"
@@ -262,7 +275,9 @@ class SiteNames:
         text = re.sub(r"^\s*\d+\s*单元\s*", "", text)
         text = re.sub(r"^\s*(?:\d+|B\d+)\s*层\s*", "", text)
         text = re.sub(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\s*", "", text)  # a code like B1-U1-F01-
-        return text.strip() or (sp.usage or "房间")
+        text = re.sub(r"^(?:F\d+|\d+F|B\d+)\s+", "", text.strip(), flags=re.IGNORECASE)
+        text = text.strip() or (sp.usage or "")
+        return _USAGE_ZH.get(text.casefold(), text) or "房间"
 
     def _door_names(self, c: Community) -> tuple[list[Named], list[Named]]:
         per_building: dict[str, list[Named]] = {}
@@ -288,7 +303,7 @@ class SiteNames:
         unit = _unit_of(space.long_name if space else None, space.name if space else None, d.name,
                         attributes=d.attributes)
         storey = self.storeys.get(d.storey_id, d.storey_id)
-        label = self._space_label(space) if space is not None or is_exit else (d.name or d.id)
+        label = self._space_label(space) if space is not None or is_exit else ("" if _is_guid(d.name) else d.name)
         name = " ".join(p for p in (f"{unit}单元" if unit else "", storey, label,
                                     "出口" if is_exit else "门") if p)
         return Named(d.id, "exit" if is_exit else "door", d.building_id, name, "", (d.storey_id,))
@@ -308,7 +323,8 @@ class SiteNames:
     # -- resolving --------------------------------------------------------------------------
     def resolve(self, text: str, *, buildings: Iterable[str] | None = None,
                 kinds: Iterable[str] = ("stair", "exit", "door")) -> list[str]:
-        """Return the ids a person means by ``text``: an id, a name or a staircase name.
+        """Return the ids a person means by ``text``: an id, a name, a staircase name or the
+        element's source name (the IFC ``Name``, e.g. ``B3-U1-S2 F11-F12``).
 
         ``buildings`` limits the scope (building ids; default all). Inside one building a
         name needs no building prefix; with several, an unprefixed name must be unique
@@ -320,6 +336,7 @@ class SiteNames:
             Unknown or ambiguous ``text``; the message names up to 5 closest candidates.
         """
         kinds = set(kinds)
+        source = {e.id: e.name for e in (*self.community.stairs, *self.community.doors)}
         scope = set(buildings) if buildings else set(self.buildings)
         items = [n for n in (*self.stairs, *self.exits, *self.doors) if n.kind in kinds and n.building in scope]
         if any(n.id == text for n in items):
@@ -330,6 +347,8 @@ class SiteNames:
             if not hits:
                 hits = [n for n in items if n.group and normalize_name(
                     n.group if attr == "name" else f"{self.buildings[n.building]} {n.group}") == key]
+            if not hits and attr == "name":  # the source name, e.g. IFC "B3-U1-S2 F11-F12"
+                hits = [n for n in items if source.get(n.id) and normalize_name(source[n.id]) == key]
             if hits:
                 bset = {n.building for n in hits}
                 if len(bset) > 1:
