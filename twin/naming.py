@@ -85,14 +85,11 @@ def storey_label(name: str) -> str | None:
     ('12F', 'B2', '3F', None)
     """
     text = unicodedata.normalize("NFKC", str(name)).strip()
-    for pat in _ABOVE:
-        m = pat.match(text)
-        if m and int(m.group(1)) > 0:
-            return f"{int(m.group(1))}F"
-    for pat in _BELOW:
-        m = pat.match(text)
-        if m and int(m.group(1)) > 0:
-            return f"B{int(m.group(1))}"
+    for pats, form in ((_BELOW, "B{}"), (_ABOVE, "{}F")):  # below first: "Level -1" is B1
+        for pat in pats:
+            m = pat.match(text)
+            if m and int(m.group(1)) > 0:
+                return form.format(int(m.group(1)))
     return None
 
 
