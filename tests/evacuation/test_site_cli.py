@@ -135,3 +135,15 @@ def test_lakeside_block_stair_by_name_changes_the_tower_time_exactly_as_by_ids(t
     assert all(out["name"]["stairs"][f]["count"] == 0 < out["none"]["stairs"][f]["count"] for f in flights[-3:])
     r = run_cli("evacuate", "--site", str(LAKESIDE), "--block", "1单元 A梯", "--no-run")
     assert r.returncode == 2 and "ambiguous" in r.stderr and "'5号楼 1单元 A梯'" in r.stderr
+
+
+def test_readme_evacuate_example_runs():
+    """The README's ``twin evacuate ... --block "<name>"`` line is a command that works."""
+    import shlex
+
+    readme = (TINY.parents[1] / "README.md").read_text(encoding="utf-8")
+    (line,) = [x for x in readme.splitlines() if x.startswith("twin evacuate --site")]
+    args = shlex.split(line.split("#")[0])[1:]
+    assert "--block" in args and "<" not in line
+    r = run_cli(*args, "--no-run", cwd=TINY.parents[1])
+    assert r.returncode == 0, r.stderr
