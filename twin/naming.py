@@ -177,14 +177,8 @@ class SiteNames:
     # -- buildings and storeys --------------------------------------------------------------
     @staticmethod
     def _building_names(c: Community) -> dict[str, str]:
-        out: dict[str, str] = {}
-        seen: dict[str, int] = {}
-        for i, b in enumerate(c.buildings, start=1):
-            label = _building_label(b.name, b.id, i)
-            key = normalize_name(label)
-            seen[key] = seen.get(key, 0) + 1
-            out[b.id] = label if seen[key] == 1 else f"{label} ({seen[key]})"
-        return out
+        labels = [_building_label(b.name, b.id, i) for i, b in enumerate(c.buildings, start=1)]
+        return dict(zip([b.id for b in c.buildings], _unique_labels(labels)))
 
     @staticmethod
     def _storey_names(storeys) -> dict[str, str]:
@@ -306,13 +300,9 @@ class SiteNames:
         return Named(d.id, "exit" if is_exit else "door", d.building_id, name, "", (d.storey_id,))
 
     def _unique(self, bid: str, items: list[Named]) -> list[Named]:
-        seen: dict[str, int] = {}
         out = []
         building = self.buildings.get(bid, bid)
-        for n in items:
-            key = normalize_name(n.name)
-            seen[key] = seen.get(key, 0) + 1
-            name = n.name if seen[key] == 1 else f"{n.name} ({seen[key]})"
+        for n, name in zip(items, _unique_labels([n.name for n in items])):
             group = n.group if n.group != n.name else name
             out.append(Named(n.id, n.kind, n.building, name, f"{building} {name}", n.storeys, group))
         return out
@@ -358,6 +348,21 @@ class SiteNames:
         close = [by_key[k] for k in difflib.get_close_matches(key, list(by_key), n=5, cutoff=0.3)]
         hint = f"; closest: {_listing(close)}" if close else ""
         raise NotFoundError(f"no stair, exit or door named {text!r}{hint}")
+
+
+def _unique_labels(labels: list[str]) -> list[str]:
+    """Return ``labels`` with repeats (by :func:`normalize_name`) suffixed `` (2)``, `` (3)``..."""
+    taken = {normalize_name(x) for x in labels}
+    seen: set[str] = set()
+    out = []
+    for label in labels:
+        name, k = label, 1
+        while normalize_name(name) in seen or (k > 1 and normalize_name(name) in taken):
+            k += 1
+            name = f"{label} ({k})"
+        seen.add(normalize_name(name))
+        out.append(name)
+    return out
 
 
 def _listing(names: list[str]) -> str:

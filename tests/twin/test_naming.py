@@ -235,3 +235,20 @@ def test_real_ifc_files_get_complete_unique_names(shared_ifc):
         _assert_complete_and_unique(c, n)
         stairs += len(n.stairs)
     assert stairs >= 3   # FZK-Haus has one, the Duplex two, the authored building one
+
+
+def test_suffixes_never_collide_with_an_existing_name():
+    c = Community("s", buildings=[Building("A", "1号楼", "ifc"), Building("B", "1号楼", "ifc"),
+                                  Building("C", "1号楼 (2)", "ifc")])
+    names = list(SiteNames(c).buildings.values())
+    assert names == ["1号楼", "1号楼 (3)", "1号楼 (2)"]
+    assert len({normalize_name(x) for x in names}) == 3
+
+
+@given(st.lists(st.sampled_from(["A", "a", "A (2)", "Ａ", "B", "A (3)", " A"]), max_size=12))
+def test_unique_labels_property(labels):
+    from twin.naming import _unique_labels
+
+    out = _unique_labels(labels)
+    assert len(out) == len(labels) and len({normalize_name(x) for x in out}) == len(out)
+    assert all(o == x or o.startswith(x + " (") for o, x in zip(out, labels))
