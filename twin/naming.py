@@ -66,7 +66,7 @@ _BELOW = [re.compile(p, re.IGNORECASE) for p in (
     r"^b\s*0*(\d+)\s*f?$", r"^-\s*0*(\d+)$", r"^地下\s*0*(\d+)\s*层$",
     r"^(?:level|floor)\s*-\s*0*(\d+)$")]
 _GUID = re.compile(r"^[0-9A-Za-z_$]{22}$")
-_STOREY_RANGE = re.compile(r"\s*\S+\s*-\s*\S+$")
+_STOREY_RANGE = re.compile(r"\s+\S+\s*-\s*\S+$")
 
 
 def normalize_name(text: str) -> str:

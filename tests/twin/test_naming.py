@@ -252,3 +252,15 @@ def test_unique_labels_property(labels):
     out = _unique_labels(labels)
     assert len(out) == len(labels) and len({normalize_name(x) for x in out}) == len(out)
     assert all(o == x or o.startswith(x + " (") for o, x in zip(out, labels))
+
+
+def test_stairs_without_footprint_group_by_name_without_storey_range():
+    b = _building("H", "", [("F1", 0.0), ("F2", 3.0), ("F3", 6.0)])
+    stairs = [Stair("a1", "Core-S1 F1-F2", "H", ["H-F1", "H-F2"], None, 1.2, 4.0),
+              Stair("b1", "Core-S2 F1-F2", "H", ["H-F1", "H-F2"], None, 1.2, 4.0),
+              Stair("a2", "Core-S1 F2-F3", "H", ["H-F2", "H-F3"], None, 1.2, 4.0),
+              Stair("c", "Core-S3", "H", ["H-F1", "H-F3"], None, 1.2, 4.0)]
+    n = SiteNames(Community("s", buildings=[b], stairs=stairs))
+    groups = {x.id: x.group for x in n.stairs}
+    assert groups["a1"] == groups["a2"] != groups["b1"] != groups["c"] != groups["a1"]
+    assert {x.id: x.name for x in n.stairs}["c"] == groups["c"]   # a whole staircase: no range
