@@ -11,17 +11,17 @@ from shapely.geometry import box
 from tests.bim.sitebuild import shared_ifc_or_skip, write_site
 from tests.conftest import run_cli
 
-TOP_KEYS = {"site", "crs", "counts", "buildings", "warnings"}
+TOP_KEYS = {"site", "crs", "counts", "buildings", "stairs", "exits", "warnings"}
 COUNT_KEYS = {"buildings", "storeys", "spaces", "doors", "stairs", "elevators", "devices", "billing_units"}
-BUILDING_KEYS = {"id", "name", "source", "storeys"}
-STOREY_KEYS = {"id", "name", "elevation_m", "spaces", "doors", "stairs", "elevators", "devices",
+BUILDING_KEYS = {"id", "name", "label", "source", "storeys"}
+STOREY_KEYS = {"id", "name", "label", "elevation_m", "spaces", "doors", "stairs", "elevators", "devices",
                "walkable_area_m2"}
 
 
 def _json(result) -> dict:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)  # exactly one JSON document on stdout
-    assert set(data) == TOP_KEYS and set(data["counts"]) == COUNT_KEYS
+    assert set(data) - {"doors"} == TOP_KEYS and set(data["counts"]) == COUNT_KEYS
     for b in data["buildings"]:
         assert set(b) == BUILDING_KEYS
         for s in b["storeys"]:
@@ -47,6 +47,28 @@ def test_load_site_folder_json(tmp_path):
     # walkable: the whole 480 m2 less the 2.4 m x 5.25 m elevator shaft
     assert f1["walkable_area_m2"] == pytest.approx(480 - 2.4 * 5.25, abs=0.01)
     assert sum(s["spaces"] for b in data["buildings"] for s in b["storeys"]) == data["counts"]["spaces"]
+
+
+def test_load_json_lists_named_stairs_exits_and_doors_on_request():
+    from tests.conftest import SAMPLE_SITES
+
+    data = _json(run_cli("load", str(SAMPLE_SITES / "tiny"), "--json"))
+    assert "doors" not in data
+    (b,) = data["buildings"]
+    assert b["label"] == "1号楼" and [s["label"] for s in b["storeys"]] == ["1F", "2F", "3F"]
+    ids = [s["id"] for s in b["storeys"]]
+    # the tiny tower: one stair core (two flights), a stair exit and the lobby exit on F01
+    assert data["stairs"] == [
+        {"id": data["stairs"][0]["id"], "name": "1单元 A梯 1F-2F", "full_name": "1号楼 1单元 A梯 1F-2F",
+         "building": "T1", "staircase": "1单元 A梯", "storeys": ids[:2], "storey_labels": ["1F", "2F"]},
+        {"id": data["stairs"][1]["id"], "name": "1单元 A梯 2F-3F", "full_name": "1号楼 1单元 A梯 2F-3F",
+         "building": "T1", "staircase": "1单元 A梯", "storeys": ids[1:], "storey_labels": ["2F", "3F"]}]
+    assert sorted((e["name"], e["storey"]) for e in data["exits"]) == [
+        ("1单元 1F A梯 出口", ids[0]), ("1单元 1F 门厅 出口", ids[0])]
+    full = _json(run_cli("load", str(SAMPLE_SITES / "tiny"), "--json", "--doors"))
+    assert len(full["doors"]) + len(full["exits"]) == full["counts"]["doors"] == 11
+    assert {d["name"] for d in full["doors"]} >= {"1单元 3F 302室 门", "1单元 2F A梯 门"}
+    assert len({d["name"] for d in full["doors"]}) == len(full["doors"])
 
 
 def test_load_ifc_file_json():

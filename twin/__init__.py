@@ -10,12 +10,13 @@ from twin.model import (
     PUBLIC_USAGES, BillingUnit, Building, Community, Device, Door, Elevator, Household,
     SiteFeature, Space, Staff, Stair, StairFlight, Storey,
 )
+from twin.naming import SiteNames
 from twin.routes import OUTSIDE, Route, RouteGraph
 
 __all__ = [
     "OUTSIDE", "PUBLIC_USAGES", "BillingUnit", "Building", "Community", "Device", "Door",
     "Elevator", "GeometryError", "Household", "ModelError", "NotFoundError", "QueryError",
-    "Route", "RouteGraph", "SiteFeature", "Space", "SpatialIndex", "Staff", "Stair",
+    "Route", "RouteGraph", "SiteFeature", "SiteNames", "Space", "SpatialIndex", "Staff", "Stair",
     "StairFlight", "Storey", "TwinError", "community_from_dict", "community_to_dict",
     "site_geojson", "storey_geojson",
 ]

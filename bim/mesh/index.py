@@ -6,6 +6,7 @@ Holds no personal data (no owners or phones): it is served to every role.
 from __future__ import annotations
 
 from twin.model import Community
+from twin.naming import SiteNames
 
 __all__ = ["scene_index", "to_scene"]
 
@@ -19,12 +20,17 @@ def to_scene(x: float, y: float, z: float, origin) -> list[float]:
 
 
 def scene_index(community: Community, origin) -> dict:
-    """Return ``{"buildings", "storeys", "spaces", "devices", "units"}`` for the viewer.
+    """Return ``{"buildings", "storeys", "spaces", "devices", "units", "stairs", "exits"}``
+    for the viewer.
 
-    Every entry has ``id`` and ``name``; spaces and devices have ``position`` (scene
+    Every entry has ``id`` and ``name``; buildings and storeys also ``label`` (``1号楼``,
+    ``12F``: :class:`twin.naming.SiteNames`); stairs and exits carry the names people use
+    (``name`` with the building, e.g. ``3号楼 1单元 B梯 11F-12F``; stairs also
+    ``staircase``). Spaces, devices, stairs and exits have ``position`` (scene
     coordinates, m): a device's surveyed position, else its space's centroid, else its
     storey's or building's centre, at ``MARKER_HEIGHT_M`` above the floor.
     """
+    names = SiteNames(community)
     storeys = {s.id: s for s in community.storeys}
     spaces = {s.id: s for s in community.spaces}
     buildings = {b.id: b for b in community.buildings}
@@ -44,10 +50,11 @@ def scene_index(community: Community, origin) -> dict:
         return p.x, p.y, z + MARKER_HEIGHT_M
 
     out = {
-        "buildings": [{"id": b.id, "name": b.name, "source": b.source,
+        "buildings": [{"id": b.id, "name": b.name, "label": names.buildings[b.id], "source": b.source,
                        "storeys": [s.id for s in sorted(b.storeys, key=lambda s: s.elevation_m)]}
                       for b in community.buildings],
-        "storeys": [{"id": s.id, "name": s.name, "building": s.building_id, "elevation_m": s.elevation_m}
+        "storeys": [{"id": s.id, "name": s.name, "label": names.storeys[s.id], "building": s.building_id,
+                     "elevation_m": s.elevation_m}
                     for s in community.storeys],
         "spaces": [],
         "devices": [],
@@ -64,4 +71,21 @@ def scene_index(community: Community, origin) -> dict:
         out["devices"].append({"id": d.id, "kind": d.kind, "name": d.name, "building": d.building_id,
                                "storey": d.storey_id, "space": d.space_id,
                                "position": to_scene(*c, origin) if c else None})
+    stairs = {st.id: st for st in community.stairs}
+    doors = {d.id: d for d in community.doors}
+    out["stairs"], out["exits"] = [], []
+    for n in names.stairs:
+        fp, lo = stairs[n.id].footprint, (n.storeys[0] if n.storeys else None)
+        pos = None
+        if fp is not None and not fp.is_empty:
+            p = fp.representative_point()
+            z = storeys[lo].elevation_m if lo in storeys else 0.0
+            pos = to_scene(p.x, p.y, z + MARKER_HEIGHT_M, origin)
+        out["stairs"].append({"id": n.id, "name": n.full, "staircase": n.group, "building": n.building,
+                              "storeys": list(n.storeys), "position": pos})
+    for n in names.exits:
+        d = doors[n.id]
+        z = storeys[d.storey_id].elevation_m if d.storey_id in storeys else 0.0
+        out["exits"].append({"id": n.id, "name": n.full, "building": n.building, "storey": d.storey_id,
+                             "position": to_scene(d.position[0], d.position[1], z + MARKER_HEIGHT_M, origin)})
     return out

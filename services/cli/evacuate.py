@@ -1,7 +1,7 @@
 """``twin evacuate``: run an evacuation scenario, or build one from a site folder.
 
 - ``twin evacuate SCENARIO.json [--out RESULT.json] [--trajectories FILE]``
-- ``twin evacuate --site DIR [--building ID] [--time-of-day HH:MM] [--block ID ...]
+- ``twin evacuate --site DIR [--building ID] [--time-of-day HH:MM] [--block ID|NAME ...]
   [--export-scenario FILE] [--no-run]``
 
 The result JSON goes to stdout unless ``--out`` is given; progress goes to stderr. A bad
@@ -19,7 +19,7 @@ import typer
 
 from services.cli.common import print_json
 
-__all__ = ["register"]
+__all__ = ["register", "resolve_blocked"]
 
 
 def _progress(msg: str) -> None:
@@ -41,7 +41,8 @@ def evacuate(
     site: Optional[Path] = typer.Option(None, "--site", help="Build the scenario from this site folder."),
     building: Optional[list[str]] = typer.Option(None, "--building", help="Only this building (repeatable)."),
     time_of_day: str = typer.Option("02:00", "--time-of-day", help="Local time HH:MM for the occupancy profile."),
-    block: Optional[list[str]] = typer.Option(None, "--block", help="Block an exit, stair or door id (repeatable)."),
+    block: Optional[list[str]] = typer.Option(
+        None, "--block", help="Block an exit, stair or door: id or name, e.g. '1号楼 2单元 A梯' (repeatable)."),
     export_scenario: Optional[Path] = typer.Option(None, "--export-scenario", help="Write the built scenario JSON here."),
     no_run: bool = typer.Option(False, "--no-run", help="With --site: only build (and export) the scenario."),
     seed: Optional[int] = typer.Option(None, "--seed", min=0, max=2**63 - 1, help="Override the scenario's seed (every random draw)."),
@@ -56,8 +57,9 @@ def evacuate(
 
         community = _load_site(site)
         _progress(f"building scenario from site {community.name!r}")
+        blocked = resolve_blocked(community, block or [], buildings=building or None)
         data = scenario_from_community(community, buildings=building or None, time_of_day=time_of_day,
-                                       blocked=block or [], seed=seed if seed is not None else 1)
+                                       blocked=blocked, seed=seed if seed is not None else 1)
         if export_scenario is not None:
             _write_json(export_scenario, data)
             _progress(f"scenario written to {export_scenario}")
@@ -82,6 +84,28 @@ def evacuate(
         _write_json(out, result)
     else:
         print_json(result)
+
+
+def resolve_blocked(community, texts: list[str], *, buildings: list[str] | None = None) -> list[str]:
+    """Return the door/exit/stair ids meant by ``texts`` (ids or names, see twin.naming).
+
+    An id of the site is kept as it is; a name is looked up among the stairs, exits and
+    doors of ``buildings`` (default: the whole site); a staircase name (``2单元 A梯``)
+    gives every flight of it. Raises :class:`twin.errors.NotFoundError` (one line, with
+    the closest names) for an unknown or ambiguous name.
+    """
+    from twin.naming import SiteNames
+
+    known = {d.id for d in community.doors} | {s.id for s in community.stairs}
+    names = None
+    out: list[str] = []
+    for text in texts:
+        if text in known:
+            out.append(text)
+            continue
+        names = names or SiteNames(community)
+        out += names.resolve(text, buildings=buildings)
+    return list(dict.fromkeys(out))
 
 
 def _load_site(site: Path):

@@ -15,16 +15,31 @@ from rich.table import Table
 from services.cli.common import err_console, print_json
 from services.settings import get_settings
 from twin.model import Community
+from twin.naming import SiteNames
 
 __all__ = ["load_community", "print_summary", "register", "summary"]
 
 
-def summary(c: Community) -> dict[str, Any]:
+def _named(n, names: SiteNames) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": n.id, "name": n.name, "full_name": n.full, "building": n.building}
+    if n.kind == "stair":
+        out["staircase"] = n.group
+        out["storeys"] = list(n.storeys)
+        out["storey_labels"] = [names.storeys.get(s, s) for s in n.storeys]
+    else:
+        out["storey"] = n.storeys[0] if n.storeys else None
+    return out
+
+
+def summary(c: Community, *, doors: bool = False) -> dict[str, Any]:
     """Return the ``twin load --json`` object of a community (keys as in docs/cli.md).
 
     Per storey, ``spaces``/``doors``/``devices`` count the elements on the storey;
-    ``stairs``/``elevators`` count those serving it; ``walkable_area_m2`` in m².
+    ``stairs``/``elevators`` count those serving it; ``walkable_area_m2`` in m². Buildings
+    and storeys carry a ``label`` and the stairs and exits are listed with the names people
+    use (:class:`twin.naming.SiteNames`); the other doors too when ``doors`` is true.
     """
+    names = SiteNames(c)
     per: dict[str, dict[str, int]] = {
         s.id: {"spaces": 0, "doors": 0, "stairs": 0, "elevators": 0, "devices": 0} for s in c.storeys
     }
@@ -50,12 +65,16 @@ def summary(c: Community) -> dict[str, Any]:
         "crs": c.crs,
         "counts": c.counts(),
         "buildings": [
-            {"id": b.id, "name": b.name, "source": b.source,
-             "storeys": [{"id": s.id, "name": s.name, "elevation_m": round(float(s.elevation_m), 4),
+            {"id": b.id, "name": b.name, "label": names.buildings[b.id], "source": b.source,
+             "storeys": [{"id": s.id, "name": s.name, "label": names.storeys[s.id],
+                          "elevation_m": round(float(s.elevation_m), 4),
                           **per[s.id], "walkable_area_m2": round(s.walkable_area_m2, 3)}
                          for s in b.storeys]}
             for b in c.buildings
         ],
+        "stairs": [_named(n, names) for n in names.stairs],
+        "exits": [_named(n, names) for n in names.exits],
+        **({"doors": [_named(n, names) for n in names.doors]} if doors else {}),
         "warnings": list(c.warnings),
     }
 
@@ -129,11 +148,12 @@ def register(app: typer.Typer) -> None:
         export_geojson: Optional[Path] = typer.Option(
             None, "--export-geojson", help="write site.geojson and <storey>.geojson here"),
         export_json: Optional[Path] = typer.Option(None, "--export-json", help="write the whole model as JSON"),
+        doors: bool = typer.Option(False, "--doors", help="with --json: also list every door (large)"),
     ) -> None:
         """Load a site folder, an IFC file or a GIS file and summarise the twin."""
         c = load_community(path, cache_dir=cache_dir, no_cache=no_cache)
         _export(c, export_geojson, export_json)
         if as_json:
-            print_json(summary(c))
+            print_json(summary(c, doors=doors))
         else:
             print_summary(c)

@@ -66,3 +66,25 @@ def test_missing_ifc_is_a_clear_422(tmp_path):
     with TestClient(app) as client:
         r = client.get("/api/scene/info")
     assert r.status_code == 422 and "not found" in r.json()["detail"]
+
+
+def test_index_carries_the_names_people_use(tmp_path):
+    """Buildings and storeys have labels; stairs and exits their names and a position near them."""
+    community, folder = _tiny()
+    app = create_app(Settings(data_dir=tmp_path / "data", site=folder), community=community)
+    with TestClient(app) as client:
+        idx = client.get("/api/scene/index").json()
+    assert [b["label"] for b in idx["buildings"]] == ["1号楼"]
+    assert [s["label"] for s in idx["storeys"]] == ["1F", "2F", "3F"]
+    assert [s["name"] for s in idx["stairs"]] == ["1号楼 1单元 A梯 1F-2F", "1号楼 1单元 A梯 2F-3F"]
+    assert {s["staircase"] for s in idx["stairs"]} == {"1单元 A梯"}
+    assert sorted(e["name"] for e in idx["exits"]) == ["1号楼 1单元 1F A梯 出口", "1号楼 1单元 1F 门厅 出口"]
+    origin = idx["origin"]
+    for e in idx["exits"]:
+        d = next(x for x in community.doors if x.id == e["id"])
+        # scene coordinates: (east, up, -north) from the origin, marker 2.2 m above the floor
+        assert e["position"][0] == pytest.approx(d.position[0] - origin[0], abs=1e-3)
+        assert e["position"][2] == pytest.approx(-(d.position[1] - origin[1]), abs=1e-3)
+        assert e["position"][1] == pytest.approx(0.0 - origin[2] + 2.2, abs=1e-3)
+    lows = [s["position"][1] for s in idx["stairs"]]
+    assert lows[1] - lows[0] == pytest.approx(2.9, abs=1e-3)   # one storey height apart

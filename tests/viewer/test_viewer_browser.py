@@ -96,6 +96,13 @@ def test_search_by_unit_room_and_device(page):
     assert "80" in page.inner_text("#panel")  # area_m2 of the unit
 
 
+def test_storey_list_shows_the_names_people_use(page):
+    page.evaluate("window.twinViewer.select('building', 'B1')")
+    options = page.eval_on_selector_all("#storey option", "els => els.map(e => e.textContent)")
+    assert options[1:] == ["6F", "5F", "4F", "3F", "2F", "1F"]   # scene names F1..F6, top first
+    assert "B1栋" in page.inner_text("#building")
+
+
 def test_live_events_colour_markers_and_alarms_flash(page):
     page.evaluate("""window.twinViewer.applyEvent({type: 'event', ts: 't', device_id: 'B1-F01-SD1',
                      kind: 'smoke_detector', event: 'alarm', values: {smoke: true}})""")

@@ -75,7 +75,8 @@ async function fetchJson(url) {
 function prepareIndex(idx) {
   const by = (list) => new Map(list.map((x) => [x.id, x]));
   return { ...idx, devicesById: by(idx.devices), spacesById: by(idx.spaces), storeysById: by(idx.storeys),
-           buildingsById: by(idx.buildings), storeysMap: by(idx.storeys) };
+           buildingsById: by(idx.buildings), storeysMap: by(idx.storeys),
+           stairsById: by(idx.stairs || []), exitsById: by(idx.exits || []) };
 }
 
 // -- per frame ----------------------------------------------------------------------------
@@ -213,6 +214,8 @@ function positionOf(app, sel) {
     if (us && us.position) return { pos: us.position, building: us.building, storey: us.storey };
     return { pos: null, building: u.building, storey: u.storey };
   }
+  const named = idx.stairsById.get(sel.id) || idx.exitsById.get(sel.id);
+  if (named) return { pos: named.position, building: named.building, storey: named.storey || named.storeys?.[0] || null };
   const b = app.scene.buildings.get(sel.id);
   if (b) return { pos: centreOf(b.node), building: b.id, storey: null };
   return null;
@@ -235,7 +238,7 @@ async function select(app, sel, { fly = false, panel = true } = {}) {
     }
     if (where.pos) app.scene.flyTo(where.pos, sel.kind === "building" ? 120 : 35);
   }
-  if (panel) await app.panel.show(sel);
+  if (panel && sel.kind !== "stair" && sel.kind !== "exit") await app.panel.show(sel);
   return where;
 }
 
@@ -287,7 +290,7 @@ function setupUi(app) {
   const ts = app.scene;
   const bsel = $("#building");
   bsel.innerHTML = `<option value="">全部楼栋 All buildings</option>` +
-    [...ts.buildings.values()].map((b) => `<option value="${esc(b.id)}">${esc(b.name || b.id)}</option>`).join("");
+    [...ts.buildings.values()].map((b) => `<option value="${esc(b.id)}">${esc(labelOf(app, b))}</option>`).join("");
   bsel.onchange = () => { fillStoreys(app, bsel.value, null); if (bsel.value) select(app, { kind: "building", id: bsel.value }, { fly: true }); };
   $("#storey").onchange = () => bsel.value && ts.showStorey(bsel.value, $("#storey").value || null);
   $("#open").onclick = () => bsel.value && ts.openBuilding(bsel.value, !ts.buildings.get(bsel.value).open);
@@ -305,7 +308,13 @@ function setupUi(app) {
 function fillStoreys(app, buildingId, storeyId) {
   const b = app.scene.buildings.get(buildingId);
   $("#storey").innerHTML = `<option value="">全部楼层 All storeys</option>` + (b ? [...b.storeys].reverse()
-    .map((s) => `<option value="${esc(s.id)}" ${s.id === storeyId ? "selected" : ""}>${esc(s.name || s.id)}</option>`).join("") : "");
+    .map((s) => `<option value="${esc(s.id)}" ${s.id === storeyId ? "selected" : ""}>${esc(labelOf(app, s))}</option>`).join("") : "");
+}
+
+// The name people use (1号楼, 12F; docs/site-format.md) from the index, else the scene's name.
+function labelOf(app, el) {
+  const named = app.index.buildingsById.get(el.id) || app.index.storeysById.get(el.id);
+  return (named && named.label) || el.name || el.id;
 }
 
 function setupPicking(app) {
@@ -329,7 +338,9 @@ export function searchIndex(idx, q) {
   for (const u of idx.units) if (hit(u.id)) out.push({ kind: "unit", id: u.id, label: `单元 unit ${u.id}` });
   for (const s of idx.spaces) if (hit(s.id, s.name, s.long_name)) out.push({ kind: "space", id: s.id, label: `房间 ${s.long_name || s.name} · ${s.building}` });
   for (const d of idx.devices) if (hit(d.id, d.name)) out.push({ kind: "device", id: d.id, label: `设备 ${d.name || d.id} · ${d.kind}` });
-  for (const b of idx.buildings) if (hit(b.id, b.name)) out.push({ kind: "building", id: b.id, label: `楼栋 ${b.name || b.id}` });
+  for (const b of idx.buildings) if (hit(b.id, b.name, b.label)) out.push({ kind: "building", id: b.id, label: `楼栋 ${b.label || b.name || b.id}` });
+  for (const e of idx.exits || []) if (hit(e.id, e.name)) out.push({ kind: "exit", id: e.id, label: `出口 ${e.name}` });
+  for (const s of idx.stairs || []) if (hit(s.id, s.name)) out.push({ kind: "stair", id: s.id, label: `楼梯 ${s.name}` });
   return out.slice(0, 50);
 }
 
