@@ -44,6 +44,8 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared/ folder beside the checkout is absent under CI ({SHARED.name})")
         pytest.skip("shared/ folder beside the checkout is absent")
     return SHARED
 
@@ -52,6 +54,8 @@ def shared_dir() -> Path:
 def shared_ifc(shared_dir: Path) -> Path:
     folder = shared_dir / "ifc"
     if not folder.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("shared/ifc is absent under CI")
         pytest.skip("shared/ifc is absent")
     return folder
 
