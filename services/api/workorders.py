@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import select
@@ -15,12 +15,13 @@ from services.auth import require_role
 from services.errors import InvalidInput, UnknownEntity
 from services.workorders import service
 from services.workorders.attachments import MAX_BYTES
-from services.workorders.classifier import classify
+from services.workorders.classifier import CATEGORIES, classify
 from services.workorders.models import Attachment
-from services.workorders.sla import escalate_overdue
+from services.workorders.lifecycle import STATUSES
+from services.workorders.sla import SLA_STATES, escalate_overdue
 
 from services.api.guard import allow, deferred
-from services.policy import ANY_USER, OPERATORS, KiB
+from services.policy import ANY_USER, OPERATORS, STAFF, KiB
 
 __all__ = ["router"]
 
@@ -102,12 +103,42 @@ async def create(body: WorkOrderIn, request: Request, token: TokenDep,
     return await run_write(request, work, token=token)
 
 
+Text = Annotated[str | None, Query(min_length=1, max_length=128)]
+Category = Annotated[Literal[CATEGORIES] | None, Query()]  # type: ignore[valid-type]
+Source = Annotated[Literal[service.SOURCES] | None, Query()]  # type: ignore[valid-type]
+Status = Annotated[Literal[STATUSES] | None, Query()]  # type: ignore[valid-type]
+Sla = Annotated[Literal[SLA_STATES] | None, Query()]  # type: ignore[valid-type]
+Sort = Annotated[Literal[service.SORTS], Query()]  # type: ignore[valid-type]
+
+
+def _filters(status: Status = None, category: Category = None, building: Text = None, assignee: Text = None,
+             source: Source = None, sla: Sla = None) -> service.Filters:
+    return service.Filters(status=status, category=category, building=building, assignee=assignee,
+                           source=source, sla=sla)
+
+
+FiltersDep = Annotated[service.Filters, Depends(_filters)]
+
+
 @router.get("", dependencies=[allow(ANY_USER)])
-def list_(session: SessionDep, actor: ActorDep, status: str | None = None, limit: Limit = 100,
-          offset: Offset = 0, mine: bool = False) -> list[dict[str, Any]]:
-    """Work orders the caller may see, newest first (``mine=true``: only the caller's own)."""
+def list_(session: SessionDep, actor: ActorDep, filters: FiltersDep, limit: Limit = 100,
+          offset: Offset = 0, mine: bool = False, sort: Sort = "-created") -> list[dict[str, Any]]:
+    """Work orders the caller may see, newest first (``mine=true``: only the caller's own).
+
+    Filters ``status``, ``category``, ``building``, ``assignee``, ``source``, ``sla``
+    (``ok``/``due_soon``/``breached``); ``sort``: ``-created`` (default), ``created``,
+    ``priority``, ``resolve_by``. A value outside its set answers 422.
+    """
     return [service.to_public(session, wo, actor)
-            for wo in service.list_work_orders(session, actor, status=status, limit=limit, offset=offset, mine=mine)]
+            for wo in service.list_work_orders(session, actor, limit=limit, offset=offset, mine=mine,
+                                               filters=filters, sort=sort)]
+
+
+@router.get("/summary", dependencies=[allow(STAFF)])
+def summary(session: SessionDep, actor: ActorDep, filters: FiltersDep, mine: bool = False) -> dict[str, Any]:
+    """Counts of the caller's visible orders (same filters as the list):
+    ``{"total", "by_status", "by_sla", "as_of"}``; admin/operator/planner/staff."""
+    return service.summarize_work_orders(session, actor, filters=filters, mine=mine)
 
 
 @router.get("/{wo_id}", dependencies=[allow(ANY_USER)])

@@ -6,11 +6,11 @@ live layer's alarm sink call them. Every write records a history event and an au
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import case, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from services.auth import SYSTEM, Actor, audit, mask_name, mask_phone, sees_personal_data
@@ -21,15 +21,15 @@ from services.errors import Conflict, Forbidden, InvalidInput, UnknownEntity
 from services.workorders.assignment import choose_assignee
 from services.workorders.attachments import MAX_PER_ORDER, validate_photo
 from services.workorders.classifier import CATEGORIES, classify
-from services.workorders.lifecycle import check_transition
+from services.workorders.lifecycle import STATUSES, check_transition
 from services.workorders.models import Attachment, WorkOrder, WorkOrderEvent
-from services.workorders.sla import PRIORITIES, deadlines, priority_for
+from services.workorders.sla import PRIORITIES, SLA_STATES, deadlines, priority_for, sla_state, sla_state_sql
 from twin.errors import NotFoundError
 from twin.model import Community
 
 __all__ = [
-    "Location", "add_attachment", "create_work_order", "get_work_order", "list_work_orders", "notify_owners",
-    "open_work_order_from_alarm", "rate_work_order", "resolve_location", "to_public",
+    "Filters", "Location", "SORTS", "add_attachment", "create_work_order", "get_work_order", "list_work_orders", "notify_owners",
+    "open_work_order_from_alarm", "rate_work_order", "resolve_location", "summarize_work_orders", "to_public",
     "transition_work_order",
 ]
 
@@ -193,13 +193,33 @@ def get_work_order(session: Session, actor: Actor, wo_id: int) -> WorkOrder:
     return wo
 
 
-def list_work_orders(session: Session, actor: Actor, *, status: str | None = None,
-                     limit: int = 100, offset: int = 0, mine: bool = False) -> list[WorkOrder]:
-    """Return work orders visible to the actor, newest first.
+#: ``sort`` values of the list: newest first (default), oldest first, most urgent first,
+#: earliest resolution deadline first; ties by id.
+SORTS = ("-created", "created", "priority", "resolve_by")
 
-    ``mine``: only the caller's own orders, those they reported or (owners) those of their
-    units; public-area orders of other people are left out.
-    """
+
+@dataclass(frozen=True)
+class Filters:
+    """Filters of the work-order list and summary (``None``: any)."""
+
+    status: str | None = None
+    category: str | None = None
+    building: str | None = None
+    assignee: str | None = None
+    source: str | None = None
+    sla: str | None = None
+
+    def check(self) -> None:
+        """Raise :class:`InvalidInput` naming a value outside its set."""
+        for name, value, allowed in (("status", self.status, STATUSES), ("category", self.category, CATEGORIES),
+                                     ("source", self.source, SOURCES), ("sla", self.sla, SLA_STATES)):
+            if value is not None and value not in allowed:
+                raise InvalidInput(f"{name}={value!r} must be one of {', '.join(allowed)}")
+
+
+def _visible(actor: Actor, mine: bool, filters: Filters, now: datetime):
+    """The ``select(WorkOrder)`` of the orders ``actor`` may see (:func:`may_see`), filtered."""
+    filters.check()
     query = select(WorkOrder)
     if mine:
         own = WorkOrder.reporter == actor.username
@@ -208,12 +228,64 @@ def list_work_orders(session: Session, actor: Actor, *, status: str | None = Non
         query = query.where(or_(WorkOrder.reporter == actor.username,
                                 WorkOrder.unit_id.in_(sorted(actor.unit_ids)), WorkOrder.public.is_(True)))
     elif actor.role == "staff":
-        mine = WorkOrder.reporter == actor.username
-        query = query.where(or_(WorkOrder.assignee == actor.staff_id, mine) if actor.staff_id else mine)
+        reported = WorkOrder.reporter == actor.username
+        query = query.where(or_(WorkOrder.assignee == actor.staff_id, reported) if actor.staff_id else reported)
+    for column, value in ((WorkOrder.status, filters.status), (WorkOrder.category, filters.category),
+                          (WorkOrder.building_id, filters.building), (WorkOrder.assignee, filters.assignee),
+                          (WorkOrder.source, filters.source)):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.sla is not None:
+        query = query.where(sla_state_sql(now) == filters.sla)
+    return query
+
+
+def list_work_orders(session: Session, actor: Actor, *, status: str | None = None,
+                     limit: int = 100, offset: int = 0, mine: bool = False,
+                     filters: Filters | None = None, sort: str = "-created",
+                     now: datetime | None = None) -> list[WorkOrder]:
+    """Return work orders visible to the actor, newest first (or by ``sort``, :data:`SORTS`).
+
+    ``mine``: only the caller's own orders, those they reported or (owners) those of their
+    units; public-area orders of other people are left out. ``filters``: see
+    :class:`Filters` (``status`` alone is the older keyword; both may not disagree).
+    """
+    filters = filters or Filters()
     if status is not None:
-        query = query.where(WorkOrder.status == status)
-    query = query.order_by(WorkOrder.id.desc()).limit(min(max(limit, 1), 1000)).offset(max(offset, 0))
+        if filters.status not in (None, status):
+            raise InvalidInput(f"status={status!r} and filters.status={filters.status!r} disagree")
+        filters = replace(filters, status=status)
+    if sort not in SORTS:
+        raise InvalidInput(f"sort={sort!r} must be one of {', '.join(SORTS)}")
+    query = _visible(actor, mine, filters, now or utcnow())
+    rank = case({p: i for i, p in enumerate(PRIORITIES)}, value=WorkOrder.priority, else_=len(PRIORITIES))
+    order = {"-created": (WorkOrder.created_at.desc(), WorkOrder.id.desc()),
+             "created": (WorkOrder.created_at, WorkOrder.id),
+             "priority": (rank, WorkOrder.id.desc()),
+             "resolve_by": (WorkOrder.resolve_by, WorkOrder.id)}[sort]
+    query = query.order_by(*order).limit(min(max(limit, 1), 1000)).offset(max(offset, 0))
     return list(session.scalars(query))
+
+
+def summarize_work_orders(session: Session, actor: Actor, *, filters: Filters | None = None,
+                          mine: bool = False, now: datetime | None = None) -> dict[str, Any]:
+    """Counts of the orders the list would show (same visibility and filters):
+    ``{"total", "by_status": {status: n}, "by_sla": {state: n}}``, every status and state
+    present (zeros included)."""
+    now = now or utcnow()
+    # the state is computed once per row in a subquery, then grouped by its column (a
+    # GROUP BY repeating the CASE would carry separate bind parameters PostgreSQL cannot match)
+    rows_q = _visible(actor, mine, filters or Filters(), now).with_only_columns(
+        WorkOrder.status, sla_state_sql(now).label("sla")).subquery()
+    rows = session.execute(select(rows_q.c.status, rows_q.c.sla, func.count())
+                           .group_by(rows_q.c.status, rows_q.c.sla)).all()
+    by_status = dict.fromkeys(STATUSES, 0)
+    by_sla = dict.fromkeys(SLA_STATES, 0)
+    for st, sla, n in rows:
+        by_status[st] = by_status.get(st, 0) + n
+        by_sla[sla] += n
+    return {"total": sum(by_status.values()), "by_status": by_status, "by_sla": by_sla,
+            "as_of": now.isoformat()}
 
 
 def transition_work_order(session: Session, community: Community | None, actor: Actor, wo_id: int,
@@ -328,7 +400,7 @@ def to_public(session: Session, wo: WorkOrder, actor: Actor, *, history: bool = 
         "created_at": wo.created_at.isoformat(), "updated_at": wo.updated_at.isoformat(),
         "respond_by": wo.respond_by.isoformat(), "resolve_by": wo.resolve_by.isoformat(),
         "escalation_level": wo.escalation_level, "rating": wo.rating, "rating_comment": wo.rating_comment,
-        "category_confidence": wo.category_confidence,
+        "category_confidence": wo.category_confidence, "sla": sla_state(wo, utcnow()),
     }
     if history:
         events = session.scalars(select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == wo.id)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from services.auth import SYSTEM, audit
@@ -33,7 +33,8 @@ from services.db import utcnow
 from services.models import Notification, User
 from services.workorders.models import WorkOrder, WorkOrderEvent
 
-__all__ = ["PRIORITIES", "SLA", "deadlines", "escalate_overdue", "priority_for"]
+__all__ = ["DUE_SOON", "PRIORITIES", "SLA", "SLA_STATES", "deadlines", "escalate_overdue", "priority_for",
+           "sla_state", "sla_state_sql"]
 
 #: priority → (respond within, resolve within)
 SLA: dict[str, tuple[timedelta, timedelta]] = {
@@ -45,6 +46,14 @@ SLA: dict[str, tuple[timedelta, timedelta]] = {
     "投诉": (timedelta(hours=24), timedelta(days=7)),
 }
 PRIORITIES = tuple(SLA)
+
+#: SLA states of an order (docs/workorders.md#sla-state), best first.
+SLA_STATES = ("ok", "due_soon", "breached")
+#: A pending deadline this close (or closer) makes an order ``due_soon``.
+DUE_SOON = timedelta(minutes=30)
+#: Statuses still waiting for the response (work started) and for the resolution.
+AWAITING_RESPONSE = ("reported", "assigned", "reopened")
+UNRESOLVED = ("reported", "assigned", "reopened", "in_progress", "on_hold")
 
 _CRITICAL = re.compile(r"火|冒烟|燃气|煤气|漏气|被困|困人|关在里面|fire|smoke|gas|trapped|stuck in(side)? the (lift|elevator)", re.I)
 _URGENT = re.compile(r"爆管|爆了|跑水|淹|大量漏水|停电|漏电|无法进出|打不开.*(大门|单元门)|burst|flood|no (power|electricity)|electric shock|can'?t get (in|out)", re.I)
@@ -65,6 +74,35 @@ def deadlines(priority: str, created_at: datetime) -> tuple[datetime, datetime]:
     """Return ``(respond_by, resolve_by)`` for a priority."""
     respond, resolve = SLA[priority]
     return created_at + respond, created_at + resolve
+
+
+def sla_state(wo: WorkOrder, now: datetime) -> str:
+    """Return the SLA state of ``wo`` at ``now``: ``breached``, ``due_soon`` or ``ok``.
+
+    ``breached``: the response is still awaited (reported, assigned, reopened) and
+    ``respond_by`` has passed; or the order is unresolved (those and in progress, on hold)
+    and ``resolve_by`` has passed; or it was completed after ``resolve_by``. ``due_soon``:
+    not breached, and a pending deadline falls within :data:`DUE_SOON` of ``now``. A
+    deadline equal to ``now`` has not passed. Otherwise ``ok`` (cancelled orders too).
+    """
+    awaiting, unresolved = wo.status in AWAITING_RESPONSE, wo.status in UNRESOLVED
+    if (awaiting and wo.respond_by < now) or (unresolved and wo.resolve_by < now) \
+            or (wo.completed_at is not None and wo.completed_at > wo.resolve_by):
+        return "breached"
+    soon = now + DUE_SOON
+    if (awaiting and wo.respond_by <= soon) or (unresolved and wo.resolve_by <= soon):
+        return "due_soon"
+    return "ok"
+
+
+def sla_state_sql(now: datetime):
+    """:func:`sla_state` as a SQL expression over ``work_orders`` (for filters and counts)."""
+    awaiting, unresolved = WorkOrder.status.in_(AWAITING_RESPONSE), WorkOrder.status.in_(UNRESOLVED)
+    soon = now + DUE_SOON
+    breached = or_(and_(awaiting, WorkOrder.respond_by < now), and_(unresolved, WorkOrder.resolve_by < now),
+                   and_(WorkOrder.completed_at.is_not(None), WorkOrder.completed_at > WorkOrder.resolve_by))
+    due_soon = or_(and_(awaiting, WorkOrder.respond_by <= soon), and_(unresolved, WorkOrder.resolve_by <= soon))
+    return case((breached, "breached"), (due_soon, "due_soon"), else_="ok")
 
 
 def escalate_overdue(session: Session, now: datetime | None = None) -> list[int]:

@@ -53,6 +53,7 @@ MATRIX: dict[tuple[str, str], tuple[str, dict]] = {
     ("POST", "/api/work-orders"): ("1ooooooo", {"json": {"description": "走廊灯不亮",
                                                            "location": {"space_id": "C"}, "source": None}}),
     ("GET", "/api/work-orders"): ("1ooooooo", {}),
+    ("GET", "/api/work-orders/summary"): ("133ooooo", {}),
     ("GET", "/api/work-orders/{wo_id}"): ("1o4o4ooo", {}),
     ("POST", "/api/work-orders/{wo_id}/transitions"): ("134p4p3p", {"json": {"to": "on_hold"}}),
     ("POST", "/api/work-orders/{wo_id}/rating"): ("1p434p3p", {"json": {"rating": 5}}),
@@ -216,6 +217,8 @@ def test_lists_hold_only_what_each_caller_may_see(world):
     ids = {u: {w["id"] for w in client.get("/api/work-orders", headers=h[u]).json()} for u in CALLERS[1:]}
     assert wo in ids["owner101"] and wo in ids["plumber"] and wo in ids["operator"]
     assert wo not in ids["owner201"] and wo not in ids["plumber1"]
+    for u in ("plumber", "plumber1", "operator", "planner", "admin"):  # the summary counts the same orders
+        assert client.get("/api/work-orders/summary", headers=h[u]).json()["total"] == len(ids[u]), u
     bills = {u: {b["unit_id"] for b in client.get("/api/billing/bills", headers=h[u]).json()}
              for u in ("owner101", "owner201")}
     assert bills["owner101"] <= {"A101", "P001"} and bills["owner201"] <= {"A201"} and bills["owner201"]
