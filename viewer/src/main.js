@@ -6,8 +6,9 @@ import { TwinScene } from "./scene.js";
 import { Markers } from "./markers.js";
 import { LiveFeed } from "./live.js";
 import { InfoPanel } from "./panel.js";
+import { Board } from "./board.js";
 import { DrillRun, Playback } from "./drill.js";
-import { isAlarmEvent, kindsOfClass, setKinds } from "./states.js";
+import { alarmOrder, isAlarmEvent, kindsOfClass, setKinds } from "./states.js";
 import { api, auth, esc, listOf, login, logout } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -49,6 +50,7 @@ async function boot(app) {
   app.select = (sel, opts) => select(app, sel, opts);
   ts.hooks.push((now) => frameUpdate(app, now));
   setupUi(app);
+  app.board = new Board($("#board"), $("#board-toggle"), app);
   ts.start();
   app.live = new LiveFeed(wsUrl("/ws/live"), (ev) => onLive(app, ev), (s) => {
     $("#live").textContent = s === "connected" ? "● 实时 live" : s === "login" ? "○ 登录后实时 log in for live data"
@@ -100,6 +102,7 @@ function frameUpdate(app, now) {
 
 // -- live ---------------------------------------------------------------------------------
 function onLive(app, ev) {
+  if (app.board) app.board.onLive(ev);
   if (isAlarmEvent(ev) || ev.alarm) return onAlarm(app, ev);
   if (ev.type === "drill_suggestion") { toast(`建议演练 drill suggested: ${ev.building || ""} ${ev.storey || ""}`); return; }
   if (!ev.device_id || !DEVICE_EVENTS.has(ev.type)) return;
@@ -133,7 +136,7 @@ async function acknowledge(app, id) {
 }
 
 function renderAlarms(app) {
-  const open = [...app.alarms.values()].filter((a) => a.state !== "cleared");
+  const open = [...app.alarms.values()].filter((a) => a.state !== "cleared").sort(alarmOrder);
   $("#alarm-count").textContent = String(open.length);
   $("#alarms").innerHTML = open.length ? open.map((a) => `<div class="alarm ${esc(a.state)}" data-alarm="${esc(a.id)}">
       <b>${esc(a.message || a.rule_id || a.id)}</b><small>${esc(a.severity || "")} · ${esc(a.device_id || a.space || "")} · ${esc(a.state)}</small>
@@ -374,7 +377,7 @@ function setupDrillBar(app) {
 
 function setupLogin(app) {
   // a login or logout changes what the panels and the live feed may show: refresh them
-  const changed = () => { if (app.live) app.live.reconnect(); loadOptional(app); };
+  const changed = () => { if (app.live) app.live.reconnect(); loadOptional(app); if (app.board) app.board.authChanged(); };
   const box = $("#login");
   const render = () => {
     box.innerHTML = auth.token ? `${esc(auth.user)} (${esc(auth.role || "?")}) <button id="logout">退出 Log out</button>`
@@ -433,6 +436,8 @@ function publicApi(app) {
     liveReceived: () => (app.live ? app.live.received : 0),
     liveConnected: () => $("#live").dataset.state === "connected",
     alarms: () => [...app.alarms.values()],
+    alarmOrder: () => [...$("#alarms").querySelectorAll("[data-alarm]")].map((el) => el.dataset.alarm),
+    board: (on = true) => app.board.show(on),
     panel: () => (app.panel.el.hidden ? null : { kind: app.panel.el.dataset.kind, id: app.panel.el.dataset.id }),
     loadDrill: (result, slot = 0, name = "") => loadDrill(app, result, slot, name),
     play: () => { app.playback.playing = true; app.playback.lastMs = null; },

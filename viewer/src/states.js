@@ -85,3 +85,18 @@ export function nextState(prev, ev, kind) {
 export function isAlarmEvent(ev) {
   return typeof ev.type === "string" && ev.type.startsWith("alarm");
 }
+
+// Alarm severities, most urgent first: the rules' (live/rules.py SEVERITIES: critical, major,
+// warning, info) with `minor` between major and warning, and a device event's `alarm` (act
+// now) ranked with major. An unknown severity sorts last.
+export const ALARM_SEVERITY_ORDER = ["critical", "major", "alarm", "minor", "warning", "info"];
+const SEVERITY_RANK = { critical: 0, major: 1, alarm: 1, minor: 2, warning: 3, info: 4 };
+
+// Compare two alarms: by severity, then newest first (raised_at, epoch seconds), then id.
+export function alarmOrder(a, b) {
+  const ra = SEVERITY_RANK[a.severity] ?? 5, rb = SEVERITY_RANK[b.severity] ?? 5;
+  if (ra !== rb) return ra - rb;
+  const ta = +(a.raised_at ?? a.last_at ?? 0), tb = +(b.raised_at ?? b.last_at ?? 0);
+  if (ta !== tb) return tb - ta;
+  return String(a.id).localeCompare(String(b.id));
+}
