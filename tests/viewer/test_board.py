@@ -52,6 +52,8 @@ def test_operator_filters_and_assigns_on_the_board(ops_world):
     with browser_page(1600, 900, bypass_csp=False) as page:
         _login(page, w.url, "operator")
         assert page.is_visible("#board-toggle")
+        # the breach count shows on the toggle before the board is opened
+        page.wait_for_selector("#board-toggle[data-breached='1']", timeout=10_000)
         page.click("#board-toggle")
         page.wait_for_selector(f"#board-list [data-wo='{done}']", timeout=10_000)
         assert page.get_attribute("#board-toggle", "aria-pressed") == "true"
@@ -78,6 +80,7 @@ def test_operator_filters_and_assigns_on_the_board(ops_world):
         # ... and shows as assigned to that member of staff
         page.wait_for_selector(f"{row} .assignee:has-text('W-PLUMB-1')", timeout=10_000)
         assert page.inner_text(f"{row} .status") == "assigned"
+        assert page.inner_text("[data-count='breached']").strip().endswith("1")  # counted over all orders
         screenshot(page, "board")
         # an unknown member of staff: the server's reason shows on the row, nothing changes
         page.fill(f"{row} input[name=assignee]", "W-NOBODY")

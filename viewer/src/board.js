@@ -69,6 +69,15 @@ export class Board {
     this.toggle.hidden = !this.allowed();
     if (!this.allowed()) this.show(false);
     else if (!this.el.hidden) this.refresh();
+    else this.counts();
+  }
+
+  // the SLA counts over every visible order (not only the filtered ones): header and toggle
+  async counts() {
+    if (!this.allowed()) return null;
+    const summary = await api("/api/work-orders/summary");
+    this.renderCounts(summary);
+    return summary;
   }
 
   show(on) {
@@ -99,15 +108,18 @@ export class Board {
     listQ.set("sort", this.form.sort.value);
     listQ.set("limit", String(PAGE));
     listQ.set("offset", String(this.offset));
-    const run = Promise.all([api(`/api/work-orders?${listQ}`), api(`/api/work-orders/summary?${q}`)]);
+    // the filtered summary's total pages the list; the unfiltered one counts the breaches
+    const filtered = [...q.keys()].length > 0;
+    const run = Promise.all([api(`/api/work-orders?${listQ}`), this.counts(),
+      filtered ? api(`/api/work-orders/summary?${q}`) : null]);
     this.loading = run;
-    const [rows, summary] = await run;
+    const [rows, all, some] = await run;
+    const summary = filtered ? some : all;
     if (this.loading !== run) return; // a newer refresh has started
     const msg = this.el.querySelector("#board-msg");
     if (!Array.isArray(rows)) { msg.textContent = rows && rows.error ? rows.error : "工单不可用 not available"; return; }
     msg.textContent = "";
     this.total = summary && typeof summary.total === "number" ? summary.total : rows.length;
-    this.renderCounts(summary);
     this.renderRows(rows);
     const last = Math.min(this.offset + rows.length, this.total);
     this.el.querySelector("#board-page").textContent = `${rows.length ? this.offset + 1 : 0}–${last} / ${this.total}`;
