@@ -103,7 +103,8 @@ async def create(body: WorkOrderIn, request: Request, token: TokenDep,
     return await run_write(request, work, token=token)
 
 
-Text = Annotated[str | None, Query(min_length=1, max_length=128)]
+# an id: 1–128 characters, no control characters (NUL included)
+Text = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Category = Annotated[Literal[CATEGORIES] | None, Query()]  # type: ignore[valid-type]
 Source = Annotated[Literal[service.SOURCES] | None, Query()]  # type: ignore[valid-type]
 Status = Annotated[Literal[STATUSES] | None, Query()]  # type: ignore[valid-type]

@@ -112,7 +112,8 @@ def test_paging_walks_every_order_once(board):
 
 @pytest.mark.parametrize("query", [{"sort": "newest"}, {"sort": ""}, {"sla": "late"}, {"source": "email"},
                                    {"category": "plumbing"}, {"status": "open"}, {"building": ""},
-                                   {"assignee": "x" * 129}, {"sort": "-priority"}, {"sla": "ＯＫ"}])
+                                   {"assignee": "x" * 129}, {"sort": "-priority"}, {"sla": "ＯＫ"},
+                                   {"building": "B1\x00"}, {"assignee": "\x00"}])
 def test_bad_values_answer_422_naming_them(board, query):
     ops, _ = board
     for path in ("/api/work-orders", "/api/work-orders/summary"):
