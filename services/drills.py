@@ -68,7 +68,7 @@ def check_request(community: Community | None, body: dict[str, Any]) -> dict[str
 
         try:
             parse_scenario(body["scenario"])
-        except (ScenarioError, TypeError, ValueError, KeyError) as exc:
+        except (ScenarioError, TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             raise InvalidInput(f"scenario: {exc}") from None
         return {"scenario": body["scenario"], "runs": runs, "request": {"scenario": True, "runs": runs}}
     if community is None:
@@ -299,9 +299,9 @@ class DrillJobs:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for f in done:
                 out[futs[f]] = f.result()
-                Path(args[futs[f]][2]).unlink(missing_ok=True)
-                with self._lock:
+                with self._lock:  # count the run before its progress file goes: never backwards
                     job["done_runs"] += 1
+                Path(args[futs[f]][2]).unlink(missing_ok=True)
         return out  # type: ignore[return-value]
 
     def _execute_dask(self, job: dict, args: list[tuple]) -> list[dict]:
