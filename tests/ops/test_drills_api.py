@@ -184,3 +184,31 @@ def test_roles(app_client):
         assert client.get("/api/drills", headers=h[who]).status_code == 200
         for bad in ("0123456789ab", "../../etc", "ABCDEF012345", "x" * 300):
             assert client.get(f"/api/drills/{bad}", headers=h[who]).status_code == 404
+
+
+def test_drills_run_on_dask_when_a_scheduler_is_set(db_url, tmp_path, password_hash, tiny, monkeypatch):
+    """TWIN_DASK_SCHEDULER: the runs go to that scheduler (here a one-worker local cluster);
+    the result is the one the process pool gives for the same request (same seeds)."""
+    from dask.distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    try:
+        monkeypatch.setenv("TWIN_DASK_SCHEDULER", cluster.scheduler_address)
+        settings = make_settings(db_url, tmp_path)
+        app = create_app(settings, community=tiny, components=[DatabaseComponent(sla_interval_s=0)])
+        with TestClient(app) as client:
+            with app.state.db.transaction() as s:
+                s.add(User(username="planner", password_hash=password_hash, role="planner"))
+            tok = client.post("/api/auth/token", data={"username": "planner", "password": PASSWORD}).json()
+            h = {"Authorization": f"Bearer {tok['access_token']}"}
+            r = client.post("/api/drills", headers=h, json={"time_of_day": "02:00", "block": [STAIR_EXIT]})
+            assert r.status_code == 202, r.text
+            job = _wait(client, h, r.json()["id"])
+            assert app.state.drill_jobs.scheduler == cluster.scheduler_address
+        assert job["status"] == "done", job.get("error")
+        res = job["result"]
+        stair_exit_id = _ids(tiny, STAIR_EXIT)
+        assert res["exits"].get(stair_exit_id, {"count": 0})["count"] == 0
+        assert res["evacuated"] > 0 and res["not_evacuated"] == 0
+    finally:
+        cluster.close()
