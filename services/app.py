@@ -74,6 +74,9 @@ def create_app(
             yield
         finally:
             gc.unfreeze()
+            drills = getattr(app.state, "drill_jobs", None)
+            if drills is not None:  # background drill jobs (services.drills)
+                drills.close()
             for part in reversed(started):
                 try:
                     await part.stop(app)
@@ -154,8 +157,9 @@ def _freeze_long_lived() -> None:
 
 def _routers() -> list:
     """The API routers (each module exports ``router``); one line per module."""
-    from services.api import (auth, billing, live, metering, notices, notifications, occupancy, planning, public,
-                              scene, viewer, workorders)
+    from services.api import (auth, billing, drills, live, metering, notices, notifications, occupancy, planning,
+                              public, scene, viewer, workorders)
 
     return [auth.router, workorders.router, billing.router, notifications.router, notices.router, public.router,
-            live.router, scene.router, viewer.router, planning.router, metering.router, occupancy.router]
+            live.router, scene.router, viewer.router, planning.router, metering.router, occupancy.router,
+            drills.router]

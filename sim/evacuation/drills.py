@@ -82,7 +82,11 @@ class DrillStore:
         drill = self.get(name)
         params = {"seed": seed if seed is not None else drill["scenario"].get("seed"), "blocked": sorted(blocked)}
         sc = parse_scenario(variant_scenario(drill["scenario"], seed=seed, blocked=list(blocked)))
-        result = simulate(sc, progress=progress)
+        return self.save_run(name, params, simulate(sc, progress=progress))
+
+    def save_run(self, name: str, params: dict, result: dict) -> dict:
+        """Store one run computed elsewhere (a background job) under drill ``name``."""
+        self.get(name)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
         digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
         run_id = f"{stamp}-{digest}"

@@ -107,6 +107,11 @@ MATRIX: dict[tuple[str, str], tuple[str, dict]] = {
     ("GET", "/api/metering/readings"): ("133ooooo", {"path": "/api/metering/readings?month=2026-09"}),
     ("GET", "/api/elevators/risk"): ("1ppppppp", {}),
     ("GET", "/api/cleaning/status"): ("1ppppppp", {}),
+    # drills: office roles; a refused body (runs 0) passes the policy without starting a job
+    ("POST", "/api/drills"): ("13333ppp", {"json": {"runs": 0}}),
+    ("GET", "/api/drills"): ("13333ooo", {}),
+    ("GET", "/api/drills/{drill_id}"): ("13333444", {"path": "/api/drills/0123456789ab"}),
+    ("GET", "/api/drills/{drill_id}/trajectories"): ("13333444", {"path": "/api/drills/0123456789ab/trajectories"}),
 }
 
 

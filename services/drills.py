@@ -1,0 +1,348 @@
+"""Drills as background jobs: ``POST /api/drills`` checks the request, a job runs it.
+
+A request names buildings, a time of day, stairs/exits/doors to block (ids or the names
+people use, :func:`services.cli.evacuate.resolve_blocked`) and a number of runs, or gives a
+whole scenario. :func:`check_request` refuses bad input (422) before anything starts;
+:class:`DrillJobs` then builds the scenario and runs each seed off the request:
+
+* a local process pool (:class:`concurrent.futures.ProcessPoolExecutor`, ``spawn``,
+  ``TWIN_DRILL_WORKERS`` processes, default 1, at most 2) by default;
+* the dask.distributed scheduler at ``TWIN_DASK_SCHEDULER`` when that is set (as
+  ``twin drill ensemble --scheduler`` does).
+
+Records are drill records of :class:`sim.evacuation.drills.DrillStore` under
+``data_dir/drills`` (the folder ``twin drill list`` reads), named ``api-<id>``: the
+scenario in ``drill.json``, each run in ``runs/``, plus ``job.json`` (status, progress,
+the request, the summary result) and ``trajectories.json`` (the first run's).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import re
+import threading
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from services.errors import Conflict, InvalidInput, UnknownEntity
+from twin.errors import TwinError
+from twin.model import Community
+
+__all__ = ["DrillJobs", "MAX_RUNS", "check_request", "per_building", "run_seed"]
+
+log = logging.getLogger(__name__)
+
+#: Largest ``runs`` of one drill request.
+MAX_RUNS = 50
+#: Drills queued or running at once; more answer 409.
+MAX_ACTIVE = 4
+_TIME = re.compile(r"^([0-9]{2}):([0-9]{2})$")
+_ID = re.compile(r"^[0-9a-f]{12}$")
+_REMAINING = re.compile(r"remaining (\d+) of (\d+)")
+
+
+def check_request(community: Community | None, body: dict[str, Any]) -> dict[str, Any]:
+    """Validate a drill request; return the job's plan (raises InvalidInput, 422).
+
+    ``body`` holds either ``scenario`` (the scenario contract, checked with
+    :func:`sim.evacuation.parse_scenario`) or ``buildings`` / ``time_of_day`` / ``block``;
+    ``runs`` (1..50) goes with either. The plan: ``{"scenario"}`` or ``{"buildings",
+    "time_of_day", "blocked"}`` (blocked as ids), plus ``runs`` and the ``request``.
+    """
+    runs = body.get("runs", 1)
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
+        raise InvalidInput(f"runs={runs!r} must be a whole number from 1 to {MAX_RUNS}")
+    if body.get("scenario") is not None:
+        other = [k for k in ("buildings", "time_of_day", "block") if body.get(k) is not None]
+        if other:
+            raise InvalidInput(f"give either scenario or {', '.join(other)}, not both")
+        from sim.evacuation import ScenarioError, parse_scenario
+
+        try:
+            parse_scenario(body["scenario"])
+        except (ScenarioError, TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            raise InvalidInput(f"scenario: {exc}") from None
+        return {"scenario": body["scenario"], "runs": runs, "request": {"scenario": True, "runs": runs}}
+    if community is None:
+        raise UnknownEntity("no site is loaded: give a whole scenario or load a site")
+    tod = body.get("time_of_day")
+    tod = "02:00" if tod is None else tod
+    m = _TIME.match(tod) if isinstance(tod, str) else None
+    if m is None or int(m[1]) > 23 or int(m[2]) > 59:
+        raise InvalidInput(f"time_of_day={tod!r} must be HH:MM (ASCII digits, 00:00 to 23:59)")
+    known = {b.id: b for b in community.buildings if b.storeys}
+    buildings = body.get("buildings")
+    if buildings is not None:
+        if not buildings:
+            raise InvalidInput("buildings=[] names no building (leave it out for the whole site)")
+        for bid in buildings:
+            if bid not in known:
+                close = difflib.get_close_matches(str(bid), list(known), n=3, cutoff=0.0)
+                raise InvalidInput(f"building {bid!r} is not a building of the site; closest: {', '.join(close)}")
+        buildings = list(dict.fromkeys(buildings))
+    from services.cli.evacuate import resolve_blocked
+
+    try:
+        blocked = resolve_blocked(community, list(body.get("block") or []), buildings=buildings)
+    except TwinError as exc:  # unknown or ambiguous name: the message lists the closest names
+        raise InvalidInput(str(exc)) from None
+    return {"buildings": buildings, "time_of_day": tod, "blocked": blocked, "runs": runs,
+            "request": {"buildings": buildings, "time_of_day": tod, "block": list(body.get("block") or []),
+                        "runs": runs}}
+
+
+def run_seed(text: str, seed: int, progress_path: str | None, trajectories: bool) -> dict:
+    """Run one seed of a scenario (in a worker process); write progress 0..1 to a file."""
+    from sim.evacuation import parse_scenario, simulate
+
+    def say(msg: str) -> None:
+        m = _REMAINING.search(msg)
+        if progress_path is None or m is None or int(m[2]) == 0:
+            return
+        tmp = progress_path + ".tmp"
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(f"{1 - int(m[1]) / int(m[2]):.4f}")
+        os.replace(tmp, progress_path)
+
+    return simulate(parse_scenario(json.loads(text)), seed=seed, trajectories=trajectories, progress=say)
+
+
+def per_building(community: Community | None, result: dict) -> dict[str, dict]:
+    """Per building: the time its last person left (s), people out, and its exits and stairs.
+
+    Exits and stairs are mapped to their building through the twin's doors and stairs
+    (ids the twin does not know fall under ``"?"``).
+    """
+    door_b = {d.id: d.building_id for d in community.doors} if community else {}
+    stair_b = {s.id: s.building_id for s in community.stairs} if community else {}
+    out: dict[str, dict] = {}
+    for eid, e in result.get("exits", {}).items():
+        b = out.setdefault(door_b.get(eid, "?"), {"evacuation_time_s": None, "evacuated": 0, "exits": {}, "stairs": {}})
+        b["exits"][eid] = e
+        b["evacuated"] += e["count"]
+        if e.get("last_s") is not None:
+            b["evacuation_time_s"] = max(b["evacuation_time_s"] or 0.0, e["last_s"])
+    for sid, s in result.get("stairs", {}).items():
+        b = out.setdefault(stair_b.get(sid, "?"), {"evacuation_time_s": None, "evacuated": 0, "exits": {}, "stairs": {}})
+        b["stairs"][sid] = s
+    return out
+
+
+class DrillJobs:
+    """Drill jobs of one app: records on disk, runs in a process pool or on dask."""
+
+    def __init__(self, root: Path, community: Community | None, *, scheduler: str | None = None,
+                 workers: int = 1) -> None:
+        from sim.evacuation.drills import DrillStore
+
+        self.store = DrillStore(root)
+        self.community = community
+        self.scheduler = scheduler
+        self.workers = min(max(int(workers), 1), 2)
+        self._pool: ProcessPoolExecutor | None = None
+        self._client = None
+        self._lock = threading.Lock()
+        self._jobs: dict[str, dict] = {}
+        self._closed = False
+
+    @classmethod
+    def from_settings(cls, settings, community: Community | None) -> "DrillJobs":
+        """Jobs under ``data_dir/drills``; dask when ``TWIN_DASK_SCHEDULER`` is set."""
+        workers = os.environ.get("TWIN_DRILL_WORKERS", "1")
+        return cls(Path(settings.data_dir) / "drills", community,
+                   scheduler=os.environ.get("TWIN_DASK_SCHEDULER") or None,
+                   workers=int(workers) if workers.isascii() and workers.isdigit() else 1)
+
+    # ------------------------------------------------------------------ records
+    def _folder(self, drill_id: str) -> Path:
+        return self.store.root / f"api-{drill_id}"
+
+    def _save(self, job: dict) -> None:
+        from sim.evacuation.drills import _write
+
+        _write(self._folder(job["id"]) / "job.json", job)
+
+    def get(self, drill_id: str) -> dict:
+        """``{"id", "status", "progress", "result", ...}`` (UnknownEntity when missing)."""
+        if not _ID.match(drill_id):
+            raise UnknownEntity(f"no drill {drill_id!r}")
+        with self._lock:
+            job = self._jobs.get(drill_id)
+            if job is not None:
+                return dict(job, progress=self._progress(job))
+        path = self._folder(drill_id) / "job.json"
+        if not path.exists():
+            raise UnknownEntity(f"no drill {drill_id!r}")
+        job = json.loads(path.read_text(encoding="utf-8"))
+        if job["status"] in ("queued", "running"):  # its process is gone (the service restarted)
+            job.update(status="failed", error="the service stopped while the drill ran")
+        return job
+
+    def list(self) -> list[dict]:
+        """Every drill job, newest first, without results."""
+        ids = [p.parent.name[4:] for p in self.store.root.glob("api-*/job.json")] if self.store.root.is_dir() else []
+        rows = []
+        for i in ids:
+            try:
+                j = self.get(i)
+            except UnknownEntity:
+                continue
+            res = j.get("result") or {}
+            rows.append({k: j.get(k) for k in ("id", "status", "progress", "created", "request", "error")}
+                        | {"evacuation_time_s": res.get("evacuation_time_s")})
+        return sorted(rows, key=lambda r: r["created"] or "", reverse=True)
+
+    def trajectories(self, drill_id: str) -> Path:
+        """The trajectories file of a finished drill (Conflict while it runs)."""
+        job = self.get(drill_id)
+        path = self._folder(drill_id) / "trajectories.json"
+        if job["status"] != "done" or not path.exists():
+            raise Conflict(f"drill {drill_id} has no trajectories (status {job['status']})")
+        return path
+
+    def _progress(self, job: dict) -> float:
+        if job["status"] in ("done", "failed"):
+            return job["progress"]
+        part = 0.0
+        for p in self._folder(job["id"]).glob("progress-*"):
+            try:
+                part += min(max(float(p.read_text(encoding="ascii")), 0.0), 1.0)
+            except (OSError, ValueError):
+                pass
+        return round(min(job["done_runs"] + part, job["runs"]) / job["runs"] * 0.99, 4)
+
+    # ------------------------------------------------------------------ jobs
+    def submit(self, plan: dict) -> dict:
+        """Start a checked plan (:func:`check_request`) as a job; return ``{"id", "status"}``."""
+        with self._lock:
+            if self._closed:
+                raise Conflict("the service is stopping")
+            active = sum(j["status"] in ("queued", "running") for j in self._jobs.values())
+            if active >= MAX_ACTIVE:
+                raise Conflict(f"{active} drills are queued or running; try again when one is done")
+            drill_id = uuid.uuid4().hex[:12]
+            job = {"id": drill_id, "status": "queued", "progress": 0.0, "result": None, "error": None,
+                   "runs": plan["runs"], "done_runs": 0, "request": plan["request"],
+                   "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None}
+            self._jobs[drill_id] = job
+        self._folder(drill_id).mkdir(parents=True, exist_ok=True)
+        self._save(job)
+        threading.Thread(target=self._run, args=(job, plan), name=f"drill-{drill_id}", daemon=True).start()
+        return {"id": drill_id, "status": "queued"}
+
+    def _scenario(self, plan: dict) -> dict:
+        if "scenario" in plan:
+            return plan["scenario"]
+        from sim.evacuation.builder import scenario_from_community
+
+        return scenario_from_community(self.community, buildings=plan["buildings"], time_of_day=plan["time_of_day"],
+                                       blocked=plan["blocked"], seed=1)
+
+    def _run(self, job: dict, plan: dict) -> None:
+        folder = self._folder(job["id"])
+        try:
+            scenario = self._scenario(plan)
+            name = f"api-{job['id']}"
+            self.store.create(name, scenario, description=json.dumps(plan["request"], ensure_ascii=False))
+            text = json.dumps(scenario, sort_keys=True)
+            base = int(scenario.get("seed", 0))
+            seeds = [base + k for k in range(plan["runs"])]
+            with self._lock:
+                job["status"] = "running"
+            self._save(job)
+            results = self._execute(job, text, seeds, folder)
+            for seed, r in zip(seeds, results):
+                self.store.save_run(name, {"seed": seed, "blocked": []},
+                                    {k: v for k, v in r.items() if k != "trajectories"})
+            traj = results[0].pop("trajectories", None)
+            if traj is not None:
+                from sim.evacuation.drills import _write
+
+                _write(folder / "trajectories.json", traj)
+            summary = self._summary(results, seeds)
+            with self._lock:
+                job.update(status="done", progress=1.0, result=summary, done_runs=len(seeds),
+                           finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        except Exception as exc:  # noqa: BLE001 - a failed job is recorded, never lost
+            log.exception("drill %s failed", job["id"])
+            with self._lock:
+                job.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                           finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                           progress=self._progress(job))
+        for p in folder.glob("progress-*"):
+            p.unlink(missing_ok=True)
+        self._save(job)
+
+    def _execute(self, job: dict, text: str, seeds: list[int], folder: Path) -> list[dict]:
+        args = [(text, s, str(folder / f"progress-{k}"), k == 0) for k, s in enumerate(seeds)]
+        if self.scheduler:
+            return self._execute_dask(job, args)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the service stopped before the drill ran")
+            if self._pool is None:
+                import multiprocessing
+
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            futs: dict[Future, int] = {self._pool.submit(run_seed, *a): k for k, a in enumerate(args)}
+        out: list[dict | None] = [None] * len(seeds)
+        pending = set(futs)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for f in done:
+                out[futs[f]] = f.result()
+                with self._lock:  # count the run before its progress file goes: never backwards
+                    job["done_runs"] += 1
+                Path(args[futs[f]][2]).unlink(missing_ok=True)
+        return out  # type: ignore[return-value]
+
+    def _execute_dask(self, job: dict, args: list[tuple]) -> list[dict]:
+        from dask.distributed import Client, as_completed
+
+        with self._lock:
+            if self._client is None:
+                self._client = Client(self.scheduler)
+            client = self._client
+        futs = {client.submit(run_seed, a[0], a[1], None, a[3], pure=False): k for k, a in enumerate(args)}
+        out: list[dict | None] = [None] * len(args)
+        for fut in as_completed(futs):
+            out[futs[fut]] = fut.result()
+            with self._lock:
+                job["done_runs"] += 1
+        return out  # type: ignore[return-value]
+
+    def _summary(self, results: list[dict], seeds: list[int]) -> dict:
+        """The first run's result with ``buildings`` and, for several runs, ``ensemble``."""
+        first = dict(results[0])
+        first["buildings"] = per_building(self.community, first)
+        times = [r["evacuation_time_s"] for r in results]
+        done = np.array([t for t in times if t is not None], dtype=float)
+        first["ensemble"] = {
+            "seeds": seeds, "evacuation_times_s": times,
+            "mean_s": round(float(done.mean()), 4) if done.size else None,
+            "p95_s": round(float(np.percentile(done, 95)), 4) if done.size else None,
+            "incomplete": int(len(times) - done.size)}
+        return first
+
+    def close(self) -> None:
+        """Cancel what has not started and stop the worker processes."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+            client, self._client = self._client, None
+        if pool is not None:
+            procs = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for p in procs:  # a run in progress is abandoned: its job reads as failed after a restart
+                if p.is_alive():
+                    p.terminate()
+        if client is not None:
+            client.close()
