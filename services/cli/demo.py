@@ -14,14 +14,16 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from services.cli.common import err_console, print_json
 from services.cli.load import load_community, print_summary, summary
-from services.settings import Settings, get_settings
-from twin.model import Community
+
+if TYPE_CHECKING:  # settings and the twin load when the command runs, not at start-up
+    from services.settings import Settings
+    from twin.model import Community
 
 __all__ = ["DEMO_PASSWORD", "prepare_database", "register", "run_demo"]
 
@@ -31,6 +33,8 @@ DEMO_PASSWORD = "twin-demo-2026"
 
 def run_demo(site: Path | None = None, *, as_json: bool = False) -> Community:
     """Load ``site`` (default: the configured site) and print its summary; return it."""
+    from services.settings import get_settings
+
     settings = get_settings()
     c = load_community(site or settings.site, cache_dir=settings.resolved_cache_dir)
     if as_json:
@@ -136,6 +140,7 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
 
     from services.billing.sandbox import install_sandbox
     from services.runtime import build_service
+    from services.settings import get_settings
 
     settings = get_settings()
     site = Path(site or settings.site)
