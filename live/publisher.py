@@ -30,7 +30,7 @@ def publish_streams(sim: DeviceSimulator, url: BrokerURL, *, speed: float = 60.0
 
     Runs until ``duration_s`` simulated seconds have passed, ``stop`` is set, or Ctrl-C.
     While the broker is unreachable the stream is held (nothing is dropped). On the way out
-    it waits up to 10 s for the last messages' acknowledgements.
+    it waits up to 10 s for the last messages' acknowledgements (while connected).
 
     Raises
     ------
@@ -77,7 +77,9 @@ def publish_streams(sim: DeviceSimulator, url: BrokerURL, *, speed: float = 60.0
     finally:
         deadline = time.monotonic() + 10
         for info in infos[-2500:]:
-            while not info.is_published() and time.monotonic() < deadline:
+            # only a connected client still receives acknowledgements: without a broker
+            # there is nothing to wait for (a stop would otherwise take the whole 10 s)
+            while not info.is_published() and client.is_connected() and time.monotonic() < deadline:
                 time.sleep(0.01)
         client.disconnect()
         client.loop_stop()

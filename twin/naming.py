@@ -249,9 +249,13 @@ class SiteNames:
         for sp in c.spaces:
             if (sp.usage or "").lower() not in _STAIR_USAGES or sp.footprint is None:
                 continue
+            area = None  # the space grown by 1 cm, made once per space (not once per stair)
             for st in on_storey.get(sp.storey_id, []):
                 cen = _centroid(st.footprint)
-                if cen is not None and sp.footprint.buffer(0.01).contains(_point(cen)):
+                if cen is None:
+                    continue
+                area = area if area is not None else sp.footprint.buffer(0.01)
+                if area.contains(_point(cen)):
                     out[sp.id] = named[st.id].group or named[st.id].name
                     break
         return out

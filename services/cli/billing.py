@@ -12,8 +12,6 @@ from pathlib import Path
 import typer
 
 from services.cli.common import err_console, print_json
-from services.db import Database
-from services.settings import get_settings
 
 __all__ = ["register"]
 
@@ -36,6 +34,9 @@ def _run(month: str, site: Path | None, rules_path: Path | None, preview: bool, 
         from services.sites import load_site
 
         community = load_site(site)
+    from services.db import Database
+    from services.settings import get_settings
+
     db = Database(get_settings().resolved_db_url)
     try:
         db.migrate()
@@ -85,6 +86,9 @@ def import_readings(path: Path = typer.Argument(..., help="CSV: unit_id,kind,mon
     from services.parsing import decode_utf8
 
     text = decode_utf8(path.read_bytes(), path.name)
+    from services.db import Database
+    from services.settings import get_settings
+
     db = Database(get_settings().resolved_db_url)
     try:
         db.migrate()

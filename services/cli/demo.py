@@ -9,28 +9,37 @@ URL. ``--summary-only`` / ``--json`` print the site summary and exit.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import gc
 import socket
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from services.cli.common import err_console, print_json
 from services.cli.load import load_community, print_summary, summary
-from services.settings import Settings, get_settings
-from twin.model import Community
+
+if TYPE_CHECKING:  # settings and the twin load when the command runs, not at start-up
+    from services.settings import Settings
+    from twin.model import Community
 
 __all__ = ["DEMO_PASSWORD", "prepare_database", "register", "run_demo"]
 
 #: Password of the demo users (printed by the command; a demo database only).
 DEMO_PASSWORD = "twin-demo-2026"
 
+#: Seconds the device simulator gets to stop (its last acknowledgements) on Ctrl-C.
+SIMULATOR_STOP_S = 5.0
+
 
 def run_demo(site: Path | None = None, *, as_json: bool = False) -> Community:
     """Load ``site`` (default: the configured site) and print its summary; return it."""
+    from services.settings import get_settings
+
     settings = get_settings()
     c = load_community(site or settings.site, cache_dir=settings.resolved_cache_dir)
     if as_json:
@@ -136,6 +145,7 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
 
     from services.billing.sandbox import install_sandbox
     from services.runtime import build_service
+    from services.settings import get_settings
 
     settings = get_settings()
     site = Path(site or settings.site)
@@ -146,11 +156,22 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
     prepared = prepare_database(settings, community, site)
     port = _free_port(host, port)
     install_sandbox(service.app, settings, host, port)  # the demo's pretend payment gateway
-    server = uvicorn.Server(uvicorn.Config(service.app, host=host, port=port, log_level="warning",
-                                           **settings.uvicorn_options()))
     stop = threading.Event()
     sim = threading.Thread(target=_simulate, args=(service, speed, stop), daemon=True,
                            name="device-simulator")
+
+    class DemoServer(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            # The simulator stops first, while the embedded broker still acknowledges its last
+            # messages; then the app's components stop (the broker last) with no client
+            # publishing into it. In the other order the simulator waited for acknowledgements
+            # of a gone broker and the broker's shutdown for a client still sending.
+            stop.set()
+            await asyncio.get_running_loop().run_in_executor(None, sim.join, SIMULATOR_STOP_S)
+            await super().shutdown(sockets)
+
+    server = DemoServer(uvicorn.Config(service.app, host=host, port=port, log_level="warning",
+                                       **settings.uvicorn_options()))
 
     def announce() -> None:
         while not server.started and not stop.wait(0.1):
@@ -177,7 +198,11 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
         server.run()
     finally:
         stop.set()
-        sim.join(timeout=15)
+        sim.join(timeout=SIMULATOR_STOP_S)
+        # The process exits next: the interpreter's final collection would traverse the
+        # whole twin (the app unfreezes its long-lived objects on shutdown), seconds on a
+        # large site after everything has already stopped. Frozen objects are skipped.
+        gc.freeze()
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,6 @@ from typing import Iterator
 import typer
 
 from services.cli.common import err_console, print_json
-from services.settings import get_settings
 
 __all__ = ["ifc_progress", "model_report", "register"]
 
@@ -75,6 +74,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Read an IFC file into the twin and report counts, CRS and warnings."""
         from bim import load_ifc
+        from services.settings import get_settings
 
         cache = None if no_cache else (cache_dir or get_settings().resolved_cache_dir)
         with ifc_progress(err_console.is_terminal) as progress:

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from services.cli.common import err_console, print_json
-from services.settings import get_settings
-from twin.model import Community
-from twin.naming import SiteNames
+
+if TYPE_CHECKING:  # the twin's modules load when a command runs, not at start-up
+    from rich.console import Console
+
+    from twin.model import Community
+    from twin.naming import SiteNames
 
 __all__ = ["load_community", "print_summary", "register", "summary"]
 
@@ -39,6 +39,8 @@ def summary(c: Community, *, doors: bool = False) -> dict[str, Any]:
     and storeys carry a ``label`` and the stairs and exits are listed with the names people
     use (:class:`twin.naming.SiteNames`); the other doors too when ``doors`` is true.
     """
+    from twin.naming import SiteNames
+
     names = SiteNames(c)
     per: dict[str, dict[str, int]] = {
         s.id: {"spaces": 0, "doors": 0, "stairs": 0, "elevators": 0, "devices": 0} for s in c.storeys
@@ -82,7 +84,10 @@ def summary(c: Community, *, doors: bool = False) -> dict[str, Any]:
 def load_community(path: Path, *, cache_dir: Path | None, no_cache: bool = False,
                    show_progress: bool = True) -> Community:
     """Load ``path`` with a progress bar on stderr (never stdout)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from bim import load
+    from services.settings import get_settings
 
     cache = None if no_cache else (cache_dir or get_settings().resolved_cache_dir)
     if not show_progress or not err_console.is_terminal:
@@ -99,6 +104,9 @@ def load_community(path: Path, *, cache_dir: Path | None, no_cache: bool = False
 
 def print_summary(c: Community, console: Console | None = None) -> None:
     """Print a human summary (tables) of a community on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
     console = console or Console()
     data = summary(c)
     console.print(f"[bold]{data['site']}[/bold]  CRS {data['crs'] or 'none (local)'}")

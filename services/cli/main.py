@@ -11,7 +11,6 @@ import sys
 
 import typer
 
-from services.settings import get_settings
 from services.cli.common import setup_logging
 from twin.errors import TwinError
 
@@ -22,6 +21,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _configure() -> None:
+    # runs before a sub-command, never for ``twin --help``: the settings (pydantic) load only
+    # when a command runs (see docs/cli.md, start-up)
+    from services.settings import get_settings
+
+    setup_logging(get_settings().log_level)
 
 
 def _register() -> None:
@@ -48,7 +56,6 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn user errors into one line on stderr and exit code 2."""
-    setup_logging(get_settings().log_level)
     try:
         # standalone mode: usage errors print usage and exit 2, --help exits 0
         app(args=argv, prog_name="twin")

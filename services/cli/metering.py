@@ -14,7 +14,6 @@ from pathlib import Path
 import typer
 
 from services.cli.common import print_json
-from services.settings import get_settings
 
 __all__ = ["register"]
 
@@ -29,6 +28,7 @@ def readings(site: Path = typer.Option(None, "--site", help="site folder (defaul
     from services.billing.run import parse_month
     from services.db import Database
     from services.metering.readings import catch_up, monthly_readings, reading_json
+    from services.settings import get_settings
     from services.sites import load_site
 
     parse_month(month)

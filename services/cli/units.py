@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from services.cli.common import print_json
-from services.settings import get_settings
 
 __all__ = ["register"]
 
@@ -20,6 +19,7 @@ def list_units(
     json_out: bool = typer.Option(False, "--json", help='JSON: [{"id", "kind", "building", "area_m2"}]'),
 ) -> None:
     """List billing units (id, kind, building, area in m²)."""
+    from services.settings import get_settings
     from services.sites import load_site
 
     community = load_site(site or get_settings().site)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import typer
 
 from services.cli.common import print_json
-from services.db import Database
-from services.settings import get_settings
 
 __all__ = ["register"]
 
@@ -26,6 +24,9 @@ def create(
 ) -> None:
     """Create a user in the database of TWIN_DB_URL (migrating it first)."""
     from services.auth import create_user
+
+    from services.db import Database
+    from services.settings import get_settings
 
     db = Database(get_settings().resolved_db_url)
     try:
@@ -52,6 +53,9 @@ def disable(username: str = typer.Argument(..., help="login name"),
     from services.db import utcnow
     from services.errors import UnknownEntity
     from services.models import User
+
+    from services.db import Database
+    from services.settings import get_settings
 
     db = Database(get_settings().resolved_db_url)
     try:
