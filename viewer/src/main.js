@@ -241,7 +241,7 @@ async function select(app, sel, { fly = false, panel = true } = {}) {
     }
     if (where.pos) app.scene.flyTo(where.pos, sel.kind === "building" ? 120 : 35);
   }
-  if (panel && sel.kind !== "stair" && sel.kind !== "exit") await app.panel.show(sel);
+  if (panel && sel.kind !== "stair" && sel.kind !== "exit_door") await app.panel.show(sel);
   return where;
 }
 
@@ -342,7 +342,7 @@ export function searchIndex(idx, q) {
   for (const s of idx.spaces) if (hit(s.id, s.name, s.long_name)) out.push({ kind: "space", id: s.id, label: `房间 ${s.long_name || s.name} · ${s.building}` });
   for (const d of idx.devices) if (hit(d.id, d.name)) out.push({ kind: "device", id: d.id, label: `设备 ${d.name || d.id} · ${d.kind}` });
   for (const b of idx.buildings) if (hit(b.id, b.name, b.label)) out.push({ kind: "building", id: b.id, label: `楼栋 ${b.label || b.name || b.id}` });
-  for (const e of idx.exits || []) if (hit(e.id, e.name)) out.push({ kind: "exit", id: e.id, label: `出口 ${e.name}` });
+  for (const e of idx.exits || []) if (hit(e.id, e.name)) out.push({ kind: "exit_door", id: e.id, label: `出口 ${e.name}` });
   for (const s of idx.stairs || []) if (hit(s.id, s.name)) out.push({ kind: "stair", id: s.id, label: `楼梯 ${s.name}` });
   return out.slice(0, 50);
 }
