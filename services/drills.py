@@ -150,6 +150,7 @@ class DrillJobs:
         self._pool: ProcessPoolExecutor | None = None
         self._client = None
         self._lock = threading.Lock()
+        self._report_lock = threading.Lock()
         self._jobs: dict[str, dict] = {}
         self._closed = False
 
@@ -207,6 +208,42 @@ class DrillJobs:
         if job["status"] != "done" or not path.exists():
             raise Conflict(f"drill {drill_id} has no trajectories (status {job['status']})")
         return path
+
+    def report(self, drill_id: str) -> Path:
+        """The report PDF of a finished drill (``report.pdf`` in its record), made on first use.
+
+        Raises UnknownEntity (404) for an unknown drill and Conflict (409) while it is queued
+        or running, or when it failed. Blocking (render and PDF take seconds): call it from a
+        worker thread; one report is made at a time.
+        """
+        self._finished(drill_id)
+        path = self._folder(drill_id) / "report.pdf"
+        with self._report_lock:
+            if not path.exists():
+                self.write_report(drill_id, path)
+        return path
+
+    def write_report(self, drill_id: str, out: Path) -> dict:
+        """Write the report PDF of a finished drill to ``out`` (see :mod:`services.drill_report`)."""
+        from services.drill_report import write_report
+
+        job = self._finished(drill_id)
+        scenario = self.store.get(f"api-{drill_id}")["scenario"]
+        tpath = self._folder(drill_id) / "trajectories.json"
+        traj = json.loads(tpath.read_text(encoding="utf-8")) if tpath.exists() else None
+        request = job.get("request") or {}
+        meta = {"drill": drill_id, "created": job.get("created"), "time_of_day": request.get("time_of_day")}
+        return write_report(out, result=job["result"], scenario=scenario, trajectories=traj,
+                            community=self.community, meta=meta)
+
+    def _finished(self, drill_id: str) -> dict:
+        job = self.get(drill_id)
+        if job["status"] == "failed":
+            raise Conflict(f"drill {drill_id} failed ({job.get('error')}): it has no report")
+        if job["status"] != "done" or not job.get("result"):
+            raise Conflict(f"drill {drill_id} is still {job['status']} ({job['progress']:.0%} done): "
+                           "its report is ready when it is done")
+        return job
 
     def _progress(self, job: dict) -> float:
         if job["status"] in ("done", "failed"):

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from services.api.deps import ActorDep, CommunityDep, to_http
 from services.api.guard import allow
 from services.api.inputs import InputModel
+from services.drill_report.render import RenderError
 from services.drills import MAX_RUNS, DrillJobs, check_request
 from services.policy import MiB, OFFICE
 from twin.errors import TwinError
@@ -89,3 +90,17 @@ async def drill_trajectories(request: Request, drill_id: str, actor: ActorDep) -
     except TwinError as exc:
         raise to_http(exc) from exc
     return FileResponse(path, media_type="application/json")
+
+
+@router.get("/drills/{drill_id}/report.pdf", dependencies=[allow(OFFICE)])
+async def drill_report(request: Request, drill_id: str, actor: ActorDep) -> FileResponse:
+    """The drill report PDF (title, summary, exits and stairs, 3D render of queueing per
+    storey, flow per exit; docs/drill-report.md); 409 while the drill runs, 404 unknown.
+    Made in a worker thread on first request, then served from the drill record."""
+    try:
+        path = await run_in_threadpool(jobs_of(request).report, drill_id)
+    except RenderError as exc:  # the server cannot render (no EGL/OSMesa): not the caller's fault
+        raise HTTPException(503, str(exc)) from exc
+    except TwinError as exc:
+        raise to_http(exc) from exc
+    return FileResponse(path, media_type="application/pdf", filename=f"drill-{drill_id}.pdf")

@@ -76,8 +76,23 @@ def compare(name: str, runs: list[str], dir_: Optional[Path] = DirOpt) -> None:
 
 
 @drill_app.command("report")
-def report(name: str, run_id: str, out: Path = typer.Option(..., "--out"), dir_: Optional[Path] = DirOpt) -> None:
-    """Write a heatmap PNG per floor and report.json for one run into --out."""
+def report(name: Optional[str] = typer.Argument(None, help="Drill record name (with RUN_ID)."),
+           run_id: Optional[str] = typer.Argument(None, help="Run id of the drill record."),
+           out: Path = typer.Option(..., "--out", help="Folder (NAME RUN_ID) or PDF file (--drill-id)."),
+           drill_id: Optional[str] = typer.Option(None, "--drill-id",
+                                                  help="A drill started by POST /api/drills: write its PDF report to --out."),
+           site: Optional[Path] = typer.Option(None, "--site", help="Site folder for names (default $TWIN_SITE)."),
+           dir_: Optional[Path] = DirOpt) -> None:
+    """NAME RUN_ID: heatmap PNGs and report.json into --out; --drill-id ID: the drill's PDF report."""
+    from sim.evacuation import ScenarioError
+
+    if drill_id is not None:
+        if name is not None or run_id is not None:
+            raise ScenarioError("give either NAME RUN_ID or --drill-id ID, not both")
+        _pdf_report(drill_id, out, site, dir_)
+        return
+    if name is None or run_id is None:
+        raise ScenarioError("give NAME RUN_ID (heatmaps) or --drill-id ID (PDF report)")
     from sim.evacuation.drills import compare_results, heatmap_png
 
     rec = _store(dir_).load_run(name, run_id)
@@ -85,6 +100,24 @@ def report(name: str, run_id: str, out: Path = typer.Option(..., "--out"), dir_:
     summary = compare_results({run_id: rec["result"]})
     (out / "report.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     print_json({"heatmaps": [str(p) for p in pngs], "report": str(out / "report.json")})
+
+
+def _pdf_report(drill_id: str, out: Path, site: Optional[Path], dir_: Optional[Path]) -> None:
+    from services.drills import DrillJobs
+    from services.settings import get_settings
+
+    settings = get_settings()
+    if out.is_dir():
+        from sim.evacuation import ScenarioError
+
+        raise ScenarioError(f"--out {str(out)!r} is a folder: give a PDF file name, e.g. drill-{drill_id}.pdf")
+    from services.cli.evacuate import _load_site
+
+    community = _load_site(site if site is not None else settings.site)
+    jobs = DrillJobs(dir_ if dir_ is not None else settings.data_dir / "drills", community)
+    _say(f"writing the report of drill {drill_id}")
+    info = jobs.write_report(drill_id, out)
+    print_json({"report": str(out), "pages": len(info["pages"])})
 
 
 @drill_app.command("ensemble")

@@ -1,6 +1,6 @@
 """``twin evacuate``: run an evacuation scenario, or build one from a site folder.
 
-- ``twin evacuate SCENARIO.json [--out RESULT.json] [--trajectories FILE]``
+- ``twin evacuate SCENARIO.json [--out RESULT.json] [--trajectories FILE] [--report FILE.pdf]``
 - ``twin evacuate --site DIR [--building ID] [--time-of-day HH:MM] [--block ID|NAME ...]
   [--export-scenario FILE] [--no-run]``
 
@@ -46,12 +46,16 @@ def evacuate(
     export_scenario: Optional[Path] = typer.Option(None, "--export-scenario", help="Write the built scenario JSON here."),
     no_run: bool = typer.Option(False, "--no-run", help="With --site: only build (and export) the scenario."),
     seed: Optional[int] = typer.Option(None, "--seed", min=0, max=2**63 - 1, help="Override the scenario's seed (every random draw)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write the drill report PDF here (docs/drill-report.md)."),
 ) -> None:
     """Run an evacuation: a scenario file, or a scenario built from a site's twin."""
     from sim.evacuation import ScenarioError, load_scenario, parse_scenario, simulate
 
     if (scenario is None) == (site is None):
         raise ScenarioError("give either a SCENARIO.json file or --site DIR (not both)")
+    if report is not None and report.is_dir():
+        raise ScenarioError(f"--report {str(report)!r} is a folder: give a PDF file name")
+    community = None
     if site is not None:
         from sim.evacuation.builder import scenario_from_community
 
@@ -68,11 +72,11 @@ def evacuate(
         sc = parse_scenario(data)
     else:
         sc = load_scenario(scenario)
+        data = json.loads(Path(scenario).read_text(encoding="utf-8"))
         if block:
-            data = json.loads(Path(scenario).read_text(encoding="utf-8"))
             data["blocked"] = sorted(set(data.get("blocked", [])) | set(block))
             sc = parse_scenario(data)
-    result = simulate(sc, seed=seed, trajectories=trajectories is not None, progress=_progress)
+    result = simulate(sc, seed=seed, trajectories=trajectories is not None or report is not None, progress=_progress)
     traj = result.pop("trajectories", None)
     if trajectories is not None and traj is not None:
         _write_json(trajectories, traj)
@@ -84,6 +88,19 @@ def evacuate(
         _write_json(out, result)
     else:
         print_json(result)
+    if report is not None:
+        _write_report(report, result, data, traj, community, time_of_day if site is not None else None)
+
+
+def _write_report(path: Path, result: dict, scenario: dict, traj, community, time_of_day) -> None:
+    from services.drill_report import write_report
+    from services.drills import per_building
+
+    _progress(f"writing the report {path}")
+    res = dict(result, buildings=per_building(community, result)) if community is not None else result
+    info = write_report(path, result=res, scenario=scenario, trajectories=traj, community=community,
+                        meta={"drill": str(scenario.get("name", "")), "time_of_day": time_of_day})
+    _progress(f"report written to {path} ({len(info['pages'])} pages)")
 
 
 def resolve_blocked(community, texts: list[str], *, buildings: list[str] | None = None) -> list[str]:

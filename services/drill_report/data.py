@@ -1,0 +1,116 @@
+"""What a drill report shows, as plain numbers: queueing per storey, people out per exit.
+
+**Queueing time per storey.** From the trajectories (positions every ``every_s`` seconds
+of the people on floors), a person *queues* on a storey during an interval between two
+consecutive frames on that storey when their speed over the interval is below
+``slow_mps`` (:data:`SLOW_MPS`, 0.2 m/s — about a seventh of a free walking speed of
+1.34 m/s) **after they have started to move**: the standing still of pre-movement (before
+a person first walks faster than ``slow_mps``, or first arrives on a storey by a stair)
+is not queueing. For each storey: ``people`` (persons seen on it), ``queue_person_s``
+(their queueing time summed, person-seconds), ``mean_s`` (``queue_person_s / people``,
+the storey's colour in the render) and ``max_s`` (the longest of one person).
+
+**People out per exit.** ``exit_flow`` counts from the result's ``agents`` (exit and exit
+time of every person): the curve of exit E at time t is the number of people who entered
+E's area at or before t, on a grid of ``step_s`` seconds from 0 to the last exit time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["CMAP", "NO_DATA_RGB", "SLOW_MPS", "exit_flow", "queue_colour", "storey_queueing"]
+
+#: Below this speed (m/s) a person who has started to move is queueing.
+SLOW_MPS = 0.2
+#: Matplotlib colour map of queueing time (light yellow = none, dark red = the longest).
+CMAP = "YlOrRd"
+#: Colour of a storey without people (no queueing figure), RGB 0..1.
+NO_DATA_RGB = (0.78, 0.78, 0.78)
+
+
+def storey_queueing(trajectories: dict, *, slow_mps: float = SLOW_MPS) -> dict[str, dict]:
+    """Return per floor id ``{"people", "queue_person_s", "mean_s", "max_s"}`` (seconds).
+
+    Parameters
+    ----------
+    trajectories : dict
+        The trajectories JSON of a run (``every_s``, ``agents``, ``floors``, ``frames`` of
+        ``{"t", "i", "f", "x", "y"}``), see docs/evacuation.md.
+    slow_mps : float
+        Speed (m/s) below which a moving person counts as queueing.
+
+    Floors nobody stood on get ``people`` 0 and ``None`` figures.
+    """
+    every = float(trajectories.get("every_s") or 0.0)
+    if not every > 0:
+        raise ValueError(f"trajectories every_s={trajectories.get('every_s')!r} must be > 0")
+    floors = list(trajectories.get("floors", []))
+    n, nf = len(trajectories.get("agents", [])), len(floors)
+    q = np.zeros(nf * n)
+    seen = np.zeros(nf * n, dtype=bool)
+    prev_f = np.full(n, -1, dtype=np.int64)
+    prev_t = np.full(n, -np.inf)
+    prev_x, prev_y = np.zeros(n), np.zeros(n)
+    started = np.zeros(n, dtype=bool)
+    for fr in trajectories.get("frames", []):
+        t = float(fr["t"])
+        i = np.asarray(fr["i"], dtype=np.int64)
+        f = np.asarray(fr["f"], dtype=np.int64)
+        x, y = np.asarray(fr["x"], dtype=float), np.asarray(fr["y"], dtype=float)
+        if i.size == 0:
+            continue
+        dt = t - prev_t[i]
+        same = (prev_f[i] == f) & (dt > 0) & (dt <= 1.5 * every)
+        speed = np.where(same, np.hypot(x - prev_x[i], y - prev_y[i]) / np.where(dt > 0, dt, 1.0), np.inf)
+        queue = same & (speed < slow_mps) & started[i]
+        np.add.at(q, f[queue] * n + i[queue], dt[queue])
+        arrived = (prev_f[i] >= 0) & (prev_f[i] != f)  # came down or up a stair: on the move
+        started[i[(same & (speed >= slow_mps)) | arrived]] = True
+        seen[f * n + i] = True
+        prev_f[i], prev_t[i], prev_x[i], prev_y[i] = f, t, x, y
+    q, seen = q.reshape(nf, n), seen.reshape(nf, n)
+    out = {}
+    for k, fid in enumerate(floors):
+        people = int(seen[k].sum())
+        total = float(q[k].sum())
+        out[fid] = {"people": people, "queue_person_s": round(total, 4),
+                    "mean_s": round(total / people, 4) if people else None,
+                    "max_s": round(float(q[k].max()), 4) if people else None}
+    return out
+
+
+def exit_flow(result: dict, *, step_s: float = 1.0) -> dict:
+    """Return ``{"t_s": [...], "exits": {exit id: [people out by t]}}`` from a result.
+
+    Every exit of ``result["exits"]`` gets a curve (all zeros when nobody used it); the
+    grid runs from 0 to the last exit time rounded up to ``step_s``.
+    """
+    if not step_s > 0:
+        raise ValueError(f"step_s={step_s!r} must be > 0")
+    times: dict[str, list[float]] = {e: [] for e in result.get("exits", {})}
+    for a in result.get("agents", []):
+        if a.get("exit") is not None and a.get("exit_time_s") is not None:
+            times.setdefault(a["exit"], []).append(float(a["exit_time_s"]))
+    last = max((max(v) for v in times.values() if v), default=0.0)
+    grid = np.arange(0, int(math.ceil(last / step_s - 1e-9)) + 1) * step_s
+    return {"t_s": [round(float(t), 6) for t in grid],
+            "exits": {e: np.searchsorted(np.sort(v), grid + 1e-9, side="right").tolist() for e, v in times.items()}}
+
+
+def queue_colour(value: float | None, vmax: float) -> tuple[float, float, float]:
+    """Return the RGB (0..1) of a storey's queueing time on :data:`CMAP` scaled to ``vmax``.
+
+    0 s is the map's first colour, ``vmax`` (the longest storey) its last; ``None`` (a
+    storey without people) is :data:`NO_DATA_RGB`. The map is sampled in 256 steps, as a
+    colour bar shows it.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return NO_DATA_RGB
+    from matplotlib import colormaps
+
+    frac = 0.0 if not vmax > 0 else min(max(float(value) / float(vmax), 0.0), 1.0)
+    r, g, b, _a = colormaps[CMAP].resampled(256)(frac)
+    return (float(r), float(g), float(b))
