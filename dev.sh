@@ -6,7 +6,8 @@
 #   ./dev.sh setup    set up only
 #
 # Set-up is idempotent and quick when nothing changed: Debian packages the tests need
-# (mosquitto, chromium, Node.js/npm; PostgreSQL when none answers on 127.0.0.1:5432), the
+# (mosquitto, chromium, Node.js/npm; EGL and Mesa's software OpenGL for pyvista's off-screen
+# renders in drill reports; PostgreSQL when none answers on 127.0.0.1:5432), the
 # Python virtual environment in .venv with the project and its dev extras, and the viewer's
 # npm packages.
 set -euo pipefail
@@ -35,6 +36,11 @@ setup_system() {
   [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || pkgs+=(mosquitto)
   [ -x /usr/bin/chromium ] || pkgs+=(chromium fonts-noto-cjk)
   command -v npm >/dev/null || pkgs+=(nodejs npm)
+  # VTK's wheels render off-screen through EGL (no X server): libEGL, Mesa's EGL vendor and
+  # its llvmpipe software driver (docs/drill-report.md)
+  if ! ls /usr/lib/*/libEGL_mesa.so.0 /usr/lib/*/dri/swrast_dri.so >/dev/null 2>&1; then
+    pkgs+=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1)
+  fi
   if ! port_open 5432 && ! command -v pg_ctlcluster >/dev/null; then pkgs+=(postgresql); fi
   apt_install "${pkgs[@]}"
   if ! port_open 5432; then

@@ -182,12 +182,13 @@ def _summary_page(pdf, pages, lab: Labels, result: dict) -> None:
     p95_s = ens.get("p95_s", result.get("evacuation_time_s"))
     fig.text(0.04, 0.86, f"total evacuation time: mean {_fmt_s(mean_s)} s, p95 {_fmt_s(p95_s)} s over "
              f"{len(times)} run(s); incomplete runs: {ens.get('incomplete', 0)}", fontsize=12)
-    rows = [[lab.building(b), _fmt_s(v.get("evacuation_time_s")), str(v.get("evacuated", 0)),
-             str(len(v.get("exits", {})))] for b, v in sorted((result.get("buildings") or {}).items())]
+    rows = [[lab.building(b) if b != "?" else "other", _fmt_s(v.get("evacuation_time_s")), str(v.get("evacuated", 0)),
+             str(len(v.get("exits", {})))] for b, v in sorted((result.get("buildings") or {}).items())
+            if b != "?" or v.get("evacuated") or v.get("exits")]  # "?": stair flights of no known building
     _table(fig, ["building", "last person out (s)", "people out", "exits"], rows[:12], rect=(0.04, 0.45, 0.55, 0.37))
     seeds = ens.get("seeds") or [result.get("seed")]
     runs = [[str(k + 1), str(s), _fmt_s(t)] for k, (s, t) in enumerate(zip(seeds, times))]
-    _table(fig, ["run", "seed", "evacuation time (s)"], runs[:12], rect=(0.64, 0.45, 0.32, 0.37))
+    _table(fig, ["run", "seed", "evacuation time (s)"], runs[:12], rect=(0.62, 0.45, 0.34, 0.37))
     if len(times) > 1:  # every run side by side
         ax = fig.add_axes((0.08, 0.07, 0.86, 0.3))
         ax.bar(range(1, len(times) + 1), [t if t is not None else 0 for t in times], color="#c0504d")

@@ -112,6 +112,7 @@ MATRIX: dict[tuple[str, str], tuple[str, dict]] = {
     ("GET", "/api/drills"): ("13333ooo", {}),
     ("GET", "/api/drills/{drill_id}"): ("13333444", {"path": "/api/drills/0123456789ab"}),
     ("GET", "/api/drills/{drill_id}/trajectories"): ("13333444", {"path": "/api/drills/0123456789ab/trajectories"}),
+    ("GET", "/api/drills/{drill_id}/report.pdf"): ("13333444", {"path": "/api/drills/0123456789ab/report.pdf"}),
 }
 
 

@@ -191,3 +191,25 @@ def test_the_pdf_has_the_expected_pages(tmp_path, n_buildings, exits_per_buildin
     # the one walker on B0/S2 stood for 0.5 s after walking: the storey's figure
     assert info["storeys"]["B0/S2"] == {"people": 1, "queue_person_s": 0.5, "mean_s": 0.5, "max_s": 0.5}
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_labels_are_the_names_people_use():
+    import bim
+    from services.drill_report import Labels
+    from sim.evacuation.builder import scenario_from_community
+    from tests.conftest import SAMPLE_SITES
+    from twin.naming import SiteNames
+
+    tiny = bim.load(SAMPLE_SITES / "tiny")
+    [lobby] = SiteNames(tiny).resolve("1单元 1F 门厅 出口")
+    scen = scenario_from_community(tiny, time_of_day="02:00", blocked=[lobby], seed=1)
+    lab = Labels.of(tiny, scen)
+    assert lab.building("T1") == "1号楼"
+    assert lab.blocked(lobby) == lab.exit(lobby) == "1号楼 1单元 1F 门厅 出口"
+    assert sorted(lab.floor(f["id"]) for f in scen["floors"]) == ["1号楼 1F", "1号楼 2F", "1号楼 3F"]
+    assert {lab.stair(s["id"]) for s in scen["stairs"]} == {"1号楼 1单元 A梯"}
+    # no GlobalId-like text among the names
+    assert not any(re.fullmatch(r"[0-9A-Za-z_$]{22}", n) for n in [*lab.floors.values(), *lab.exits.values()])
+    # without the site, the scenario's own ids are kept
+    bare = Labels.of(None, scen)
+    assert bare.exit(lobby) == lobby and bare.site == scen["name"]

@@ -212,3 +212,48 @@ def test_drills_run_on_dask_when_a_scheduler_is_set(db_url, tmp_path, password_h
         assert res["evacuated"] > 0 and res["not_evacuated"] == 0
     finally:
         cluster.close()
+
+
+def _pdf_pages(data: bytes) -> int:
+    import re
+
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", data))
+
+
+def test_the_report_pdf_is_409_while_running_then_a_pdf_and_the_cli_writes_it_too(app_client, tiny, tmp_path):
+    import os
+
+    from tests.conftest import run_cli
+
+    client, h, app = app_client
+    r = client.post("/api/drills", headers=h["planner"], json={"time_of_day": "02:00", "block": [LOBBY_EXIT]})
+    assert r.status_code == 202, r.text
+    drill_id = r.json()["id"]
+    early = client.get(f"/api/drills/{drill_id}/report.pdf", headers=h["planner"])
+    assert early.status_code == 409, early.text      # a run takes seconds: still queued or running
+    assert "ready when it is done" in early.json()["detail"] and drill_id in early.json()["detail"]
+    assert client.get("/api/drills/0123456789ab/report.pdf", headers=h["planner"]).status_code == 404
+    assert client.get(f"/api/drills/{drill_id}/report.pdf", headers=h["owner"]).status_code == 403
+    assert client.get(f"/api/drills/{drill_id}/report.pdf").status_code == 401
+    job = _wait(client, h["planner"], drill_id)
+    assert job["status"] == "done", job.get("error")
+    rep = client.get(f"/api/drills/{drill_id}/report.pdf", headers=h["operator"])
+    if rep.status_code == 503 and not os.environ.get("CI"):
+        pytest.skip(f"no off-screen rendering here: {rep.text}")
+    assert rep.status_code == 200, rep.text
+    assert rep.headers["content-type"] == "application/pdf"
+    # title, summary, exits and stairs, render, storeys, flows (one building: one page)
+    assert rep.content.startswith(b"%PDF-") and _pdf_pages(rep.content) == 6
+    again = client.get(f"/api/drills/{drill_id}/report.pdf", headers=h["admin"])
+    assert again.content == rep.content       # made once, then served from the drill record
+    # the same report from the CLI (names from the same site)
+    out = tmp_path / "drill.pdf"
+    cli = run_cli("drill", "report", "--drill-id", drill_id, "--out", str(out), "--site", "sample_sites/tiny",
+                  "--dir", str(app.state.settings.data_dir / "drills"))
+    assert cli.returncode == 0, cli.stderr
+    assert out.read_bytes().startswith(b"%PDF-") and _pdf_pages(out.read_bytes()) == 6
+    bad = run_cli("drill", "report", "--drill-id", "0123456789ab", "--out", str(tmp_path / "x.pdf"),
+                  "--site", "sample_sites/tiny", "--dir", str(app.state.settings.data_dir / "drills"))
+    assert bad.returncode == 2 and "0123456789ab" in bad.stderr and not (tmp_path / "x.pdf").exists()
+    both = run_cli("drill", "report", "x", "y", "--drill-id", drill_id, "--out", str(tmp_path / "y.pdf"))
+    assert both.returncode == 2 and "not both" in both.stderr
