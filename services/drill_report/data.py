@@ -49,12 +49,11 @@ def storey_queueing(trajectories: dict, *, slow_mps: float = SLOW_MPS) -> dict[s
         raise ValueError(f"trajectories every_s={trajectories.get('every_s')!r} must be > 0")
     floors = list(trajectories.get("floors", []))
     n, nf = len(trajectories.get("agents", [])), len(floors)
-    q = np.zeros(nf * n)
-    seen = np.zeros(nf * n, dtype=bool)
     prev_f = np.full(n, -1, dtype=np.int64)
     prev_t = np.full(n, -np.inf)
     prev_x, prev_y = np.zeros(n), np.zeros(n)
     started = np.zeros(n, dtype=bool)
+    entered, q_keys, q_dt = [], [], []  # memory in proportion to floor changes and queueing frames
     for fr in trajectories.get("frames", []):
         t = float(fr["t"])
         i = np.asarray(fr["i"], dtype=np.int64)
@@ -66,19 +65,28 @@ def storey_queueing(trajectories: dict, *, slow_mps: float = SLOW_MPS) -> dict[s
         same = (prev_f[i] == f) & (dt > 0) & (dt <= 1.5 * every)
         speed = np.where(same, np.hypot(x - prev_x[i], y - prev_y[i]) / np.where(dt > 0, dt, 1.0), np.inf)
         queue = same & (speed < slow_mps) & started[i]
-        np.add.at(q, f[queue] * n + i[queue], dt[queue])
+        q_keys.append(f[queue] * n + i[queue])
+        q_dt.append(dt[queue])
         arrived = (prev_f[i] >= 0) & (prev_f[i] != f)  # came down or up a stair: on the move
         started[i[(same & (speed >= slow_mps)) | arrived]] = True
-        seen[f * n + i] = True
+        new = prev_f[i] != f
+        entered.append(f[new] * n + i[new])
         prev_f[i], prev_t[i], prev_x[i], prev_y[i] = f, t, x, y
-    q, seen = q.reshape(nf, n), seen.reshape(nf, n)
+    people = np.zeros(nf, dtype=np.int64)
+    total, longest = np.zeros(nf), np.zeros(nf)
+    if entered:
+        people = np.bincount(np.unique(np.concatenate(entered)) // max(n, 1), minlength=nf)
+    if q_keys and sum(k.size for k in q_keys):
+        keys, inv = np.unique(np.concatenate(q_keys), return_inverse=True)
+        per = np.bincount(inv, weights=np.concatenate(q_dt))  # seconds per (floor, person)
+        total = np.bincount(keys // n, weights=per, minlength=nf)
+        np.maximum.at(longest, keys // n, per)
     out = {}
     for k, fid in enumerate(floors):
-        people = int(seen[k].sum())
-        total = float(q[k].sum())
-        out[fid] = {"people": people, "queue_person_s": round(total, 4),
-                    "mean_s": round(total / people, 4) if people else None,
-                    "max_s": round(float(q[k].max()), 4) if people else None}
+        p = int(people[k])
+        out[fid] = {"people": p, "queue_person_s": round(float(total[k]), 4),
+                    "mean_s": round(float(total[k]) / p, 4) if p else None,
+                    "max_s": round(float(longest[k]), 4) if p else None}
     return out
 
 

@@ -66,3 +66,23 @@ def test_drill_create_run_compare_report(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = run_cli("drill", "run", "nope", "--dir", str(store))
     assert r.returncode == 2 and "no drill named 'nope'" in r.stderr
+
+
+def test_evacuate_report_writes_a_pdf_and_refuses_a_folder(tmp_path):
+    import os
+    import re
+
+    p = _write(tmp_path, _small())
+    pdf = tmp_path / "report.pdf"
+    r = run_cli("evacuate", str(p), "--out", str(tmp_path / "res.json"), "--report", str(pdf))
+    if r.returncode != 0 and "render" in r.stderr and not os.environ.get("CI"):
+        import pytest
+
+        pytest.skip(f"no off-screen rendering here: {r.stderr.strip()[-200:]}")
+    assert r.returncode == 0, r.stderr
+    data = pdf.read_bytes()
+    # title, summary, exits and stairs, render, storeys, flows (one panel: all exits)
+    assert data.startswith(b"%PDF-") and len(re.findall(rb"/Type\s*/Page(?![s\w])", data)) == 6
+    assert json.loads((tmp_path / "res.json").read_text())["evacuated"] == 12
+    bad = run_cli("evacuate", str(p), "--report", str(tmp_path))
+    assert bad.returncode == 2 and "--report" in bad.stderr and "folder" in bad.stderr

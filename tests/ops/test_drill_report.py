@@ -97,6 +97,62 @@ def test_a_gap_in_the_frames_is_not_queueing_and_bad_input_is_refused():
         storey_queueing({"every_s": 0, "agents": [], "floors": [], "frames": []})
 
 
+def naive_queueing(tr, slow_mps=0.2):
+    """Plain per-person loop of the documented rule (the slow, obvious twin)."""
+    every = tr["every_s"]
+    last, started, q, seen = {}, set(), {}, {}
+    for fr in tr["frames"]:
+        for i, f, x, y in zip(fr["i"], fr["f"], fr["x"], fr["y"]):
+            seen.setdefault(f, set()).add(i)
+            if i in last:
+                pf, pt, px_, py_ = last[i]
+                dt = fr["t"] - pt
+                if pf == f and 0 < dt <= 1.5 * every:
+                    v = ((x - px_) ** 2 + (y - py_) ** 2) ** 0.5 / dt
+                    if v < slow_mps and i in started:
+                        q[(f, i)] = q.get((f, i), 0.0) + dt
+                    elif v >= slow_mps:
+                        started.add(i)
+                elif pf != f:
+                    started.add(i)
+            last[i] = (f, fr["t"], x, y)
+    out = {}
+    for k, fid in enumerate(tr["floors"]):
+        people = len(seen.get(k, ()))
+        per = [v for (f, _i), v in q.items() if f == k]
+        out[fid] = (people, sum(per), max(per, default=0.0))
+    return out
+
+
+def test_queueing_equals_a_plain_loop_on_random_walks():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        n, nf, frames = int(rng.integers(1, 12)), int(rng.integers(1, 4)), []
+        pos = {i: (int(rng.integers(nf)), rng.uniform(0, 10, 2)) for i in range(n)}
+        for k in range(int(rng.integers(1, 40))):
+            rows = []
+            for i in range(n):
+                f, xy = pos[i]
+                r = rng.random()
+                if r < 0.1:
+                    continue                      # in a stair for this frame
+                if r < 0.2:
+                    f = int(rng.integers(nf))     # changed floor
+                step = rng.choice([0.0, 0.02, 0.5])  # stand, creep, walk (m per 0.5 s)
+                xy = xy + step * rng.standard_normal(2)
+                pos[i] = (f, xy)
+                rows.append((i, f, float(xy[0]), float(xy[1])))
+            frames.append(_frame(0.5 * k, rows))
+        tr = {"every_s": 0.5, "agents": [f"p{i}" for i in range(n)], "floors": [f"F{k}" for k in range(nf)],
+              "frames": frames}
+        got, want = storey_queueing(tr), naive_queueing(tr)
+        for fid, (people, total, longest) in want.items():
+            assert got[fid]["people"] == people
+            assert got[fid]["queue_person_s"] == pytest.approx(total, abs=1e-3)
+            if people:
+                assert got[fid]["max_s"] == pytest.approx(longest, abs=1e-3)
+
+
 # -- people out per exit --------------------------------------------------------------------------
 
 def test_people_out_per_exit_equals_the_hand_count():
