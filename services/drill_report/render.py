@@ -135,29 +135,43 @@ def render_towers(slabs: list[Slab], values: dict[str, float | None], *, vmax: f
 
     colours = [queue_colour(values.get(s.floor), vmax) for s in slabs]
     solid, outline = _mesh(slabs, colours)
+    from vtkmodules.vtkCommonCore import vtkLogger
+
     with _LOCK:
+        # VTK tries an X window before EGL and logs "bad X server connection" on a server:
+        # errors only while this render opens its window (restored after)
+        cutoff = vtkLogger.GetCurrentVerbosityCutoff()
+        vtkLogger.SetStderrVerbosity(vtkLogger.VERBOSITY_ERROR)
         try:
-            pl = pv.Plotter(off_screen=True, window_size=list(size))
-        except Exception as exc:  # noqa: BLE001 - VTK raises many kinds here
-            raise RenderError(f"cannot open an off-screen render window: {exc}") from exc
-        try:
-            pl.set_background("white")
-            pl.add_mesh(solid, scalars="rgb", rgb=True, lighting=False, show_scalar_bar=False)
-            pl.add_mesh(outline, color=(0.25, 0.25, 0.25), line_width=1, lighting=False)
-            pl.view_vector(VIEW_VECTOR, viewup=(0, 0, 1))
-            pl.reset_camera()
-            pl.camera.zoom(1.15)
-            img = pl.screenshot(return_img=True)
-            if img is None or img.ndim != 3 or img.std() == 0:
-                raise RenderError(f"off-screen rendering gave a blank image ({pl.ren_win.GetClassName()}): "
-                                  "install EGL or OSMesa (Debian: libegl1 libegl-mesa0 libgl1-mesa-dri)")
-            h = img.shape[0]
-            px = []
-            for x, y, z in probes:
-                pl.renderer.SetWorldPoint(float(x), float(y), float(z), 1.0)
-                pl.renderer.WorldToDisplay()
-                dx, dy, _dz = pl.renderer.GetDisplayPoint()
-                px.append((int(round(dx)), int(round(h - 1 - dy))))
-            return np.ascontiguousarray(img[..., :3]), px
+            return _draw(pv, solid, outline, size, probes)
         finally:
-            pl.close()
+            vtkLogger.SetStderrVerbosity(cutoff)
+
+
+def _draw(pv, solid, outline, size, probes) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Open the off-screen plotter, draw, screenshot, project the probes; always close it."""
+    try:
+        pl = pv.Plotter(off_screen=True, window_size=list(size))
+    except Exception as exc:  # noqa: BLE001 - VTK raises many kinds here
+        raise RenderError(f"cannot open an off-screen render window: {exc}") from exc
+    try:
+        pl.set_background("white")
+        pl.add_mesh(solid, scalars="rgb", rgb=True, lighting=False, show_scalar_bar=False)
+        pl.add_mesh(outline, color=(0.25, 0.25, 0.25), line_width=1, lighting=False)
+        pl.view_vector(VIEW_VECTOR, viewup=(0, 0, 1))
+        pl.reset_camera()
+        pl.camera.zoom(1.15)
+        img = pl.screenshot(return_img=True)
+        if img is None or img.ndim != 3 or img.std() == 0:
+            raise RenderError(f"off-screen rendering gave a blank image ({pl.ren_win.GetClassName()}): "
+                              "install EGL or OSMesa (Debian: libegl1 libegl-mesa0 libgl1-mesa-dri)")
+        h = img.shape[0]
+        px = []
+        for x, y, z in probes:
+            pl.renderer.SetWorldPoint(float(x), float(y), float(z), 1.0)
+            pl.renderer.WorldToDisplay()
+            dx, dy, _dz = pl.renderer.GetDisplayPoint()
+            px.append((int(round(dx)), int(round(h - 1 - dy))))
+        return np.ascontiguousarray(img[..., :3]), px
+    finally:
+        pl.close()
