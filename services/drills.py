@@ -232,7 +232,16 @@ class DrillJobs:
         tpath = self._folder(drill_id) / "trajectories.json"
         traj = json.loads(tpath.read_text(encoding="utf-8")) if tpath.exists() else None
         request = job.get("request") or {}
-        meta = {"drill": drill_id, "created": job.get("created"), "time_of_day": request.get("time_of_day")}
+        blocked = list(scenario.get("blocked", []))
+        if self.community is not None and request.get("block"):  # blocked doors are not listed in the scenario
+            from services.cli.evacuate import resolve_blocked
+
+            try:
+                blocked += resolve_blocked(self.community, request["block"], buildings=request.get("buildings"))
+            except TwinError:  # the site changed since the drill ran: the scenario's list stands
+                pass
+        meta = {"drill": drill_id, "created": job.get("created"), "time_of_day": request.get("time_of_day"),
+                "blocked": list(dict.fromkeys(blocked))}
         return write_report(out, result=job["result"], scenario=scenario, trajectories=traj,
                             community=self.community, meta=meta)
 

@@ -55,7 +55,7 @@ def evacuate(
         raise ScenarioError("give either a SCENARIO.json file or --site DIR (not both)")
     if report is not None and report.is_dir():
         raise ScenarioError(f"--report {str(report)!r} is a folder: give a PDF file name")
-    community = None
+    community, blocked = None, []
     if site is not None:
         from sim.evacuation.builder import scenario_from_community
 
@@ -89,17 +89,19 @@ def evacuate(
     else:
         print_json(result)
     if report is not None:
-        _write_report(report, result, data, traj, community, time_of_day if site is not None else None)
+        _write_report(report, result, data, traj, community, time_of_day if site is not None else None,
+                      list(dict.fromkeys([*data.get("blocked", []), *blocked])))
 
 
-def _write_report(path: Path, result: dict, scenario: dict, traj, community, time_of_day) -> None:
+def _write_report(path: Path, result: dict, scenario: dict, traj, community, time_of_day, blocked: list[str]) -> None:
     from services.drill_report import write_report
     from services.drills import per_building
 
     _progress(f"writing the report {path}")
     res = dict(result, buildings=per_building(community, result)) if community is not None else result
     info = write_report(path, result=res, scenario=scenario, trajectories=traj, community=community,
-                        meta={"drill": str(scenario.get("name", "")), "time_of_day": time_of_day})
+                        meta={"drill": str(scenario.get("name", "")), "time_of_day": time_of_day,
+                              "blocked": blocked})
     _progress(f"report written to {path} ({len(info['pages'])} pages)")
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from services.drill_report.data import CMAP, SLOW_MPS, exit_flow, storey_queueing
 from services.drill_report.render import Slab, render_towers, slabs_of
 
-__all__ = ["Labels", "PAGE_TITLES", "write_report"]
+__all__ = ["Labels", "PAGE_TITLES", "title_lines", "write_report"]
 
 PAGE_TITLES = ("title", "summary", "exits and stairs", "render", "storeys", "exit flows")
 A4_LANDSCAPE_IN = (11.69, 8.27)
@@ -144,16 +144,16 @@ def _table_pages(pdf, pages: list, title: str, header: list[str], rows: list[lis
         pages.append(key)
 
 
-def _title_page(pdf, pages, lab: Labels, result: dict, scenario: dict, meta: dict) -> None:
-    fig = _new_page("疏散演练报告 Evacuation drill report")
+def title_lines(lab: Labels, result: dict, scenario: dict, meta: dict) -> list[tuple[str, str]]:
+    """Return the title page's ``(label, text)`` lines: site, buildings, drill, scenario, people."""
     ens = result.get("ensemble") or {}
     seeds = ens.get("seeds") or [result.get("seed")]
     bids = sorted({lab.building_of_floor(f["id"]) for f in scenario.get("floors", [])})
-    blocked = [lab.blocked(b) for b in scenario.get("blocked", [])]
-    lines = [
+    blocked = [lab.blocked(b) for b in (meta.get("blocked") or scenario.get("blocked", []))]
+    return [
         ("site", lab.site or "—"),
         ("buildings", "、".join(lab.building(b) for b in bids) or "—"),
-        ("drill", meta.get("drill", "—")),
+        ("drill", meta.get("drill") or "—"),
         ("created", meta.get("created") or "—"),
         ("time of day", meta.get("time_of_day") or "—"),
         ("blocked", "、".join(dict.fromkeys(blocked)) or "none"),
@@ -161,11 +161,16 @@ def _title_page(pdf, pages, lab: Labels, result: dict, scenario: dict, meta: dic
         ("seeds", ", ".join(str(s) for s in seeds[:20]) + (" …" if len(seeds) > 20 else "")),
         ("people", f"{result.get('evacuated', 0)} evacuated, {result.get('not_evacuated', 0)} not"),
     ]
+
+
+def _title_page(pdf, pages, lab: Labels, result: dict, scenario: dict, meta: dict) -> None:
+    fig = _new_page("疏散演练报告 Evacuation drill report")
     y = 0.82
-    for k, v in lines:
-        fig.text(0.06, y, k, fontsize=12, color="#555555")
-        fig.text(0.24, y, _wrap(v, 80), fontsize=12, va="top" if "\n" in _wrap(v, 80) else "baseline")
-        y -= 0.07 + 0.03 * _wrap(v, 80).count("\n")
+    for k, v in title_lines(lab, result, scenario, meta):
+        text = _wrap(v, 80)
+        fig.text(0.06, y, k, fontsize=12, color="#555555", va="top")
+        fig.text(0.24, y, text, fontsize=12, va="top")
+        y -= 0.07 + 0.03 * text.count("\n")
     pdf.savefig(fig)
     pages.append("title")
 
@@ -291,7 +296,8 @@ def write_report(out: str | Path, *, result: dict, scenario: dict, trajectories:
     ``result`` is an evacuation result (a drill's, with ``buildings`` and ``ensemble`` when
     present); ``scenario`` the scenario that ran; ``trajectories`` the first run's (without
     them every storey is "no data"); ``meta`` may give ``drill``, ``created``,
-    ``time_of_day``. ``render_png`` also saves the render as a PNG, ``pages_png`` (a folder) every page as
+    ``time_of_day`` and ``blocked`` (ids of blocked doors, exits and stairs; default the
+    scenario's ``blocked``, which does not list doors: the builder removes their openings). ``render_png`` also saves the render as a PNG, ``pages_png`` (a folder) every page as
     ``page-<n>.png``. The file is written to a
     temporary name and moved into place.
     """

@@ -269,3 +269,33 @@ def test_labels_are_the_names_people_use():
     # without the site, the scenario's own ids are kept
     bare = Labels.of(None, scen)
     assert bare.exit(lobby) == lobby and bare.site == scen["name"]
+
+
+def test_the_title_names_what_was_blocked():
+    import bim
+    from services.drill_report import Labels
+    from services.drill_report.pdf import title_lines
+    from sim.evacuation.builder import scenario_from_community
+    from tests.conftest import SAMPLE_SITES
+    from twin.naming import SiteNames
+
+    tiny = bim.load(SAMPLE_SITES / "tiny")
+    names = SiteNames(tiny)
+    [lobby] = names.resolve("1单元 1F 门厅 出口")
+    door = names.doors[0]                       # a door: the builder removes its opening, lists nothing
+    flights = names.resolve("1单元 A梯")          # every flight of the staircase
+    scen = scenario_from_community(tiny, time_of_day="14:30", blocked=[lobby, door.id, *flights], seed=3)
+    assert door.id not in scen["blocked"]
+    result = {"seed": 3, "evacuated": 10, "not_evacuated": 2,
+              "ensemble": {"seeds": [3, 4], "evacuation_times_s": [1.0, 2.0]}}
+    meta = {"drill": "abc", "time_of_day": "14:30", "blocked": [lobby, door.id, *flights]}
+    lines = dict(title_lines(Labels.of(tiny, scen), result, scen, meta))
+    blocked = lines["blocked"].split("、")
+    assert "1号楼 1单元 1F 门厅 出口" in blocked and door.full in blocked
+    assert {f.full for f in names.stairs if f.id in flights} <= set(blocked)
+    assert lines["buildings"] == "1号楼" and lines["site"] == tiny.name
+    assert lines["time of day"] == "14:30" and lines["runs"] == "2" and lines["seeds"] == "3, 4"
+    assert lines["people"] == "10 evacuated, 2 not"
+    # the scenario's own list when the caller names nothing (doors then missing)
+    plain = dict(title_lines(Labels.of(tiny, scen), result, scen, {}))
+    assert door.full not in plain["blocked"] and "1号楼 1单元 1F 门厅 出口" in plain["blocked"]
