@@ -299,3 +299,13 @@ def test_the_title_names_what_was_blocked():
     # the scenario's own list when the caller names nothing (doors then missing)
     plain = dict(title_lines(Labels.of(tiny, scen), result, scen, {}))
     assert door.full not in plain["blocked"] and "1号楼 1单元 1F 门厅 出口" in plain["blocked"]
+
+
+def test_the_public_api_is_importable_and_documented():
+    from pathlib import Path
+
+    import services.drill_report as rep
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "drill-report.md").read_text(encoding="utf-8")
+    for name in rep.__all__:
+        assert hasattr(rep, name) and f"`{name}" in doc, name
