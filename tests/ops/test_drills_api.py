@@ -178,12 +178,14 @@ def test_roles(app_client):
         assert client.get("/api/drills", headers=h[who]).status_code == 403
         assert client.get("/api/drills/0123456789ab", headers=h[who]).status_code == 403
         assert client.get("/api/drills/0123456789ab/trajectories", headers=h[who]).status_code == 403
+        assert client.get("/api/drills/0123456789ab/report.pdf", headers=h[who]).status_code == 403
     assert client.post("/api/drills", json={}).status_code == 401
     assert client.get("/api/drills").status_code == 401
     for who in ("admin", "operator", "planner"):
         assert client.get("/api/drills", headers=h[who]).status_code == 200
         for bad in ("0123456789ab", "../../etc", "ABCDEF012345", "x" * 300):
             assert client.get(f"/api/drills/{bad}", headers=h[who]).status_code == 404
+            assert client.get(f"/api/drills/{bad}/report.pdf", headers=h[who]).status_code == 404
 
 
 def test_drills_run_on_dask_when_a_scheduler_is_set(db_url, tmp_path, password_hash, tiny, monkeypatch):
