@@ -34,11 +34,11 @@ from typing import Any
 
 from live.alarms import AlarmBook
 from live.errors import RulesError
-from live.kinds import KINDS, resolve_kind
+from live.kinds import KINDS, fire_kinds, resolve_kind
 from live.payload import Reading
 from live.state import DeviceState, LiveState, scope_of
 
-__all__ = ["Rule", "RuleEngine", "load_rules", "parse_rules", "DEFAULT_RULES_PATH"]
+__all__ = ["Rule", "RuleEngine", "fire_rule_ids", "load_rules", "parse_rules", "DEFAULT_RULES_PATH"]
 
 #: The rules used when a site has no ``rules.yaml``.
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yaml")
@@ -185,6 +185,25 @@ def parse_rules(doc: Any) -> list[Rule]:
             if by_id[ref].type not in ("condition", "rate", "event"):
                 raise RulesError(f"rule {r.id!r}: {r.type} member {ref!r} must be a condition, rate or event rule")
     return rules
+
+
+def fire_rule_ids(rules: list[Rule]) -> set[str]:
+    """Ids of the rules whose alarm means a fire or smoke (the kind table decides).
+
+    A condition or rate rule on a fire signal field of a fire kind (``smoke`` of a smoke
+    detector), an event rule on a fire signal event (``alarm``), and an ``all_of`` / ``count``
+    rule with such a member. Offline and fault rules of the same kinds are not fires.
+    """
+    signals = fire_kinds()
+    out: set[str] = set()
+    for r in rules:
+        kinds = [k for k in r.kinds if k in signals]
+        if r.type in ("condition", "rate") and any(r.field in signals[k] for k in kinds):
+            out.add(r.id)
+        elif r.type == "event" and any(e in signals[k] for k in kinds for e in r.events):
+            out.add(r.id)
+    out |= {r.id for r in rules if r.type in _COMBOS and any(m in out for m in r.all_of)}
+    return out
 
 
 def load_rules(path: str | Path) -> list[Rule]:
