@@ -332,7 +332,14 @@ class DrillJobs:
             if self._closed:
                 raise Conflict("the service is stopping")
             if not self.scheduler:
-                return self._ensure_pool().submit(fn, *args)
+                from concurrent.futures.process import BrokenProcessPool
+
+                try:
+                    return self._ensure_pool().submit(fn, *args)
+                except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh
+                    log.warning("drill workers broke; starting new ones")
+                    self._pool = None
+                    return self._ensure_pool().submit(fn, *args)
             if self._client is None:
                 from dask.distributed import Client
 
