@@ -85,6 +85,9 @@ def test_a_smoke_alarm_gets_a_forecast_of_its_building(app, tiny):
     upstairs = sum(n for u, n in sizes.items() if not u.endswith(("0101", "0102")))  # 6 on 2F and 3F
     _inject(live, "T1-U1-F03-SD1", {"smoke": True})
     alarm = _alarm(client, "smoke")
+    # the alarm's text in both languages, from the rule's message_zh / message_en
+    assert "烟感报警" in alarm["message_zh"] and "T1-U1-F03-SD1" in alarm["message_zh"]
+    assert alarm["message_en"] == alarm["message"] and alarm["message"].startswith("Smoke detected by T1-U1-F03-SD1")
     fc = _done(client, alarm["id"])
     assert fc["status"] == "done", fc["error"]
     assert {k: fc[k] for k in ("alarm_id", "building", "storey")} == {
