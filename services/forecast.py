@@ -351,7 +351,7 @@ class ForecastComponent:
     def _done(self, alarm_id: str, requested: float, fut) -> None:
         try:
             res, err = fut.result(), None
-        except Exception as exc:  # noqa: BLE001
+        except BaseException as exc:  # noqa: BLE001 - cancelled at shutdown, a worker died ...
             res, err = None, f"{type(exc).__name__}: {exc}"
             log.warning("forecast of alarm %s failed: %s", alarm_id, err)
         self._finish(alarm_id, requested, res, err)
