@@ -102,6 +102,10 @@ class Alarm:
     #: The work order the rule asks for (``title, category, priority, description``), kept
     #: on the record for the alarm → work order consumer when no sink opens it at once.
     work_order: dict | None = None
+    #: The text in Chinese and in English (the rule's ``message_zh`` / ``message_en``, else
+    #: None); ``message`` is the rule's own text, unchanged.
+    message_zh: str | None = None
+    message_en: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -150,7 +154,8 @@ class AlarmBook:
         return self._alarms.get(aid) if aid else None
 
     def raise_(self, *, rule_id: str, key: str, severity: str, message: str, at: float,
-               place: dict[str, Any], work_order: dict | None = None, drill: bool = False) -> Alarm:
+               place: dict[str, Any], work_order: dict | None = None, drill: bool = False,
+               messages: dict[str, str | None] | None = None) -> Alarm:
         """Raise an alarm, or count an occurrence of the open alarm with the same key."""
         with self._lock:
             existing = self.open_for(key)
@@ -161,7 +166,8 @@ class AlarmBook:
                 return existing
             aid = hashlib.sha1(f"{key}|{at!r}".encode()).hexdigest()[:16]
             alarm = Alarm(id=aid, rule_id=rule_id, key=key, severity=severity, message=message,
-                          raised_at=at, last_at=at, **place)
+                          raised_at=at, last_at=at, **place,
+                          message_zh=(messages or {}).get("zh"), message_en=(messages or {}).get("en"))
             if drill and alarm.building:
                 alarm.drill = DrillSuggestion(
                     building=alarm.building, storey=alarm.storey,

@@ -13,6 +13,7 @@ docs/api-live.md). Types:
 ``offline``             heartbeat timeout (online change)
 ``alarm``               alarm ``raised``/``repeated``/``acknowledged``/``cleared``
 ``drill_suggestion``    an alarm with ``drill: true`` was raised
+``forecast``            the live evacuation forecast of a fire alarm is ready (or failed)
 ``dead_letter``         a message was rejected (``reason``)
 ``snapshot``            WebSocket only: the state a client starts from
 ``error``               WebSocket only: the stream cannot start (``detail``)
@@ -33,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["EVENT_TYPES", "SCHEMA_PATH", "alarm_event", "dead_letter_event", "drill_event", "event_schema",
+           "forecast_event",
            "iso", "offline_event", "reading_event", "snapshot_event", "validate_event"]
 
 #: Every event type, documented in docs/api-live.md.
-EVENT_TYPES = ("telemetry", "event", "status", "late", "offline", "alarm", "drill_suggestion",
+EVENT_TYPES = ("telemetry", "event", "status", "late", "offline", "alarm", "drill_suggestion", "forecast",
                "dead_letter", "snapshot", "error")
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "event_schema.json"
@@ -105,6 +107,16 @@ def drill_event(alarm, *, kind: str | None, now: float | None = None) -> dict[st
     """The drill suggestion of a raised alarm whose rule has ``drill: true``."""
     return {"type": "drill_suggestion", "ts": iso(time.time() if now is None else now), "device_id": alarm.device_id,
             "building": alarm.building, "storey": alarm.storey, "kind": kind, "suggestion": alarm.drill}
+
+
+def forecast_event(forecast: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
+    """The evacuation forecast of an alarm is ready (``status`` done) or failed.
+
+    ``forecast`` is the record ``GET /api/alarms/{id}/forecast`` answers (docs/alarms.md).
+    """
+    return {"type": "forecast", "ts": iso(time.time() if now is None else now), "alarm_id": forecast["alarm_id"],
+            "building": forecast.get("building"), "storey": forecast.get("storey"), "status": forecast["status"],
+            "forecast": forecast}
 
 
 def snapshot_event(*, devices: list[dict], alarms: list[dict], resync: bool, now: float | None = None) -> dict[str, Any]:

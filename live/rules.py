@@ -34,11 +34,11 @@ from typing import Any
 
 from live.alarms import AlarmBook
 from live.errors import RulesError
-from live.kinds import KINDS, resolve_kind
+from live.kinds import KINDS, fire_kinds, resolve_kind
 from live.payload import Reading
 from live.state import DeviceState, LiveState, scope_of
 
-__all__ = ["Rule", "RuleEngine", "load_rules", "parse_rules", "DEFAULT_RULES_PATH"]
+__all__ = ["Rule", "RuleEngine", "fire_rule_ids", "load_rules", "parse_rules", "DEFAULT_RULES_PATH"]
 
 #: The rules used when a site has no ``rules.yaml``.
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yaml")
@@ -73,6 +73,9 @@ class Rule:
     scope: str = "space"
     work_order: dict | None = None
     drill: bool = False
+    #: The text in Chinese and English (same placeholders as ``message``); None: not given.
+    message_zh: str | None = None
+    message_en: str | None = None
 
     def applies_to(self, kind: str) -> bool:
         return not self.kinds or kind in self.kinds
@@ -91,6 +94,13 @@ def _num(spec: dict, key: str, rid: str, default=None, positive=False):
     return float(v)
 
 
+def _text(spec: dict, key: str, rid: str) -> str | None:
+    v = spec.get(key)
+    if v is not None and (not isinstance(v, str) or not v.strip()):
+        raise RulesError(f"rule {rid!r}: {key}={v!r} must be a non-empty string")
+    return v
+
+
 def _parse_one(spec: Any, index: int) -> Rule:
     if not isinstance(spec, dict):
         raise RulesError(f"rule #{index} is a {type(spec).__name__}, not a mapping")
@@ -101,7 +111,7 @@ def _parse_one(spec: Any, index: int) -> Rule:
     if len(present) != 1:
         raise RulesError(f"rule {rid!r}: needs exactly one of {', '.join(_TYPES)} (has {present or 'none'})")
     known = set(_TYPES) | {"id", "severity", "message", "kinds", "kind", "for_s", "window_s",
-                           "clear_event", "work_order", "drill", "description", "scope"}
+                           "clear_event", "work_order", "drill", "description", "scope", "message_zh", "message_en"}
     extra = sorted(set(spec) - known)
     if extra:
         raise RulesError(f"rule {rid!r}: unknown key(s) {extra}")
@@ -119,7 +129,8 @@ def _parse_one(spec: Any, index: int) -> Rule:
     rule = Rule(id=rid, type=present[0], severity=severity, kinds=tuple(kinds),
                 message=str(spec.get("message", Rule.message)),
                 for_s=_num(spec, "for_s", rid, 0.0), window_s=_num(spec, "window_s", rid, 60.0, positive=True),
-                work_order=spec.get("work_order"), drill=bool(spec.get("drill", False)))
+                work_order=spec.get("work_order"), drill=bool(spec.get("drill", False)),
+                message_zh=_text(spec, "message_zh", rid), message_en=_text(spec, "message_en", rid))
     if rule.work_order is not None and not isinstance(rule.work_order, dict):
         raise RulesError(f"rule {rid!r}: work_order={rule.work_order!r} must be a mapping")
     body = spec[rule.type]
@@ -185,6 +196,25 @@ def parse_rules(doc: Any) -> list[Rule]:
             if by_id[ref].type not in ("condition", "rate", "event"):
                 raise RulesError(f"rule {r.id!r}: {r.type} member {ref!r} must be a condition, rate or event rule")
     return rules
+
+
+def fire_rule_ids(rules: list[Rule]) -> set[str]:
+    """Ids of the rules whose alarm means a fire or smoke (the kind table decides).
+
+    A condition or rate rule on a fire signal field of a fire kind (``smoke`` of a smoke
+    detector), an event rule on a fire signal event (``alarm``), and an ``all_of`` / ``count``
+    rule with such a member. Offline and fault rules of the same kinds are not fires.
+    """
+    signals = fire_kinds()
+    out: set[str] = set()
+    for r in rules:
+        kinds = [k for k in r.kinds if k in signals]
+        if r.type in ("condition", "rate") and any(r.field in signals[k] for k in kinds):
+            out.add(r.id)
+        elif r.type == "event" and any(e in signals[k] for k in kinds for e in r.events):
+            out.add(r.id)
+    out |= {r.id for r in rules if r.type in _COMBOS and any(m in out for m in r.all_of)}
+    return out
 
 
 def load_rules(path: str | Path) -> list[Rule]:
@@ -336,9 +366,11 @@ class RuleEngine:
         if self.book.open_for(key) is not None:
             return
         place = {"device_id": st.device_id, "building": st.building, "storey": st.storey, "space": st.space}
+        names = self.state.registry.names
         self.book.raise_(rule_id=rule.id, key=key, severity=rule.severity, at=at,
-                         message=_fmt(rule, place, st.values, self.state.registry.names), place=place,
-                         work_order=rule.work_order, drill=rule.drill)
+                         message=_fmt(rule, place, st.values, names), place=place,
+                         work_order=rule.work_order, drill=rule.drill,
+                         messages=_texts(rule, place, st.values, names))
 
     def _member_count(self, rid: str, members: list[DeviceState], t: float, window_s: float) -> int:
         """Devices of ``members`` whose rule ``rid`` is active or was within ``window_s``."""
@@ -362,7 +394,8 @@ class RuleEngine:
                          "storey": ref.storey if ref else None, "building": ref.building if ref else None}
                 self.book.raise_(rule_id=combo.id, key=key, severity=combo.severity, at=t,
                                  message=_fmt(combo, place, {}, self.state.registry.names), place=place,
-                                 work_order=combo.work_order, drill=combo.drill)
+                                 work_order=combo.work_order, drill=combo.drill,
+                                 messages=_texts(combo, place, {}, self.state.registry.names))
         elif not any(counts):
             self.book.clear(key, t)
 
@@ -378,9 +411,17 @@ def _where(place: dict, names: dict[str, str]) -> str:
     return " ".join(parts) or "?"
 
 
-def _fmt(rule: Rule, place: dict, values: dict, names: dict[str, str] | None = None) -> str:
+def _fmt(rule: Rule, place: dict, values: dict, names: dict[str, str] | None = None,
+         template: str | None = None) -> str:
     where = _where(place, names or {})
+    template = rule.message if template is None else template
     try:
-        return rule.message.format_map(_SafeDict(rule=rule.id, where=where, **place, **values))
+        return template.format_map(_SafeDict(rule=rule.id, where=where, **place, **values))
     except (ValueError, IndexError):
-        return rule.message
+        return template
+
+
+def _texts(rule: Rule, place: dict, values: dict, names: dict[str, str]) -> dict[str, str | None]:
+    """``{"zh", "en"}``: the rule's Chinese and English texts, filled in (None when not given)."""
+    return {lang: (_fmt(rule, place, values, names, t) if t else None)
+            for lang, t in (("zh", rule.message_zh), ("en", rule.message_en))}

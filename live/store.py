@@ -123,6 +123,8 @@ alarms = sa.Table(
     sa.Column("state", sa.String(16), nullable=False, index=True),
     sa.Column("severity", sa.String(16), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
+    sa.Column("message_zh", sa.Text),
+    sa.Column("message_en", sa.Text),
     sa.Column("device_id", sa.String(128)),
     sa.Column("building", sa.String(128)),
     sa.Column("storey", sa.String(128)),

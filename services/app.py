@@ -157,9 +157,9 @@ def _freeze_long_lived() -> None:
 
 def _routers() -> list:
     """The API routers (each module exports ``router``); one line per module."""
-    from services.api import (auth, billing, drills, live, metering, notices, notifications, occupancy, planning,
-                              public, scene, viewer, workorders)
+    from services.api import (auth, billing, drills, forecast, live, metering, notices, notifications, occupancy,
+                              planning, public, scene, viewer, workorders)
 
     return [auth.router, workorders.router, billing.router, notifications.router, notices.router, public.router,
             live.router, scene.router, viewer.router, planning.router, metering.router, occupancy.router,
-            drills.router]
+            drills.router, forecast.router]

@@ -47,6 +47,7 @@ MAX_ACTIVE = 4
 _TIME = re.compile(r"^([0-9]{2}):([0-9]{2})$")
 _ID = re.compile(r"^[0-9a-f]{12}$")
 _REMAINING = re.compile(r"remaining (\d+) of (\d+)")
+_APP_LOCK = threading.Lock()
 
 
 def check_request(community: Community | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -161,6 +162,16 @@ class DrillJobs:
         return cls(Path(settings.data_dir) / "drills", community,
                    scheduler=os.environ.get("TWIN_DASK_SCHEDULER") or None,
                    workers=int(workers) if workers.isascii() and workers.isdigit() else 1)
+
+    @classmethod
+    def of_app(cls, app) -> "DrillJobs":
+        """The app's drill jobs (``app.state.drill_jobs``, made on first use; the app closes
+        them when it stops): drills and the forecast share one set of workers."""
+        with _APP_LOCK:
+            jobs = getattr(app.state, "drill_jobs", None)
+            if jobs is None:
+                jobs = app.state.drill_jobs = cls.from_settings(app.state.settings, app.state.community)
+        return jobs
 
     # ------------------------------------------------------------------ records
     def _folder(self, drill_id: str) -> Path:
@@ -334,11 +345,8 @@ class DrillJobs:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the service stopped before the drill ran")
-            if self._pool is None:
-                import multiprocessing
-
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-            futs: dict[Future, int] = {self._pool.submit(run_seed, *a): k for k, a in enumerate(args)}
+            pool = self._ensure_pool()
+            futs: dict[Future, int] = {pool.submit(run_seed, *a): k for k, a in enumerate(args)}
         out: list[dict | None] = [None] * len(seeds)
         pending = set(futs)
         while pending:
@@ -349,6 +357,50 @@ class DrillJobs:
                     job["done_runs"] += 1
                 Path(args[futs[f]][2]).unlink(missing_ok=True)
         return out  # type: ignore[return-value]
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        """The worker processes (started on first use; call with the lock held)."""
+        if self._pool is None:
+            import multiprocessing
+
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def call(self, fn, *args) -> Future:
+        """Run ``fn(*args)`` on the drills' workers (the process pool, or dask when a
+        scheduler is set) and return a :class:`concurrent.futures.Future` of its result.
+
+        Other background simulations (the live evacuation forecast) share the drills'
+        workers this way; ``fn`` must be a module-level function (it is pickled).
+        Raises :class:`Conflict` once the service is stopping.
+        """
+        with self._lock:
+            if self._closed:
+                raise Conflict("the service is stopping")
+            if not self.scheduler:
+                from concurrent.futures.process import BrokenProcessPool
+
+                try:
+                    return self._ensure_pool().submit(fn, *args)
+                except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh
+                    log.warning("drill workers broke; starting new ones")
+                    self._pool = None
+                    return self._ensure_pool().submit(fn, *args)
+            if self._client is None:
+                from dask.distributed import Client
+
+                self._client = Client(self.scheduler)
+            client = self._client
+        out: Future = Future()
+        fut = client.submit(fn, *args, pure=False)
+
+        def done(f) -> None:
+            try:
+                out.set_result(f.result())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's future
+                out.set_exception(exc)
+        fut.add_done_callback(done)
+        return out
 
     def _execute_dask(self, job: dict, args: list[tuple]) -> list[dict]:
         from dask.distributed import Client, as_completed

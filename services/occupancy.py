@@ -18,7 +18,7 @@ from live.occupancy import COUNTER_KIND, GATE_KIND, EntranceDevice, Occupancy, r
 from live.store import telemetry
 from twin.model import Community
 
-__all__ = ["OccupancyService", "entrance_devices", "night_population"]
+__all__ = ["OccupancyService", "entrance_devices", "night_population", "service_of"]
 
 #: Seconds of history before the anchor read for the cumulative counters' baselines.
 BASELINE_LOOKBACK_S = 3600.0
@@ -103,3 +103,20 @@ class OccupancyService:
                 rows, self._last_id = self._rows(since=None, after_id=self._last_id)
                 rebuild(occ, rows, now=now)
             return occ.snapshot(building)
+
+
+_APP_LOCK = threading.Lock()
+
+
+def service_of(app) -> OccupancyService | None:
+    """The app's occupancy service (``app.state.occupancy``, made on first use); None when
+    live ingestion with a database is not running or no site is loaded."""
+    with _APP_LOCK:
+        svc = getattr(app.state, "occupancy", None)
+        if svc is None:
+            store = getattr(getattr(app.state, "live", None), "store", None)
+            community = getattr(app.state, "community", None)
+            if store is None or community is None:
+                return None
+            svc = app.state.occupancy = OccupancyService(community, store.engine, tz=app.state.settings.timezone)
+    return svc

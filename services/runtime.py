@@ -41,6 +41,7 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     from services.cli.load import load_community
     from services.dbcomponent import DatabaseComponent
     from services.elevator_live import ElevatorJobComponent
+    from services.forecast import ForecastComponent
     from services.live_component import LiveComponent
 
     from services.api.scene import SceneComponent
@@ -56,7 +57,8 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     _add_consumers(live, db, community)
     live.check()  # bad broker URL, unreachable database: one line, exit 2, before serving
     # the daily elevator job reads the live history and files work orders: after both
-    parts = [db, live, LiveCleaningComponent(), SceneComponent(), ElevatorJobComponent()]
+    parts = [db, live, LiveCleaningComponent(), SceneComponent(), ElevatorJobComponent(),
+             ForecastComponent(live, community)]  # after live: reads its rules, alarms and bus
     daily_backup = backup_component(settings, site=Path(site))  # None unless TWIN_BACKUP_DIR is set
     if daily_backup is not None:
         parts.append(daily_backup)

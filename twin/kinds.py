@@ -50,6 +50,7 @@ __all__ = [
     "KIND_ALIASES",
     "PASSIVE_KINDS",
     "all_kinds",
+    "fire_kinds",
     "get_kind",
     "kinds_feeding",
     "kinds_markdown",
@@ -160,6 +161,9 @@ class DeviceKind:
         Parameters of that generator (``period_s`` overrides ``report_period_s``).
     utility : str or None
         Utility a meter of this kind feeds (one of :data:`UTILITIES`); None for non-meters.
+    fire_signals : tuple of str
+        Value fields and event names of this kind that signal a fire or smoke (a rule on one
+        of them is a fire alarm: the control room forecasts the building's evacuation).
     """
 
     name: str
@@ -177,6 +181,7 @@ class DeviceKind:
     sim_profile: str | None = None
     sim_params: Mapping[str, Any] = field(default_factory=dict)
     utility: str | None = None
+    fire_signals: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for event, sev in dict(self.severities).items():
@@ -186,6 +191,9 @@ class DeviceKind:
                 raise ValueError(f"kind {self.name!r}: severity={sev!r} of {event!r} must be one of {EVENT_SEVERITIES}")
         if self.sim_profile is not None and self.sim_profile not in SIM_PROFILES:
             raise ValueError(f"kind {self.name!r}: sim_profile={self.sim_profile!r} must be one of {SIM_PROFILES}")
+        for sig in self.fire_signals:
+            if sig not in self.events and sig not in {f.name for f in self.fields}:
+                raise ValueError(f"kind {self.name!r}: fire signal {sig!r} is neither a field nor an event of it")
         if self.utility is not None and self.utility not in UTILITIES:
             raise ValueError(f"kind {self.name!r}: utility={self.utility!r} must be one of {UTILITIES}")
         # frozen and hashable: the mappings are kept as sorted tuples of pairs
@@ -221,6 +229,7 @@ class DeviceKind:
             "event_severities": {e: self.severity(e) for e in self.events},
             "report_period_s": self.report_period_s, "offline_after_s": self.offline_after_s,
             "aliases": list(self.aliases), "utility": self.utility, "sim_profile": self.sim_profile,
+            "fire_signals": list(self.fire_signals),
             "ifc": [{"class": m.ifc_class, "predefined_type": m.predefined_type, "name_pattern": m.name_pattern}
                     for m in self.ifc],
             "fields": [
@@ -290,6 +299,7 @@ KINDS: dict[str, DeviceKind] = {
             report_period_s=3600, offline_after_s=3 * 3600, aliases=("smoke",),
             label_zh="烟感", ifc=(_M("IfcSensor", "SMOKESENSOR"), _M("IfcSensor", "FIRESENSOR")),
             ifc_write=("IfcSensor", "SMOKESENSOR"), sim_profile="smoke",
+            fire_signals=("smoke", "obscuration_pct_m", "alarm"),
         ),
         DeviceKind(
             "leak_sensor", "Water leak sensor", "safety",
@@ -417,6 +427,11 @@ def all_kinds() -> Iterator[DeviceKind]:
     """Yield every kind: the reporting ones (:data:`KINDS`), then :data:`PASSIVE_KINDS`."""
     yield from KINDS.values()
     yield from PASSIVE_KINDS.values()
+
+
+def fire_kinds() -> dict[str, tuple[str, ...]]:
+    """Return ``{kind name: its fire signals}`` for the kinds that report a fire or smoke."""
+    return {k.name: k.fire_signals for k in KINDS.values() if k.fire_signals}
 
 
 def _aliases() -> dict[str, str]:

@@ -43,11 +43,7 @@ class DrillIn(InputModel):
 
 def jobs_of(request: Request) -> DrillJobs:
     """The app's drill jobs (made on first use; closed when the app stops)."""
-    app = request.app
-    jobs = getattr(app.state, "drill_jobs", None)
-    if jobs is None:
-        jobs = app.state.drill_jobs = DrillJobs.from_settings(app.state.settings, app.state.community)
-    return jobs
+    return DrillJobs.of_app(request.app)
 
 
 @router.post("/drills", status_code=202, dependencies=[allow(OFFICE.with_body(4 * MiB))])

@@ -16,7 +16,7 @@ from live.ingest import iso
 from services.api.deps import ActorDep, CommunityDep
 from services.api.guard import allow
 from services.auth import require_role
-from services.occupancy import OccupancyService
+from services.occupancy import OccupancyService, service_of
 from services.policy import STAFF
 
 __all__ = ["router", "ROLES"]
@@ -28,14 +28,9 @@ ROLES = ("admin", "operator", "planner", "staff")
 
 
 def _service(request: Request, community) -> OccupancyService:
-    svc = getattr(request.app.state, "occupancy", None)
+    svc = service_of(request.app)
     if svc is None:
-        comp = getattr(request.app.state, "live", None)
-        store = getattr(comp, "store", None)
-        if store is None:
-            raise HTTPException(503, "live ingestion with a database is not running: no occupancy")
-        svc = request.app.state.occupancy = OccupancyService(
-            community, store.engine, tz=request.app.state.settings.timezone)
+        raise HTTPException(503, "live ingestion with a database is not running: no occupancy")
     return svc
 
 

@@ -47,7 +47,7 @@ class AlarmWorkOrderConsumer(DurableConsumer):
     def fetch(self, conn: sa.Connection, position: int) -> tuple[list, int, bool]:
         from live.store import alarms as a
 
-        rows = conn.execute(sa.select(a.c.id, a.c.device_id, a.c.space, a.c.work_order)
+        rows = conn.execute(sa.select(a.c.id, a.c.device_id, a.c.building, a.c.storey, a.c.space, a.c.work_order)
                             .where(a.c.work_order.is_not(None), a.c.work_order_id.is_(None))
                             .order_by(a.c.raised_at, a.c.id).limit(self.batch)).all()
         return rows, position + len(rows), len(rows) == self.batch
@@ -61,6 +61,7 @@ class AlarmWorkOrderConsumer(DurableConsumer):
             for r in rows:
                 req = r.work_order or {}
                 request = SimpleNamespace(alarm_id=r.id, device_id=r.device_id, space=r.space,
+                                          building=r.building, storey=r.storey,
                                           title=str(req.get("title", "")), category=req.get("category"),
                                           priority=req.get("priority"), description=req.get("description"))
                 wo_id = self.sink.open_in_session(session, request)

@@ -18,7 +18,7 @@ from services.workorders.sla import PRIORITIES
 from twin.errors import NotFoundError
 from twin.model import Community
 
-__all__ = ["ALARM_CATEGORY_MAP", "ALARM_PRIORITY_MAP", "AlarmWorkOrderSink"]
+__all__ = ["ALARM_CATEGORY_MAP", "ALARM_PRIORITY_MAP", "AlarmWorkOrderSink", "storey_space"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,31 @@ ALARM_CATEGORY_MAP = {
 #: English priority words of alarm rules → SLA priorities.
 ALARM_PRIORITY_MAP = {"critical": "特急", "emergency": "特急", "urgent": "紧急", "high": "急修",
                       "normal": "小修", "minor": "小修", "low": "一般"}
+
+
+#: Space usages a storey's alarm order prefers, most public first.
+_STOREY_USAGES = ("lobby", "entrance", "elevator_hall", "hall", "corridor", "landing", "circulation", "stair",
+                  "stairwell")
+
+
+def storey_space(community: Community | None, building: str | None, storey: str | None) -> str | None:
+    """A space of ``storey`` (of ``building``) to locate a place alarm's work order at.
+
+    The first by :data:`_STOREY_USAGES` (lobby, entrance, elevator hall, hall, corridor ...),
+    then any common space, then any space of the storey (by id, so the choice is stable);
+    None when the twin has no space on that storey.
+    """
+    if community is None or storey is None:
+        return None
+    spaces = sorted((sp for sp in community.spaces if sp.storey_id == storey
+                     and (building is None or sp.building_id == building)), key=lambda sp: sp.id)
+    if not spaces:
+        return None
+    def rank(sp) -> tuple:
+        usage = (sp.usage or "").lower()
+        return (_STOREY_USAGES.index(usage) if usage in _STOREY_USAGES else len(_STOREY_USAGES),
+                not sp.is_public)
+    return min(spaces, key=rank).id
 
 
 class AlarmWorkOrderSink:
@@ -93,7 +118,13 @@ class AlarmWorkOrderSink:
             except NotFoundError:
                 device_id = None
         if device_id is None and space_id is None:
-            log.warning("alarm %s has neither a known device nor a space: no work order", request.alarm_id)
+            # a place alarm (two detectors of one storey: a confirmed fire) has no device:
+            # the order goes to a common space of its storey
+            space_id = storey_space(self.community, getattr(request, "building", None),
+                                    getattr(request, "storey", None))
+        if device_id is None and space_id is None:
+            log.warning("alarm %s has neither a known device nor a space nor a storey: no work order",
+                        request.alarm_id)
             return None
         text = f"{request.title} — {request.description}" if request.description else request.title
         return {"alarm_id": request.alarm_id, "device_id": device_id,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 import shapely
@@ -24,7 +24,8 @@ from shapely.geometry.base import BaseGeometry
 
 from sim.evacuation.errors import ScenarioError
 
-__all__ = ["AT_HOME_PROFILE", "VISITOR_DENSITY_P_M2", "at_home_fraction", "scenario_from_community"]
+__all__ = ["AT_HOME_PROFILE", "VISITOR_DENSITY_P_M2", "at_home_fraction", "largest_remainders",
+           "scenario_from_community"]
 
 #: Share of registered residents at home by local hour range [start, end) (night: at home).
 AT_HOME_PROFILE: list[tuple[int, int, float]] = [
@@ -87,8 +88,69 @@ def _exit_level(storeys) -> str:
     return min(storeys, key=lambda s: (abs(s.elevation_m), s.elevation_m)).id
 
 
+def largest_remainders(total: int, weights: Mapping[str, float]) -> dict[str, int]:
+    """Split ``total`` people over ``weights`` (Hamilton's largest-remainder method).
+
+    Shares are ``total × w / Σw``; each key gets the floor of its share and the leftover
+    people go one each to the largest remainders (ties: key order). All-zero weights split
+    evenly. Returns ``{}`` for no keys.
+    """
+    keys = list(weights)
+    if not keys or total <= 0:
+        return {k: 0 for k in keys}
+    w = np.array([max(float(weights[k]), 0.0) for k in keys])
+    if w.sum() <= 0:
+        w = np.ones(len(keys))
+    share = total * w / w.sum()
+    base = np.floor(share).astype(int)
+    order = sorted(range(len(keys)), key=lambda i: (-(share[i] - base[i]), i))
+    for i in order[: total - int(base.sum())]:
+        base[i] += 1
+    return {k: int(n) for k, n in zip(keys, base)}
+
+
+def _live_groups(community, occupants, chosen, floor_of, walk_of, units, spaces, pre, alerted, warnings) -> list:
+    """Groups of the ``occupants`` per storey, split over its households by size."""
+    areas_of: dict[str, dict[str, tuple[BaseGeometry, int]]] = {}
+    for h in community.households:
+        u = units.get(h.unit_id)
+        if u is None or u.building_id not in chosen:
+            continue
+        sp = spaces.get(u.space_id) if u.space_id else None
+        sid = sp.storey_id if sp is not None else u.storey_id
+        if sid not in floor_of:
+            continue
+        area = _polygonal(sp.footprint) if sp is not None else walk_of[sid]
+        area = area.intersection(walk_of[sid]) if area is not None else None
+        if area is not None and not area.is_empty:
+            places = areas_of.setdefault(sid, {})
+            gid = f"hh:{h.unit_id}"  # two household records of one unit: one group, sizes added
+            places[gid] = (area, places.get(gid, (area, 0))[1] + max(int(h.size), 0))
+    groups = []
+    for sid, n in occupants.items():
+        n = int(n)
+        if n <= 0:
+            continue
+        if sid not in floor_of:
+            warnings.append(f"{n} occupant(s) of storey {sid!r}, which is not in the scenario: skipped")
+            continue
+        places = areas_of.get(sid) or {f"storey:{sid}": (walk_of[sid], 1)}
+        split = largest_remainders(n, {gid: size for gid, (_a, size) in places.items()})
+        for gid, (area, _size) in places.items():
+            k = min(split[gid], int(area.area / 0.6))
+            if k < split[gid]:
+                warnings.append(f"{split[gid] - k} occupant(s) of {gid!r} do not fit its area: left out")
+            if k > 0:
+                groups.append({"id": gid, "floor": floor_of[sid], "area": _gj(area), "count": k,
+                               "speed_mps": RESIDENT_SPEED,
+                               "premovement_s": PREMOVEMENT_DAY if sid in alerted else pre})
+    return groups
+
+
 def scenario_from_community(community, *, buildings: Iterable[str] | None = None, time_of_day: str = "02:00",
-                            blocked: Iterable[str] = (), seed: int = 1, max_time_s: float = 3600.0) -> dict:
+                            blocked: Iterable[str] = (), seed: int = 1, max_time_s: float = 3600.0,
+                            occupants: Mapping[str, int] | None = None,
+                            alerted_storeys: Iterable[str] = ()) -> dict:
     """Return the scenario dict for ``community`` (a :class:`twin.model.Community`).
 
     Parameters
@@ -102,6 +164,15 @@ def scenario_from_community(community, *, buildings: Iterable[str] | None = None
         under ``blocked``).
     seed, max_time_s
         Copied into the scenario.
+    occupants : mapping of str to int, optional
+        People per storey id (a live estimate) instead of the register scaled by the
+        time-of-day profile: each storey's people are split over its households in
+        proportion to their size (largest remainders; evenly when nobody is registered,
+        over the storey's walkable area when it has no household); no visitors are added
+        (the estimate counts everybody).
+    alerted_storeys : iterable of str
+        Storeys whose people are alerted first (the fire storey): day pre-movement times
+        :data:`PREMOVEMENT_DAY` whatever the hour.
 
     Raises
     ------
@@ -113,6 +184,7 @@ def scenario_from_community(community, *, buildings: Iterable[str] | None = None
     vis_density = _lookup(VISITOR_DENSITY_P_M2, hour)
     night = hour >= 22 or hour < 7
     blocked = set(blocked)
+    alerted = set(alerted_storeys)
     all_b = {b.id: b for b in community.buildings}
     chosen = list(buildings) if buildings else [b.id for b in community.buildings if b.storeys]
     for b in chosen:
@@ -175,7 +247,11 @@ def scenario_from_community(community, *, buildings: Iterable[str] | None = None
     units = {u.id: u for u in community.billing_units}
     spaces = {sp.id: sp for sp in community.spaces}
     pre = PREMOVEMENT_NIGHT if night else PREMOVEMENT_DAY
-    for h in community.households:
+    if occupants is not None:
+        groups += _live_groups(community, occupants, chosen, floor_of, walk_of, units, spaces, pre,
+                               alerted, warnings)
+        vis_density = 0.0
+    for h in community.households if occupants is None else ():
         u = units.get(h.unit_id)
         if u is None or u.building_id not in chosen:
             continue
@@ -193,7 +269,8 @@ def scenario_from_community(community, *, buildings: Iterable[str] | None = None
         if n <= 0:
             continue
         groups.append({"id": f"hh:{h.unit_id}", "floor": floor_of[sid], "area": _gj(area), "count": n,
-                       "speed_mps": RESIDENT_SPEED, "premovement_s": pre})
+                       "speed_mps": RESIDENT_SPEED,
+                       "premovement_s": PREMOVEMENT_DAY if sid in alerted else pre})
     if vis_density > 0:
         for sp in community.spaces:
             if sp.building_id not in chosen or sp.storey_id not in floor_of or not sp.is_public:

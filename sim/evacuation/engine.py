@@ -247,7 +247,8 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
         ``evacuation_time_s`` (s, time the last evacuated agent left; 0 when nobody did;
         None when somebody who could leave did not), ``evacuated``, ``not_evacuated``,
         ``unreachable``, ``completed``, ``stalled``, ``stall_window_s``, ``seed``, ``agents`` (id, exit, exit_time_s), ``exits``
-        (count, first_s, last_s), ``stairs`` (count), ``remaining`` ([t_s, n] every second),
+        (count, first_s, last_s), ``stairs`` (count; ``full_s``: seconds the flight held its
+        capacity, so that newcomers queued at its foot), ``remaining`` ([t_s, n] every second),
         ``steps``, ``wall_time_s``, ``density`` (per floor rasters) and, when asked,
         ``trajectories``.
 
@@ -290,6 +291,9 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     st_count = np.zeros(ns, dtype=np.int64)
     st_tokens = np.ones(ns)
     stair_used = np.zeros(ns, dtype=np.int64)
+    # seconds each flight held its capacity (newcomers wait at its foot: the hydraulic queue)
+    stair_full_s = np.zeros(ns)
+    st_cap = st["st_cap"]
     n_x0, n_y0, n_nx, n_ny, n_off, n_total = n_grid
     cell_start = np.zeros(n_total + 1, dtype=np.int64)
     cell_stop = np.zeros(n_total + 1, dtype=np.int64)
@@ -341,6 +345,8 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
                           st["cand_start"], st["cand_x"], st["cand_y"], exit_of, exit_time, stair_used,
                           spawn_x, spawn_y, spawn_f)
         evac_total += done
+        if ns:
+            stair_full_s[st_count >= st_cap] += dt
         on, inside, walking, nxt = K.census(state, pre, t)
         # progress: an exit, a stair entry or an agent done with pre-movement
         progress_mark = (evac_total, int(stair_used.sum()), walking + inside + evac_total)
@@ -358,7 +364,8 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     rec.close(t, state)
     if not stalled and on + inside > 0 and t - last_progress_t >= window:
         stalled = True  # ran into max_time_s inside a jam
-    out = _result(scn, ag, state, exit_of, exit_time, stair_used, rec, step, t, time.perf_counter() - t0)
+    out = _result(scn, ag, state, exit_of, exit_time, stair_used, rec, step, t, time.perf_counter() - t0,
+                  stair_full_s)
     out["seed"] = run_seed
     out["stalled"] = stalled
     out["stall_window_s"] = round(window, 4)
@@ -375,7 +382,7 @@ def _stall_window(value: np.ndarray, cls: np.ndarray, cells: np.ndarray, v0: np.
 
 
 def _result(scn: Scenario, ag: AgentTable, state, exit_of, exit_time, stair_used, rec: Recorder,
-            steps: int, t_end: float, wall: float) -> dict:
+            steps: int, t_end: float, wall: float, stair_full_s=None) -> dict:
     evac = state == K.EVACUATED
     times = np.where(evac, exit_time, np.nan)
     left_behind = bool(((state == K.ACTIVE) | (state == K.IN_STAIR)).any())
@@ -404,7 +411,9 @@ def _result(scn: Scenario, ag: AgentTable, state, exit_of, exit_time, stair_used
         "end_time_s": round(t_end, 4),
         "agents": agents,
         "exits": exits,
-        "stairs": {s.id: {"count": int(stair_used[k])} for k, s in enumerate(scn.stairs) if s.elevator is None},
+        "stairs": {s.id: {"count": int(stair_used[k]),
+                          "full_s": round(float(stair_full_s[k]), 4) if stair_full_s is not None else 0.0}
+                   for k, s in enumerate(scn.stairs) if s.elevator is None},
         "remaining": rec.remaining,
         "steps": int(steps),
         "wall_time_s": round(wall, 4),

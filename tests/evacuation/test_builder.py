@@ -76,3 +76,28 @@ def test_time_of_day_profile_and_errors():
         scenario_from_community(_community(), buildings=["B9"])
     with pytest.raises(ScenarioError, match="blocked id 'nope'"):
         scenario_from_community(_community(), blocked=["nope"])
+
+
+def test_live_occupants_per_storey_replace_the_register_draw():
+    c = _community()
+    c.billing_units.append(BillingUnit(id="U0b", kind="apartment", building_id="B1", area_m2=20.0,
+                                       storey_id="S0", space_id="S0-A"))
+    c.households.append(Household(unit_id="U0b", size=2))   # a second household on S0: 4 + 2 people registered
+    d = scenario_from_community(c, time_of_day="02:00", occupants={"S0": 9, "S1": 3}, alerted_storeys=["S1"])
+    groups = [(g["floor"], g["count"], g["premovement_s"]) for g in d["groups"]]
+    # S0's 9 people: 4/6 and 2/6 of 9 = 6 and 3; S1 all 3; no visitors; S1 alerted (day pre-movement)
+    assert sorted((f, n) for f, n, _p in groups) == [("B1/S0", 3), ("B1/S0", 6), ("B1/S1", 3)]
+    assert {f: p for f, _n, p in groups}["B1/S1"] == {"uniform": [30.0, 120.0]}
+    assert {f: p for f, _n, p in groups}["B1/S0"] == {"uniform": [60.0, 300.0]}
+    r = simulate(parse_scenario(d))
+    assert r["evacuated"] == 12
+
+
+def test_largest_remainders_hand_cases():
+    from sim.evacuation.builder import largest_remainders
+
+    assert largest_remainders(10, {"a": 1, "b": 1, "c": 1}) == {"a": 4, "b": 3, "c": 3}
+    assert largest_remainders(7, {"a": 5, "b": 2}) == {"a": 5, "b": 2}
+    assert largest_remainders(5, {"a": 0, "b": 0}) == {"a": 3, "b": 2}
+    assert largest_remainders(0, {"a": 3}) == {"a": 0}
+    assert largest_remainders(3, {}) == {}

@@ -96,3 +96,43 @@ def test_leak_alarm_opens_one_work_order_from_the_consumer(db_url):
     assert (stored["state"], stored["work_order_id"]) == ("cleared", str(orders[0][0]))
     assert in_lock == []
     db.dispose()
+
+
+def test_a_confirmed_fire_without_a_device_opens_one_order_on_its_storey_across_a_restart(db_url):
+    from shapely.geometry import box
+
+    from twin.model import Device, Space
+
+    c = make_community("cf")
+    # a flat beside the lobby of B3 5F, with a second smoke detector: two detectors, one storey
+    c.spaces.append(Space("B3-F05-501", "Flat 501", "B3-F05", "B3", box(20, 10, 30, 20), usage="apartment"))
+    c.devices.append(Device("B3-F05-smoke-501", "smoke_detector", "smoke 501", "B3", "B3-F05", "B3-F05-501"))
+    c.validate()
+    db = Database(db_url)
+    db.migrate()
+    store = LiveStore(db.engine)
+    bus = EventBus()
+    book = AlarmBook(on_change=lambda a, t: bus.publish(alarm_event(a, t, kind=None)))
+    bus.subscribe("alarm_store", lambda ev: store.save_alarm(ev["alarm"]), types=("alarm",))
+    reg = DeviceRegistry.from_community(c)
+    state = LiveState(reg)
+    t0 = time.time()
+    p = Pipeline(reg, state, store=store, rules=RuleEngine(load_rules(DEFAULT_RULES_PATH), state, book),
+                 on_event=bus.publish, clock=lambda: t0 + 1)
+    for dev in ("B3-F05-smoke", "B3-F05-smoke-501"):
+        assert p.handle(f"twin/cf/{dev}/telemetry", json.dumps({"ts": t0, "smoke": True}).encode()) == "applied"
+    p.flush()
+    [fire] = [a for a in book.list("open") if a.rule_id == "fire_confirmed"]
+    assert (fire.device_id, fire.space, fire.building, fire.storey) == (None, None, "B3", "B3-F05")
+    wait_until(lambda: any(r["id"] == fire.id and r["work_order"] for r in store.load_alarms()), what="stored")
+    for _restart in range(2):  # the service restarts: a new consumer on the same database
+        runner = ConsumerRunner(db.engine, AlarmWorkOrderConsumer(AlarmWorkOrderSink(db, c)))
+        runner.drain()
+        store.save_alarm({**fire.to_record(), "work_order_id": None})   # redelivered by the store
+        runner.drain()
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.select(WorkOrder.alarm_id, WorkOrder.space_id, WorkOrder.building_id)).all()
+    # one order, for the confirmed fire, at the storey's lobby (a common space), in building B3
+    assert rows == [(fire.id, "B3-F05-lobby", "B3")]
+    bus.stop()
+    db.dispose()

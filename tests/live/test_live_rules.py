@@ -243,3 +243,16 @@ def test_count_rule_two_smoke_detectors_on_one_storey():
         parse_rules({"rules": [rules["rules"][0], {"id": "x", "count": {"rule": "smoke", "min_devices": 1}}]})
     with pytest.raises(RulesError, match="scope='flat'"):
         parse_rules({"rules": [rules["rules"][0], {"id": "x", "count": {"rule": "smoke"}, "scope": "flat"}]})
+
+
+def test_rule_texts_in_chinese_and_english_are_checked_and_filled():
+    from live.errors import RulesError
+    from live.rules import parse_rules
+
+    doc = {"rules": [{"id": "leak", "kinds": ["leak_sensor"], "condition": {"field": "leak", "value": True},
+                      "message": "Leak at {device_id}", "message_zh": "{device_id} 漏水", "message_en": "Leak at {device_id}"}]}
+    [r] = parse_rules(doc)
+    assert (r.message_zh, r.message_en) == ("{device_id} 漏水", "Leak at {device_id}")
+    for bad in (5, "", "  "):
+        with pytest.raises(RulesError, match="message_zh"):
+            parse_rules({"rules": [dict(doc["rules"][0], message_zh=bad)]})

@@ -96,6 +96,8 @@ MATRIX: dict[tuple[str, str], tuple[str, dict]] = {
     ("POST", "/api/live/alarms/{alarm_id}/ack"): ("13333p3p", {"json": {}}),
     ("GET", "/api/live/dead-letters"): ("13333o3o", {}),
     ("GET", "/api/live/occupancy"): ("133ooooo", {}),
+    # the control room's evacuation forecast (503 here: this app runs no forecast component)
+    ("GET", "/api/alarms/{alarm_id}/forecast"): ("13333p3p", {}),
     ("WS", "/ws/live"): ("", {}),  # the socket's own tests: tests/live/test_live_api.py
     # the 3D scene and the pages are public (503 where no site is loaded)
     ("GET", "/api/scene.glb"): ("pppppppp", {}),

@@ -17,7 +17,7 @@ const DEVICE_EVENTS = new Set(["telemetry", "event", "status", "offline", "onlin
 export function createViewer() {
   let resolveReady, rejectReady;
   const ready = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
-  const app = { ready, liveValues: new Map(), alarms: new Map(), playback: new Playback(), updateMs: [], loadMs: null };
+  const app = { ready, liveValues: new Map(), alarms: new Map(), forecasts: new Map(), playback: new Playback(), updateMs: [], loadMs: null };
   const t0 = performance.now();
   const api_ = publicApi(app);
   window.twinViewer = api_;
@@ -104,6 +104,7 @@ function frameUpdate(app, now) {
 function onLive(app, ev) {
   if (app.board) app.board.onLive(ev);
   if (isAlarmEvent(ev) || ev.alarm) return onAlarm(app, ev);
+  if (ev.type === "forecast") return onForecast(app, ev.forecast || ev);
   if (ev.type === "drill_suggestion") { toast(`建议演练 drill suggested: ${ev.building || ""} ${ev.storey || ""}`); return; }
   if (!ev.device_id || !DEVICE_EVENTS.has(ev.type)) return;
   app.liveValues.set(ev.device_id, { ...(app.liveValues.get(ev.device_id) || {}), ...ev,
@@ -120,11 +121,57 @@ function onAlarm(app, ev) {
   if (!a.id) return;
   if (!a.state) a.state = ev.transition === "cleared" ? "cleared" : ev.transition === "acknowledged" ? "acknowledged" : "raised";
   app.alarms.set(a.id, { ...(app.alarms.get(a.id) || {}), ...a });
+  if (ev.transition === "raised" && auth.token) loadForecast(app, a);
   if (a.device_id) {
     const open = [...app.alarms.values()].some((x) => x.device_id === a.device_id && x.state !== "cleared");
     app.markers.setState(a.device_id, open ? "alarm" : "ok");
   }
   renderAlarms(app);
+}
+
+// The live evacuation forecast of a fire alarm (GET /api/alarms/{id}/forecast, "forecast" events).
+function onForecast(app, f) {
+  if (!f || !f.alarm_id) return;
+  app.forecasts.set(f.alarm_id, { ...f, shownAt: performance.now() });
+  renderAlarms(app);
+}
+
+async function loadForecast(app, a) {
+  if (app.forecasts.has(a.id)) return;
+  const f = await api(`/api/alarms/${encodeURIComponent(a.id)}/forecast`);
+  if (f && !f.missing && !f.error && f.status && f.status !== "none" && !app.forecasts.has(a.id)) onForecast(app, f);
+}
+
+function forecastHtml(f) {
+  if (!f) return "";
+  if (f.status === "running" && f.evacuation_time_s == null) return `<div class="forecast" data-forecast="running">疏散预测中… forecasting…</div>`;
+  if (f.status === "failed") return `<div class="forecast" data-forecast="failed">疏散预测失败 forecast failed: ${esc(f.error || "")}</div>`;
+  if (f.evacuation_time_s == null) return "";
+  const q = (xs) => xs.filter((x) => x.queues).map((x) => `${esc(x.name)} (${Math.round(x.queue_s)} s)`).join("、") || "无 none";
+  const keep = f.keep_clear ? `<div class="keep">保持畅通 keep clear: <b data-keep-clear>${esc(f.keep_clear.name)}</b></div>` : "";
+  return `<div class="forecast" data-forecast="${esc(f.status)}">
+    <div>预计疏散 evacuation: <b class="evac" data-evac-s="${f.evacuation_time_s}">${Math.round(f.evacuation_time_s)} s</b>
+      · ${esc(String(f.people ?? ""))} 人 people${f.status === "running" ? " · 更新中 updating" : ""}</div>
+    <div>排队楼梯 queueing stairs: <span data-queue-stairs>${q(f.stairs || [])}</span></div>
+    <div>排队出口 queueing exits: <span data-queue-exits>${q(f.exits || [])}</span></div>${keep}</div>`;
+}
+
+// Fly to an alarm: its device, else its space, else its building and storey (a place alarm).
+function flyToAlarm(app, id) {
+  const a = app.alarms.get(id);
+  if (!a) return null;
+  const idx = app.index;
+  if (a.device_id && idx.devicesById.get(a.device_id)) return select(app, { kind: "device", id: a.device_id }, { fly: true });
+  if (a.space && idx.spacesById.get(a.space)) return select(app, { kind: "space", id: a.space }, { fly: true });
+  if (a.building && app.scene.buildings.has(a.building)) {
+    if (a.storey) app.scene.showStorey(a.building, a.storey);
+    $("#building").value = a.building;
+    fillStoreys(app, a.building, a.storey);
+    const c = centreOf(app.scene.buildings.get(a.building).node);
+    if (c) app.scene.flyTo(c, 60);
+    return { pos: c, building: a.building, storey: a.storey || null };
+  }
+  return null;
 }
 
 async function acknowledge(app, id) {
@@ -135,15 +182,31 @@ async function acknowledge(app, id) {
   if (app.panel.current) app.panel.show(app.panel.current);
 }
 
+// Alarm texts: "message_zh" / "message_en" in the language chosen (index.html #lang; kept
+// in localStorage), "message" when the alarm has no such text.
+function language() {
+  try { return localStorage.getItem("twin.lang") === "en" ? "en" : "zh"; } catch { return "zh"; }
+}
+
+function setLanguage(lang) {
+  try { localStorage.setItem("twin.lang", lang === "en" ? "en" : "zh"); } catch { /* private mode */ }
+  const sel = $("#lang");
+  if (sel) sel.value = language();
+}
+
+function alarmText(a) {
+  return (language() === "en" ? a.message_en : a.message_zh) || a.message || a.rule_id || a.id;
+}
+
 function renderAlarms(app) {
   const open = [...app.alarms.values()].filter((a) => a.state !== "cleared").sort(alarmOrder);
   $("#alarm-count").textContent = String(open.length);
   $("#alarms").innerHTML = open.length ? open.map((a) => `<div class="alarm ${esc(a.state)}" data-alarm="${esc(a.id)}">
-      <b>${esc(a.message || a.rule_id || a.id)}</b><small>${esc(a.severity || "")} · ${esc(a.device_id || a.space || "")} · ${esc(a.state)}</small>
-      <span><button data-fly="${esc(a.device_id || "")}">定位 Fly to</button>
-      ${a.state === "raised" ? `<button data-ack="${esc(a.id)}">确认 Ack</button>` : ""}</span></div>`).join("")
+      <b>${esc(alarmText(a))}</b><small>${esc(a.severity || "")} · ${esc(a.device_id || a.space || a.storey || "")} · ${esc(a.state)}</small>
+      <span><button data-fly="${esc(a.id)}">定位 Fly to</button>
+      ${a.state === "raised" ? `<button data-ack="${esc(a.id)}">确认 Ack</button>` : ""}</span>${forecastHtml(app.forecasts.get(a.id))}</div>`).join("")
     : `<p class="muted">无告警 no alarms</p>`;
-  $("#alarms").querySelectorAll("[data-fly]").forEach((b) => (b.onclick = () => b.dataset.fly && select(app, { kind: "device", id: b.dataset.fly }, { fly: true })));
+  $("#alarms").querySelectorAll("[data-fly]").forEach((b) => (b.onclick = () => flyToAlarm(app, b.dataset.fly)));
   $("#alarms").querySelectorAll("[data-ack]").forEach((b) => (b.onclick = () => acknowledge(app, b.dataset.ack)));
 }
 
@@ -157,6 +220,7 @@ async function loadOptional(app) {
   const alarms = await api("/api/live/alarms?state=open");
   if (alarms && !alarms.missing && !alarms.error) for (const a of listOf(alarms, "alarms")) onAlarm(app, { type: "alarm", alarm: a });
   renderAlarms(app);
+  for (const a of app.alarms.values()) if (a.state !== "cleared") loadForecast(app, a);
   const risk = await api("/api/elevators/risk");
   app.risk = new Map();
   if (risk && !risk.missing && !risk.error) {
@@ -300,6 +364,7 @@ function setupUi(app) {
   bsel.innerHTML = `<option value="">全部楼栋 All buildings</option>` +
     [...ts.buildings.values()].map((b) => `<option value="${esc(b.id)}">${esc(labelOf(app, b))}</option>`).join("");
   bsel.onchange = () => { fillStoreys(app, bsel.value, null); if (bsel.value) select(app, { kind: "building", id: bsel.value }, { fly: true }); };
+  if ($("#lang")) { $("#lang").value = language(); $("#lang").onchange = () => { setLanguage($("#lang").value); renderAlarms(app); }; }
   $("#storey").onchange = () => bsel.value && ts.showStorey(bsel.value, $("#storey").value || null);
   $("#open").onclick = () => bsel.value && ts.openBuilding(bsel.value, !ts.buildings.get(bsel.value).open);
   $("#isolate").onclick = () => ts.isolate(ts.isolated ? null : bsel.value || null);
@@ -442,6 +507,9 @@ function publicApi(app) {
     liveConnected: () => $("#live").dataset.state === "connected",
     alarms: () => [...app.alarms.values()],
     alarmOrder: () => [...$("#alarms").querySelectorAll("[data-alarm]")].map((el) => el.dataset.alarm),
+    forecast: (alarmId) => app.forecasts.get(alarmId) ?? null,
+    flyToAlarm: (alarmId) => flyToAlarm(app, alarmId),
+    setLanguage: (lang) => { setLanguage(lang); renderAlarms(app); },
     board: (on = true) => app.board.show(on),
     panel: () => (app.panel.el.hidden ? null : { kind: app.panel.el.dataset.kind, id: app.panel.el.dataset.id }),
     loadDrill: (result, slot = 0, name = "") => loadDrill(app, result, slot, name),
