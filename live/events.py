@@ -13,6 +13,8 @@ docs/api-live.md). Types:
 ``offline``             heartbeat timeout (online change)
 ``alarm``               alarm ``raised``/``repeated``/``acknowledged``/``cleared``
 ``drill_suggestion``    an alarm with ``drill: true`` was raised
+``drill``               a drill job (``POST /api/drills``) was queued, progressed, finished
+                        or failed (published by ``services.drills``, office roles only)
 ``dead_letter``         a message was rejected (``reason``)
 ``snapshot``            WebSocket only: the state a client starts from
 ``error``               WebSocket only: the stream cannot start (``detail``)
@@ -32,11 +34,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EVENT_TYPES", "SCHEMA_PATH", "alarm_event", "dead_letter_event", "drill_event", "event_schema",
+__all__ = ["EVENT_TYPES", "SCHEMA_PATH", "alarm_event", "dead_letter_event", "drill_event", "drill_progress_event", "event_schema",
            "iso", "offline_event", "reading_event", "snapshot_event", "validate_event"]
 
 #: Every event type, documented in docs/api-live.md.
-EVENT_TYPES = ("telemetry", "event", "status", "late", "offline", "alarm", "drill_suggestion",
+EVENT_TYPES = ("telemetry", "event", "status", "late", "offline", "alarm", "drill_suggestion", "drill",
                "dead_letter", "snapshot", "error")
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "event_schema.json"
@@ -105,6 +107,19 @@ def drill_event(alarm, *, kind: str | None, now: float | None = None) -> dict[st
     """The drill suggestion of a raised alarm whose rule has ``drill: true``."""
     return {"type": "drill_suggestion", "ts": iso(time.time() if now is None else now), "device_id": alarm.device_id,
             "building": alarm.building, "storey": alarm.storey, "kind": kind, "suggestion": alarm.drill}
+
+
+def drill_progress_event(job: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
+    """The state of a drill job: ``status``, ``progress`` (0..1), runs done of ``runs`` and,
+    once done, ``evacuation_time_s`` and per building the time its last person left (s)."""
+    res = job.get("result") or {}
+    ev = {"type": "drill", "ts": iso(time.time() if now is None else now), "drill_id": job["id"],
+          "status": job["status"], "progress": float(job["progress"]), "runs": int(job["runs"]),
+          "done_runs": int(job.get("done_runs", 0)), "error": job.get("error")}
+    if job["status"] == "done":
+        ev["evacuation_time_s"] = res.get("evacuation_time_s")
+        ev["buildings"] = {b: v.get("evacuation_time_s") for b, v in (res.get("buildings") or {}).items()}
+    return ev
 
 
 def snapshot_event(*, devices: list[dict], alarms: list[dict], resync: bool, now: float | None = None) -> dict[str, Any]:

@@ -159,6 +159,8 @@ class DeviceAccess:
 
     def sees_event(self, actor: "Actor", event: dict[str, Any]) -> bool:
         """Whether a live event (device, status, alarm, ...) may go to ``actor``."""
+        if event.get("type") == "drill":  # drill jobs: the roles of the drill routes
+            return actor.role in OFFICE.roles
         if actor.role in _DEVICE_STATE_ALL:
             return True
         if event.get("type") == "alarm":

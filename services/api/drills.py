@@ -30,12 +30,15 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class DrillIn(InputModel):
-    """A drill: buildings (default all), time of day, blocked stairs/exits/doors, runs; or a scenario."""
+    """A drill: buildings (default all), time of day, fire location, blocked stairs/exits/doors,
+    runs; or a scenario."""
 
     buildings: Annotated[list[Name] | None, Field(max_length=500)] = None
     time_of_day: Annotated[str | None, Field(max_length=5, examples=["02:00"],
                                              json_schema_extra={"pattern": "^[0-9]{2}:[0-9]{2}$"})] = None
     block: Annotated[list[Name], Field(max_length=500)] = []
+    fire: Annotated[str | None, Field(min_length=1, max_length=200,
+                                      description="space id, or a device id (its space), where the fire is")] = None
     runs: Annotated[StrictInt, Field(ge=1, le=MAX_RUNS)] = 1
     scenario: dict[str, Any] | None = None
 
@@ -46,6 +49,9 @@ def jobs_of(request: Request) -> DrillJobs:
     jobs = getattr(app.state, "drill_jobs", None)
     if jobs is None:
         jobs = app.state.drill_jobs = DrillJobs.from_settings(app.state.settings, app.state.community)
+        live = getattr(app.state, "live", None)
+        if live is not None and live.hub is not None:  # drill events to the viewers (WebSocket)
+            jobs.publish = live.hub.publish
     return jobs
 
 
