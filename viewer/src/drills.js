@@ -39,6 +39,7 @@ export class DrillPanel {
     document.body.classList.toggle("drills-open", on);
     if (!on) { this.app.pickMode = null; return; }
     if (!this.el.dataset.built) this.build();
+    this.renderFireOptions();
     await this.refresh();
   }
 
@@ -136,8 +137,8 @@ export class DrillPanel {
     }
     if (this.fire) opts.push(`<option value="${esc(this.fire)}" data-picked="1">选中 picked: ${esc(spaceLabel(idx, this.fire))}</option>`);
     sel.innerHTML = opts.join("");
-    sel.value = this.fire && keep === "" ? this.fire : keep;
-    if (sel.value !== keep && !this.fire) sel.value = "";
+    sel.value = keep;
+    if (sel.selectedIndex < 0) sel.value = "";  // its alarm was cleared
   }
 
   startPick(mode) {

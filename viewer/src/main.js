@@ -135,6 +135,7 @@ function onAlarm(app, ev) {
     app.markers.setState(a.device_id, open ? "alarm" : "ok");
   }
   renderAlarms(app);
+  if (app.drills && app.drills.form) app.drills.renderFireOptions();  // an alarm's place may be a fire location
 }
 
 async function acknowledge(app, id) {
@@ -537,7 +538,7 @@ function publicApi(app) {
     compare: (on) => setCompare(app, on),
     compareLayout: () => compareLayout(app),
     // playback state for tests: per run agents drawn, of them on stairs, density cells drawn
-    drillState: () => app.playback.runs.map((r) => ({ name: r.name, agents: r.active, on_stairs: r.stairs,
+    drillState: () => app.playback.runs.map((r) => ({ name: r.name, n: r.n, agents: r.active, on_stairs: r.stairs,
       density_cells: r.density.mesh.visible ? r.density.cells : 0, density_max_p_m2: r.density.max,
       trajectories: r.hasTrajectories, duration_s: r.duration })),
     agentOnStair: (slot, i) => app.playback.runs[slot]?.onStairNow(i) ?? false,
