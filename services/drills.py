@@ -41,7 +41,8 @@ from services.errors import Conflict, InvalidInput, UnknownEntity
 from twin.errors import TwinError
 from twin.model import Community
 
-__all__ = ["DrillJobs", "MAX_RUNS", "check_request", "per_building", "run_seed"]
+__all__ = ["DrillJobs", "MAX_RUNS", "check_request", "fire_blocks", "fire_space", "per_building", "run_seed",
+           "stair_times"]
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,50 @@ def run_seed(text: str, seed: int, progress_path: str | None, trajectories: bool
         os.replace(tmp, progress_path)
 
     return simulate(parse_scenario(json.loads(text)), seed=seed, trajectories=trajectories, progress=say)
+
+
+def stair_times(scenario: dict, trajectories: dict | None) -> dict[str, dict]:
+    """Per stair link: when people were first seen going in and last seen coming out (s).
+
+    The engine keeps a person inside a stair in no frame: a gap between a frame on floor
+    ``a`` and the next on floor ``b`` is a passage. It went in by the link from ``a`` whose
+    entry is nearest its last place, and came out of the link into ``b`` whose exit is nearest
+    its first place there. ``first_s`` is the frame before the earliest passage (at most one
+    trajectory interval before the real entry), ``last_s`` the frame after the latest one;
+    ``passages`` counts the gaps that started in the link. Links nobody used are left out.
+    """
+    if not trajectories or not trajectories.get("frames"):
+        return {}
+    from shapely.geometry import Point, shape
+
+    floors = trajectories.get("floors") or []
+    links = [(st["id"], st["from_floor"], st["to_floor"], shape(st["entry"]), shape(st["exit"]))
+             for st in scenario.get("stairs", []) if not st.get("elevator")]
+    last: dict[int, tuple[float, int, float, float]] = {}  # agent → (t, floor, x, y) last seen
+    out: dict[str, dict] = {}
+
+    def nearest(cands, x, y):
+        return min(cands, key=lambda c: c[1].distance(Point(x, y)))[0] if cands else None
+
+    for fr in trajectories["frames"]:
+        t = fr["t"]
+        for k, i in enumerate(fr["i"]):
+            f = fr["f"][k] if fr.get("f") else 0
+            seen = last.get(i)
+            if seen is not None and seen[1] != f and 0 <= seen[1] < len(floors) and 0 <= f < len(floors):
+                fa, fb = floors[seen[1]], floors[f]
+                went = nearest([(lid, entry) for lid, a, _b, entry, _e in links if a == fa], seen[2], seen[3])
+                came = nearest([(lid, ex) for lid, _a, b, _n, ex in links if b == fb], fr["x"][k], fr["y"][k])
+                if went is not None:
+                    e = out.setdefault(went, {"first_s": seen[0], "last_s": None, "passages": 0})
+                    e["first_s"] = min(e["first_s"], seen[0])
+                    e["passages"] += 1
+                if came is not None:
+                    e = out.setdefault(came, {"first_s": seen[0], "last_s": None, "passages": 0})
+                    e["last_s"] = t if e["last_s"] is None else max(e["last_s"], t)
+            last[i] = (t, f, fr["x"][k], fr["y"][k])
+    return {k: {**v, "first_s": round(v["first_s"], 4),
+                "last_s": None if v["last_s"] is None else round(v["last_s"], 4)} for k, v in out.items()}
 
 
 def per_building(community: Community | None, result: dict) -> dict[str, dict]:
@@ -320,6 +365,9 @@ class DrillJobs:
                 self.store.save_run(name, {"seed": seed, "blocked": []},
                                     {k: v for k, v in r.items() if k != "trajectories"})
             traj = results[0].pop("trajectories", None)
+            for sid, times in stair_times(scenario, traj).items():  # per stair: first in, last out (s)
+                if sid in results[0].get("stairs", {}):
+                    results[0]["stairs"][sid].update(first_s=times["first_s"], last_s=times["last_s"])
             if traj is not None:
                 from sim.evacuation.drills import _write
 

@@ -146,3 +146,27 @@ def test_a_bad_fire_location_is_refused(tiny, fire, needle):
 def test_a_fire_goes_with_a_site_drill_only():
     with pytest.raises(InvalidInput, match="fire"):
         check_request(None, {"scenario": ROOM, "fire": "x"})
+
+
+def test_stair_times_come_from_the_passages_by_hand():
+    from services.drills import stair_times
+
+    scenario = {"stairs": [
+        {"id": "S1", "from_floor": "A", "to_floor": "B", "entry": square(18, 0, 20, 2), "exit": square(18, 0, 20, 2)},
+        {"id": "S2", "from_floor": "A", "to_floor": "B", "entry": square(0, 8, 2, 10), "exit": square(0, 8, 2, 10)},
+        {"id": "S3", "from_floor": "B", "to_floor": "C", "entry": square(5, 5, 6, 6), "exit": square(5, 5, 6, 6)}]}
+
+    def frame(t, rows):
+        return {"t": t, "i": [r[0] for r in rows], "f": [r[1] for r in rows],
+                "x": [r[2] for r in rows], "y": [r[3] for r in rows]}
+    # agent 0: on A at S1 until 1 s, inside at 2 and 3 s, out on B at 4 s; agent 1: on A at S2
+    # until 2 s, out on B at 3 s; agent 2 stays on B
+    frames = [frame(0, [(0, 0, 19, 1), (1, 0, 1, 9), (2, 1, 10, 5)]),
+              frame(1, [(0, 0, 19, 1), (1, 0, 1, 9), (2, 1, 10, 5)]),
+              frame(2, [(1, 0, 1, 9), (2, 1, 10, 5)]),
+              frame(3, [(1, 1, 1, 9.5), (2, 1, 10, 5)]),
+              frame(4, [(0, 1, 19, 1.5), (2, 1, 10, 5)])]
+    got = stair_times(scenario, {"floors": ["A", "B", "C"], "frames": frames})
+    assert got == {"S1": {"first_s": 1, "last_s": 4, "passages": 1},
+                   "S2": {"first_s": 2, "last_s": 3, "passages": 1}}
+    assert stair_times(scenario, None) == {} and stair_times(scenario, {"frames": []}) == {}

@@ -10,6 +10,7 @@ staircase "1单元 A梯" (flights 1F-2F and 2F-3F), exits "1单元 1F A梯 出�
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from tests.viewer.browser import browser_page, chromium_path, screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
 
 STAIRCASE = "1号楼 1单元 A梯"  # the staircase by its full name (docs/site-format.md)
+LOBBY_EXIT = "1号楼 1单元 1F 门厅 出口"
 DRILL_TIMEOUT_S = 600  # two busy cores: a worker process starts, loads numba, runs
 
 
@@ -169,6 +171,18 @@ def test_a_drill_started_from_the_viewer_plays_back_with_agents_on_the_stair(ser
         screenshot(page, "drill-panel-playback")
         page.evaluate("window.twinViewer.overview()")
 
+        # an exit picked on the model: the lobby exit's marker, clicked with the tower cut at 1F
+        page.click("#drills [data-pick='block']")
+        [ex] = [r for r in page.evaluate("window.twinViewer.search('门厅 出口')") if r["kind"] == "exit_door"]
+        where = page.evaluate(f"window.twinViewer.select('exit_door', {ex['id']!r}, {{fly: true, panel: false}})")
+        page.evaluate(f"window.twinViewer.flyTo({json.dumps(where['pos'])}, 20)")
+        xy = page.evaluate(f"window.twinViewer.scene().toScreen({json.dumps(where['pos'])})")
+        page.mouse.click(xy["x"], xy["y"])
+        assert page.evaluate("window.twinViewer.drills().blocked") == [LOBBY_EXIT], page.inner_text("#drill-msg")
+        page.uncheck(f"#drill-block-list input[data-name='{LOBBY_EXIT}']")
+        assert page.evaluate("window.twinViewer.drills().blocked") == []
+        page.evaluate("window.twinViewer.overview()")
+
         # the same drill with the only staircase blocked, chosen by its name from the list
         page.fill("#drills input[name=filter]", "A梯")
         page.check(f"#drill-block-list input[data-name='{STAIRCASE}']")
@@ -196,3 +210,6 @@ def test_a_drill_started_from_the_viewer_plays_back_with_agents_on_the_stair(ser
     assert rb["unreachable"] > 0 and rb["evacuated"] + rb["unreachable"] == ra["evacuated"]
     ta, tb = ra["buildings"]["T1"]["evacuation_time_s"], rb["buildings"]["T1"]["evacuation_time_s"]
     assert ta is not None and tb is not None and tb != ta
+    # per stair: the flights used were used within the drill
+    used = {k: v for k, v in ra["buildings"]["T1"]["stairs"].items() if v["count"]}
+    assert used and all(0 <= v["first_s"] < v["last_s"] <= ta for v in used.values())

@@ -162,8 +162,10 @@ export class DrillPanel {
       this.say(`火点 fire: ${spaceLabel(idx, space)}`);
       return true;
     }
+    const dev = hit.kind === "device" ? idx.devicesById.get(hit.id) : null;
+    const at = hit.point || (dev && dev.position ? { x: dev.position[0], y: dev.position[1], z: dev.position[2] } : null);
     const named = idx.stairsById.get(hit.id) || idx.exitsById.get(hit.id) ||
-      nearest([...(idx.stairs || []), ...(idx.exits || [])], hit.point, 4);
+      nearest([...(idx.stairs || []), ...(idx.exits || [])], at, 4);
     if (!named) { this.say("那里没有楼梯或出口 no stair or exit there"); return true; }
     this.blocked.add(named.name);
     this.renderBlockList();
@@ -269,6 +271,9 @@ export class DrillPanel {
     const result = { ...(job.result || {}) };
     if (tr && Array.isArray(tr.frames)) result.trajectories = tr;
     const info = this.app.loadDrill(result, slot, `${id} ${(job.request || {}).time_of_day || ""}`.trim());
+    // open the drill's buildings: their people are inside (closed shells would hide them)
+    const ids = (job.request || {}).buildings || [...this.app.scene.buildings.keys()];
+    for (const b of ids) if (this.app.scene.buildings.has(b) && !this.app.scene.buildings.get(b).open) this.app.scene.openBuilding(b, true);
     if (slot === 1) this.app.setCompare(true);
     this.say(`回放 playing ${id}`);
     return info;
