@@ -163,7 +163,9 @@ def stair_times(scenario: dict, trajectories: dict | None) -> dict[str, dict]:
     entry is nearest its last place, and came out of the link into ``b`` whose exit is nearest
     its first place there. ``first_s`` is the frame before the earliest passage (at most one
     trajectory interval before the real entry), ``last_s`` the frame after the latest one;
-    ``passages`` counts the gaps that started in the link. Links nobody used are left out.
+    when one gap spans several flights (a person went down two storeys between two frames)
+    both flights get the gap's bounds. ``passages`` counts the gaps that started in the link.
+    Links nobody used are left out.
     """
     if not trajectories or not trajectories.get("frames"):
         return {}
@@ -187,13 +189,15 @@ def stair_times(scenario: dict, trajectories: dict | None) -> dict[str, dict]:
                 fa, fb = floors[seen[1]], floors[f]
                 went = nearest([(lid, entry) for lid, a, _b, entry, _e in links if a == fa], seen[2], seen[3])
                 came = nearest([(lid, ex) for lid, _a, b, _n, ex in links if b == fb], fr["x"][k], fr["y"][k])
-                if went is not None:
-                    e = out.setdefault(went, {"first_s": seen[0], "last_s": None, "passages": 0})
-                    e["first_s"] = min(e["first_s"], seen[0])
-                    e["passages"] += 1
-                if came is not None:
-                    e = out.setdefault(came, {"first_s": seen[0], "last_s": None, "passages": 0})
-                    e["last_s"] = t if e["last_s"] is None else max(e["last_s"], t)
+                for lid, passage in ((went, True), (came, False)):
+                    if lid is None:
+                        continue
+                    # through several flights between two frames: each is bounded by the gap
+                    e = out.setdefault(lid, {"first_s": seen[0], "last_s": t, "passages": 0})
+                    if passage or went != came:
+                        e["first_s"] = min(e["first_s"], seen[0])
+                        e["last_s"] = max(e["last_s"], t)
+                    e["passages"] += int(passage)
             last[i] = (t, f, fr["x"][k], fr["y"][k])
     return {k: {**v, "first_s": round(v["first_s"], 4),
                 "last_s": None if v["last_s"] is None else round(v["last_s"], 4)} for k, v in out.items()}

@@ -170,3 +170,9 @@ def test_stair_times_come_from_the_passages_by_hand():
     assert got == {"S1": {"first_s": 1, "last_s": 4, "passages": 1},
                    "S2": {"first_s": 2, "last_s": 3, "passages": 1}}
     assert stair_times(scenario, None) == {} and stair_times(scenario, {"frames": []}) == {}
+    # down two flights between two frames: A (at S1) at 0 s, then C (at S3) at 3 s; both
+    # flights of the chain get the gap's bounds
+    chain = [frame(0, [(3, 0, 19, 1)]), frame(3, [(3, 2, 5.5, 5.5)])]
+    got = stair_times(scenario, {"floors": ["A", "B", "C"], "frames": chain})
+    assert got == {"S1": {"first_s": 0, "last_s": 3, "passages": 1},
+                   "S3": {"first_s": 0, "last_s": 3, "passages": 0}}
