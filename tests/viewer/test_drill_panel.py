@@ -131,6 +131,21 @@ def test_a_drill_started_from_the_viewer_plays_back_with_agents_on_the_stair(ser
         assert not page.is_checked("#drills input[name=site]")
         page.fill("#drills input[name=tod]", "02:00")
         page.fill("#drills input[name=runs]", "1")
+        # fire location: an open alarm's room is offered; a room picked on the model (a detector)
+        lobby = page.evaluate("window.twinViewer.search('T1-U1-F01-LOBBY').find(r => r.kind === 'space').id")
+        page.evaluate("""window.twinViewer.applyEvent({type: 'alarm', ts: 't', alarm: {id: 'A9', state: 'raised',
+                         device_id: 'T1-U1-F01-SD1', severity: 'critical', message: 'smoke 1F'}})""")
+        values = page.eval_on_selector_all("#drills select[name=fire] option", "os => os.map(o => o.value)")
+        assert lobby in values
+        page.click("#drills [data-pick='fire']")
+        page.evaluate("window.twinViewer.select('device', 'T1-U1-F02-SD1', {fly: true, panel: false})")
+        page.wait_for_timeout(2000)  # the fly-to lasts 0.6 s of frames
+        xy = page.evaluate("window.twinViewer.screenPosition('T1-U1-F02-SD1')")
+        page.mouse.click(xy["x"], xy["y"])
+        hall = page.evaluate("window.twinViewer.search('T1-U1-F02-HALL').find(r => r.kind === 'space').id")
+        assert page.evaluate("window.twinViewer.drills().fire") == hall, page.inner_text("#drill-msg")
+        page.select_option("#drills select[name=fire]", "")  # this drill: no fire
+        page.evaluate("window.twinViewer.overview()")
         base = _start(page)
         _done(page, base)
         state = page.evaluate("window.twinViewer.drills()")

@@ -218,11 +218,12 @@ export class LiveDensity {
     this.mesh.frustumCulled = false;
     this.mesh.renderOrder = 6;
     this.mesh.visible = false;
+    this.enabled = false; // counted while the layer is on (the split view toggles visibility per half)
   }
 
-  // Recount from the run's packed positions (only while shown: it costs a map per frame).
+  // Recount from the run's packed positions (only while on: it costs a map per frame).
   update(active) {
-    if (!this.mesh.visible) return;
+    if (!this.enabled) { this.cells = 0; this.max = 0; return; }
     const run = this.run, c = this.cell, ox = run.origin[0], oy = run.origin[1];
     const counts = new Map();
     for (let i = 0; i < run.n; i++) {

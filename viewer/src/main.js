@@ -286,7 +286,7 @@ function loadDrill(app, result, slot = 0, name = "") {
 
 function setHeat(app, on) {
   $("#drill-heat").checked = on;
-  for (const r of app.playback.runs) { r.heat.visible = on; r.density.mesh.visible = on; }
+  for (const r of app.playback.runs) { r.heat.visible = on; r.density.mesh.visible = on; r.density.enabled = on; }
   if (app.scene.passes) setCompare(app, true);
   app.playback.seek(app.playback.t);
 }
@@ -539,7 +539,7 @@ function publicApi(app) {
     compareLayout: () => compareLayout(app),
     // playback state for tests: per run agents drawn, of them on stairs, density cells drawn
     drillState: () => app.playback.runs.map((r) => ({ name: r.name, n: r.n, agents: r.active, on_stairs: r.stairs,
-      density_cells: r.density.mesh.visible ? r.density.cells : 0, density_max_p_m2: r.density.max,
+      density_cells: r.density.cells, density_max_p_m2: r.density.max,
       trajectories: r.hasTrajectories, duration_s: r.duration })),
     agentOnStair: (slot, i) => app.playback.runs[slot]?.onStairNow(i) ?? false,
     drills: (on) => (on === undefined ? app.drills.state() : app.drills.show(on).then(() => app.drills.state())),
