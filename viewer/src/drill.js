@@ -63,6 +63,7 @@ export class DrillRun {
     this.xyz = new Float32Array(this.n * 3); // positions by packed slot
     this.slotOf = new Int32Array(this.n).fill(-1);
     this.stairNow = new Uint8Array(this.n); // 1: agent i is drawn on a stair now
+    this.floorNow = new Int16Array(this.n); // the floor index of agent i now (-1: none)
     this.active = 0;
     this.stairs = 0; // agents drawn on a stair (between two storeys) at this time
     // what the scene shows: per floor drawn or not, and the scene height above which an agent
@@ -109,6 +110,7 @@ export class DrillRun {
       const ax = a[p];
       slot[i] = -1;
       st[i] = 0;
+      this.floorNow[i] = -1;
       if (ax !== ax) continue; // NaN: not started or evacuated
       let bx = b[p], by = b[p + 1], bz = b[p + 2];
       if (bx !== bx) { bx = ax; by = a[p + 1]; bz = a[p + 2]; } // leaving
@@ -120,6 +122,7 @@ export class DrillRun {
       xyz[o + 1] = y;
       xyz[o + 2] = a[p + 2] + (bz - a[p + 2]) * w;
       if (sa[i]) { stairs++; st[i] = 1; }
+      this.floorNow[i] = f;
       slot[i] = active++;
     }
     this.active = active;
@@ -225,26 +228,35 @@ export class LiveDensity {
   update(active) {
     if (!this.enabled) { this.cells = 0; this.max = 0; return; }
     const run = this.run, c = this.cell, ox = run.origin[0], oy = run.origin[1];
-    const counts = new Map();
+    // numeric keys (cell column, row, floor) and parallel arrays: no strings, no objects
+    const cellOf = this.cellOf || (this.cellOf = new Map());
+    cellOf.clear();
+    const cnt = this.cnt || (this.cnt = new Int32Array(Math.max(1, run.n)));
+    const cis = this.cis || (this.cis = new Float64Array(Math.max(1, run.n)));
+    const cjs = this.cjs || (this.cjs = new Float64Array(Math.max(1, run.n)));
+    const cys = this.cys || (this.cys = new Float32Array(Math.max(1, run.n)));
+    let m = 0;
     for (let i = 0; i < run.n; i++) {
       const k = run.slotOf[i];
       if (k < 0 || run.stairNow[i]) continue;
-      const x = run.xyz[k * 3], y = run.xyz[k * 3 + 1], z = run.xyz[k * 3 + 2];
+      const x = run.xyz[k * 3], z = run.xyz[k * 3 + 2], f = run.floorNow[i];
       const ci = Math.floor((x + ox) / c), cj = Math.floor((oy - z) / c);
-      const key = `${ci},${cj},${Math.round(y * 10)}`;
-      const e = counts.get(key);
-      if (e) e.n++; else counts.set(key, { n: 1, ci, cj, y });
+      const key = (ci * 4194304 + (cj & 4194303)) * 1024 + (f & 1023);
+      const at = cellOf.get(key);
+      if (at !== undefined) { cnt[at]++; continue; }
+      cellOf.set(key, m);
+      cnt[m] = 1; cis[m] = ci; cjs[m] = cj; cys[m] = run.xyz[k * 3 + 1];
+      m++;
     }
     const pos = this.pos.array, col = this.col.array;
-    let m = 0, max = 0;
-    for (const e of counts.values()) {
-      const v = e.n / (c * c);
+    let max = 0;
+    for (let e = 0; e < m; e++) {
+      const v = cnt[e] / (c * c);
       max = Math.max(max, v);
       const [r, g, b] = densityColor(v);
-      const x0 = e.ci * c - ox, x1 = x0 + c, z0 = -(e.cj * c - oy), z1 = z0 - c, y = e.y + 0.07, o = m * 12;
+      const x0 = cis[e] * c - ox, x1 = x0 + c, z0 = -(cjs[e] * c - oy), z1 = z0 - c, y = cys[e] + 0.07, o = e * 12;
       pos.set([x0, y, z0, x1, y, z0, x1, y, z1, x0, y, z1], o);
       for (let v3 = 0; v3 < 12; v3 += 3) { col[o + v3] = r / 255; col[o + v3 + 1] = g / 255; col[o + v3 + 2] = b / 255; }
-      m++;
     }
     this.cells = m;
     this.max = max;

@@ -94,13 +94,13 @@ function frameUpdate(app, now) {
   app.markers.update(now);
   if (app.playback.runs.length && syncVisibility(app)) app.playback.shownT = null; // redraw agents
   app.playback.tick(now);
-  if (app.scene.passes) layoutCompare(app);
   const ms = performance.now() - t;
   app.updateMs.push(ms);
   if (app.updateMs.length > 120) app.updateMs.shift();
   const cam = app.scene.camera.matrixWorld.elements.join(",");
   const slow = now - (app.domAt || 0) > 200; // DOM text at ≤ 5 Hz: layout is costly in software
   if (cam !== app.camKey || slow) { updateBadges(app); app.camKey = cam; }
+  if (slow && app.scene.passes) layoutCompare(app);  // panels opened or closed: keep the halves clear
   if (slow) app.domAt = now;
   if (app.playback.runs.length && slow) {
     const slider = $("#drill-time");
