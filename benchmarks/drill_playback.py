@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.viewer import Server, say  # noqa: E402
+from benchmarks.viewer import CHROMIUM_ARGS, Server, say  # noqa: E402
 
 
 def drill(floors: list[str], centre: tuple[float, float], n: int, n_frames: int, stairs: bool) -> dict:
@@ -68,9 +69,8 @@ def run(site: Path, n_agents: int, n_frames: int, rounds: int) -> dict:
     gaps = drill(floors, (c.x, c.y), n_agents, n_frames, stairs=True)
     out: dict = {"site": community.name, "agents": n_agents, "frames": n_frames}
     with tempfile.TemporaryDirectory() as tmp, Server(community, site, Path(tmp)) as url, sync_playwright() as pw:
-        from tests.viewer.browser import ARGS, CHROMIUM
-
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        exe = os.environ.get("TWIN_CHROMIUM", "/usr/bin/chromium")
+        browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(url + "/")
         page.evaluate("window.twinViewer.ready")
