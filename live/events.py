@@ -14,6 +14,8 @@ docs/api-live.md). Types:
 ``alarm``               alarm ``raised``/``repeated``/``acknowledged``/``cleared``
 ``drill_suggestion``    an alarm with ``drill: true`` was raised
 ``forecast``            the live evacuation forecast of a fire alarm is ready (or failed)
+``drill``               a drill job (``POST /api/drills``) was queued, progressed, finished
+                        or failed (published by ``services.drills``, office roles only)
 ``dead_letter``         a message was rejected (``reason``)
 ``snapshot``            WebSocket only: the state a client starts from
 ``error``               WebSocket only: the stream cannot start (``detail``)
@@ -33,12 +35,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EVENT_TYPES", "SCHEMA_PATH", "alarm_event", "dead_letter_event", "drill_event", "event_schema",
-           "forecast_event",
+__all__ = ["EVENT_TYPES", "SCHEMA_PATH", "alarm_event", "dead_letter_event", "drill_event", "drill_progress_event",
+           "event_schema", "forecast_event",
            "iso", "offline_event", "reading_event", "snapshot_event", "validate_event"]
 
 #: Every event type, documented in docs/api-live.md.
-EVENT_TYPES = ("telemetry", "event", "status", "late", "offline", "alarm", "drill_suggestion", "forecast",
+EVENT_TYPES = ("telemetry", "event", "status", "late", "offline", "alarm", "drill_suggestion", "forecast", "drill",
                "dead_letter", "snapshot", "error")
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "event_schema.json"
@@ -117,6 +119,19 @@ def forecast_event(forecast: dict[str, Any], *, now: float | None = None) -> dic
     return {"type": "forecast", "ts": iso(time.time() if now is None else now), "alarm_id": forecast["alarm_id"],
             "building": forecast.get("building"), "storey": forecast.get("storey"), "status": forecast["status"],
             "forecast": forecast}
+
+
+def drill_progress_event(job: dict[str, Any], *, now: float | None = None) -> dict[str, Any]:
+    """The state of a drill job: ``status``, ``progress`` (0..1), runs done of ``runs`` and,
+    once done, ``evacuation_time_s`` and per building the time its last person left (s)."""
+    res = job.get("result") or {}
+    ev = {"type": "drill", "ts": iso(time.time() if now is None else now), "drill_id": job["id"],
+          "status": job["status"], "progress": float(job["progress"]), "runs": int(job["runs"]),
+          "done_runs": int(job.get("done_runs", 0)), "error": job.get("error")}
+    if job["status"] == "done":
+        ev["evacuation_time_s"] = res.get("evacuation_time_s")
+        ev["buildings"] = {b: v.get("evacuation_time_s") for b, v in (res.get("buildings") or {}).items()}
+    return ev
 
 
 def snapshot_event(*, devices: list[dict], alarms: list[dict], resync: bool, now: float | None = None) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Drills as background jobs: ``POST /api/drills`` checks the request, a job runs it.
 
-A request names buildings, a time of day, stairs/exits/doors to block (ids or the names
-people use, :func:`services.cli.evacuate.resolve_blocked`) and a number of runs, or gives a
-whole scenario. :func:`check_request` refuses bad input (422) before anything starts;
+A request names buildings, a time of day, a fire location (a space, or a device whose
+space it is: that space's doors and the stairs in it are blocked), stairs/exits/doors to
+block (ids or the names people use, :func:`services.cli.evacuate.resolve_blocked`) and a
+number of runs, or gives a whole scenario. :func:`check_request` refuses bad input (422) before anything starts;
 :class:`DrillJobs` then builds the scenario and runs each seed off the request:
 
 * a local process pool (:class:`concurrent.futures.ProcessPoolExecutor`, ``spawn``,
@@ -14,6 +15,10 @@ Records are drill records of :class:`sim.evacuation.drills.DrillStore` under
 ``data_dir/drills`` (the folder ``twin drill list`` reads), named ``api-<id>``: the
 scenario in ``drill.json``, each run in ``runs/``, plus ``job.json`` (status, progress,
 the request, the summary result) and ``trajectories.json`` (the first run's).
+
+Each change of a job (queued, running, progress, done, failed) goes to ``DrillJobs.publish``
+as a ``drill`` event (:func:`live.events.drill_progress_event`): the app hands it to the
+WebSocket hub, so the viewer follows a drill live.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from services.errors import Conflict, InvalidInput, UnknownEntity
 from twin.errors import TwinError
 from twin.model import Community
 
-__all__ = ["DrillJobs", "MAX_RUNS", "check_request", "per_building", "run_seed"]
+__all__ = ["DrillJobs", "MAX_RUNS", "check_request", "fire_blocks", "fire_space", "per_building", "run_seed",
+           "stair_times"]
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +65,11 @@ def check_request(community: Community | None, body: dict[str, Any]) -> dict[str
     "time_of_day", "blocked"}`` (blocked as ids), plus ``runs`` and the ``request``.
     """
     runs = body.get("runs", 1)
+    fire = body.get("fire")
     if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
         raise InvalidInput(f"runs={runs!r} must be a whole number from 1 to {MAX_RUNS}")
     if body.get("scenario") is not None:
-        other = [k for k in ("buildings", "time_of_day", "block") if body.get(k) is not None]
+        other = [k for k in ("buildings", "time_of_day", "block", "fire") if body.get(k) is not None]
         if other:
             raise InvalidInput(f"give either scenario or {', '.join(other)}, not both")
         from sim.evacuation import ScenarioError, parse_scenario
@@ -95,9 +102,42 @@ def check_request(community: Community | None, body: dict[str, Any]) -> dict[str
         blocked = resolve_blocked(community, list(body.get("block") or []), buildings=buildings)
     except TwinError as exc:  # unknown or ambiguous name: the message lists the closest names
         raise InvalidInput(str(exc)) from None
-    return {"buildings": buildings, "time_of_day": tod, "blocked": blocked, "runs": runs,
-            "request": {"buildings": buildings, "time_of_day": tod, "block": list(body.get("block") or []),
-                        "runs": runs}}
+    request = {"buildings": buildings, "time_of_day": tod, "block": list(body.get("block") or []), "runs": runs}
+    if fire is not None:
+        space = fire_space(community, fire)
+        if buildings is not None and space.building_id not in buildings:
+            raise InvalidInput(f"fire={fire!r} is in building {space.building_id!r}, not in buildings={buildings!r}")
+        blocked = list(dict.fromkeys(blocked + fire_blocks(community, space)))
+        request["fire"] = fire
+        request["fire_space"] = space.id
+    return {"buildings": buildings, "time_of_day": tod, "blocked": blocked, "runs": runs, "request": request}
+
+
+def fire_space(community: Community, fire: str):
+    """The space of a fire location: a space id, or a device id (its space); InvalidInput else."""
+    spaces = {sp.id: sp for sp in community.spaces}
+    if fire in spaces:
+        return spaces[fire]
+    dev = next((d for d in community.devices if d.id == fire), None)
+    if dev is not None and dev.space_id in spaces:
+        return spaces[dev.space_id]
+    if dev is not None:
+        raise InvalidInput(f"fire={fire!r}: device {fire!r} is in no space of the model")
+    close = difflib.get_close_matches(str(fire), list(spaces) + [d.id for d in community.devices], n=3)
+    raise InvalidInput(f"fire={fire!r} is not a space or device of the site; closest: {', '.join(close) or 'none'}")
+
+
+def fire_blocks(community: Community, space) -> list[str]:
+    """What a fire in ``space`` blocks: the doors of the space and the stairs of its building
+    whose footprint overlaps the space's (by more than 0.01 m²), as ids."""
+    out = [d.id for d in community.doors if space.id in d.spaces]
+    fp = space.footprint
+    for st in community.stairs:
+        geoms = [f.footprint for f in st.flights if f.storey_id == space.storey_id] or [st.footprint]
+        if st.building_id == space.building_id and space.storey_id in st.storey_ids and any(
+                g is not None and fp.intersection(g).area > 0.01 for g in geoms):
+            out.append(st.id)
+    return out
 
 
 def run_seed(text: str, seed: int, progress_path: str | None, trajectories: bool) -> dict:
@@ -114,6 +154,54 @@ def run_seed(text: str, seed: int, progress_path: str | None, trajectories: bool
         os.replace(tmp, progress_path)
 
     return simulate(parse_scenario(json.loads(text)), seed=seed, trajectories=trajectories, progress=say)
+
+
+def stair_times(scenario: dict, trajectories: dict | None) -> dict[str, dict]:
+    """Per stair link: when people were first seen going in and last seen coming out (s).
+
+    The engine keeps a person inside a stair in no frame: a gap between a frame on floor
+    ``a`` and the next on floor ``b`` is a passage. It went in by the link from ``a`` whose
+    entry is nearest its last place, and came out of the link into ``b`` whose exit is nearest
+    its first place there. ``first_s`` is the frame before the earliest passage (at most one
+    trajectory interval before the real entry), ``last_s`` the frame after the latest one;
+    when one gap spans several flights (a person went down two storeys between two frames)
+    both flights get the gap's bounds. ``passages`` counts the gaps that started in the link.
+    Links nobody used are left out.
+    """
+    if not trajectories or not trajectories.get("frames"):
+        return {}
+    from shapely.geometry import Point, shape
+
+    floors = trajectories.get("floors") or []
+    links = [(st["id"], st["from_floor"], st["to_floor"], shape(st["entry"]), shape(st["exit"]))
+             for st in scenario.get("stairs", []) if not st.get("elevator")]
+    last: dict[int, tuple[float, int, float, float]] = {}  # agent → (t, floor, x, y) last seen
+    out: dict[str, dict] = {}
+
+    def nearest(cands, x, y):
+        return min(cands, key=lambda c: c[1].distance(Point(x, y)))[0] if cands else None
+
+    for fr in trajectories["frames"]:
+        t = fr["t"]
+        for k, i in enumerate(fr["i"]):
+            f = fr["f"][k] if fr.get("f") else 0
+            seen = last.get(i)
+            if seen is not None and seen[1] != f and 0 <= seen[1] < len(floors) and 0 <= f < len(floors):
+                fa, fb = floors[seen[1]], floors[f]
+                went = nearest([(lid, entry) for lid, a, _b, entry, _e in links if a == fa], seen[2], seen[3])
+                came = nearest([(lid, ex) for lid, _a, b, _n, ex in links if b == fb], fr["x"][k], fr["y"][k])
+                for lid, passage in ((went, True), (came, False)):
+                    if lid is None:
+                        continue
+                    # through several flights between two frames: each is bounded by the gap
+                    e = out.setdefault(lid, {"first_s": seen[0], "last_s": t, "passages": 0})
+                    if passage or went != came:
+                        e["first_s"] = min(e["first_s"], seen[0])
+                        e["last_s"] = max(e["last_s"], t)
+                    e["passages"] += int(passage)
+            last[i] = (t, f, fr["x"][k], fr["y"][k])
+    return {k: {**v, "first_s": round(v["first_s"], 4),
+                "last_s": None if v["last_s"] is None else round(v["last_s"], 4)} for k, v in out.items()}
 
 
 def per_building(community: Community | None, result: dict) -> dict[str, dict]:
@@ -154,6 +242,8 @@ class DrillJobs:
         self._report_lock = threading.Lock()
         self._jobs: dict[str, dict] = {}
         self._closed = False
+        #: Receives each ``drill`` event (the app sets it to the WebSocket hub's publish).
+        self.publish = None
 
     @classmethod
     def from_settings(cls, settings, community: Community | None) -> "DrillJobs":
@@ -171,6 +261,9 @@ class DrillJobs:
             jobs = getattr(app.state, "drill_jobs", None)
             if jobs is None:
                 jobs = app.state.drill_jobs = cls.from_settings(app.state.settings, app.state.community)
+            live = getattr(app.state, "live", None)
+            if getattr(jobs, "publish", None) is None and live is not None and getattr(live, "hub", None) is not None:
+                jobs.publish = live.hub.publish  # drill events to the viewers (WebSocket)
         return jobs
 
     # ------------------------------------------------------------------ records
@@ -181,6 +274,20 @@ class DrillJobs:
         from sim.evacuation.drills import _write
 
         _write(self._folder(job["id"]) / "job.json", job)
+
+    def _announce(self, job: dict) -> None:
+        """Publish the job's state as a ``drill`` event (never raises: a drill outlives its viewers)."""
+        publish = self.publish
+        if publish is None:
+            return
+        from live.events import drill_progress_event
+
+        with self._lock:
+            snap = dict(job, progress=self._progress(job))
+        try:
+            publish(drill_progress_event(snap))
+        except Exception:  # noqa: BLE001
+            log.exception("publishing drill %s", job["id"])
 
     def get(self, drill_id: str) -> dict:
         """``{"id", "status", "progress", "result", ...}`` (UnknownEntity when missing)."""
@@ -292,6 +399,7 @@ class DrillJobs:
             self._jobs[drill_id] = job
         self._folder(drill_id).mkdir(parents=True, exist_ok=True)
         self._save(job)
+        self._announce(job)
         threading.Thread(target=self._run, args=(job, plan), name=f"drill-{drill_id}", daemon=True).start()
         return {"id": drill_id, "status": "queued"}
 
@@ -315,11 +423,15 @@ class DrillJobs:
             with self._lock:
                 job["status"] = "running"
             self._save(job)
+            self._announce(job)
             results = self._execute(job, text, seeds, folder)
             for seed, r in zip(seeds, results):
                 self.store.save_run(name, {"seed": seed, "blocked": []},
                                     {k: v for k, v in r.items() if k != "trajectories"})
             traj = results[0].pop("trajectories", None)
+            for sid, times in stair_times(scenario, traj).items():  # per stair: first in, last out (s)
+                if sid in results[0].get("stairs", {}):
+                    results[0]["stairs"][sid].update(first_s=times["first_s"], last_s=times["last_s"])
             if traj is not None:
                 from sim.evacuation.drills import _write
 
@@ -337,6 +449,7 @@ class DrillJobs:
         for p in folder.glob("progress-*"):
             p.unlink(missing_ok=True)
         self._save(job)
+        self._announce(job)
 
     def _execute(self, job: dict, text: str, seeds: list[int], folder: Path) -> list[dict]:
         args = [(text, s, str(folder / f"progress-{k}"), k == 0) for k, s in enumerate(seeds)]
@@ -349,6 +462,7 @@ class DrillJobs:
             futs: dict[Future, int] = {pool.submit(run_seed, *a): k for k, a in enumerate(args)}
         out: list[dict | None] = [None] * len(seeds)
         pending = set(futs)
+        said = -1.0
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for f in done:
@@ -356,6 +470,11 @@ class DrillJobs:
                 with self._lock:  # count the run before its progress file goes: never backwards
                     job["done_runs"] += 1
                 Path(args[futs[f]][2]).unlink(missing_ok=True)
+            with self._lock:
+                now = self._progress(job)
+            if pending and now >= said + 0.01:  # at most every 0.5 s, on a change of 1 % or more
+                said = now
+                self._announce(job)
         return out  # type: ignore[return-value]
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
@@ -415,6 +534,7 @@ class DrillJobs:
             out[futs[fut]] = fut.result()
             with self._lock:
                 job["done_runs"] += 1
+            self._announce(job)
         return out  # type: ignore[return-value]
 
     def _summary(self, results: list[dict], seeds: list[int]) -> dict:

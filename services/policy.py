@@ -161,6 +161,8 @@ class DeviceAccess:
         """Whether a live event (device, status, alarm, ...) may go to ``actor``."""
         if event.get("type") == "forecast":  # as GET /api/alarms/{id}/forecast: the control room
             return actor.role in OPERATORS.roles
+        if event.get("type") == "drill":  # drill jobs: the roles of the drill routes
+            return actor.role in OFFICE.roles
         if actor.role in _DEVICE_STATE_ALL:
             return True
         if event.get("type") == "alarm":

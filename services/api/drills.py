@@ -31,12 +31,15 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class DrillIn(InputModel):
-    """A drill: buildings (default all), time of day, blocked stairs/exits/doors, runs; or a scenario."""
+    """A drill: buildings (default all), time of day, fire location, blocked stairs/exits/doors,
+    runs; or a scenario."""
 
     buildings: Annotated[list[Name] | None, Field(max_length=500)] = None
     time_of_day: Annotated[str | None, Field(max_length=5, examples=["02:00"],
                                              json_schema_extra={"pattern": "^[0-9]{2}:[0-9]{2}$"})] = None
     block: Annotated[list[Name], Field(max_length=500)] = []
+    fire: Annotated[str | None, Field(min_length=1, max_length=200,
+                                      description="space id, or a device id (its space), where the fire is")] = None
     runs: Annotated[StrictInt, Field(ge=1, le=MAX_RUNS)] = 1
     scenario: dict[str, Any] | None = None
 

@@ -155,6 +155,8 @@ def test_an_ensemble_reports_every_run(app_client):
     ({"scenario": {"name": "x"}, "buildings": ["T1"]}, ""),
     ({"colour": "red"}, "colour"),
     ({"block": ["a\x00b"]}, ""),
+    ({"fire": "no-such-room"}, "no-such-room"), ({"fire": ""}, "fire"), ({"fire": "x" * 201}, "fire"),
+    ({"fire": "G1-PB1"}, "G1-PB1"),                 # the car park barrier is in no room
 ])
 def test_bad_input_is_422_and_starts_nothing(app_client, body, needle):
     client, h, app = app_client

@@ -8,6 +8,7 @@ import { LiveFeed } from "./live.js";
 import { InfoPanel } from "./panel.js";
 import { Board } from "./board.js";
 import { DrillRun, Playback } from "./drill.js";
+import { DrillPanel } from "./drills.js";
 import { alarmOrder, isAlarmEvent, kindsOfClass, setKinds } from "./states.js";
 import { api, auth, esc, listOf, login, logout } from "./api.js";
 
@@ -44,13 +45,19 @@ async function boot(app) {
   app.origin = index.origin || (ts.info.origin ?? [0, 0, 0]);
   app.markers = new Markers(ts, app.index.devices);
   ts.extraPickables.push(app.markers);
-  ts.onLodChange = () => app.markers.refreshVisibility();
+  ts.onLodChange = () => {
+    app.markers.refreshVisibility();
+    if (app.playback.runs.length && syncVisibility(app)) app.playback.seek(app.playback.t); // agents follow at once
+  };
   app.panel = new InfoPanel($("#panel"), app);
   app.acknowledge = (id) => acknowledge(app, id);
   app.select = (sel, opts) => select(app, sel, opts);
   ts.hooks.push((now) => frameUpdate(app, now));
   setupUi(app);
   app.board = new Board($("#board"), $("#board-toggle"), app);
+  app.loadDrill = (result, slot, name) => loadDrill(app, result, slot, name);
+  app.setCompare = (on) => setCompare(app, on);
+  app.drills = new DrillPanel($("#drills"), $("#drills-toggle"), app);
   ts.start();
   app.live = new LiveFeed(wsUrl("/ws/live"), (ev) => onLive(app, ev), (s) => {
     $("#live").textContent = s === "connected" ? "● 实时 live" : s === "login" ? "○ 登录后实时 log in for live data"
@@ -85,6 +92,7 @@ function prepareIndex(idx) {
 function frameUpdate(app, now) {
   const t = performance.now();
   app.markers.update(now);
+  if (app.playback.runs.length && syncVisibility(app)) app.playback.shownT = null; // redraw agents
   app.playback.tick(now);
   const ms = performance.now() - t;
   app.updateMs.push(ms);
@@ -92,6 +100,7 @@ function frameUpdate(app, now) {
   const cam = app.scene.camera.matrixWorld.elements.join(",");
   const slow = now - (app.domAt || 0) > 200; // DOM text at ≤ 5 Hz: layout is costly in software
   if (cam !== app.camKey || slow) { updateBadges(app); app.camKey = cam; }
+  if (slow && app.scene.passes) layoutCompare(app);  // panels opened or closed: keep the halves clear
   if (slow) app.domAt = now;
   if (app.playback.runs.length && slow) {
     const slider = $("#drill-time");
@@ -103,6 +112,7 @@ function frameUpdate(app, now) {
 // -- live ---------------------------------------------------------------------------------
 function onLive(app, ev) {
   if (app.board) app.board.onLive(ev);
+  if (ev.type === "drill") { if (app.drills) app.drills.onEvent(ev); return; }
   if (isAlarmEvent(ev) || ev.alarm) return onAlarm(app, ev);
   if (ev.type === "forecast") return onForecast(app, ev.forecast || ev);
   if (ev.type === "drill_suggestion") { toast(`建议演练 drill suggested: ${ev.building || ""} ${ev.storey || ""}`); return; }
@@ -127,6 +137,7 @@ function onAlarm(app, ev) {
     app.markers.setState(a.device_id, open ? "alarm" : "ok");
   }
   renderAlarms(app);
+  if (app.drills && app.drills.form) app.drills.renderFireOptions();  // an alarm's place may be a fire location
 }
 
 // The live evacuation forecast of a fire alarm (GET /api/alarms/{id}/forecast, "forecast" events).
@@ -322,39 +333,104 @@ async function loadDrillUrl(app, url, slot) {
 
 function loadDrill(app, result, slot = 0, name = "") {
   const pb = app.playback;
-  if (pb.runs[slot]) pb.runs[slot].dispose();
   const run = new DrillRun(app.scene, result, { origin: app.origin, storeys: app.index.storeysMap, slot, name });
+  if (pb.runs[slot]) pb.runs[slot].dispose();
   pb.runs[slot] = run;
   pb.runs = pb.runs.filter(Boolean);
   $("#drill-time").max = String(pb.duration);
   $("#drill").hidden = false;
-  $("#drill-runs").textContent = pb.runs.map((r) => `${r.name}: ${r.n} agents, ${r.evacuation_time_s ?? r.duration.toFixed(0)} s`).join(" | ");
+  $("#drill-runs").textContent = pb.runs.map((r) => `${r.name}: ${r.hasTrajectories ? `${r.n} agents` : "无轨迹 no trajectories"}, ${r.evacuation_time_s ?? r.duration.toFixed(0)} s`).join(" | ");
+  if (!run.hasTrajectories) $("#drill-heat").checked = true;  // a result file: its density is what there is to see
+  syncVisibility(app, true);
   pb.seek(0);
-  run.heat.visible = $("#drill-heat").checked;
+  setHeat(app, $("#drill-heat").checked);
   if (pb.runs.length < 2) setCompare(app, false);
   return { agents: run.n, duration_s: run.duration, frames: run.times.length };
+}
+
+function setHeat(app, on) {
+  $("#drill-heat").checked = on;
+  for (const r of app.playback.runs) { r.heat.visible = on; r.density.mesh.visible = on; r.density.enabled = on; }
+  if (app.scene.passes) setCompare(app, true);
+  app.playback.seek(app.playback.t);
+}
+
+// Agents follow what the scene draws: none for a building isolated away, none above the
+// storey a building is cut at. True when that changed for some run.
+function syncVisibility(app, force = false) {
+  const ts = app.scene, o = app.origin[2] || 0;
+  let changed = false;
+  for (const r of app.playback.runs) {
+    const shown = new Uint8Array(r.floors.length), cut = new Float64Array(r.floors.length);
+    r.floorBuilding.forEach((bid, k) => {
+      const b = bid !== null ? ts.buildings.get(bid) : null;
+      shown[k] = !b || b.node.visible ? 1 : 0;
+      cut[k] = b && b.open && b.cutAt !== undefined ? b.cutAt - o + 0.5 : Infinity;
+    });
+    if (r.setVisibility(shown, cut) || force) changed = true;
+  }
+  return changed;
 }
 
 function setCompare(app, on) {
   const pb = app.playback;
   const ts = app.scene;
   $("#drill-compare").checked = on && pb.runs.length === 2;
+  document.body.classList.toggle("comparing", on && pb.runs.length === 2);
   if (!on || pb.runs.length < 2) {
     ts.passes = null;
-    pb.runs.forEach((r) => (r.mesh.visible = true));
+    pb.runs.forEach((r) => { r.mesh.visible = true; });
     $("#compare-labels").hidden = true;
     return false;
   }
   const [a, b] = pb.runs;
   const heat = () => $("#drill-heat").checked;
-  ts.passes = [
-    { before: () => { a.mesh.visible = true; b.mesh.visible = false; a.heat.visible = heat(); b.heat.visible = false; } },
-    { before: () => { a.mesh.visible = false; b.mesh.visible = true; a.heat.visible = false; b.heat.visible = heat(); } },
-  ];
+  const only = (x) => { for (const r of pb.runs) { const me = r === x; r.mesh.visible = me; r.heat.visible = me && heat(); r.density.mesh.visible = me && heat(); } };
+  ts.passes = [{ before: () => only(a) }, { before: () => only(b) }];
+  app.compareKey = null;
+  if (compareLayout(app).cramped && !app.panel.el.hidden) app.panel.hide(); // make room
   $("#compare-labels").hidden = false;
+  layoutCompare(app);
   $("#compare-a").textContent = `A ${a.name} · ${a.evacuation_time_s ?? a.duration.toFixed(0)} s`;
   $("#compare-b").textContent = `B ${b.name} · ${b.evacuation_time_s ?? b.duration.toFixed(0)} s`;
   return true;
+}
+
+// Side by side: the two halves share the part of the canvas no panel covers (between the
+// left list and the panels on the right), each label over its own half.
+function compareLayout(app) {
+  const canvas = app.scene.canvas.getBoundingClientRect();
+  let left = 0, right = canvas.width;
+  const panels = [];
+  for (const sel of ["#side", "#panel", "#drills", "#board"]) {
+    const el = $(sel);
+    if (!el || el.hidden || getComputedStyle(el).display === "none") continue;
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height) continue;
+    const box = { id: sel.slice(1), left: r.left - canvas.left, right: r.right - canvas.left };
+    panels.push(box);
+    if (box.left < canvas.width / 2) left = Math.max(left, box.right);
+    else right = Math.min(right, box.left);
+  }
+  const cramped = right - left < 0.4 * canvas.width;
+  if (cramped) { left = 0; right = canvas.width; }  // no room: use it all
+  const mid = (left + right) / 2;
+  return { width: canvas.width, height: canvas.height, panels, cramped,
+           halves: [{ left: Math.round(left), right: Math.round(mid) }, { left: Math.round(mid), right: Math.round(right) }] };
+}
+
+function layoutCompare(app) {
+  const lay = compareLayout(app);
+  const key = JSON.stringify(lay.halves);
+  if (key === app.compareKey && app.scene.passes[0].rect) return lay;
+  app.compareKey = key;
+  app.scene.passes.forEach((p, i) => (p.rect = lay.halves[i]));
+  const labels = [$("#compare-a"), $("#compare-b")];
+  labels.forEach((el, i) => {
+    const h = lay.halves[i];
+    el.style.left = `${h.left + (h.right - h.left) / 2}px`;
+  });
+  return lay;
 }
 
 // -- UI -----------------------------------------------------------------------------------
@@ -397,6 +473,7 @@ function setupPicking(app) {
   canvas.addEventListener("pointerup", (e) => {
     if (!down || Math.hypot(e.clientX - down[0], e.clientY - down[1]) > 5) return;
     const hit = app.scene.pick(e.clientX, e.clientY);
+    if (app.pickMode && app.drills.picked(hit)) return;
     if (!hit) { app.panel.hide(); return; }
     if (hit.node && hit.node.kind === "shell") { app.scene.openBuilding(hit.node.building, true); }
     select(app, hit.kind === "device" ? { kind: "device", id: hit.id } : { kind: "element", id: hit.id, node: hit.node });
@@ -435,19 +512,25 @@ function setupDrillBar(app) {
       const f = e.target.files[0];
       if (!f) return;
       try { loadDrill(app, JSON.parse(await f.text()), slot, f.name); if (slot === 1) setCompare(app, true); }
-      catch (err) { toast(`演练文件无效 bad drill file: ${err.message}`); }
+      catch (err) { toast(`演练文件无效 bad drill file: ${err.message}`); e.target.value = ""; return; }
+      e.target.value = "";
     };
   }
   $("#drill-play").onclick = () => { if (pb.t >= pb.duration) pb.seek(0); pb.playing = !pb.playing; pb.lastMs = null; };
   $("#drill-time").oninput = (e) => { pb.seek(+e.target.value); };
   $("#drill-speed").onchange = (e) => (pb.speed = +e.target.value);
-  $("#drill-heat").onchange = (e) => pb.runs.forEach((r) => (r.heat.visible = e.target.checked));
+  $("#drill-heat").onchange = (e) => setHeat(app, e.target.checked);
   $("#drill-compare").onchange = (e) => setCompare(app, e.target.checked);
 }
 
 function setupLogin(app) {
   // a login or logout changes what the panels and the live feed may show: refresh them
-  const changed = () => { if (app.live) app.live.reconnect(); loadOptional(app); if (app.board) app.board.authChanged(); };
+  const changed = () => {
+    if (app.live) app.live.reconnect();
+    loadOptional(app);
+    if (app.board) app.board.authChanged();
+    if (app.drills) app.drills.authChanged();
+  };
   const box = $("#login");
   const render = () => {
     box.innerHTML = auth.token ? `${esc(auth.user)} (${esc(auth.role || "?")}) <button id="logout">退出 Log out</button>`
@@ -519,8 +602,16 @@ function publicApi(app) {
     setSpeed: (s) => (app.playback.speed = s),
     time: () => app.playback.t,
     agentPosition: (slot, i) => app.playback.runs[slot]?.position(i) ?? null,
-    heatmap: (on) => app.playback.runs.forEach((r) => (r.heat.visible = on)),
+    heatmap: (on) => setHeat(app, on),
     compare: (on) => setCompare(app, on),
+    compareLayout: () => compareLayout(app),
+    // playback state for tests: per run agents drawn, of them on stairs, density cells drawn
+    drillState: () => app.playback.runs.map((r) => ({ name: r.name, n: r.n, agents: r.active, on_stairs: r.stairs,
+      density_cells: r.density.cells, density_max_p_m2: r.density.max,
+      trajectories: r.hasTrajectories, duration_s: r.duration })),
+    agentOnStair: (slot, i) => app.playback.runs[slot]?.onStairNow(i) ?? false,
+    drills: (on) => (on === undefined ? app.drills.state() : app.drills.show(on).then(() => app.drills.state())),
+    openDrill: (id, slot = 0) => app.drills.open(id, slot),
     scene: () => app.scene,
   };
 }

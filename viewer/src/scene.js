@@ -260,18 +260,24 @@ export class TwinScene {
       r.render(this.scene, this.camera);
       return;
     }
-    const w = this.canvas.width, h = this.canvas.height;
+    // each pass draws into its rect ({left, right} in CSS pixels of the canvas; default the
+    // left and right halves): the comparison keeps clear of the panels over the canvas
+    const w = this.canvas.clientWidth || this.canvas.width, h = this.canvas.clientHeight || this.canvas.height;
     const aspect = this.camera.aspect;
-    this.camera.aspect = (w / 2) / h;
-    this.camera.updateProjectionMatrix();
     r.setScissorTest(true);
+    r.setScissor(0, 0, w, h);
+    r.clear();
     this.passes.forEach((pass, i) => {
+      const x0 = pass.rect ? pass.rect.left : i * w / 2, pw = Math.max(1, (pass.rect ? pass.rect.right : (i + 1) * w / 2) - x0);
+      this.camera.aspect = pw / h;
+      this.camera.updateProjectionMatrix();
       pass.before();
-      r.setViewport(i * w / 2, 0, w / 2, h);
-      r.setScissor(i * w / 2, 0, w / 2, h);
+      r.setViewport(x0, 0, pw, h);
+      r.setScissor(x0, 0, pw, h);
       r.render(this.scene, this.camera);
     });
     r.setScissorTest(false);
+    r.setViewport(0, 0, w, h);
     this.passes[0].before();
     this.camera.aspect = aspect;
     this.camera.updateProjectionMatrix();
