@@ -131,10 +131,16 @@ def live_history(request: Request, actor: ActorDep, device_id: str, start: float
 @router.get("/api/live/alarms", dependencies=[allow(ANY_USER)])
 def live_alarms(request: Request, actor: ActorDep,
                 state: str | None = Query(None, pattern="^(open|raised|acknowledged|cleared)$")) -> list[dict]:
-    """Alarms the caller may see, newest first; ``state=open`` for raised or acknowledged ones."""
+    """Alarms the caller may see, newest first; ``state=open`` for raised or acknowledged ones.
+    An escalated alarm also carries ``escalated_at`` (ISO 8601 UTC)."""
     comp = _live(request)
     access = device_access(request.app)
-    return [rec for rec in (a.to_record() for a in comp.book.list(state)) if access.sees_alarm(actor, rec)]
+    escalated = getattr(comp, "escalated", {})
+    out = [rec for rec in (a.to_record() for a in comp.book.list(state)) if access.sees_alarm(actor, rec)]
+    for rec in out:
+        if rec["id"] in escalated:
+            rec["escalated_at"] = iso(escalated[rec["id"]])
+    return out
 
 
 @router.post("/api/live/alarms/{alarm_id}/ack", dependencies=[deferred(OPERATORS.with_body(8 * KiB))])
