@@ -173,7 +173,7 @@ def _publish(session: Session, wo: WorkOrder, change: str, from_status: str | No
 
     record = {"id": wo.id, "building_id": wo.building_id, "status": wo.status, "priority": wo.priority,
               "category": wo.category, "assignee": wo.assignee, "source": wo.source, "space_id": wo.space_id,
-              "device_id": wo.device_id, "unit_id": wo.unit_id, "public": wo.public, "alarm_id": wo.alarm_id,
+              "device_id": wo.device_id, "unit_id": wo.unit_id, "public": wo.public, "alarm_id": _alarm_of(wo),
               "location": _location(wo)}
     queue_event(session, work_order_event(record, change, from_status=from_status))
 
@@ -397,6 +397,11 @@ def add_attachment(session: Session, actor: Actor, wo_id: int, filename: str, da
     return att
 
 
+def _alarm_of(wo: WorkOrder) -> str | None:
+    """The alarm that opened ``wo`` (the column also keeps preventive requests' dedupe keys)."""
+    return wo.alarm_id if wo.source == "alarm" else None
+
+
 def _location(wo: WorkOrder) -> dict[str, str]:
     return {k: v for k, v in (("space_id", wo.space_id), ("device_id", wo.device_id),
                               ("unit_id", wo.unit_id)) if v is not None}
@@ -418,6 +423,7 @@ def to_public(session: Session, wo: WorkOrder, actor: Actor, *, history: bool = 
         "respond_by": wo.respond_by.isoformat(), "resolve_by": wo.resolve_by.isoformat(),
         "escalation_level": wo.escalation_level, "rating": wo.rating, "rating_comment": wo.rating_comment,
         "category_confidence": wo.category_confidence, "sla": sla_state(wo, utcnow()),
+        "alarm_id": _alarm_of(wo),
     }
     if history:
         events = session.scalars(select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == wo.id)

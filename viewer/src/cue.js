@@ -25,7 +25,7 @@ export class AlarmCue {
   render() {
     if (!this.button) return;
     this.button.setAttribute("aria-pressed", String(this.muted));
-    this.button.textContent = this.muted ? "🔇 静音 Muted" : "🔔 声音 Sound";
+    this.button.textContent = this.muted ? "静音 Muted" : "♪ 声音 Sound";
     this.button.title = this.muted ? "告警声音已关闭 alarm sound off (click to turn on)" : "告警声音开启 alarm sound on (click to mute)";
   }
 

@@ -174,7 +174,7 @@ function renderAlarms(app) {
   const open = [...app.alarms.values()].filter((a) => a.state !== "cleared").sort(alarmOrder);
   $("#alarm-count").textContent = String(open.length);
   $("#alarms").innerHTML = open.length ? open.map((a) => `<div class="alarm ${esc(a.state)}${a.escalated_at ? " escalated" : ""}" data-alarm="${esc(a.id)}" data-severity="${esc(a.severity || "")}">
-      <b>${a.escalated_at ? "⏫ " : ""}${esc(a.message || a.rule_id || a.id)}</b><small>${esc(a.severity || "")} · ${esc(placeOf(app, a))} · ${esc(a.state)}${a.escalated_at ? " · 已升级 escalated" : ""}</small>
+      <b>${a.escalated_at ? "▲▲ " : ""}${esc(a.message || a.rule_id || a.id)}</b><small>${esc(a.severity || "")} · ${esc(placeOf(app, a))} · ${esc(a.state)}${a.escalated_at ? " · 已升级 escalated" : ""}</small>
       <span><button data-fly="${esc(a.device_id || "")}">定位 Fly to</button>
       ${a.state === "raised" ? `<button data-ack="${esc(a.id)}">确认 Ack</button>` : ""}
       ${a.work_order_id ? `<button class="wo-link" data-wo-link="${esc(a.work_order_id)}">工单 #${esc(a.work_order_id)}</button>` : ""}</span></div>`).join("")

@@ -68,6 +68,8 @@ export class OrderMarkers {
       this.shown.push(i);
     });
     this.mesh.count = this.shown.length;
+    this.mesh.boundingSphere = null; // the raycaster culls by it: recomputed from the instances
+    this.mesh.boundingBox = null;
     this.mesh.instanceMatrix.needsUpdate = true;
     if (this.mesh.instanceColor) this.mesh.instanceColor.needsUpdate = true;
     this.scale = s;
