@@ -274,3 +274,58 @@ def test_screenshots_of_the_control_room_board_drill_and_owner_page(room):
         page.wait_for_selector("#bill-list .bill", timeout=10_000)
         page.wait_for_timeout(300)
         doc_screenshot(page, "owner-page")
+
+
+def test_lift_badges_never_overlap_and_hide_behind_buildings(tmp_path):
+    """Three lifts in one lift hall (the same place on screen) and one seen through another tower."""
+    from twin.model import Device
+
+    chromium_path()
+    c = small_community()
+    c.devices += [Device(id=f"B2-EL{k}", kind="elevator_controller", name=f"电梯 {k}", building_id="B2",
+                         storey_id="B2-F01", space_id="B2-F01-ST") for k in (2, 3)]
+    c.validate()
+    app = create_app(Settings(data_dir=tmp_path / "data", secret_key=secrets.token_hex(16)), community=c)
+    with serve(app) as url, browser_page(1600, 900, bypass_csp=False) as page:
+        page.goto(url + "/")
+        page.evaluate("window.twinViewer.ready")
+        page.wait_for_timeout(500)
+        badges = page.evaluate("window.twinViewer.badges()")
+        shown = [b for b in badges if b["shown"]]
+        assert len(badges) == 3 and shown  # the three lifts share one spot: at least one is shown
+        for i, a in enumerate(shown):
+            for b in shown[i + 1:]:
+                ra, rb = a["rect"], b["rect"]
+                assert (ra["x"] + ra["w"] <= rb["x"] or rb["x"] + rb["w"] <= ra["x"]
+                        or ra["y"] + ra["h"] <= rb["y"] or rb["y"] + rb["h"] <= ra["y"]), (a, b)
+        assert all(b["why"] == "overlap" for b in badges if not b["shown"])
+        # from low behind the 18 m tower B1, B2's lifts (9 m roof) are out of sight
+        hidden = page.evaluate("""() => { const sc = window.twinViewer.scene();
+            const Vec = sc.camera.position.constructor;
+            const centre = (id) => { const n = sc.buildings.get(id).node; let lo = [1e9, 1e9, 1e9], hi = [-1e9, -1e9, -1e9];
+              n.updateMatrixWorld(true);
+              n.traverse((o) => { if (!o.isMesh) return; const a = o.geometry.attributes.position;
+                for (let i = 0; i < a.count; i++) { const v = new Vec(a.getX(i), a.getY(i), a.getZ(i)).applyMatrix4(o.matrixWorld);
+                  lo = [Math.min(lo[0], v.x), Math.min(lo[1], v.y), Math.min(lo[2], v.z)];
+                  hi = [Math.max(hi[0], v.x), Math.max(hi[1], v.y), Math.max(hi[2], v.z)]; } });
+              return new Vec((lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2); };
+            const a = centre('B1'), b = centre('B2');
+            const away = a.clone().sub(b).setY(0).normalize();
+            sc.camera.position.copy(a.clone().add(away.multiplyScalar(25)).setY(a.y + 4));
+            sc.controls.target.copy(b.clone().setY(b.y + 9));
+            sc.controls.update();
+            return true; }""")
+        assert hidden
+        deadline = time.monotonic() + 10  # occlusion is re-tested at most 5 times a second
+        while True:
+            after = page.evaluate("window.twinViewer.badges()")
+            if [b["why"] for b in after] == ["occluded"] * 3 or time.monotonic() > deadline:
+                break
+            page.wait_for_timeout(200)
+        assert [b["why"] for b in after] == ["occluded"] * 3, after
+        page.evaluate("window.twinViewer.overview()")
+        deadline = time.monotonic() + 10
+        while not any(b["shown"] for b in page.evaluate("window.twinViewer.badges()")):
+            assert time.monotonic() < deadline, "no badge came back in the overview"
+            page.wait_for_timeout(200)
+        assert not _errors(page)
