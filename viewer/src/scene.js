@@ -9,6 +9,8 @@ import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 import { dressFacade } from "./facade.js";
 
+const FACADE = new URLSearchParams(location.search).get("facade") !== "off";
+
 export class TwinScene {
   constructor(canvas) {
     this.canvas = canvas;
@@ -58,8 +60,10 @@ export class TwinScene {
     for (const b of this.buildings.values()) {
       b.storeys.sort((a, c) => a.elevation - c.elevation);
       const h = storeyHeight(b.storeys);
-      dressFacade(b.shell, b.id, h);  // windows and floor bands: a texture, no more triangles
-      dressFacade(b.hull, b.id, h);
+      if (FACADE) {  // windows and floor bands: a texture, no more triangles (?facade=off: plain)
+        dressFacade(b.shell, b.id, h);
+        dressFacade(b.hull, b.id, h);
+      }
       if (b.shell && b.hull) this._distanceLod(b);
     }
     this.frameAll();
