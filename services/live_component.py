@@ -430,6 +430,9 @@ class LiveComponent:
             task = getattr(self, name, None)
             if task is not None:
                 task.cancel()
+        db = getattr(app.state, "db", None)
+        if db is not None and self.bus.publish in getattr(db, "event_listeners", ()):
+            db.event_listeners.remove(self.bus.publish)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._stop_blocking)
         if self.hub is not None:
