@@ -8,7 +8,7 @@ import { LiveFeed } from "./live.js";
 import { InfoPanel } from "./panel.js";
 import { Board } from "./board.js";
 import { DrillRun, Playback } from "./drill.js";
-import { OrderMarkers } from "./orders.js";
+import { OPEN_STATUSES, OrderMarkers } from "./orders.js";
 import { AlarmCue } from "./cue.js";
 import { KpiStrip } from "./kpi.js";
 import { updateBadges } from "./badges.js";
@@ -139,8 +139,9 @@ function onWorkOrder(app, ev) {
 // Open work orders as markers (roles of the board only: owners see theirs on /owner).
 async function loadOrders(app) {
   if (!app.board || !app.board.allowed()) { app.orders.set([]); return; }
-  const r = await api("/api/work-orders?limit=1000");
-  app.orders.set(Array.isArray(r) ? r : []);
+  // one request per open status (closed ones would crowd the open out of a 1,000 page)
+  const pages = await Promise.all([...OPEN_STATUSES].map((st) => api(`/api/work-orders?status=${st}&limit=1000`)));
+  app.orders.set(pages.flatMap((r) => (Array.isArray(r) ? r : [])));
   $("#scene").dataset.orders = String(app.orders.count);
 }
 
