@@ -11,12 +11,15 @@ docs/api-live.md). Types:
 ``late``                a message older than the last applied one of its device and
                         channel: stored in the history (metering counts it), never applied
 ``offline``             heartbeat timeout (online change)
-``alarm``               alarm ``raised``/``repeated``/``acknowledged``/``cleared``
+``alarm``               alarm ``raised``/``repeated``/``acknowledged``/``cleared``, and
+                        ``escalated`` (a critical alarm left unacknowledged too long)
 ``drill_suggestion``    an alarm with ``drill: true`` was raised
 ``forecast``            the live evacuation forecast of a fire alarm is ready (or failed)
 ``drill``               a drill job (``POST /api/drills``) was queued, progressed, finished
                         or failed (published by ``services.drills``, office roles only)
 ``dead_letter``         a message was rejected (``reason``)
+``work_order``          a work order was created, moved or assigned (the work-order
+                        service publishes it after its transaction committed)
 ``snapshot``            WebSocket only: the state a client starts from
 ``error``               WebSocket only: the stream cannot start (``detail``)
 ======================  ==============================================================
@@ -36,12 +39,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["EVENT_TYPES", "SCHEMA_PATH", "alarm_event", "dead_letter_event", "drill_event", "drill_progress_event",
-           "event_schema", "forecast_event",
-           "iso", "offline_event", "reading_event", "snapshot_event", "validate_event"]
+           "escalated_event", "event_schema", "forecast_event", "iso", "offline_event", "reading_event",
+           "snapshot_event", "validate_event", "work_order_event"]
 
 #: Every event type, documented in docs/api-live.md.
 EVENT_TYPES = ("telemetry", "event", "status", "late", "offline", "alarm", "drill_suggestion", "forecast", "drill",
-               "dead_letter", "snapshot", "error")
+               "dead_letter", "snapshot", "error", "work_order")
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "event_schema.json"
 
@@ -103,6 +106,33 @@ def alarm_event(alarm, transition: str, *, kind: str | None, now: float | None =
     return {"type": "alarm", "ts": iso(time.time() if now is None else now), "transition": transition,
             "alarm": alarm.to_record(), "alarm_id": alarm.id, "device_id": alarm.device_id,
             "building": alarm.building, "storey": alarm.storey, "space": alarm.space, "kind": kind}
+
+
+def escalated_event(alarm, *, kind: str | None, escalated_at: float, now: float | None = None) -> dict[str, Any]:
+    """A critical alarm still unacknowledged after the escalation delay (``escalated``)."""
+    ev = alarm_event(alarm, "escalated", kind=kind, now=now)
+    ev["escalated_at"] = iso(escalated_at)
+    return ev
+
+
+#: Keys of a work order copied into its event (the rest of the record stays behind the API).
+WORK_ORDER_KEYS = ("status", "priority", "category", "assignee", "source", "space_id", "device_id", "unit_id",
+                   "public", "alarm_id")
+
+
+def work_order_event(order: dict[str, Any], change: str, *, from_status: str | None = None,
+                     now: float | None = None) -> dict[str, Any]:
+    """A work order was ``created``, moved (``transition``) or ``assigned``.
+
+    ``order`` is a plain record (``id``, ``building_id``, ``location`` and
+    :data:`WORK_ORDER_KEYS`); personal data (reporter, contact) is never copied.
+    """
+    ev = {"type": "work_order", "ts": iso(time.time() if now is None else now), "change": change,
+          "work_order_id": int(order["id"]), "from_status": from_status, "building": order.get("building_id"),
+          "location": dict(order.get("location") or {})}
+    ev.update({k: order.get(k) for k in WORK_ORDER_KEYS})
+    ev["public"] = bool(ev["public"])
+    return ev
 
 
 def drill_event(alarm, *, kind: str | None, now: float | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ rolls everything back on any error, so a failure half-way leaves nothing written
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -22,7 +23,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["REVISION_TTL_S", "Base", "Database", "UTCDateTime", "make_engine", "utcnow"]
+__all__ = ["QUEUED_EVENTS", "REVISION_TTL_S", "Base", "Database", "UTCDateTime", "make_engine", "queue_event",
+           "utcnow"]
+
+log = logging.getLogger(__name__)
+
+#: ``session.info`` key of the live events a transaction publishes once it has committed.
+QUEUED_EVENTS = "twin.queued_events"
 
 #: Seconds :meth:`Database.health` reuses the schema revision it last read.
 REVISION_TTL_S = 10.0
@@ -40,6 +47,12 @@ class Base(DeclarativeBase):
     """Declarative base of every table of :mod:`services` (work orders, billing, auth)."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+def queue_event(session: Session, ev: dict[str, Any]) -> None:
+    """Publish ``ev`` to the database's event listeners once ``session`` commits (never on
+    a rollback): a client never hears of a change that did not happen."""
+    session.info.setdefault(QUEUED_EVENTS, []).append(ev)
 
 
 def utcnow() -> datetime:
@@ -116,9 +129,23 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: ``callable(event: dict)`` run with each live event a committed transaction queued
+        #: (:func:`queue_event`); the live component adds its bus here.
+        self.event_listeners: list = []
+        event.listen(self.sessions, "after_commit", self._after_commit)
+        event.listen(self.sessions, "after_rollback", lambda session: session.info.pop(QUEUED_EVENTS, None))
         self._async_lock = None
         self._revision: str | None = None
         self._revision_read_at: float | None = None
+
+    def _after_commit(self, session: Session) -> None:
+        events = session.info.pop(QUEUED_EVENTS, None)
+        for ev in events or ():
+            for listener in list(self.event_listeners):
+                try:
+                    listener(ev)
+                except Exception:  # a listener never undoes a commit
+                    log.exception("event listener failed")
 
     def async_write_lock(self):
         """An asyncio lock that serialises this process's SQLite writers (created lazily)."""

@@ -29,7 +29,7 @@ from live.broker import BrokerURL, EmbeddedBroker, parse_mqtt_url
 from live.errors import LiveError
 from live.client import MqttIngestor
 from live.bus import EventBus
-from live.events import alarm_event, drill_event
+from live.events import alarm_event, drill_event, escalated_event
 from live.ingest import Pipeline, iso
 from live.registry import DeviceRegistry
 from live.rules import DEFAULT_RULES_PATH, RuleEngine, load_rules
@@ -278,6 +278,10 @@ class LiveComponent:
         self.raw_keep_s = 7 * 86400.0
         self.bucket_s = 900
         self.retention_every_s = 3600.0
+        #: Alarm id → epoch s it was escalated (:mod:`services.alarm_escalation`).
+        self.escalated: dict[str, float] = {}
+        #: Seconds between two looks for critical alarms to escalate.
+        self.escalation_every_s = 15.0
 
     def check(self) -> None:
         """Validate the broker URL and reach the database (migrate it to the newest revision).
@@ -334,6 +338,35 @@ class LiveComponent:
         app.state.live = self
         await loop.run_in_executor(None, self._start_blocking)
         self._retention_task = asyncio.create_task(self._retention_loop())
+        db = getattr(app.state, "db", None)
+        if db is not None and hasattr(db, "event_listeners"):
+            # committed work-order changes reach the WebSocket clients through the bus
+            db.event_listeners.append(self.bus.publish)
+            self._escalation_task = asyncio.create_task(self._escalation_loop(db))
+
+    async def _escalation_loop(self, db) -> None:
+        """Escalate critical alarms left unacknowledged (every ``escalation_every_s``)."""
+        from services.alarm_escalation import escalate_alarms, escalated_before
+
+        loop = asyncio.get_running_loop()
+        try:
+            self.escalated.update(await loop.run_in_executor(None, escalated_before, db))
+        except Exception:
+            log.exception("could not read the escalated alarms; they may be escalated again")
+        while True:
+            try:
+                await loop.run_in_executor(None, lambda: escalate_alarms(
+                    self, db, now=time.time(), after_s=self.settings.alarm_escalate_after_min * 60))
+            except Exception:
+                log.exception("alarm escalation pass failed; retrying at the next one")
+            await asyncio.sleep(self.escalation_every_s)
+
+    def publish_escalated(self, alarm: Alarm, at: float) -> None:
+        """Publish the ``escalated`` event of ``alarm`` (WebSocket clients mark it)."""
+        kind = None
+        if alarm.device_id and self.registry.get(alarm.device_id):
+            kind = self.registry.get(alarm.device_id).kind
+        self.bus.publish(escalated_event(alarm, kind=kind, escalated_at=at))
 
     async def _retention_loop(self) -> None:
         """Downsample and expire history once an hour (first run a minute after start)."""
@@ -393,9 +426,13 @@ class LiveComponent:
         return self.embedded.url
 
     async def stop(self, app: FastAPI) -> None:
-        task = getattr(self, "_retention_task", None)
-        if task is not None:
-            task.cancel()
+        for name in ("_retention_task", "_escalation_task"):
+            task = getattr(self, name, None)
+            if task is not None:
+                task.cancel()
+        db = getattr(app.state, "db", None)
+        if db is not None and self.bus.publish in getattr(db, "event_listeners", ()):
+            db.event_listeners.remove(self.bus.publish)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._stop_blocking)
         if self.hub is not None:

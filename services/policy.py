@@ -158,7 +158,9 @@ class DeviceAccess:
         return space is None or space in self.public_spaces
 
     def sees_event(self, actor: "Actor", event: dict[str, Any]) -> bool:
-        """Whether a live event (device, status, alarm, ...) may go to ``actor``."""
+        """Whether a live event (device, status, alarm, work order, ...) may go to ``actor``."""
+        if event.get("type") == "work_order":
+            return self.sees_work_order(actor, event)
         if event.get("type") == "forecast":  # as GET /api/alarms/{id}/forecast: the control room
             return actor.role in OPERATORS.roles
         if event.get("type") == "drill":  # drill jobs: the roles of the drill routes
@@ -173,6 +175,18 @@ class DeviceAccess:
         if device_id is None:
             return event.get("type") in ("hello", "snapshot")
         return self._owner_sees(actor, device_id)
+
+    @staticmethod
+    def sees_work_order(actor: "Actor", event: dict[str, Any]) -> bool:
+        """Whether a ``work_order`` event may go to ``actor``: the rule of the work-order API
+        (services.workorders.service.may_see) on the event's keys: owners the orders of
+        their units and public-area ones, staff those assigned to them, other roles all."""
+        if actor.role == "owner":
+            return bool(event.get("public")) or (event.get("unit_id") is not None
+                                                 and event["unit_id"] in actor.unit_ids)
+        if actor.role == "staff":
+            return actor.staff_id is not None and event.get("assignee") == actor.staff_id
+        return actor.role in OFFICE.roles
 
     def _owner_sees(self, actor: "Actor", device_id: str | None) -> bool:
         if device_id is None:

@@ -72,4 +72,5 @@ def _add_consumers(live, db, community: Community) -> None:
     from services.workorders.alarm_consumer import AlarmWorkOrderConsumer
 
     live.add_consumer(MeteringConsumer(meter_specs(community)))
-    live.add_consumer(AlarmWorkOrderConsumer(db.work_order_sink(community), on_opened=live.work_order_opened))
+    live.add_consumer(AlarmWorkOrderConsumer(db.work_order_sink(community), on_opened=live.work_order_opened,
+                                             publish=live.bus.publish))

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     backup_keep: int = Field(14, ge=1, le=100_000, description="daily backups kept; older ones are deleted")
     live_max_age_days: float = Field(30.0, gt=0, le=3660, description="oldest accepted device message (days): "
                                      "older ones are dead-lettered as stale_ts; younger late ones count for metering")
+    alarm_escalate_after_min: float = Field(10.0, gt=0, le=10_080, description="minutes a critical alarm may "
+                                            "stay unacknowledged before it is escalated (an `escalated` alarm "
+                                            "event and an in-app message to every admin)")
     ws_compression: bool = Field(False, description="permessage-deflate on WebSockets: less bandwidth for "
                                  "remote clients, more server CPU per event and client")
 

@@ -332,11 +332,15 @@ def test_viewer_lists_cleaning_status_and_reads_risk(db_url, tmp_path, tiny, pas
             page.reload()  # the optional panels load with the stored token
             page.evaluate("window.twinViewer.ready")
             page.wait_for_selector(f"#cleaning .clean[data-space='{LOBBY}']", timeout=30_000)
-            assert "T1-U1-F01-LOBBY" in page.inner_text("#cleaning")
+            # the name people use (twin/naming.py), never the raw space id
+            text = page.inner_text("#cleaning")
+            assert "1号楼 1单元 1F 门厅" in text and "T1-U1-F01-LOBBY" not in text
             assert "G1" in page.inner_html("#cleaning")  # the gate is listed too
     status, body = answers["/api/elevators/risk"]
     assert status == 200 and body["elevators"][0]["device_id"] == CONTROLLER
     assert answers["/api/cleaning/status"][0] == 200
+    labels = {a["space_id"]: a["label"] for a in answers["/api/cleaning/status"][1]["areas"]}
+    assert labels[LOBBY] == "1号楼 1单元 1F 门厅"
 
 
 # --------------------------------------------------------------------------- live elevator rows

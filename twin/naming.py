@@ -260,6 +260,33 @@ class SiteNames:
                     break
         return out
 
+    # -- spaces ------------------------------------------------------------------------------
+    def space_label(self, space_id: str, *, site: bool = True) -> str:
+        """Return the name people use for a space: ``[1号楼 ][2单元 ]1F 门厅``.
+
+        ``site``: prefix the building's name (the site-wide form). The space part follows
+        the rule of exits and doors (staircase letter for a stair space, else the long name
+        without entrance, storey or code prefix, else the usage in Chinese).
+
+        Raises
+        ------
+        NotFoundError
+            ``space_id`` is not a space of the community.
+
+        >>> from twin.model import Community
+        >>> SiteNames(Community(name="empty")).space_label("nope")
+        Traceback (most recent call last):
+        ...
+        twin.errors.NotFoundError: space_id='nope' is not a space of the community
+        """
+        sp = self._spaces.get(space_id)
+        if sp is None:
+            raise NotFoundError(f"space_id={space_id!r} is not a space of the community")
+        unit = _unit_of(sp.long_name, sp.name, sp.id, attributes=sp.attributes)
+        parts = (self.buildings.get(sp.building_id, sp.building_id) if site else "",
+                 f"{unit}单元" if unit else "", self.storeys.get(sp.storey_id, ""), self._space_label(sp))
+        return " ".join(p for p in parts if p)
+
     # -- exits and doors --------------------------------------------------------------------
     def _space_label(self, sp: Space | None) -> str:
         if sp is None:

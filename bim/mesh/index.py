@@ -23,8 +23,8 @@ def scene_index(community: Community, origin) -> dict:
     """Return ``{"buildings", "storeys", "spaces", "devices", "units", "stairs", "exits"}``
     for the viewer.
 
-    Every entry has ``id`` and ``name``; buildings and storeys also ``label`` (``1号楼``,
-    ``12F``: :class:`twin.naming.SiteNames`); stairs and exits carry the names people use
+    Every entry has ``id`` and ``name``; buildings, storeys and spaces also ``label`` (``1号楼``,
+    ``12F``, ``1号楼 1单元 1F 门厅``: :class:`twin.naming.SiteNames`); stairs and exits carry the names people use
     (``name`` with the building, e.g. ``3号楼 1单元 B梯 11F-12F``; stairs also
     ``staircase``). Spaces, devices, stairs and exits have ``position`` (scene
     coordinates, m): a device's surveyed position, else its space's centroid, else its
@@ -63,7 +63,8 @@ def scene_index(community: Community, origin) -> dict:
     }
     for s in community.spaces:
         c = centre(s.building_id, s.storey_id, s.id)
-        out["spaces"].append({"id": s.id, "name": s.name, "long_name": s.long_name, "usage": s.usage,
+        out["spaces"].append({"id": s.id, "name": s.name, "label": names.space_label(s.id),
+                              "long_name": s.long_name, "usage": s.usage,
                               "public": s.is_public, "building": s.building_id, "storey": s.storey_id,
                               "position": to_scene(*c, origin) if c else None})
     for d in community.devices:

@@ -131,10 +131,21 @@ def live_history(request: Request, actor: ActorDep, device_id: str, start: float
 @router.get("/api/live/alarms", dependencies=[allow(ANY_USER)])
 def live_alarms(request: Request, actor: ActorDep,
                 state: str | None = Query(None, pattern="^(open|raised|acknowledged|cleared)$")) -> list[dict]:
-    """Alarms the caller may see, newest first; ``state=open`` for raised or acknowledged ones."""
+    """Alarms the caller may see, newest first; ``state=open`` for raised or acknowledged ones.
+    An escalated alarm also carries ``escalated_at`` (ISO 8601 UTC)."""
     comp = _live(request)
     access = device_access(request.app)
-    return [rec for rec in (a.to_record() for a in comp.book.list(state)) if access.sees_alarm(actor, rec)]
+    return _mark_escalated(comp, [rec for rec in (a.to_record() for a in comp.book.list(state))
+                                  if access.sees_alarm(actor, rec)])
+
+
+def _mark_escalated(comp, records: list[dict]) -> list[dict]:
+    """Add ``escalated_at`` (ISO 8601 UTC) to the records of escalated alarms."""
+    escalated = getattr(comp, "escalated", {})
+    for rec in records:
+        if rec["id"] in escalated:
+            rec["escalated_at"] = iso(escalated[rec["id"]])
+    return records
 
 
 @router.post("/api/live/alarms/{alarm_id}/ack", dependencies=[deferred(OPERATORS.with_body(8 * KiB))])
@@ -174,6 +185,7 @@ def _snapshot(comp, sub, resync: bool) -> dict:
               if (sub.building is None or rec.get("building") in sub.building)
               and (sub.storey is None or rec.get("storey") in sub.storey)
               and sub.visible({"type": "alarm", "alarm": rec})]
+    _mark_escalated(comp, alarms)
     return {"type": "snapshot", "ts": iso(time.time()), "resync": resync,
             "devices": [_device_record(comp, s) for s in states], "alarms": alarms}
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services import planning
 from services.api.deps import ActorDep, CommunityDep
-from twin.errors import TwinError
+from twin.errors import NotFoundError, TwinError
 
 from services.api.guard import allow
 from services.policy import ANY_USER
@@ -44,8 +44,9 @@ async def cleaning_status(request: Request, actor: ActorDep, community: Communit
                           building: Annotated[str | None, Query(max_length=128)] = None) -> dict[str, Any]:
     """Each public area's cleaning status now, from today's plan (computed once per day)
     adjusted to counted traffic when live cleaning runs: ``{"date", "minute",
-    "threshold_g_m2", "areas": [{"space_id", "name", "kind", "building", "status", "soil",
-    "soil_ratio", "next_cleaning", ["traffic", "moved_from", "moved_by"]}]}``."""
+    "threshold_g_m2", "areas": [{"space_id", "name", "label", "kind", "building", "status", "soil",
+    "soil_ratio", "next_cleaning", ["traffic", "moved_from", "moved_by"]}]}``; ``label`` is the
+    name people use (``1号楼 1单元 1F 门厅``, :meth:`twin.naming.SiteNames.space_label`)."""
     if community is None:
         raise HTTPException(503, "no site is loaded: cleaning status needs the twin")
     if building is not None and building not in {b.id for b in community.buildings}:
@@ -61,5 +62,22 @@ async def cleaning_status(request: Request, actor: ActorDep, community: Communit
         raise HTTPException(503, f"cleaning plan unavailable: {exc}") from exc
     live = getattr(request.app.state, "live_cleaning", None)
     adjustment = live.adjustment(day.date) if live is not None else None
-    return planning.cleaning_status(day, now.hour * 60 + now.minute + now.second / 60.0, building=building,
-                                    live=adjustment)
+    out = planning.cleaning_status(day, now.hour * 60 + now.minute + now.second / 60.0, building=building,
+                                   live=adjustment)
+    names = _site_names(request.app, community)
+    for area in out["areas"]:  # the name people use (1号楼 1单元 1F 门厅), never a raw id
+        try:
+            area["label"] = names.space_label(area["space_id"])
+        except NotFoundError:  # a site feature (plaza, path): its own name
+            area["label"] = area.get("name") or area["space_id"]
+    return out
+
+
+def _site_names(app, community):
+    """The community's :class:`twin.naming.SiteNames`, computed once per loaded twin."""
+    from twin.naming import SiteNames
+
+    cached = getattr(app.state, "site_names", None)
+    if cached is None or cached[0] is not community:
+        cached = app.state.site_names = (community, SiteNames(community))
+    return cached[1]

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.consumers import DurableConsumer
+from services.db import QUEUED_EVENTS
 
 __all__ = ["AlarmWorkOrderConsumer"]
 
@@ -34,15 +35,21 @@ class AlarmWorkOrderConsumer(DurableConsumer):
     on_opened : callable, optional
         ``(alarm_id, work_order_id or None)`` after the transaction committed: the live
         component updates its in-memory alarm.
+    publish : callable, optional
+        ``(event)`` for each live ``work_order`` event of the opened orders, after the
+        transaction committed (the live component's bus: WebSocket clients hear of them).
     """
 
     name = "alarm_work_orders"
     batch = 100
 
-    def __init__(self, sink, on_opened: Callable[[str, str | None], None] | None = None) -> None:
+    def __init__(self, sink, on_opened: Callable[[str, str | None], None] | None = None,
+                 publish: Callable[[dict], None] | None = None) -> None:
         self.sink = sink
         self.on_opened = on_opened
+        self.publish = publish
         self._done: list[tuple[str, str | None]] = []
+        self._events: list[dict] = []
 
     def fetch(self, conn: sa.Connection, position: int) -> tuple[list, int, bool]:
         from live.store import alarms as a
@@ -68,16 +75,21 @@ class AlarmWorkOrderConsumer(DurableConsumer):
                 session.flush()
                 conn.execute(a.update().where(a.c.id == r.id).values(work_order_id=wo_id, work_order=None))
                 done.append((r.id, wo_id))
+            events = session.info.pop(QUEUED_EVENTS, [])
             session.commit()  # releases the savepoint; the runner commits the transaction
         finally:
             session.close()
-        self._done = done
+        self._done, self._events = done, events
 
     def committed(self) -> None:
         done, self._done = self._done, []
+        events, self._events = self._events, []
         if self.on_opened is not None:
             for alarm_id, wo_id in done:
                 try:
                     self.on_opened(alarm_id, wo_id)
                 except Exception:
                     log.exception("on_opened failed for alarm %s", alarm_id)
+        if self.publish is not None:
+            for ev in events:
+                self.publish(ev)

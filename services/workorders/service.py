@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.auth import SYSTEM, Actor, audit, mask_name, mask_phone, sees_personal_data
 from services.billing.models import Unit
-from services.db import utcnow
+from services.db import queue_event, utcnow
 from services.models import Notification, User, UserUnit
 from services.errors import Conflict, Forbidden, InvalidInput, UnknownEntity
 from services.workorders.assignment import choose_assignee
@@ -163,7 +163,19 @@ def create_work_order(session: Session, community: Community | None, actor: Acto
     _event(session, *events)
     audit(session, actor, "work_order.create", "work_order", wo.id, category=category,
           priority=priority, location=location.as_dict(), assignee=assignee)
+    _publish(session, wo, "created")
     return wo
+
+
+def _publish(session: Session, wo: WorkOrder, change: str, from_status: str | None = None) -> None:
+    """Queue the live ``work_order`` event of a change (sent once the transaction commits)."""
+    from live.events import work_order_event
+
+    record = {"id": wo.id, "building_id": wo.building_id, "status": wo.status, "priority": wo.priority,
+              "category": wo.category, "assignee": wo.assignee, "source": wo.source, "space_id": wo.space_id,
+              "device_id": wo.device_id, "unit_id": wo.unit_id, "public": wo.public, "alarm_id": _alarm_of(wo),
+              "location": _location(wo)}
+    queue_event(session, work_order_event(record, change, from_status=from_status))
 
 
 def _owns(actor: Actor, wo: WorkOrder) -> bool:
@@ -319,6 +331,7 @@ def transition_work_order(session: Session, community: Community | None, actor: 
     _event(session, _event_row(wo, actor, "transition", frm, to, note, now))
     audit(session, actor, "work_order.transition", "work_order", wo.id, frm=frm, to=to, assignee=wo.assignee)
     notify_owners(session, wo, actor, frm, to)
+    _publish(session, wo, "assigned" if to == "assigned" else "transition", frm)
     return wo
 
 
@@ -384,10 +397,19 @@ def add_attachment(session: Session, actor: Actor, wo_id: int, filename: str, da
     return att
 
 
+def _alarm_of(wo: WorkOrder) -> str | None:
+    """The alarm that opened ``wo`` (the column also keeps preventive requests' dedupe keys)."""
+    return wo.alarm_id if wo.source == "alarm" else None
+
+
+def _location(wo: WorkOrder) -> dict[str, str]:
+    return {k: v for k, v in (("space_id", wo.space_id), ("device_id", wo.device_id),
+                              ("unit_id", wo.unit_id)) if v is not None}
+
+
 def to_public(session: Session, wo: WorkOrder, actor: Actor, *, history: bool = False) -> dict[str, Any]:
     """The JSON form of a work order for ``actor`` (personal data masked where needed)."""
-    location = {k: v for k, v in (("space_id", wo.space_id), ("device_id", wo.device_id),
-                                  ("unit_id", wo.unit_id)) if v is not None}
+    location = _location(wo)
     see = sees_personal_data(actor, wo.unit_id) or (actor.role == "staff" and wo.assignee == actor.staff_id) \
         or wo.reporter == actor.username
     body: dict[str, Any] = {
@@ -401,6 +423,7 @@ def to_public(session: Session, wo: WorkOrder, actor: Actor, *, history: bool = 
         "respond_by": wo.respond_by.isoformat(), "resolve_by": wo.resolve_by.isoformat(),
         "escalation_level": wo.escalation_level, "rating": wo.rating, "rating_comment": wo.rating_comment,
         "category_confidence": wo.category_confidence, "sla": sla_state(wo, utcnow()),
+        "alarm_id": _alarm_of(wo),
     }
     if history:
         events = session.scalars(select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == wo.id)

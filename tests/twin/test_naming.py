@@ -122,6 +122,21 @@ def test_exits_and_doors_are_named_by_the_space_they_lead_from_and_made_unique()
     assert [d.full for d in n.exits] == ["1号楼 3单元 1F 门厅 出口", "1号楼 3单元 1F 门厅 出口 (2)"]
 
 
+def test_spaces_get_the_names_people_use_never_their_codes():
+    b = _building("H", "", [("F1", 0.0), ("F2", 3.0)])
+    sp = [Space("g1", "H-U3-F01-LOBBY", "H-F1", "H", box(0, 0, 5, 5), long_name="3单元1层门厅", usage="lobby"),
+          Space("g2", "H-U3-F02-HALL", "H-F2", "H", box(0, 0, 5, 5), usage="corridor"),
+          Space("g3", "ROOM", "H-F2", "H", box(5, 0, 9, 5), long_name="物业办公室", usage="office")]
+    n = SiteNames(Community("s", buildings=[b], spaces=sp))
+    # by hand: building "" → 1号楼 (first of the site); U3 → 3单元; F1 → 1F; 门厅 from the long
+    # name; a corridor with only a code → its usage in Chinese; no entrance named → none
+    assert n.space_label("g1") == "1号楼 3单元 1F 门厅"
+    assert n.space_label("g2") == "1号楼 3单元 2F 走廊"
+    assert n.space_label("g3", site=False) == "2F 物业办公室"
+    with pytest.raises(NotFoundError, match="space_id='nope'"):
+        n.space_label("nope")
+
+
 def test_empty_community_and_unknown_names():
     n = SiteNames(Community("empty"))
     assert n.stairs == n.exits == n.doors == [] and n.buildings == {}

@@ -56,3 +56,18 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+#: Screenshots the docs show (README.md, docs/viewer.md) are rewritten under docs/img/ only
+#: when this variable is "1"; otherwise they go to test-artifacts/viewer/docs/.
+UPDATE_SCREENSHOTS = "TWIN_UPDATE_SCREENSHOTS"
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def doc_screenshot(page, name: str) -> Path:
+    """Save a documentation screenshot ``name.png`` (docs/img/ when TWIN_UPDATE_SCREENSHOTS=1)."""
+    folder = DOCS_IMG if os.environ.get(UPDATE_SCREENSHOTS) == "1" else ARTIFACTS / "docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

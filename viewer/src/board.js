@@ -56,6 +56,7 @@ export class Board {
         <select name="sla" title="时效 SLA">${options(Object.keys(SLA), "全部时效 any SLA", SLA)}</select>
         <select name="sort" title="排序 sort">${Object.entries(SORTS).map(([v, t]) => `<option value="${v}">${t}</option>`).join("")}</select>
       </form>
+      <div id="board-focus" hidden></div>
       <datalist id="board-staff"></datalist>
       <div id="board-list"></div>
       <footer><button id="board-prev">‹</button> <span id="board-page"></span> <button id="board-next">›</button>
@@ -89,10 +90,38 @@ export class Board {
     if (on) this.refresh();
   }
 
-  // a live event that concerns work orders (an alarm that opened one) refreshes at once
+  // a live event that concerns work orders (a work_order event, an alarm that opened one)
+  // refreshes at once (at most every 300 ms: a burst of events refreshes once)
   onLive(ev) {
     const a = ev.alarm || ev;
-    if (!this.el.hidden && (a.work_order_id || ev.work_order_id)) this.refresh();
+    if (this.el.hidden || !(ev.type === "work_order" || a.work_order_id || ev.work_order_id)) return;
+    if (this.soon) return;
+    this.soon = setTimeout(() => { this.soon = null; this.refresh(); if (this.focused) this.focus(this.focused, false); }, 300);
+  }
+
+  // Open the board on one order (a marker or an alarm's link): its card above the list.
+  async focus(id, fly = true) {
+    if (!this.allowed()) return null;
+    if (this.el.hidden) this.show(true);
+    this.focused = id;
+    const box = this.el.querySelector("#board-focus");
+    const r = await api(`/api/work-orders/${encodeURIComponent(id)}`);
+    if (this.focused !== id) return null;
+    if (!r || r.error || r.missing) {
+      box.innerHTML = `<p class="muted">工单 #${esc(id)} ${esc(r && r.error ? r.error : "不可用 not available")}</p>`;
+      box.dataset.wo = String(id);
+      return null;
+    }
+    box.dataset.wo = String(r.id);
+    box.hidden = false;
+    box.innerHTML = `<div class="wo-row focus sla-${esc(r.sla || "ok")}"><b>#${esc(r.id)}</b> ${esc(r.priority)} ${esc(r.category)}
+      · <span class="status">${esc(r.status)}</span> · ${esc(r.assignee || "未派 unassigned")}
+      ${r.alarm_id ? `· 告警 alarm <code>${esc(r.alarm_id)}</code>` : ""}
+      <button class="close" id="board-focus-close" title="close">×</button>
+      <small>${esc(String(r.description || ""))} · 响应 ${esc(short(r.respond_by))} · 解决 ${esc(short(r.resolve_by))}</small></div>`;
+    box.querySelector("#board-focus-close").onclick = () => { this.focused = null; box.hidden = true; box.innerHTML = ""; };
+    if (fly) this.flyTo(r, false);
+    return r;
   }
 
   query() {
@@ -171,11 +200,11 @@ export class Board {
     await this.refresh();
   }
 
-  flyTo(order) {
+  flyTo(order, panel = true) {
     const loc = order.location || {};
     const sel = loc.device_id ? { kind: "device", id: loc.device_id } : loc.space_id ? { kind: "space", id: loc.space_id }
       : loc.unit_id ? { kind: "unit", id: loc.unit_id } : order.building_id ? { kind: "building", id: order.building_id } : null;
-    if (sel) this.app.select(sel, { fly: true });
+    if (sel) this.app.select(sel, { fly: true, panel });
   }
 }
 

@@ -9,6 +9,10 @@ import { InfoPanel } from "./panel.js";
 import { Board } from "./board.js";
 import { DrillRun, Playback } from "./drill.js";
 import { DrillPanel } from "./drills.js";
+import { OPEN_STATUSES, OrderMarkers } from "./orders.js";
+import { AlarmCue } from "./cue.js";
+import { KpiStrip } from "./kpi.js";
+import { updateBadges } from "./badges.js";
 import { alarmOrder, isAlarmEvent, kindsOfClass, setKinds } from "./states.js";
 import { api, auth, esc, listOf, login, logout } from "./api.js";
 
@@ -45,10 +49,14 @@ async function boot(app) {
   app.origin = index.origin || (ts.info.origin ?? [0, 0, 0]);
   app.markers = new Markers(ts, app.index.devices);
   ts.extraPickables.push(app.markers);
+  app.orders = new OrderMarkers(ts, app.index);
+  ts.extraPickables.push(app.orders);
   ts.onLodChange = () => {
-    app.markers.refreshVisibility();
+    app.markers.refreshVisibility(); app.orders.refresh(); syncToggles(app);
     if (app.playback.runs.length && syncVisibility(app)) app.playback.seek(app.playback.t); // agents follow at once
   };
+  app.cue = new AlarmCue($("#mute"));
+  app.kpi = new KpiStrip($("#kpi"));
   app.panel = new InfoPanel($("#panel"), app);
   app.acknowledge = (id) => acknowledge(app, id);
   app.select = (sel, opts) => select(app, sel, opts);
@@ -93,13 +101,14 @@ function frameUpdate(app, now) {
   const t = performance.now();
   app.markers.update(now);
   if (app.playback.runs.length && syncVisibility(app)) app.playback.shownT = null; // redraw agents
+  app.orders.update();
   app.playback.tick(now);
   const ms = performance.now() - t;
   app.updateMs.push(ms);
   if (app.updateMs.length > 120) app.updateMs.shift();
   const cam = app.scene.camera.matrixWorld.elements.join(",");
   const slow = now - (app.domAt || 0) > 200; // DOM text at ≤ 5 Hz: layout is costly in software
-  if (cam !== app.camKey || slow) { updateBadges(app); app.camKey = cam; }
+  if (cam !== app.camKey || slow) { updateBadges(app, slow); app.camKey = cam; }
   if (slow && app.scene.passes) layoutCompare(app);  // panels opened or closed: keep the halves clear
   if (slow) app.domAt = now;
   if (app.playback.runs.length && slow) {
@@ -113,8 +122,10 @@ function frameUpdate(app, now) {
 function onLive(app, ev) {
   if (app.board) app.board.onLive(ev);
   if (ev.type === "drill") { if (app.drills) app.drills.onEvent(ev); return; }
-  if (isAlarmEvent(ev) || ev.alarm) return onAlarm(app, ev);
+  if (ev.type === "work_order") return onWorkOrder(app, ev);
+  if (isAlarmEvent(ev) || ev.alarm) { app.kpi.poke(); return onAlarm(app, ev); }
   if (ev.type === "forecast") return onForecast(app, ev.forecast || ev);
+  if (ev.type === "offline" || ev.type === "status") app.kpi.poke();
   if (ev.type === "drill_suggestion") { toast(`建议演练 drill suggested: ${ev.building || ""} ${ev.storey || ""}`); return; }
   if (!ev.device_id || !DEVICE_EVENTS.has(ev.type)) return;
   app.liveValues.set(ev.device_id, { ...(app.liveValues.get(ev.device_id) || {}), ...ev,
@@ -125,12 +136,37 @@ function onLive(app, ev) {
   app.panel.refreshDevice(ev.device_id);
 }
 
+// A work order was created, moved or assigned: its marker, the alarm that opened it, the KPIs.
+function onWorkOrder(app, ev) {
+  if (ev.alarm_id && app.alarms.has(ev.alarm_id)) {
+    app.alarms.get(ev.alarm_id).work_order_id = ev.work_order_id;
+    renderAlarms(app);
+  }
+  app.kpi.poke();
+  if (app.ordersSoon) return;
+  app.ordersSoon = setTimeout(() => { app.ordersSoon = null; loadOrders(app); }, 300);
+}
+
+// Open work orders as markers (roles of the board only: owners see theirs on /owner).
+async function loadOrders(app) {
+  if (!app.board || !app.board.allowed()) { app.orders.set([]); return; }
+  // one request per open status (closed ones would crowd the open out of a 1,000 page)
+  const pages = await Promise.all([...OPEN_STATUSES].map((st) => api(`/api/work-orders?status=${st}&limit=1000`)));
+  app.orders.set(pages.flatMap((r) => (Array.isArray(r) ? r : [])));
+  $("#scene").dataset.orders = String(app.orders.count);
+}
+
 function onAlarm(app, ev) {
   const a = { ...(ev.alarm || ev) };
   a.id = a.id || a.alarm_id;
   if (!a.id) return;
   if (!a.state) a.state = ev.transition === "cleared" ? "cleared" : ev.transition === "acknowledged" ? "acknowledged" : "raised";
-  app.alarms.set(a.id, { ...(app.alarms.get(a.id) || {}), ...a });
+  const before = app.alarms.get(a.id);
+  if (ev.transition === "escalated") a.escalated_at = ev.escalated_at || new Date().toISOString();
+  // the cue: a critical alarm newly raised, or escalated while still unacknowledged
+  if (a.severity === "critical" && a.state === "raised"
+      && ((ev.transition === "raised" && !(before && before.state === "raised")) || ev.transition === "escalated")) app.cue.play();
+  app.alarms.set(a.id, { ...(before || {}), ...a });
   if (ev.transition === "raised" && auth.token) loadForecast(app, a);
   if (a.device_id) {
     const open = [...app.alarms.values()].some((x) => x.device_id === a.device_id && x.state !== "cleared");
@@ -212,17 +248,29 @@ function alarmText(a) {
 function renderAlarms(app) {
   const open = [...app.alarms.values()].filter((a) => a.state !== "cleared").sort(alarmOrder);
   $("#alarm-count").textContent = String(open.length);
-  $("#alarms").innerHTML = open.length ? open.map((a) => `<div class="alarm ${esc(a.state)}" data-alarm="${esc(a.id)}">
-      <b>${esc(alarmText(a))}</b><small>${esc(a.severity || "")} · ${esc(a.device_id || a.space || a.storey || "")} · ${esc(a.state)}</small>
+  $("#alarms").innerHTML = open.length ? open.map((a) => `<div class="alarm ${esc(a.state)}${a.escalated_at ? " escalated" : ""}" data-alarm="${esc(a.id)}" data-severity="${esc(a.severity || "")}">
+      <b>${a.escalated_at ? "▲▲ " : ""}${esc(alarmText(a))}</b><small>${esc(a.severity || "")} · ${esc(placeOf(app, a))} · ${esc(a.state)}${a.escalated_at ? " · 已升级 escalated" : ""}</small>
       <span><button data-fly="${esc(a.id)}">定位 Fly to</button>
-      ${a.state === "raised" ? `<button data-ack="${esc(a.id)}">确认 Ack</button>` : ""}</span>${forecastHtml(app.forecasts.get(a.id))}</div>`).join("")
+      ${a.state === "raised" ? `<button data-ack="${esc(a.id)}">确认 Ack</button>` : ""}
+      ${a.work_order_id ? `<button class="wo-link" data-wo-link="${esc(a.work_order_id)}">工单 #${esc(a.work_order_id)}</button>` : ""}</span>${forecastHtml(app.forecasts.get(a.id))}</div>`).join("")
     : `<p class="muted">无告警 no alarms</p>`;
   $("#alarms").querySelectorAll("[data-fly]").forEach((b) => (b.onclick = () => flyToAlarm(app, b.dataset.fly)));
   $("#alarms").querySelectorAll("[data-ack]").forEach((b) => (b.onclick = () => acknowledge(app, b.dataset.ack)));
+  $("#alarms").querySelectorAll("[data-wo-link]").forEach((b) => (b.onclick = () => app.board.focus(b.dataset.woLink)));
+}
+
+// Where an alarm is, in the names people use: the device's name, else the space's.
+function placeOf(app, a) {
+  const d = a.device_id && app.index.devicesById.get(a.device_id);
+  if (d) return d.name || d.id;
+  const s = a.space && app.index.spacesById.get(a.space);
+  return s ? s.label || s.long_name || s.name : a.device_id || a.space || "";
 }
 
 // Optional services: open alarms, elevator risk, cleaning status (each may be absent).
 async function loadOptional(app) {
+  app.kpi.refresh();
+  loadOrders(app);
   if (!auth.token) {  // every one of these needs a login: ask for it instead of three 401s
     renderAlarms(app);
     $("#cleaning").innerHTML = `<p class="muted">登录后显示 log in to see</p>`;
@@ -244,44 +292,24 @@ async function loadOptional(app) {
   } else {
     const items = listOf(cleaning, "areas", "spaces");
     box.innerHTML = items.length ? items.slice(0, 30).map((c) => `<div class="clean ${esc(c.status)}" data-space="${esc(c.space_id || c.id)}">
-      <span class="dot ${c.status === "due" || c.status === "overdue" ? "warn" : "ok"}"></span>${esc(c.name || c.space_id || c.id)} <small>${esc(c.status)}</small></div>`).join("")
+      <span class="dot ${c.status === "due" || c.status === "overdue" ? "warn" : "ok"}"></span>${esc(cleaningName(app, c))} <small>${esc(c.status)}</small></div>`).join("")
       : `<p class="muted">—</p>`;
     box.querySelectorAll("[data-space]").forEach((d) => (d.onclick = () => select(app, { kind: "space", id: d.dataset.space }, { fly: true })));
   }
 }
 
-// Elevator badges: HTML labels over elevator controllers (floor, direction, risk).
-function updateBadges(app) {
-  if (!app.badges) {
-    const lifts = new Set(kindsOfClass("elevator"));
-    app.badges = app.index.devices.filter((d) => lifts.has(d.kind) && d.position).map((d) => {
-      const el = document.createElement("div");
-      el.className = "badge";
-      el.dataset.device = d.id;
-      $("#badges").appendChild(el);
-      return { d, el, text: "" };
-    });
-  }
-  const taken = new Map(); // badges at (nearly) the same place stack upwards
-  for (const b of app.badges) {
-    const p = app.scene.buildingVisible(b.d.building) ? app.scene.toScreen(b.d.position) : null;
-    if (p) {
-      const key = `${Math.round(p.x / 60)},${Math.round(p.y / 18)}`;
-      const k = taken.get(key) || 0;
-      taken.set(key, k + 1);
-      p.y -= 18 * k;
-    }
-    if (!p) { b.el.hidden = true; continue; }
-    const v = (app.liveValues.get(b.d.id) || {}).values || {};
-    const risk = app.risk && app.risk.get(b.d.id);
-    const arrow = v.direction === "up" ? "▲" : v.direction === "down" ? "▼" : "■";
-    const text = `${b.d.id} ${v.floor !== undefined ? arrow + v.floor + "F" : ""}${risk !== undefined ? ` · risk ${(+risk).toFixed(2)}` : ""}`;
-    if (text !== b.text) { b.el.textContent = text; b.text = text; }
-    b.el.dataset.state = app.markers.stateOf(b.d.id);
-    b.el.dataset.risk = risk > 0.5 ? "high" : "low";
-    b.el.hidden = false;
-    b.el.style.transform = `translate(${Math.round(p.x)}px, ${Math.round(p.y) - 28}px)`;
-  }
+// The name people use for a cleaning area (1号楼 1单元 1F 门厅): the API's label, else the
+// index's label of the space, never a raw space id when a name is known.
+function cleaningName(app, c) {
+  const s = app.index.spacesById.get(c.space_id || c.id);
+  return c.label || (s && (s.label || s.long_name)) || c.name || c.space_id || c.id;
+}
+
+// Toggle buttons show their state (aria-pressed, styled in style.css).
+function syncToggles(app) {
+  const ts = app.scene, b = ts.buildings.get($("#building").value);
+  $("#open").setAttribute("aria-pressed", String(Boolean(b && b.open)));
+  $("#isolate").setAttribute("aria-pressed", String(Boolean(ts.isolated)));
 }
 
 // -- selection ----------------------------------------------------------------------------
@@ -314,12 +342,16 @@ function centreOf(node) {
 async function select(app, sel, { fly = false, panel = true } = {}) {
   const where = positionOf(app, sel);
   if (where && fly) {
+    // isolating another building: follow the search there instead of showing empty ground
+    if (app.scene.isolated && where.building && where.building !== app.scene.isolated
+        && app.scene.buildings.has(where.building)) app.scene.isolate(where.building);
     if (where.building && app.scene.buildings.has(where.building)) {
       if (where.storey) app.scene.showStorey(where.building, where.storey);
       $("#building").value = where.building;
       fillStoreys(app, where.building, where.storey);
     }
     if (where.pos) app.scene.flyTo(where.pos, sel.kind === "building" ? 120 : 35);
+    syncToggles(app);
   }
   if (panel && sel.kind !== "stair" && sel.kind !== "exit_door") await app.panel.show(sel);
   return where;
@@ -439,14 +471,14 @@ function setupUi(app) {
   const bsel = $("#building");
   bsel.innerHTML = `<option value="">全部楼栋 All buildings</option>` +
     [...ts.buildings.values()].map((b) => `<option value="${esc(b.id)}">${esc(labelOf(app, b))}</option>`).join("");
-  bsel.onchange = () => { fillStoreys(app, bsel.value, null); if (bsel.value) select(app, { kind: "building", id: bsel.value }, { fly: true }); };
+  bsel.onchange = () => { fillStoreys(app, bsel.value, null); if (bsel.value) select(app, { kind: "building", id: bsel.value }, { fly: true }); syncToggles(app); };
   if ($("#lang")) { $("#lang").value = language(); $("#lang").onchange = () => { setLanguage($("#lang").value); renderAlarms(app); }; }
   $("#storey").onchange = () => bsel.value && ts.showStorey(bsel.value, $("#storey").value || null);
-  $("#open").onclick = () => bsel.value && ts.openBuilding(bsel.value, !ts.buildings.get(bsel.value).open);
-  $("#isolate").onclick = () => ts.isolate(ts.isolated ? null : bsel.value || null);
+  $("#open").onclick = () => { if (bsel.value) ts.openBuilding(bsel.value, !ts.buildings.get(bsel.value).open); syncToggles(app); };
+  $("#isolate").onclick = () => { ts.isolate(ts.isolated ? null : bsel.value || null); syncToggles(app); };
   $("#overview").onclick = () => {
     for (const b of ts.buildings.values()) { b.cutAt = undefined; ts.openBuilding(b.id, false); }
-    ts.isolate(null); ts.frameAll(); bsel.value = ""; fillStoreys(app, "", null);
+    ts.isolate(null); ts.frameAll(); bsel.value = ""; fillStoreys(app, "", null); syncToggles(app);
   };
   setupSearch(app);
   setupPicking(app);
@@ -475,6 +507,7 @@ function setupPicking(app) {
     const hit = app.scene.pick(e.clientX, e.clientY);
     if (app.pickMode && app.drills.picked(hit)) return;
     if (!hit) { app.panel.hide(); return; }
+    if (hit.kind === "work_order") { app.board.focus(hit.id); return; }
     if (hit.node && hit.node.kind === "shell") { app.scene.openBuilding(hit.node.building, true); }
     select(app, hit.kind === "device" ? { kind: "device", id: hit.id } : { kind: "element", id: hit.id, node: hit.node });
   });
@@ -526,10 +559,12 @@ function setupDrillBar(app) {
 function setupLogin(app) {
   // a login or logout changes what the panels and the live feed may show: refresh them
   const changed = () => {
+    app.alarms.clear();  // the next user's alarms, not the last one's
     if (app.live) app.live.reconnect();
-    loadOptional(app);
     if (app.board) app.board.authChanged();
     if (app.drills) app.drills.authChanged();
+    loadOptional(app);
+    if (app.panel.current) app.panel.show(app.panel.current);  // what the new role may see
   };
   const box = $("#login");
   const render = () => {
@@ -594,6 +629,13 @@ function publicApi(app) {
     flyToAlarm: (alarmId) => flyToAlarm(app, alarmId),
     setLanguage: (lang) => { setLanguage(lang); renderAlarms(app); },
     board: (on = true) => app.board.show(on),
+    focusOrder: (id) => app.board.focus(id),
+    orderMarkers: () => app.orders.screenPositions(),
+    cues: () => ({ played: app.cue.played, suppressed: app.cue.suppressed, muted: app.cue.muted }),
+    mute: (on = true) => app.cue.setMuted(on),
+    kpi: () => app.kpi.refresh(),
+    badges: () => (app.badges || []).map((b) => ({ id: b.d.id, shown: !b.el.hidden, why: b.el.dataset.hidden || null,
+      rect: b.el.hidden ? null : b.rect })),
     panel: () => (app.panel.el.hidden ? null : { kind: app.panel.el.dataset.kind, id: app.panel.el.dataset.id }),
     loadDrill: (result, slot = 0, name = "") => loadDrill(app, result, slot, name),
     play: () => { app.playback.playing = true; app.playback.lastMs = null; },

@@ -34,7 +34,7 @@ async function start() {
   const unit = owner.index && owner.index.units.find((u) => owner.units.includes(u.id) && u.kind === "apartment");
   owner.building = unit ? unit.building : null;
   const b = owner.index && owner.index.buildings.find((x) => x.id === owner.building);
-  $("#building-name").textContent = b ? (b.name || b.id) : "—";
+  $("#building-name").textContent = b ? (b.label || b.name || b.id) : "—";
   await Promise.all([publicAreas(), bills(), repairs(), notices()]);
   clearInterval(owner.timer);
   owner.timer = setInterval(refresh, POLL_MS);
@@ -84,7 +84,7 @@ async function publicAreas() {
     : `<p class="muted">暂无数据 no data</p>`);
   const cleaning = await api(`/api/cleaning/status${b ? `?building=${encodeURIComponent(b)}` : ""}`);
   $("#cleaning").innerHTML = `<h3>保洁 Cleaning</h3>` + (cleaning && !cleaning.error && !cleaning.missing
-    ? listOf(cleaning, "areas", "spaces").slice(0, 20).map((c) => `<div class="row"><span>${esc(c.name || c.space_id)}</span><span>${esc(c.status)}</span></div>`).join("") || `<p class="muted">—</p>`
+    ? listOf(cleaning, "areas", "spaces").slice(0, 20).map((c) => `<div class="row"><span>${esc(c.label || c.name || c.space_id)}</span><span>${esc(c.status)}</span></div>`).join("") || `<p class="muted">—</p>`
     : `<p class="muted">暂无数据 no data</p>`);
   const alarms = await api("/api/live/alarms?state=open");
   const mine = alarms && !alarms.error && !alarms.missing ? listOf(alarms, "alarms").filter((a) => !b || a.building === b) : [];
@@ -105,7 +105,7 @@ async function publicOrders() {
 
 function placeName(bid) {
   const b = owner.index && owner.index.buildings.find((x) => x.id === bid);
-  return b ? (b.name || b.id) : bid;
+  return b ? (b.label || b.name || b.id) : bid;
 }
 
 // -- notices and messages ------------------------------------------------------------------

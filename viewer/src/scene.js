@@ -7,6 +7,9 @@
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { dressFacade } from "./facade.js";
+
+const FACADE = new URLSearchParams(location.search).get("facade") !== "off";
 
 export class TwinScene {
   constructor(canvas) {
@@ -56,6 +59,11 @@ export class TwinScene {
     this.root.traverse((o) => this._register(o));
     for (const b of this.buildings.values()) {
       b.storeys.sort((a, c) => a.elevation - c.elevation);
+      const h = storeyHeight(b.storeys);
+      if (FACADE) {  // windows and floor bands: a texture, no more triangles (?facade=off: plain)
+        dressFacade(b.shell, b.id, h);
+        dressFacade(b.hull, b.id, h);
+      }
       if (b.shell && b.hull) this._distanceLod(b);
     }
     this.frameAll();
@@ -282,6 +290,17 @@ export class TwinScene {
     this.camera.aspect = aspect;
     this.camera.updateProjectionMatrix();
   }
+}
+
+// Typical storey height (m) of a building: the median step between its storeys' elevations.
+export function storeyHeight(storeys) {
+  const steps = [];
+  for (let i = 1; i < storeys.length; i++) {
+    const d = storeys[i].elevation - storeys[i - 1].elevation;
+    if (d > 1.5 && d < 10) steps.push(d);
+  }
+  steps.sort((a, c) => a - c);
+  return steps.length ? steps[steps.length >> 1] : 3.0;
 }
 
 // Multiply vertex colours by a fixed sky + sun lighting (Lambert), once at load.
