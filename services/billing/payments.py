@@ -55,7 +55,10 @@ def _unit(session: Session, unit_id: str, *, lock: bool = False) -> Unit:
 
 
 def _unallocated(session: Session, unit_id: str) -> list[tuple[Payment, Decimal]]:
+    # the unit's allocations only: summing the whole table per payment grew with every
+    # payment booked (a month-end peak books tens of thousands)
     allocated = (select(Allocation.payment_id, func.sum(Allocation.amount).label("used"))
+                 .join(Payment, Payment.id == Allocation.payment_id).where(Payment.unit_id == unit_id)
                  .group_by(Allocation.payment_id).subquery())
     rows = session.execute(
         select(Payment, func.coalesce(allocated.c.used, 0)).outerjoin(allocated, allocated.c.payment_id == Payment.id)
@@ -63,14 +66,16 @@ def _unallocated(session: Session, unit_id: str) -> list[tuple[Payment, Decimal]
     return [(p, p.amount - Decimal(used)) for p, used in rows if p.amount - Decimal(used) > 0]
 
 
-def apply_credit(session: Session, unit_id: str, on: date | None = None) -> Decimal:
+def apply_credit(session: Session, unit_id: str, on: date | None = None, *, locked: bool = False) -> Decimal:
     """Allocate the unit's unallocated payments to its unpaid bills, oldest bill first.
 
     Returns the amount allocated now. Allocations are dated ``on`` (default: the later of
-    the payment's date and today's). Locks the unit's row first (see the module's notes),
-    then reads its bills afresh (``populate_existing``: never a copy loaded before the lock).
+    the payment's date and today's). Locks the unit's row first (see the module's notes;
+    ``locked``: the caller already holds that lock in this transaction), then reads its
+    bills afresh (``populate_existing``: never a copy loaded before the lock).
     """
-    _unit(session, unit_id, lock=True)
+    if not locked:
+        _unit(session, unit_id, lock=True)
     open_bills = list(session.scalars(select(Bill).where(Bill.unit_id == unit_id, Bill.status != "paid")
                                       .order_by(Bill.month, Bill.id)
                                       .execution_options(populate_existing=True)))
@@ -114,19 +119,20 @@ def record_payment(session: Session, actor: Actor, *, unit_id: str, amount: obje
         raise InvalidInput(f"method={method!r} must be one of {', '.join(METHODS)}")
     # the unit's lock first: a concurrent call with the same reference waits here, then
     # finds the first payment (idempotent) instead of failing on the unique index
-    session.get(Unit, unit_id, with_for_update=True, populate_existing=True)
+    unit = session.get(Unit, unit_id, with_for_update=True, populate_existing=True)
     existing = session.scalar(select(Payment).where(Payment.reference == reference))
     if existing is not None:
         if existing.unit_id != unit_id or existing.amount != value:
             raise Conflict(f"reference={reference!r} is already used by a payment of {existing.amount} "
                            f"for unit {existing.unit_id!r}")
         return existing, False
-    _unit(session, unit_id)
+    if unit is None:
+        raise UnknownEntity(f"unit_id={unit_id!r} is not a billing unit")
     payment = Payment(unit_id=unit_id, amount=value, received_on=received_on or utcnow().date(),
                       method=method, reference=reference, recorded_by=actor.username)
     session.add(payment)
     session.flush()
-    allocated = apply_credit(session, unit_id)
+    allocated = apply_credit(session, unit_id, locked=True)
     audit(session, actor, "payment.record", "payment", payment.id, unit=unit_id, amount=value,
           reference=reference, allocated=allocated)
     return payment, True
