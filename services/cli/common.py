@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -47,6 +46,8 @@ def print_json(obj: Any) -> None:
 
 def setup_logging(level: str = "INFO") -> None:
     """Configure logging to stderr once."""
+    import logging
+
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
