@@ -4,6 +4,15 @@ A payment belongs to a unit. Its amount is allocated to the unit's unpaid bills 
 order (oldest first); whatever is left is *credit*, applied automatically to the next
 bills as they are issued. ``reference`` is unique: recording the same payment twice
 returns the first one (and a different amount under the same reference is refused).
+
+Concurrency (PostgreSQL, READ COMMITTED): whatever changes a unit's allocations first
+locks the unit's row (``SELECT ... FOR UPDATE`` on ``billing_units``), so two payments
+for one unit (two intents settled at once, a callback and the front desk, a bill run's
+credit) allocate one after the other, each seeing the other's allocations: a bill is never
+allocated more than its total, and ``Bill.paid`` never loses an update. A callback locks
+its intent before the unit (always that order), so concurrent duplicates of one callback
+settle it once and the others answer ``repeated``. SQLite serialises writers anyway
+(``BEGIN IMMEDIATE``); the row lock is a no-op there.
 """
 
 from __future__ import annotations
@@ -37,15 +46,19 @@ _INTENT_ID = re.compile(r"[0-9a-f]{32}")
 METHODS = ("cash", "bank", "wechat", "alipay", "card", "gateway")
 
 
-def _unit(session: Session, unit_id: str) -> Unit:
-    unit = session.get(Unit, unit_id)
+def _unit(session: Session, unit_id: str, *, lock: bool = False) -> Unit:
+    """Return the unit (``lock``: its row locked until the transaction ends)."""
+    unit = session.get(Unit, unit_id, with_for_update=lock or None, populate_existing=lock)
     if unit is None:
         raise UnknownEntity(f"unit_id={unit_id!r} is not a billing unit")
     return unit
 
 
 def _unallocated(session: Session, unit_id: str) -> list[tuple[Payment, Decimal]]:
+    # the unit's allocations only: summing the whole table per payment grew with every
+    # payment booked (a month-end peak books tens of thousands)
     allocated = (select(Allocation.payment_id, func.sum(Allocation.amount).label("used"))
+                 .join(Payment, Payment.id == Allocation.payment_id).where(Payment.unit_id == unit_id)
                  .group_by(Allocation.payment_id).subquery())
     rows = session.execute(
         select(Payment, func.coalesce(allocated.c.used, 0)).outerjoin(allocated, allocated.c.payment_id == Payment.id)
@@ -53,14 +66,19 @@ def _unallocated(session: Session, unit_id: str) -> list[tuple[Payment, Decimal]
     return [(p, p.amount - Decimal(used)) for p, used in rows if p.amount - Decimal(used) > 0]
 
 
-def apply_credit(session: Session, unit_id: str, on: date | None = None) -> Decimal:
+def apply_credit(session: Session, unit_id: str, on: date | None = None, *, locked: bool = False) -> Decimal:
     """Allocate the unit's unallocated payments to its unpaid bills, oldest bill first.
 
     Returns the amount allocated now. Allocations are dated ``on`` (default: the later of
-    the payment's date and today's).
+    the payment's date and today's). Locks the unit's row first (see the module's notes;
+    ``locked``: the caller already holds that lock in this transaction), then reads its
+    bills afresh (``populate_existing``: never a copy loaded before the lock).
     """
+    if not locked:
+        _unit(session, unit_id, lock=True)
     open_bills = list(session.scalars(select(Bill).where(Bill.unit_id == unit_id, Bill.status != "paid")
-                                      .order_by(Bill.month, Bill.id)))
+                                      .order_by(Bill.month, Bill.id)
+                                      .execution_options(populate_existing=True)))
     if not open_bills:
         return ZERO
     done = ZERO
@@ -87,7 +105,8 @@ def apply_all_credit(session: Session, on: date) -> Decimal:
     used = select(Allocation.payment_id, func.sum(Allocation.amount).label("used")).group_by(Allocation.payment_id).subquery()
     units = session.scalars(select(Payment.unit_id).outerjoin(used, used.c.payment_id == Payment.id)
                             .where(Payment.amount > func.coalesce(used.c.used, 0)).distinct())
-    return sum((apply_credit(session, u, on) for u in list(units)), ZERO)
+    # sorted: two runs lock units in the same order (no deadlock between them)
+    return sum((apply_credit(session, u, on) for u in sorted(units)), ZERO)
 
 
 def record_payment(session: Session, actor: Actor, *, unit_id: str, amount: object, reference: str,
@@ -98,18 +117,22 @@ def record_payment(session: Session, actor: Actor, *, unit_id: str, amount: obje
         raise InvalidInput(f"reference={reference!r} must be 1-128 characters")
     if method not in METHODS:
         raise InvalidInput(f"method={method!r} must be one of {', '.join(METHODS)}")
+    # the unit's lock first: a concurrent call with the same reference waits here, then
+    # finds the first payment (idempotent) instead of failing on the unique index
+    unit = session.get(Unit, unit_id, with_for_update=True, populate_existing=True)
     existing = session.scalar(select(Payment).where(Payment.reference == reference))
     if existing is not None:
         if existing.unit_id != unit_id or existing.amount != value:
             raise Conflict(f"reference={reference!r} is already used by a payment of {existing.amount} "
                            f"for unit {existing.unit_id!r}")
         return existing, False
-    _unit(session, unit_id)
+    if unit is None:
+        raise UnknownEntity(f"unit_id={unit_id!r} is not a billing unit")
     payment = Payment(unit_id=unit_id, amount=value, received_on=received_on or utcnow().date(),
                       method=method, reference=reference, recorded_by=actor.username)
     session.add(payment)
     session.flush()
-    allocated = apply_credit(session, unit_id)
+    allocated = apply_credit(session, unit_id, locked=True)
     audit(session, actor, "payment.record", "payment", payment.id, unit=unit_id, amount=value,
           reference=reference, allocated=allocated)
     return payment, True

@@ -9,12 +9,8 @@ URL. ``--summary-only`` / ``--json`` print the site summary and exit.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import gc
-import socket
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -110,6 +106,8 @@ def _flag_old_demo_users(session, names: list[str]) -> None:
 
 def _free_port(host: str, port: int) -> int:
     """Return ``port`` if it is free on ``host``, else a free one."""
+    import socket
+
     with socket.socket() as s:
         try:
             s.bind((host, port))
@@ -141,6 +139,9 @@ def _simulate(service, speed: float, stop: threading.Event) -> None:
 def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
                duration_s: float | None) -> None:
     """Start the service and the simulator; block until Ctrl-C or ``duration_s``."""
+    import asyncio
+    import gc
+
     import uvicorn
 
     from services.billing.sandbox import install_sandbox

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import typer
 
-from services.cli.common import err_console, print_json
+from services.cli.common import err_console, print_json, stderr_console
 
 __all__ = ["ifc_progress", "model_report", "register"]
 
@@ -26,7 +26,7 @@ def ifc_progress(enabled: bool = True) -> Iterator:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=err_console, transient=True) as bar:
+                  TimeElapsedColumn(), console=stderr_console(), transient=True) as bar:
         task = bar.add_task("loading", total=1)
 
         def report(done: int, total: int, message: str) -> None:

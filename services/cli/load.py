@@ -4,12 +4,13 @@ report it (human table, or one JSON object with ``--json``; see docs/cli.md)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from services.cli.common import err_console, print_json
+from services.cli.common import err_console, json_text, stderr_console
 
 if TYPE_CHECKING:  # the twin's modules load when a command runs, not at start-up
     from rich.console import Console
@@ -93,7 +94,7 @@ def load_community(path: Path, *, cache_dir: Path | None, no_cache: bool = False
     if not show_progress or not err_console.is_terminal:
         return load(path, cache_dir=cache)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
+    with Progress(*columns, console=stderr_console(), transient=True) as bar:
         task = bar.add_task(f"loading {path}", total=None)
 
         def progress(done: int, total: int, message: str) -> None:
@@ -144,6 +145,21 @@ def _export(c: Community, geojson_dir: Path | None, json_file: Path | None) -> N
                              encoding="utf-8")
 
 
+def _remember(path: Path, doors: bool, cache_dir: Path | None, text: str) -> None:
+    """Keep the ``--json`` answer beside the model cache (:mod:`services.cli.summary_cache`)."""
+    from services.cli import summary_cache
+    from services.settings import get_settings
+
+    extra: list[Path] = []
+    site = path.parent if path.name == "site.json" else path
+    if site.is_dir():  # files the manifest names outside the folder count as inputs too
+        from bim.site import _manifest_paths, read_manifest
+        from bim.sitecache import site_inputs
+
+        extra = site_inputs(site, _manifest_paths(read_manifest(site)))
+    summary_cache.store(cache_dir or get_settings().resolved_cache_dir, path, doors, text, extra)
+
+
 def register(app: typer.Typer) -> None:
     """Attach ``twin load`` to the CLI."""
 
@@ -162,6 +178,10 @@ def register(app: typer.Typer) -> None:
         c = load_community(path, cache_dir=cache_dir, no_cache=no_cache)
         _export(c, export_geojson, export_json)
         if as_json:
-            print_json(summary(c, doors=doors))
+            text = json_text(summary(c, doors=doors))
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            if not no_cache:
+                _remember(path, doors, cache_dir, text)
         else:
             print_summary(c)

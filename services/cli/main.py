@@ -2,6 +2,11 @@
 
 Errors a user can cause (:class:`twin.errors.TwinError` and its subclasses, missing files,
 bad JSON) print one line ``error: ...`` on stderr and exit with code 2, no traceback.
+
+This module stays light (no CLI framework at import): :func:`main` first lets
+:mod:`services.cli.summary_cache` answer a warm ``twin load PATH --json`` from its cache,
+and imports the Typer app (:mod:`services.cli.app`) only for everything else. ``app`` is
+still importable from here.
 """
 
 from __future__ import annotations
@@ -9,43 +14,13 @@ from __future__ import annotations
 import json
 import sys
 
-import typer
-
-from services.cli.common import setup_logging
 from twin.errors import TwinError
 
-app = typer.Typer(
-    name="twin",
-    help="The community twin: a digital twin of a residential community.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-@app.callback()
-def _configure() -> None:
-    # runs before a sub-command, never for ``twin --help``: the settings (pydantic) load only
-    # when a command runs (see docs/cli.md, start-up)
-    from services.settings import get_settings
-
-    setup_logging(get_settings().log_level)
-
-
-def _register() -> None:
-    """Attach each sub-command module (one line per module)."""
-    import importlib
-
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"services.cli.{name}").register(app)
-
+__all__ = ["COMMAND_MODULES", "USER_ERRORS", "app", "main"]
 
 #: Sub-command modules of ``services.cli``; each defines ``register(app)``.
 COMMAND_MODULES: list[str] = ["load", "demo", "ifc", "elevators", "cleaning", "serve", "devices",
                               "users", "billing", "units", "evacuate", "metering", "backup"]
-
-
-_register()
 
 #: Exceptions that are the user's input, not a bug: one line, exit code 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -54,8 +29,22 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def __getattr__(name: str):
+    if name == "app":  # the Typer app loads on first use
+        from services.cli.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn user errors into one line on stderr and exit code 2."""
+    from services.cli.summary_cache import try_fast
+
+    if try_fast(sys.argv[1:] if argv is None else list(argv)):
+        return
+    from services.cli.app import app
+
     try:
         # standalone mode: usage errors print usage and exit 2, --help exits 0
         app(args=argv, prog_name="twin")
