@@ -17,12 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker, with_loader_criteria
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["REVISION_TTL_S", "Base", "Database", "UTCDateTime", "make_engine", "utcnow"]
+__all__ = ["REVISION_TTL_S", "Base", "CommunityScoped", "Database", "UTCDateTime", "make_engine", "utcnow"]
 
 #: Seconds :meth:`Database.health` reuses the schema revision it last read.
 REVISION_TTL_S = 10.0
@@ -40,6 +40,24 @@ class Base(DeclarativeBase):
     """Declarative base of every table of :mod:`services` (work orders, billing, auth)."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+class CommunityScoped:
+    """Mixin of every table that holds one community's data: a ``community`` column.
+
+    A session of a :class:`Database` bound to a community (:meth:`Database.scoped`) stamps
+    every row it inserts with that community and, when the database isolates communities,
+    adds ``community = <id>`` to every ORM statement on these tables (one place, not per
+    route); on PostgreSQL row-level security applies the same rule below the API.
+    """
+
+    community: Mapped[str] = mapped_column(String(64), index=True)
+
+
+#: ``Session.info`` keys: the session's community and whether its reads are filtered by it.
+COMMUNITY_KEY = "twin.community"
+ISOLATE_KEY = "twin.isolate"
+PRIMARY_KEY = "twin.primary"
 
 
 def utcnow() -> datetime:
@@ -112,21 +130,45 @@ class Database:
         SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, community: str | None = None, isolate: bool = False) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.community = community
+        self.isolate = isolate
+        self.primary = True
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=self._info())
         self._async_lock = None
         self._revision: str | None = None
         self._revision_read_at: float | None = None
 
+    def _info(self) -> dict:
+        return {COMMUNITY_KEY: self.community, ISOLATE_KEY: self.isolate, PRIMARY_KEY: self.primary}
+
+    def scoped(self, community: str, *, isolate: bool = True, primary: bool = True) -> "Database":
+        """The same database (engine, pool, write lock) seen by one community.
+
+        Its sessions stamp new rows with ``community``; with ``isolate`` every ORM read,
+        update and delete of a :class:`CommunityScoped` table is limited to it, and on
+        PostgreSQL each transaction sets ``twin.community`` for the row-level security
+        policies (see :mod:`services.communities`). ``primary``: the deployment's default
+        community, where users without any membership keep their global role.
+        """
+        view = object.__new__(Database)
+        view.__dict__.update(self.__dict__)
+        view.community, view.isolate, view.primary = community, isolate, primary
+        view.sessions = sessionmaker(self.engine, expire_on_commit=False, info=view._info())
+        view._root = getattr(self, "_root", self)
+        return view
+
     def async_write_lock(self):
-        """An asyncio lock that serialises this process's SQLite writers (created lazily)."""
+        """An asyncio lock that serialises this process's SQLite writers (created lazily,
+        shared by every community view of this database)."""
         import asyncio
 
-        if self._async_lock is None:
-            self._async_lock = asyncio.Lock()
-        return self._async_lock
+        root = getattr(self, "_root", self)
+        if root._async_lock is None:
+            root._async_lock = asyncio.Lock()
+        return root._async_lock
 
     @property
     def dialect(self) -> str:
@@ -192,3 +234,61 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statement(state) -> None:
+    """Stamp inserts with the session's community; filter the rest when it isolates."""
+    community = _community_of(state.session)
+    if state.is_insert:
+        _stamp_insert(state, community)
+        return
+    if state.session.info.get(ISOLATE_KEY) and (state.is_select or state.is_update or state.is_delete):
+        state.statement = state.statement.options(
+            with_loader_criteria(CommunityScoped, lambda cls: cls.community == community, include_aliases=True))
+
+
+def _stamp_insert(state, community: str) -> None:
+    table = getattr(state.statement, "table", None)
+    if table is None or "community" not in table.c:
+        return
+    params = state.parameters
+    if isinstance(params, list) and params:
+        for row in params:
+            row["community"] = community  # a row of another community is never written
+    elif isinstance(params, dict) and params:
+        params["community"] = community
+    else:
+        state.statement = state.statement.values(community=community)
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_new(session: Session, _ctx, _instances) -> None:
+    community = None
+    for obj in session.new:
+        if isinstance(obj, CommunityScoped):
+            community = community or _community_of(session)
+            obj.community = community
+
+
+def _community_of(session: Session) -> str:
+    """The session's community; an unbound session (CLI, tools) writes the default one."""
+    community = session.info.get(COMMUNITY_KEY)
+    if community is None:
+        from services.communities import default_community_id
+
+        community = default_community_id()
+    return community
+
+
+@event.listens_for(Session, "after_begin")
+def _set_pg_community(session: Session, _transaction, connection) -> None:
+    """PostgreSQL: tell the row-level security policies whose rows this transaction sees."""
+    if connection.dialect.name != "postgresql":
+        return
+    community = session.info.get(COMMUNITY_KEY)
+    if community is not None and session.info.get(ISOLATE_KEY):
+        connection.exec_driver_sql("SELECT set_config('twin.community', %s, true), "
+                                   "set_config('twin.all_communities', 'off', true)", (community,))
+    else:
+        connection.exec_driver_sql("SELECT set_config('twin.all_communities', 'on', true)")

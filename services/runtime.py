@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from services.settings import Settings
 from twin.model import Community
 
-__all__ = ["Service", "build_service"]
+__all__ = ["Service", "build_service", "build_services"]
 
 
 @dataclass
@@ -26,6 +26,10 @@ class Service:
     community: Community
     database: object
     live: object
+    #: Every community served, by id (the default first); one entry for a single site.
+    communities: dict | None = None
+    #: Every community's live component, by id.
+    lives: dict | None = None
 
 
 def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
@@ -71,3 +75,84 @@ def _add_consumers(live, db, community: Community) -> None:
 
     live.add_consumer(MeteringConsumer(meter_specs(community)))
     live.add_consumer(AlarmWorkOrderConsumer(db.work_order_sink(community), on_opened=live.work_order_opened))
+
+
+def build_services(settings: Settings, sites: list[Path], *, smtp_url: str | None = None,
+                   show_progress: bool = True) -> Service:
+    """Compose one service for several sites (communities): one database, one app each
+    behind a :class:`services.communities.CommunityHub`.
+
+    Each community gets its own live ingestion (topics ``twin/{cid}/...``; one embedded
+    broker for all of them unless ``TWIN_MQTT_URL`` is set), its own live tables
+    (:func:`services.communities.live_db_url`) and a view of the shared database that
+    stamps and filters its rows. One site is :func:`build_service`.
+    """
+    from services.api.scene import SceneComponent
+    from services.app import create_app
+    from services.cleaning_live import LiveCleaningComponent
+    from services.cli.load import load_community
+    from services.communities import CommunityHub, community_id_of, live_db_url
+    from services.db import Database
+    from services.dbcomponent import DatabaseComponent
+    from services.elevator_live import ElevatorJobComponent
+    from services.live_component import LiveComponent
+
+    if len(sites) == 1:
+        return build_service(settings, sites[0], smtp_url=smtp_url, show_progress=show_progress)
+    broker = _SharedBroker(settings)
+    root = Database(settings.resolved_db_url)
+    loaded = {}
+    for site in sites:
+        community = load_community(Path(site), cache_dir=settings.resolved_cache_dir, show_progress=show_progress)
+        community.attributes.setdefault("site_dir", str(Path(site).resolve()))
+        loaded[community_id_of(site)] = (Path(site), community)
+    served = {cid: c for cid, (_, c) in loaded.items()}
+    apps, lives = {}, {}
+    for i, (cid, (site, community)) in enumerate(loaded.items()):
+        own = settings.model_copy(update={"db_url": live_db_url(settings, cid), "mqtt_url": broker.url})
+        rules = site / "rules.yaml" if (site / "rules.yaml").is_file() else None
+        db = DatabaseComponent(smtp_url=smtp_url, database=root.scoped(cid, primary=i == 0))
+        live = LiveComponent(own, community, rules_path=rules)
+        _add_consumers(live, db, community)
+        live.check()
+        parts = ([broker] if i == 0 else []) + [db, live, LiveCleaningComponent(), SceneComponent(),
+                                                 ElevatorJobComponent()]
+        apps[cid] = create_app(settings, community=community, components=parts, served=served)
+        lives[cid] = live
+    first = next(iter(loaded))
+    hub = CommunityHub(apps)
+    return Service(app=hub, community=loaded[first][1], database=root, live=lives[first],
+                   communities=served, lives=lives)
+
+
+class _SharedBroker:
+    """The embedded broker every community's ingestion connects to (none with TWIN_MQTT_URL)."""
+
+    name = "broker"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedded = None
+        self.url = settings.mqtt_url
+        if self.url is None:
+            from live.broker import free_port
+
+            self.port = free_port()
+            self.url = f"mqtt://127.0.0.1:{self.port}"
+
+    async def start(self, app: FastAPI) -> None:
+        import asyncio
+
+        from live.broker import EmbeddedBroker
+
+        if self.settings.mqtt_url is None:
+            self.embedded = await asyncio.to_thread(EmbeddedBroker(self.port).start)
+
+    async def stop(self, app: FastAPI) -> None:
+        import asyncio
+
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+    def health(self) -> dict:
+        return {"ready": True, "embedded": self.embedded is not None, "url": self.url}

@@ -11,14 +11,14 @@ from decimal import Decimal
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db import Base, UTCDateTime, utcnow
+from services.db import Base, CommunityScoped, UTCDateTime, utcnow
 
 __all__ = ["Allocation", "Bill", "BillLine", "MeterReading", "Payment", "PaymentIntent", "Unit"]
 
 Money = Numeric(14, 2, asdecimal=True)
 
 
-class Unit(Base):
+class Unit(CommunityScoped, Base):
     """A billing unit mirrored from the twin (``Community.billing_units``)."""
 
     __tablename__ = "billing_units"
@@ -37,7 +37,7 @@ class Unit(Base):
     email: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
-class MeterReading(Base):
+class MeterReading(CommunityScoped, Base):
     """A cumulative meter reading (kWh or m³) of a unit at the end of a month."""
 
     __tablename__ = "meter_readings"
@@ -49,7 +49,7 @@ class MeterReading(Base):
     source: Mapped[str] = mapped_column(String(16), default="csv")
 
 
-class Bill(Base):
+class Bill(CommunityScoped, Base):
     """A unit's bill for one month; ``id`` is ``"<month>/<unit id>"`` (one per unit-month)."""
 
     __tablename__ = "bills"
@@ -67,7 +67,7 @@ class Bill(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class BillLine(Base):
+class BillLine(CommunityScoped, Base):
     """One charge of a bill: item, quantity × unit price (or allocated share) = amount."""
 
     __tablename__ = "bill_lines"
@@ -82,7 +82,7 @@ class BillLine(Base):
     detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
-class Payment(Base):
+class Payment(CommunityScoped, Base):
     """Money received for a unit; ``reference`` is unique (idempotent import/callback)."""
 
     __tablename__ = "payments"
@@ -97,7 +97,7 @@ class Payment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Allocation(Base):
+class Allocation(CommunityScoped, Base):
     """The part of a payment applied to a bill (oldest bill first)."""
 
     __tablename__ = "payment_allocations"
@@ -109,7 +109,7 @@ class Allocation(Base):
     applied_on: Mapped[date] = mapped_column(Date)
 
 
-class PaymentIntent(Base):
+class PaymentIntent(CommunityScoped, Base):
     """A payment started through a gateway; settled by the HMAC-signed callback."""
 
     __tablename__ = "payment_intents"
