@@ -40,7 +40,7 @@ from services.errors import InvalidInput
 
 __all__ = ["COMMUNITY_ID", "DEFAULT_TIMEZONE", "CommunityHub", "CommunityScope", "community_id_of",
            "community_role", "default_community_id", "live_db_url", "member_communities", "site_dirs",
-           "site_timezone", "split_community_path"]
+           "site_timezone", "site_title", "split_community_path"]
 
 #: A community id: the site manifest's ``name``.
 COMMUNITY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -66,6 +66,16 @@ def community_id_of(site: Path | str) -> str:
         raise InvalidInput(f"site {str(site)!r}: community id {name!r} must be ASCII letters, digits, "
                            "'-' or '_' (at most 64)")
     return name
+
+
+def site_title(site: Path | str) -> str | None:
+    """The manifest's ``title`` of a site folder (the name people use), None without one."""
+    manifest = Path(site) / "site.json"
+    try:
+        title = json.loads(manifest.read_text(encoding="utf-8")).get("title")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(title) if title else None
 
 
 def site_timezone(community: Any, default: str = DEFAULT_TIMEZONE) -> str:

@@ -53,6 +53,7 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
                                show_progress=show_progress)
     # the scene resolves the IFC paths of buildings relative to the site folder
     community.attributes.setdefault("site_dir", str(Path(site).resolve()))
+    _add_title(community, Path(site))
     if rules is None and (Path(site) / "rules.yaml").is_file():
         rules = Path(site) / "rules.yaml"
     db = DatabaseComponent(smtp_url=smtp_url)
@@ -105,6 +106,7 @@ def build_services(settings: Settings, sites: list[Path], *, smtp_url: str | Non
     for site in sites:
         community = load_community(Path(site), cache_dir=settings.resolved_cache_dir, show_progress=show_progress)
         community.attributes.setdefault("site_dir", str(Path(site).resolve()))
+        _add_title(community, Path(site))
         loaded[community_id_of(site)] = (Path(site), community)
     served = {cid: c for cid, (_, c) in loaded.items()}
     apps, lives = {}, {}
@@ -123,6 +125,14 @@ def build_services(settings: Settings, sites: list[Path], *, smtp_url: str | Non
     hub = CommunityHub(apps)
     return Service(app=hub, community=loaded[first][1], database=root, live=lives[first],
                    communities=served, lives=lives)
+
+
+def _add_title(community: Community, site: Path) -> None:
+    from services.communities import site_title
+
+    title = site_title(site) if site.is_dir() else None
+    if title:
+        community.attributes.setdefault("title", title)
 
 
 class _SharedBroker:

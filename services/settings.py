@@ -43,8 +43,8 @@ class Settings(BaseSettings):
                                                "the service and simulator users, the demo CA; with the embedded "
                                                "broker also its password file, ACL and TLS listener")
     log_level: str = Field("INFO", description="logging level")
-    timezone: str = Field("Asia/Shanghai", description="deprecated and unused: each community's time zone "
-                          "is its site manifest's `timezone` (default Asia/Shanghai)")
+    timezone: str = Field("Asia/Shanghai", description="time zone of deployment-wide schedules (the daily "
+                          "backup); each community's own zone is its site manifest's `timezone`")
     secret_key: str | None = Field(None, description="token signing key, at least 32 bytes; required by "
                                    "`twin serve` (`twin demo` and tests generate one in data_dir)")
     payment_secret: str | None = Field(None, description="HMAC key of the payment gateway's callbacks, at least "

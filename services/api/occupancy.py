@@ -19,6 +19,8 @@ from services.auth import require_role
 from services.occupancy import OccupancyService
 from services.policy import STAFF
 
+from services.communities import site_timezone
+
 __all__ = ["router", "ROLES"]
 
 router = APIRouter(prefix="/api/live", tags=["live"])
@@ -35,7 +37,7 @@ def _service(request: Request, community) -> OccupancyService:
         if store is None:
             raise HTTPException(503, "live ingestion with a database is not running: no occupancy")
         svc = request.app.state.occupancy = OccupancyService(
-            community, store.engine, tz=request.app.state.settings.timezone)
+            community, store.engine, tz=site_timezone(community))
     return svc
 
 

@@ -220,9 +220,15 @@ def compute_bills(session: Session, rules: FeeRules, month: str, *, skip_existin
 
 
 def _bulk_insert(session: Session, table, rows: list[dict]) -> None:
-    """Insert many rows fast (COPY on PostgreSQL, executemany elsewhere)."""
+    """Insert many rows fast (COPY on PostgreSQL, executemany elsewhere), stamped with the
+    session's community (these paths bypass the ORM's stamping)."""
     if not rows:
         return
+    from services.db import _community_of
+
+    community = _community_of(session)
+    for row in rows:
+        row["community"] = community
     if session.get_bind().dialect.name == "postgresql":
         _pg_copy(session, table, rows)
         return

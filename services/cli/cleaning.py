@@ -11,6 +11,7 @@ import typer
 
 from services.cli.common import err_console, print_json
 from twin.errors import TwinError
+from services.communities import DEFAULT_TIMEZONE
 
 __all__ = ["register", "file_requests", "load_site_community"]
 
@@ -59,7 +60,7 @@ def file_requests(community, requests: list[dict]) -> dict:
     db = Database(settings.resolved_db_url)
     try:
         db.migrate()
-        out = open_preventive_work_orders(db, community, requests, timezone=settings.timezone)
+        out = open_preventive_work_orders(db, community, requests, timezone=_tz(community))
     finally:
         db.dispose()
     err_console.print(f"{len(out['created'])} work order(s) opened, {len(out['existing'])} already open, "
@@ -69,7 +70,7 @@ def file_requests(community, requests: list[dict]) -> dict:
 
 
 def _tz(community) -> str:
-    return str(community.attributes.get("timezone") or "Asia/Shanghai")
+    return str(community.attributes.get("timezone") or DEFAULT_TIMEZONE)
 
 
 @cleaning.command()

@@ -24,6 +24,7 @@ from services.consumers import DurableConsumer
 from services.errors import InvalidInput
 from services.metering.compute import MAX_GAP_S, meter_month, q3
 from services.metering.models import MeterPoint
+from services.communities import DEFAULT_TIMEZONE
 
 __all__ = ["SOURCES", "MeterSpec", "MeteringConsumer", "catch_up", "meter_specs", "month_bounds", "monthly_readings",
            "reading_json", "site_zone"]
@@ -68,7 +69,7 @@ def meter_specs(community) -> dict[str, MeterSpec]:
     return out
 
 
-def site_zone(community, default: str = "Asia/Shanghai") -> ZoneInfo:
+def site_zone(community, default: str = DEFAULT_TIMEZONE) -> ZoneInfo:
     """The site's time zone (``site.json`` ``timezone``), else ``default``."""
     name = (community.attributes or {}).get("timezone") or default
     try:
