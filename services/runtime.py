@@ -8,6 +8,7 @@ written once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -97,6 +98,7 @@ def build_services(settings: Settings, sites: list[Path], *, smtp_url: str | Non
     from services.dbcomponent import DatabaseComponent
     from services.elevator_live import ElevatorJobComponent
     from services.live_component import LiveComponent
+    from services.metering.readings import POINT_SOURCES
 
     if len(sites) == 1:
         return build_service(settings, sites[0], smtp_url=smtp_url, show_progress=show_progress)
@@ -111,20 +113,27 @@ def build_services(settings: Settings, sites: list[Path], *, smtp_url: str | Non
     served = {cid: c for cid, (_, c) in loaded.items()}
     apps, lives = {}, {}
     for i, (cid, (site, community)) in enumerate(loaded.items()):
-        own = settings.model_copy(update={"db_url": live_db_url(settings, cid), "mqtt_url": broker.url})
+        own = settings.model_copy(update={"db_url": live_db_url(settings, cid)})
         rules = site / "rules.yaml" if (site / "rules.yaml").is_file() else None
         db = DatabaseComponent(smtp_url=smtp_url, database=root.scoped(cid, primary=i == 0))
-        live = LiveComponent(own, community, rules_path=rules)
+        live = LiveComponent(own, community, rules_path=rules, shared_broker=broker)
         _add_consumers(live, db, community)
         live.check()
         parts = ([broker] if i == 0 else []) + [db, live, LiveCleaningComponent(), SceneComponent(),
                                                  ElevatorJobComponent()]
         apps[cid] = create_app(settings, community=community, components=parts, served=served)
         lives[cid] = live
+        POINT_SOURCES[cid] = partial(_live_engine, live)  # meter points are in its live database
     first = next(iter(loaded))
     hub = CommunityHub(apps)
     return Service(app=hub, community=loaded[first][1], database=root, live=lives[first],
                    communities=served, lives=lives)
+
+
+def _live_engine(live):
+    if live.store is None:
+        raise RuntimeError(f"live ingestion of {live.community.name!r} has not started")
+    return live.store.engine
 
 
 def _add_title(community: Community, site: Path) -> None:
@@ -136,33 +145,44 @@ def _add_title(community: Community, site: Path) -> None:
 
 
 class _SharedBroker:
-    """The embedded broker every community's ingestion connects to (none with TWIN_MQTT_URL)."""
+    """The broker every community's ingestion connects to: ``TWIN_MQTT_URL``, else one
+    embedded broker started first (with the credentials file's logins and ACL, if any)."""
 
     name = "broker"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.embedded = None
-        self.url = settings.mqtt_url
-        if self.url is None:
-            from live.broker import free_port
-
-            self.port = free_port()
-            self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.url = None
 
     async def start(self, app: FastAPI) -> None:
         import asyncio
 
-        from live.broker import EmbeddedBroker
+        from services.live_component import LiveComponent, broker_url
 
-        if self.settings.mqtt_url is None:
-            self.embedded = await asyncio.to_thread(EmbeddedBroker(self.port).start)
+        s = self.settings
+        if s.mqtt_url:
+            self.url = broker_url(s, "service")
+            return
+        self.embedded = await asyncio.to_thread(
+            lambda: LiveComponent._embedded_broker(_NoSite(s)).start())
+        self.url = broker_url(s, "service", self.embedded.url) if s.mqtt_credentials_file else self.embedded.url
+        s.data_dir.mkdir(parents=True, exist_ok=True)  # where `twin devices simulate` finds it
+        (s.data_dir / "broker.url").write_text(f"mqtt://127.0.0.1:{self.embedded.port}\n")
 
     async def stop(self, app: FastAPI) -> None:
         import asyncio
 
-        if self.embedded is not None:
+        if self.embedded is not None:  # after every community's ingestion (it stopped first)
             await asyncio.to_thread(self.embedded.stop)
+            (self.settings.data_dir / "broker.url").unlink(missing_ok=True)
 
     def health(self) -> dict:
-        return {"ready": True, "embedded": self.embedded is not None, "url": self.url}
+        return {"ready": self.url is not None, "embedded": self.embedded is not None}
+
+
+class _NoSite:
+    """What :meth:`LiveComponent._embedded_broker` reads: the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -67,6 +67,12 @@ def meter_specs(community) -> dict[str, MeterSpec]:
         if m is not None and d.feeds:
             out[d.id] = MeterSpec(d.id, d.kind, m[0], m[1], m[2], tuple(d.feeds))
     return out
+
+
+#: Community id → a function returning the engine of its live database, for communities
+#: whose live tables (meter points among them) are not in the main database (several
+#: communities served: :func:`services.runtime.build_services` registers them).
+POINT_SOURCES: dict[str, Callable[[], sa.Engine]] = {}
 
 
 def site_zone(community, default: str = DEFAULT_TIMEZONE) -> ZoneInfo:
@@ -155,7 +161,12 @@ def monthly_readings(conn: sa.Connection, community, month: str, *, zone: ZoneIn
     specs = meter_specs(community)
     if units is not None:
         specs = {k: s for k, s in specs.items() if set(s.feeds) & units}
-    pts = _points(conn, sorted(specs), start - max_gap_s, end + max_gap_s)
+    source = POINT_SOURCES.get(getattr(community, "name", None))
+    if source is None:
+        pts = _points(conn, sorted(specs), start - max_gap_s, end + max_gap_s)
+    else:  # this community's meter points live in its own live database
+        with source().connect() as points_conn:
+            pts = _points(points_conn, sorted(specs), start - max_gap_s, end + max_gap_s)
     rows = []
     metered: set[tuple[str, str]] = set()
     for dev, spec in specs.items():

@@ -280,3 +280,61 @@ def _items(body):
     if isinstance(body, dict):
         return body.get("items") or body.get("devices") or []
     return body
+
+
+@pytest.mark.mqtt
+def test_one_service_for_two_sites_with_live_data(tmp_path, password_hash):
+    """``build_services`` (what ``twin serve --site A --site B`` runs): one app, one embedded
+    broker, two sites whose device ids are the same; each community's live state is its own."""
+    from services.runtime import build_services
+    from tests.live.common import write_site
+
+    east, _, _ = write_site(tmp_path, "east")
+    west, _, _ = write_site(tmp_path, "west")
+    settings = make_settings(f"sqlite:///{tmp_path / 'twin.sqlite'}", tmp_path)
+    service = build_services(settings, [east, west], show_progress=False)
+    assert list(service.communities) == ["east", "west"]
+    with TestClient(service.app) as client:
+        with service.database.transaction() as s:
+            for name, cid in (("erin", "east"), ("wes", "west")):
+                user = User(username=name, password_hash=password_hash, role="admin")
+                s.add(user)
+                s.flush()
+                s.add(Membership(user_id=user.id, community=cid, role="operator"))
+        erin, wes = login(client, "erin"), login(client, "wes")
+        pub = _publisher(service.lives["east"].simulator_url())  # the shared embedded broker (MQTT 3.1.1)
+        try:
+            pub.send("twin/east/B3-TEMP-12/telemetry", {"ts": time.time(), "temperature_c": 21.5, "humidity_pct": 40.0})
+            pub.send("twin/west/B3-TEMP-12/telemetry", {"ts": time.time(), "temperature_c": 25.0, "humidity_pct": 60.0})
+            pub.wait()
+            deadline, seen = time.monotonic() + 20, {}
+            while time.monotonic() < deadline and len(seen) < 2:
+                for cid, url, who in (("east", "/api/live/devices/B3-TEMP-12", erin),
+                                      ("west", "/api/communities/west/live/devices/B3-TEMP-12", wes)):
+                    values = client.get(url, headers=who).json().get("values") or {}
+                    if "temperature_c" in values:
+                        seen[cid] = values["temperature_c"]
+                time.sleep(0.2)
+        finally:
+            pub.close()
+        assert seen == {"east": 21.5, "west": 25.0}
+        # erin (operator of east only) sees nothing of west; the live data did not cross
+        assert client.get("/api/communities/west/live/devices/B3-TEMP-12", headers=erin).status_code == 404
+        assert client.get("/api/live/devices", headers=wes).status_code == 403
+        listed = client.get("/api/communities", headers=wes).json()
+        assert [(c["id"], c["role"], c["api"]) for c in listed] == [("west", "operator", "/api/communities/west")]
+        health = client.get("/api/health").json()
+        assert health["status"] == "ok", health
+
+
+def _publisher(url):
+    """A test publisher on a broker URL object (the embedded broker speaks MQTT 3.1.1 only)."""
+    from live.client import connect_kwargs, make_client
+    from tests.live.common import Publisher
+
+    pub = object.__new__(Publisher)
+    pub.url, pub.infos = url, []
+    pub.client = make_client(url, f"test-pub-{uuid.uuid4().hex[:8]}", persistent=False)
+    pub.client.connect(**connect_kwargs(url, persistent=False, session_expiry_s=0))
+    pub.client.loop_start()
+    return pub
