@@ -43,18 +43,15 @@ def build_service(settings: Settings, site: Path, *, rules: Path | None = None,
     from services.app import create_app
     from services.backup import backup_component
     from services.cleaning_live import LiveCleaningComponent
-    from services.cli.load import load_community
     from services.dbcomponent import DatabaseComponent
     from services.elevator_live import ElevatorJobComponent
     from services.live_component import LiveComponent
+    from services.sites import load_site
 
     from services.api.scene import SceneComponent
 
-    community = load_community(Path(site), cache_dir=settings.resolved_cache_dir,
-                               show_progress=show_progress)
-    # the scene resolves the IFC paths of buildings relative to the site folder
-    community.attributes.setdefault("site_dir", str(Path(site).resolve()))
-    _add_title(community, Path(site))
+    # the scene resolves the IFC paths of buildings relative to the site folder (site_dir)
+    community = load_site(Path(site), cache_dir=settings.resolved_cache_dir, show_progress=show_progress)
     if rules is None and (Path(site) / "rules.yaml").is_file():
         rules = Path(site) / "rules.yaml"
     db = DatabaseComponent(smtp_url=smtp_url)
@@ -92,13 +89,13 @@ def build_services(settings: Settings, sites: list[Path], *, smtp_url: str | Non
     from services.api.scene import SceneComponent
     from services.app import create_app
     from services.cleaning_live import LiveCleaningComponent
-    from services.cli.load import load_community
     from services.communities import CommunityHub, community_id_of, live_db_url
     from services.db import Database
     from services.dbcomponent import DatabaseComponent
     from services.elevator_live import ElevatorJobComponent
     from services.live_component import LiveComponent
     from services.metering.readings import POINT_SOURCES
+    from services.sites import load_site
 
     if len(sites) == 1:
         return build_service(settings, sites[0], smtp_url=smtp_url, show_progress=show_progress)
@@ -106,9 +103,7 @@ def build_services(settings: Settings, sites: list[Path], *, smtp_url: str | Non
     root = Database(settings.resolved_db_url)
     loaded = {}
     for site in sites:
-        community = load_community(Path(site), cache_dir=settings.resolved_cache_dir, show_progress=show_progress)
-        community.attributes.setdefault("site_dir", str(Path(site).resolve()))
-        _add_title(community, Path(site))
+        community = load_site(Path(site), cache_dir=settings.resolved_cache_dir, show_progress=show_progress)
         loaded[community_id_of(site)] = (Path(site), community)
     served = {cid: c for cid, (_, c) in loaded.items()}
     apps, lives = {}, {}
@@ -134,14 +129,6 @@ def _live_engine(live):
     if live.store is None:
         raise RuntimeError(f"live ingestion of {live.community.name!r} has not started")
     return live.store.engine
-
-
-def _add_title(community: Community, site: Path) -> None:
-    from services.communities import site_title
-
-    title = site_title(site) if site.is_dir() else None
-    if title:
-        community.attributes.setdefault("title", title)
 
 
 class _SharedBroker:

@@ -36,14 +36,10 @@ def load_site_community(site: Path):
             raise SiteInputError(f"{site}: not a community JSON file ({exc})") from None
     if not site.exists():
         raise FileNotFoundError(f"site {str(site)!r} does not exist")
-    try:
-        from bim import load
-    except ImportError:  # the site loader is not part of this build
-        raise SiteInputError(f"{site}: no site loader available; pass a community JSON file") from None
-    from services.settings import get_settings
+    from services.sites import load_site
 
     err_console.print(f"loading {site} ...")
-    return load(site, cache_dir=get_settings().resolved_cache_dir)
+    return load_site(site)
 
 
 def file_requests(community, requests: list[dict]) -> dict:
