@@ -338,3 +338,63 @@ def _publisher(url):
     pub.client.connect(**connect_kwargs(url, persistent=False, session_expiry_s=0))
     pub.client.loop_start()
     return pub
+
+
+def test_site_dirs_from_options_and_settings(tmp_path):
+    """``--site`` wins, then ``TWIN_SITES`` (a list or a folder of sites), then ``TWIN_SITE``;
+    two sites with one id or a missing folder are refused with a message naming them."""
+    from services.communities import community_id_of, site_dirs
+    from services.errors import InvalidInput
+    from services.settings import Settings
+    from tests.live.common import write_site
+
+    east, _, _ = write_site(tmp_path / "sites", "east")
+    west, _, _ = write_site(tmp_path / "sites", "west")
+    (tmp_path / "sites" / "notes").mkdir()  # not a site: no site.json
+    assert site_dirs(Settings(site=east), [west, east]) == [west, east]
+    assert site_dirs(Settings(site=east, sites=f"{west}, {east}")) == [west, east]
+    assert site_dirs(Settings(site=east, sites=str(tmp_path / "sites"))) == [east, west]
+    assert site_dirs(Settings(site=west)) == [west]
+    with pytest.raises(InvalidInput, match="both community 'east'"):
+        site_dirs(Settings(site=east), [east, east])
+    with pytest.raises(InvalidInput, match="does not exist"):
+        site_dirs(Settings(site=east), [tmp_path / "nowhere"])
+    with pytest.raises(InvalidInput, match="names no site"):
+        site_dirs(Settings(site=east, sites=" , "))
+    assert community_id_of(east) == "east"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "site.json").write_text('{"name": "湖畔 garden"}', encoding="utf-8")
+    with pytest.raises(InvalidInput, match="community id"):
+        community_id_of(bad)
+
+
+def test_users_create_with_communities(tmp_path, monkeypatch, capsys):
+    """``twin users create --community A --community B``: one membership each, the role given."""
+    from typer.testing import CliRunner
+
+    from services.cli.main import app, main
+    from services.settings import get_settings
+
+    url = f"sqlite:///{tmp_path / 'twin.sqlite'}"
+    monkeypatch.setenv("TWIN_DB_URL", url)
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(app, ["users", "create", "--username", "wang", "--password", "long-pass-word-9",
+                                     "--role", "operator", "--community", "east", "--community", "west", "--json"])
+        assert r.exit_code == 0, r.output
+        assert '"communities": [' in r.output
+        with pytest.raises(SystemExit) as exit_:  # the CLI's error path: one line, exit 2
+            main(["users", "create", "--username", "li", "--password", "long-pass-word-9",
+                  "--role", "operator", "--community", "东区"])
+        assert exit_.value.code == 2
+        assert "community='东区'" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
+    db = Database(url)
+    try:
+        with db.transaction(write=False) as s:
+            rows = s.execute(sa.select(Membership.community, Membership.role)).all()
+        assert sorted(tuple(r) for r in rows) == [("east", "operator"), ("west", "operator")]
+    finally:
+        db.dispose()
