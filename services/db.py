@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker, with_loader_criteria
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["REVISION_TTL_S", "Base", "CommunityScoped", "Database", "UTCDateTime", "make_engine", "utcnow"]
+__all__ = ["REVISION_TTL_S", "Base", "CommunityScoped", "Database", "UTCDateTime", "get_by_id", "make_engine",
+           "utcnow"]
 
 #: Seconds :meth:`Database.health` reuses the schema revision it last read.
 REVISION_TTL_S = 10.0
@@ -241,34 +242,50 @@ def _scope_statement(state) -> None:
     """Stamp inserts with the session's community; filter the rest when it isolates."""
     community = _community_of(state.session)
     if state.is_insert:
-        _stamp_insert(state, community)
+        _stamp_insert(state, community, force=bool(state.session.info.get(ISOLATE_KEY)))
         return
     if state.session.info.get(ISOLATE_KEY) and (state.is_select or state.is_update or state.is_delete):
         state.statement = state.statement.options(
             with_loader_criteria(CommunityScoped, lambda cls: cls.community == community, include_aliases=True))
 
 
-def _stamp_insert(state, community: str) -> None:
+def _stamp_insert(state, community: str, *, force: bool) -> None:
+    """Stamp an INSERT's rows; an isolating session overrides any other community (a row of
+    another community is never written), an unbound one keeps a community a row names."""
     table = getattr(state.statement, "table", None)
     if table is None or "community" not in table.c:
         return
     params = state.parameters
-    if isinstance(params, list) and params:
-        for row in params:
-            row["community"] = community  # a row of another community is never written
-    elif isinstance(params, dict) and params:
-        params["community"] = community
-    else:
+    rows = params if isinstance(params, list) else [params] if isinstance(params, dict) and params else []
+    for row in rows:
+        if force or row.get("community") is None:
+            row["community"] = community
+    if not rows:
         state.statement = state.statement.values(community=community)
 
 
 @event.listens_for(Session, "before_flush")
 def _stamp_new(session: Session, _ctx, _instances) -> None:
+    force = bool(session.info.get(ISOLATE_KEY))
     community = None
     for obj in session.new:
-        if isinstance(obj, CommunityScoped):
+        if isinstance(obj, CommunityScoped) and (force or obj.community is None):
             community = community or _community_of(session)
             obj.community = community
+
+
+def get_by_id(session: Session, model, id_: Any, **kw: Any):
+    """The row of ``model`` with ``id`` in the session's community (None when absent).
+
+    For tables whose primary key is ``(community, id)`` (ids unique per community):
+    ``session.get`` would need both. ``kw``: ``with_for_update=True``.
+    """
+    from sqlalchemy import select
+
+    stmt = select(model).where(model.id == id_)
+    if kw.get("with_for_update"):
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
 
 
 def _community_of(session: Session) -> str:

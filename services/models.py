@@ -65,6 +65,7 @@ class UserUnit(CommunityScoped, Base):
     __tablename__ = "user_units"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    community: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     unit_id: Mapped[str] = mapped_column(String(128), primary_key=True)
 
 

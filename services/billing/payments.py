@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from services.auth import SYSTEM, Actor, audit
 from services.billing.models import Allocation, Bill, Payment, PaymentIntent, Unit
 from services.billing.money import ZERO, fen, parse_money
-from services.db import utcnow
+from services.db import get_by_id, utcnow
 from services.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, UnknownEntity
 from services.parsing import check_text
 
@@ -38,7 +38,7 @@ METHODS = ("cash", "bank", "wechat", "alipay", "card", "gateway")
 
 
 def _unit(session: Session, unit_id: str) -> Unit:
-    unit = session.get(Unit, unit_id)
+    unit = get_by_id(session, Unit, unit_id)
     if unit is None:
         raise UnknownEntity(f"unit_id={unit_id!r} is not a billing unit")
     return unit

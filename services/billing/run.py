@@ -224,11 +224,12 @@ def _bulk_insert(session: Session, table, rows: list[dict]) -> None:
     session's community (these paths bypass the ORM's stamping)."""
     if not rows:
         return
-    from services.db import _community_of
+    from services.db import ISOLATE_KEY, _community_of
 
-    community = _community_of(session)
+    community, force = _community_of(session), bool(session.info.get(ISOLATE_KEY))
     for row in rows:
-        row["community"] = community
+        if force or row.get("community") is None:
+            row["community"] = community
     if session.get_bind().dialect.name == "postgresql":
         _pg_copy(session, table, rows)
         return

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.auth import SYSTEM, Actor, audit, mask_name, mask_phone, sees_personal_data
 from services.billing.models import Unit
-from services.db import utcnow
+from services.db import get_by_id, utcnow
 from services.models import Notification, User, UserUnit
 from services.errors import Conflict, Forbidden, InvalidInput, UnknownEntity
 from services.workorders.assignment import choose_assignee
@@ -85,7 +85,7 @@ def resolve_location(session: Session, community: Community | None, loc: Locatio
             public = dev.space_id is not None and community.space(dev.space_id).is_public
             unit = dev.feeds[0] if len(dev.feeds) == 1 and not public else None
             return Resolved(dev.space_id, dev.building_id, unit, public or dev.space_id is None)
-        unit = session.get(Unit, loc.unit_id)
+        unit = get_by_id(session, Unit, loc.unit_id)
         if unit is None:
             if community is None:
                 raise UnknownEntity(f"unit_id={loc.unit_id!r} is not a billing unit")

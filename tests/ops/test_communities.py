@@ -30,18 +30,16 @@ from tests.ops.conftest import PASSWORD, make_settings
 from twin.model import Device
 
 #: Users: (role in their community, community, units).
-PEOPLE = {"ann": ("admin", "alpha", ()), "bob": ("admin", "beta", ()), "bea": ("owner", "beta", ("B-A101",)),
+PEOPLE = {"ann": ("admin", "alpha", ()), "bob": ("admin", "beta", ()), "bea": ("owner", "beta", ("A101",)),
           "both": ("operator", "alpha+beta", ())}
 
 
 def two_communities(with_devices: bool = False):
-    """``alpha`` (the ops test community) and ``beta`` (the same plan, other unit ids)."""
+    """``alpha`` (the ops test community) and ``beta``: the same plan and the same unit ids
+    (ids are unique per community), other owners."""
     a, b = community(), community()
     a.name, b.name = "alpha", "beta"
-    for unit in b.billing_units:
-        unit.id = f"B-{unit.id}"
-    for h in b.households:
-        h.unit_id = f"B-{h.unit_id}"
+    b.billing_units[0].owner = "王五"
     if with_devices:
         a.devices.append(Device("A-SMOKE", "smoke_detector", "A corridor smoke", space_id="C", storey_id="S1",
                                 building_id="B1"))
@@ -156,10 +154,18 @@ def test_listings_hold_only_the_callers_community(hub_world):
         == ["灯坏了 in beta"]
     # beta's admin has no role in the default community (unprefixed paths)
     assert client.get("/api/work-orders", headers=bob).status_code == 403
-    # billing units: each sees their own ids
-    units_a = {u["id"] for u in items(client.get("/api/billing/units", headers=ann).json())}
-    units_b = {u["id"] for u in items(client.get("/api/communities/beta/billing/units", headers=bob).json())}
-    assert units_a == {"A101", "A201", "P001"} and units_b == {"B-A101", "B-A201", "B-P001"}
+    # a work order of beta by its id, asked in alpha: as if it did not exist
+    beta_wo = items(beta)[0]["id"]
+    assert client.get(f"/api/work-orders/{beta_wo}", headers=ann).status_code == 404
+    assert client.get(f"/api/communities/beta/work-orders/{beta_wo}", headers=bob).status_code == 200
+    # billing units: the same ids in both communities, each community's own rows
+    units_a = {u["id"]: u["owner"] for u in items(client.get("/api/billing/units", headers=ann).json())}
+    units_b = {u["id"]: u["owner"] for u in items(client.get("/api/communities/beta/billing/units", headers=bob).json())}
+    assert set(units_a) == set(units_b) == {"A101", "A201", "P001"}
+    assert units_a["A101"] == "张三丰" and units_b["A101"] == "王五"
+    bea = login(client, "bea")  # the owner of beta's A101 sees their unit's account there, not alpha's
+    assert client.get("/api/communities/beta/billing/units/A101/account", headers=bea).status_code == 200
+    assert client.get("/api/billing/units/A101/account", headers=bea).status_code in (403, 404)
     # the caller's communities, with their role in each
     listed = client.get("/api/communities", headers=both).json()
     assert [(c["id"], c["role"], c["default"]) for c in listed] == [("alpha", "operator", True),

@@ -57,9 +57,61 @@ def upgrade() -> None:
             batch.alter_column('community', server_default=None, existing_type=sa.String(length=64),
                                existing_nullable=False)
             batch.create_index(op.f(f'ix_{table}_community'), ['community'], unique=False)
+    per_community_ids()
     if op.get_bind().dialect.name == 'postgresql':
         for table in COMMUNITY_TABLES:
             enable_row_security(table)
+
+
+#: Foreign keys to units and bills: (table, old name, new name, column, referred table, ondelete).
+_FKS = (
+    ('bills', 'fk_bills_unit_id_billing_units', 'fk_bills_unit_billing_units', 'unit_id', 'billing_units', None),
+    ('meter_readings', 'fk_meter_readings_unit_id_billing_units', 'fk_meter_readings_unit_billing_units', 'unit_id',
+     'billing_units', None),
+    ('payments', 'fk_payments_unit_id_billing_units', 'fk_payments_unit_billing_units', 'unit_id', 'billing_units',
+     None),
+    ('payment_intents', 'fk_payment_intents_unit_id_billing_units', 'fk_payment_intents_unit_billing_units',
+     'unit_id', 'billing_units', None),
+    ('bill_lines', 'fk_bill_lines_bill_id_bills', 'fk_bill_lines_bill_bills', 'bill_id', 'bills', 'CASCADE'),
+    ('payment_allocations', 'fk_payment_allocations_bill_id_bills', 'fk_payment_allocations_bill_bills', 'bill_id',
+     'bills', None),
+)
+
+#: New primary keys: ids unique per community.
+_PKS = (
+    ('billing_units', ['community', 'id']),
+    ('bills', ['community', 'id']),
+    ('meter_readings', ['community', 'unit_id', 'kind', 'month']),
+    ('user_units', ['user_id', 'community', 'unit_id']),
+)
+
+
+def per_community_ids() -> None:
+    """Units, bills and readings are keyed by (community, id); references carry the community."""
+    for table, old, _new, _col, _ref, _ondelete in _FKS:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(old, type_='foreignkey')
+    for table, columns in _PKS:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(f'pk_{table}', type_='primary')
+            batch.create_primary_key(f'pk_{table}', columns)
+    for table, _old, new, col, ref, ondelete in _FKS:
+        with op.batch_alter_table(table) as batch:
+            batch.create_foreign_key(new, ref, ['community', col], ['community', 'id'], ondelete=ondelete)
+
+
+def global_ids() -> None:
+    """The reverse of :func:`per_community_ids` (fails when two communities share an id)."""
+    for table, _old, new, _col, _ref, _ondelete in _FKS:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(new, type_='foreignkey')
+    for table, columns in _PKS:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(f'pk_{table}', type_='primary')
+            batch.create_primary_key(f'pk_{table}', [c for c in columns if c != 'community'])
+    for table, old, _new, col, ref, ondelete in _FKS:
+        with op.batch_alter_table(table) as batch:
+            batch.create_foreign_key(old, ref, [col], ['id'], ondelete=ondelete)
 
 
 def enable_row_security(table: str) -> None:
@@ -80,6 +132,7 @@ def downgrade() -> None:
             op.execute(f'DROP POLICY IF EXISTS {POLICY} ON {table}')
             op.execute(f'ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY')
             op.execute(f'ALTER TABLE {table} DISABLE ROW LEVEL SECURITY')
+    global_ids()
     for table in COMMUNITY_TABLES:
         with op.batch_alter_table(table) as batch:
             batch.drop_index(op.f(f'ix_{table}_community'))
