@@ -56,9 +56,19 @@ def create_app(
     *,
     community: Community | None = None,
     components: list[Component] | None = None,
+    served: dict[str, Community | None] | None = None,
 ) -> FastAPI:
-    """Build the API app for a community with the given components (started in order)."""
+    """Build the API app for a community with the given components (started in order).
+
+    Every route answers at ``/api/X`` and at ``/api/communities/{cid}/X`` (``cid`` this
+    community's id, checked against the caller's membership: :mod:`services.communities`).
+    ``served``: every community of the deployment, the default first (for
+    ``GET /api/communities``); default just this one.
+    """
+    from services.dbcomponent import _community_id
+
     settings = settings or get_settings()
+    community_id = _community_id(community) or "default"
     parts: list[Component] = list(components or [])
 
     @asynccontextmanager
@@ -91,6 +101,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.community = community
+    app.state.community_id = community_id
+    app.state.served = dict(served) if served else {community_id: community}
     app.state.components = parts
 
     from services.api.guard import allow, install_guards
@@ -110,6 +122,9 @@ def create_app(
     for router in routers:
         app.include_router(router)
     install_guards(app, routers)  # every route has a policy, checked before its body is read
+    from services.communities import CommunityScope
+
+    app.add_middleware(CommunityScope, community=community_id)  # before the guard: membership, prefix
     app.add_middleware(SecurityHeaders)  # outermost: refusals carry the headers too
     return app
 
@@ -157,9 +172,9 @@ def _freeze_long_lived() -> None:
 
 def _routers() -> list:
     """The API routers (each module exports ``router``); one line per module."""
-    from services.api import (auth, billing, drills, forecast, live, metering, notices, notifications, occupancy,
+    from services.api import (auth, billing, communities, drills, forecast, live, metering, notices, notifications, occupancy,
                               planning, public, scene, viewer, workorders)
 
     return [auth.router, workorders.router, billing.router, notifications.router, notices.router, public.router,
             live.router, scene.router, viewer.router, planning.router, metering.router, occupancy.router,
-            drills.router, forecast.router]
+            drills.router, forecast.router, communities.router]

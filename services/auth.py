@@ -22,13 +22,13 @@ from pwdlib import PasswordHash
 from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import Session
 
-from services.db import utcnow
+from services.db import COMMUNITY_KEY, PRIMARY_KEY, utcnow
 from services.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
 from services.models import AuditEntry, RevokedToken, User, UserUnit
 from services.settings import Settings
 
 __all__ = [
-    "MIN_SECRET_BYTES", "ROLES", "Actor", "audit", "authenticate", "change_password", "check_password",
+    "MIN_SECRET_BYTES", "ROLES", "Actor", "add_membership", "audit", "authenticate", "change_password", "check_password",
     "create_user", "decode_claims", "decode_token", "issue_token", "load_actor", "mask_name", "mask_phone",
     "payment_callback_key", "require_role", "verify_password", "revoke_token", "secret_key", "sees_personal_data",
 ]
@@ -48,6 +48,8 @@ class Actor:
     role: str
     unit_ids: frozenset[str] = field(default_factory=frozenset)
     staff_id: str | None = None
+    #: The community the role holds in (None: a session bound to no community).
+    community: str | None = None
 
     def is_(self, *roles: str) -> bool:
         """Whether the actor has one of ``roles``."""
@@ -101,8 +103,13 @@ def require_role(actor: Actor, *roles: str) -> None:
 # -- users --------------------------------------------------------------------------------
 def create_user(session: Session, *, username: str, password: str, role: str,
                 unit_ids: list[str] | None = None, staff_id: str | None = None,
-                email: str | None = None, actor: Actor = SYSTEM, demo: bool = False) -> User:
-    """Create a user with an argon2-hashed password (audited)."""
+                email: str | None = None, actor: Actor = SYSTEM, demo: bool = False,
+                communities: list[str] | None = None) -> User:
+    """Create a user with an argon2-hashed password (audited).
+
+    ``communities``: the communities the user belongs to with ``role`` (none: the global
+    role holds in the default community only; see :mod:`services.communities`).
+    """
     if role not in ROLES:
         raise InvalidInput(f"role={role!r} must be one of {', '.join(ROLES)}")
     if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
@@ -118,8 +125,27 @@ def create_user(session: Session, *, username: str, password: str, role: str,
     session.flush()
     for unit_id in unit_ids or []:
         session.add(UserUnit(user_id=user.id, unit_id=unit_id))
-    audit(session, actor, "user.create", "user", username, role=role, units=list(unit_ids or []))
+    for community in dict.fromkeys(communities or []):
+        add_membership(session, user, community, role)
+    audit(session, actor, "user.create", "user", username, role=role, units=list(unit_ids or []),
+          communities=list(communities or []))
     return user
+
+
+def add_membership(session: Session, user: User, community: str, role: str) -> None:
+    """Give ``user`` ``role`` in ``community`` (replacing a role they had there)."""
+    from services.communities import COMMUNITY_ID
+    from services.models import Membership
+
+    if role not in ROLES:
+        raise InvalidInput(f"role={role!r} must be one of {', '.join(ROLES)}")
+    if not COMMUNITY_ID.match(community or ""):
+        raise InvalidInput(f"community={community!r} must be a community id (ASCII letters, digits, '-', '_')")
+    row = session.get(Membership, (user.id, community))
+    if row is None:
+        session.add(Membership(user_id=user.id, community=community, role=role))
+    else:
+        row.role = role
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
@@ -246,7 +272,7 @@ def load_actor(session: Session, username: str, claims: dict[str, Any] | None = 
     """
     revoked = exists().where(RevokedToken.jti == str((claims or {}).get("jti") or ""))
     rows = session.execute(
-        select(User.username, User.role, User.staff_id, User.active, User.tokens_valid_after,
+        select(User.id, User.username, User.role, User.staff_id, User.active, User.tokens_valid_after,
                revoked.label("revoked"), UserUnit.unit_id)
         .outerjoin(UserUnit, UserUnit.user_id == User.id).where(User.username == username)).all()
     if not rows or not rows[0].active:
@@ -263,7 +289,15 @@ def load_actor(session: Session, username: str, claims: dict[str, Any] | None = 
             if issued_ms < int(valid_after.timestamp() * 1000):
                 raise NotAuthenticated("this token was issued before the password changed; log in again")
     units = frozenset(r.unit_id for r in rows if r.unit_id is not None)
-    return Actor(user.username, user.role, units, user.staff_id)
+    community = session.info.get(COMMUNITY_KEY)
+    role = user.role
+    if community is not None:
+        from services.communities import community_role
+
+        role = community_role(session, user.id, user.role, community, primary=session.info.get(PRIMARY_KEY, True))
+        if role is None:
+            raise Forbidden(f"user {username!r} is not a member of community {community!r}")
+    return Actor(user.username, role, units, user.staff_id, community)
 
 
 # -- personal data ------------------------------------------------------------------------

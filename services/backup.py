@@ -45,6 +45,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.errors import ServiceError
+from services.communities import DEFAULT_TIMEZONE
 
 __all__ = [
     "BACKUP_NAME", "DATA_ENTRIES", "EXCLUDED_ENTRIES", "SCHEMA_VERSION", "BackupComponent",
@@ -155,6 +156,22 @@ def _server_major(conn) -> int:
     return int(conn.exec_driver_sql("SHOW server_version_num").scalar()) // 10000
 
 
+def _all_communities(conn) -> None:
+    """PostgreSQL: let this connection see every community's rows (row-level security,
+    see services.communities); a backup holds the whole deployment."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT set_config('twin.all_communities', 'on', false)")
+
+
+def _with_all_communities(env: dict | None) -> dict:
+    """The environment of pg_dump / pg_restore with every community's rows visible."""
+    import os
+
+    env = dict(env if env is not None else os.environ)
+    env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + " -c twin.all_communities=on").strip()
+    return env
+
+
 def _row_counts(conn) -> dict[str, int]:
     names = sorted(inspect(conn).get_table_names())
     preparer = conn.dialect.identifier_preparer
@@ -243,11 +260,14 @@ def _dump_postgresql(url: str, dest: Path) -> tuple[dict[str, int], str | None]:
     try:
         with engine.connect() as conn:
             pg_dump = _check_tool("pg_dump", _server_major(conn))
+            _all_communities(conn)
             # one snapshot for the counts and the dump: they describe the same state
             snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
             counts, revision = _row_counts(conn), _revision(conn)
             libpq, env = _pg_conn_args(url)
+            env = _with_all_communities(env)
             proc = subprocess.run([pg_dump, "-Fc", f"--snapshot={snapshot}", "--no-owner", "--no-privileges",
+                                   "--enable-row-security",
                                    "-f", str(dest), f"--dbname={libpq}"],
                                   capture_output=True, text=True, env=env, check=False)
             conn.rollback()
@@ -452,6 +472,7 @@ def _database_rows(db_url: str) -> dict[str, int]:
     engine = create_engine(db_url)
     try:
         with engine.connect() as conn:
+            _all_communities(conn)
             return _row_counts(conn)
     except DBAPIError as exc:  # unreachable, or a file that is not a database
         raise _connect_error(exc) from None
@@ -558,6 +579,7 @@ def _restore_postgresql(src: Path, db_url: str) -> None:
     finally:
         engine.dispose()
     libpq, env = _pg_conn_args(db_url)
+    env = _with_all_communities(env)
     proc = subprocess.run([pg_restore, "--clean", "--if-exists", "--no-owner", "--no-privileges",
                            "--single-transaction", "--exit-on-error", f"--dbname={libpq}", str(src)],
                           capture_output=True, text=True, env=env, check=False)
@@ -611,7 +633,7 @@ class BackupComponent:
 
     name = "backup"
 
-    def __init__(self, db_url: str, folder: Path, *, hour: int = 3, keep: int = 14, tz: str = "Asia/Shanghai",
+    def __init__(self, db_url: str, folder: Path, *, hour: int = 3, keep: int = 14, tz: str = DEFAULT_TIMEZONE,
                  data_dir: Path | None = None, site: Path | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:

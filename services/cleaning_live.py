@@ -30,6 +30,7 @@ from live.occupancy import COUNTER_KIND, GATE_KIND, total_step
 from live.store import telemetry
 from services.planning import CleaningCache, CleaningDay, open_preventive_work_orders
 from sim.cleaning.soiling import MINUTES_PER_DAY
+from services.communities import DEFAULT_TIMEZONE, site_timezone
 
 __all__ = ["LiveCleaning", "LiveCleaningComponent", "area_devices", "passages_per_minute"]
 
@@ -101,7 +102,7 @@ class LiveCleaning:
         Shared with ``GET /api/cleaning/status`` (one plan per day).
     """
 
-    def __init__(self, community, live_engine: sa.Engine, db=None, *, tz: str = "Asia/Shanghai",
+    def __init__(self, community, live_engine: sa.Engine, db=None, *, tz: str = DEFAULT_TIMEZONE,
                  cache: CleaningCache | None = None) -> None:
         self.community, self.engine, self.db, self.tz = community, live_engine, db, tz
         self.cache = cache or CleaningCache()
@@ -212,7 +213,7 @@ class LiveCleaningComponent:
         if cache is None:
             cache = app.state.cleaning_cache = CleaningCache()
         self.service = LiveCleaning(app.state.community, live.store.engine, getattr(app.state, "db", None),
-                                    tz=app.state.settings.timezone, cache=cache)
+                                    tz=site_timezone(app.state.community), cache=cache)
         app.state.live_cleaning = self.service
         self._task = asyncio.create_task(self._loop())
 

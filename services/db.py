@@ -18,13 +18,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker, with_loader_criteria
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["QUEUED_EVENTS", "REVISION_TTL_S", "Base", "Database", "UTCDateTime", "make_engine", "queue_event",
-           "utcnow"]
+__all__ = ["QUEUED_EVENTS", "REVISION_TTL_S", "Base", "CommunityScoped", "Database", "UTCDateTime", "get_by_id",
+           "make_engine", "queue_event", "utcnow"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,24 @@ def queue_event(session: Session, ev: dict[str, Any]) -> None:
     """Publish ``ev`` to the database's event listeners once ``session`` commits (never on
     a rollback): a client never hears of a change that did not happen."""
     session.info.setdefault(QUEUED_EVENTS, []).append(ev)
+
+
+class CommunityScoped:
+    """Mixin of every table that holds one community's data: a ``community`` column.
+
+    A session of a :class:`Database` bound to a community (:meth:`Database.scoped`) stamps
+    every row it inserts with that community and, when the database isolates communities,
+    adds ``community = <id>`` to every ORM statement on these tables (one place, not per
+    route); on PostgreSQL row-level security applies the same rule below the API.
+    """
+
+    community: Mapped[str] = mapped_column(String(64), index=True)
+
+
+#: ``Session.info`` keys: the session's community and whether its reads are filtered by it.
+COMMUNITY_KEY = "twin.community"
+ISOLATE_KEY = "twin.isolate"
+PRIMARY_KEY = "twin.primary"
 
 
 def utcnow() -> datetime:
@@ -125,18 +143,24 @@ class Database:
         SQLAlchemy URL (``sqlite:///path`` or ``postgresql+psycopg://...``).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, community: str | None = None, isolate: bool = False) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.community = community
+        self.isolate = isolate
+        self.primary = True
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=self._info())
         #: ``callable(event: dict)`` run with each live event a committed transaction queued
-        #: (:func:`queue_event`); the live component adds its bus here.
+        #: (:func:`queue_event`); the live component adds its bus here (shared by scoped views).
         self.event_listeners: list = []
-        event.listen(self.sessions, "after_commit", self._after_commit)
-        event.listen(self.sessions, "after_rollback", lambda session: session.info.pop(QUEUED_EVENTS, None))
+        self._listen_commits(self.sessions)
         self._async_lock = None
         self._revision: str | None = None
         self._revision_read_at: float | None = None
+
+    def _listen_commits(self, sessions) -> None:
+        event.listen(sessions, "after_commit", self._after_commit)
+        event.listen(sessions, "after_rollback", lambda session: session.info.pop(QUEUED_EVENTS, None))
 
     def _after_commit(self, session: Session) -> None:
         events = session.info.pop(QUEUED_EVENTS, None)
@@ -147,13 +171,35 @@ class Database:
                 except Exception:  # a listener never undoes a commit
                     log.exception("event listener failed")
 
+    def _info(self) -> dict:
+        return {COMMUNITY_KEY: self.community, ISOLATE_KEY: self.isolate, PRIMARY_KEY: self.primary}
+
+    def scoped(self, community: str, *, isolate: bool = True, primary: bool = True) -> "Database":
+        """The same database (engine, pool, write lock) seen by one community.
+
+        Its sessions stamp new rows with ``community``; with ``isolate`` every ORM read,
+        update and delete of a :class:`CommunityScoped` table is limited to it, and on
+        PostgreSQL each transaction sets ``twin.community`` for the row-level security
+        policies (see :mod:`services.communities`). ``primary``: the deployment's default
+        community, where users without any membership keep their global role.
+        """
+        view = object.__new__(Database)
+        view.__dict__.update(self.__dict__)
+        view.community, view.isolate, view.primary = community, isolate, primary
+        view.sessions = sessionmaker(self.engine, expire_on_commit=False, info=view._info())
+        view._listen_commits(view.sessions)  # the same event listeners (one shared list)
+        view._root = getattr(self, "_root", self)
+        return view
+
     def async_write_lock(self):
-        """An asyncio lock that serialises this process's SQLite writers (created lazily)."""
+        """An asyncio lock that serialises this process's SQLite writers (created lazily,
+        shared by every community view of this database)."""
         import asyncio
 
-        if self._async_lock is None:
-            self._async_lock = asyncio.Lock()
-        return self._async_lock
+        root = getattr(self, "_root", self)
+        if root._async_lock is None:
+            root._async_lock = asyncio.Lock()
+        return root._async_lock
 
     @property
     def dialect(self) -> str:
@@ -219,3 +265,79 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statement(state) -> None:
+    """Stamp inserts with the session's community; filter the rest when it isolates."""
+    community = _community_of(state.session)
+    if state.is_insert:
+        _stamp_insert(state, community, force=bool(state.session.info.get(ISOLATE_KEY)))
+        return
+    if state.session.info.get(ISOLATE_KEY) and (state.is_select or state.is_update or state.is_delete):
+        state.statement = state.statement.options(
+            with_loader_criteria(CommunityScoped, lambda cls: cls.community == community, include_aliases=True))
+
+
+def _stamp_insert(state, community: str, *, force: bool) -> None:
+    """Stamp an INSERT's rows; an isolating session overrides any other community (a row of
+    another community is never written), an unbound one keeps a community a row names."""
+    table = getattr(state.statement, "table", None)
+    if table is None or "community" not in table.c:
+        return
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params] if isinstance(params, dict) and params else []
+    for row in rows:
+        if force or row.get("community") is None:
+            row["community"] = community
+    if not rows:
+        state.statement = state.statement.values(community=community)
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_new(session: Session, _ctx, _instances) -> None:
+    force = bool(session.info.get(ISOLATE_KEY))
+    community = None
+    for obj in session.new:
+        if isinstance(obj, CommunityScoped) and (force or obj.community is None):
+            community = community or _community_of(session)
+            obj.community = community
+
+
+def get_by_id(session: Session, model, id_: Any, **kw: Any):
+    """The row of ``model`` with ``id`` in the session's community (None when absent).
+
+    For tables whose primary key is ``(community, id)`` (ids unique per community):
+    ``session.get`` would need both. ``kw``: ``with_for_update=True``, ``populate_existing=True``.
+    """
+    from sqlalchemy import select
+
+    stmt = select(model).where(model.id == id_)
+    if kw.get("with_for_update"):
+        stmt = stmt.with_for_update()
+    if kw.get("populate_existing"):  # after a lock: the row as committed now, not as cached
+        stmt = stmt.execution_options(populate_existing=True)
+    return session.scalars(stmt).first()
+
+
+def _community_of(session: Session) -> str:
+    """The session's community; an unbound session (CLI, tools) writes the default one."""
+    community = session.info.get(COMMUNITY_KEY)
+    if community is None:
+        from services.communities import default_community_id
+
+        community = default_community_id()
+    return community
+
+
+@event.listens_for(Session, "after_begin")
+def _set_pg_community(session: Session, _transaction, connection) -> None:
+    """PostgreSQL: tell the row-level security policies whose rows this transaction sees."""
+    if connection.dialect.name != "postgresql":
+        return
+    community = session.info.get(COMMUNITY_KEY)
+    if community is not None and session.info.get(ISOLATE_KEY):
+        connection.exec_driver_sql("SELECT set_config('twin.community', %s, true), "
+                                   "set_config('twin.all_communities', 'off', true)", (community,))
+    else:
+        connection.exec_driver_sql("SELECT set_config('twin.all_communities', 'on', true)")

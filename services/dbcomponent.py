@@ -32,13 +32,19 @@ class DatabaseComponent:
         Seconds between two passes of overdue escalation and notice publication (0 disables the timer).
     smtp_url : str, optional
         ``smtp://host:port`` for the email channel of the notification outbox.
+    database : Database, optional
+        An open database (a community's view of a shared one, :meth:`Database.scoped`);
+        default: one opened on start, bound to the app's community (rows are stamped with
+        it; reads are not filtered, a single community is served).
     """
 
     name = "database"
 
     def __init__(self, url: str | None = None, *, sla_interval_s: float = 30.0,
-                 smtp_url: str | None = None, mail_from: str = "property@localhost") -> None:
+                 smtp_url: str | None = None, mail_from: str = "property@localhost",
+                 database: Database | None = None) -> None:
         self.url = url
+        self.shared = database
         self.sla_interval_s = sla_interval_s
         self.smtp_url = smtp_url
         self.mail_from = mail_from
@@ -59,8 +65,12 @@ class DatabaseComponent:
         return AlarmWorkOrderSink(database, community)
 
     async def start(self, app: FastAPI) -> None:
-        url = self.url or app.state.settings.resolved_db_url
-        self.db = Database(url)
+        if self.shared is not None:
+            self.db = self.shared
+        else:
+            url = self.url or app.state.settings.resolved_db_url
+            community = app.state.community
+            self.db = Database(url, community=_community_id(community))
         try:
             await asyncio.to_thread(self._prepare, app)
         except Exception as exc:
@@ -116,10 +126,20 @@ class DatabaseComponent:
         from services.app import cancel_task
 
         await cancel_task(self._task)
-        if self.db is not None:
+        if self.db is not None and self.shared is None:
             self.db.dispose()
 
     def health(self) -> dict[str, Any]:
         if self.db is None:
             return {"ready": False, "error": self._error or "not started"}
         return self.db.health()
+
+
+def _community_id(community) -> str | None:
+    """The community id of a loaded twin (its site name), None without one."""
+    if community is None:
+        return None
+    from services.communities import COMMUNITY_ID
+
+    name = str(community.name or "").strip().lower()
+    return name if COMMUNITY_ID.match(name) else None

@@ -35,6 +35,7 @@ from live.elevator_daily import COUNTERS, ROW_COLUMNS, ElevatorDays, finish_row
 from live.kinds import KINDS, resolve_kind
 from services.errors import InvalidInput
 from twin.model import Community, Device
+from services.communities import DEFAULT_TIMEZONE
 
 __all__ = ["DAILY_LOG_NAME", "DailyLog", "ElevatorJobComponent", "age_years", "controllers", "daily_rows",
            "day_bounds", "fleet_plan", "last_maintenance", "run_daily_job", "score_rows",
@@ -61,7 +62,7 @@ def controllers(community: Community | None) -> list[Device]:
     return out
 
 
-def site_timezone(community: Community | None, default: str = "Asia/Shanghai") -> str:
+def site_timezone(community: Community | None, default: str = DEFAULT_TIMEZONE) -> str:
     """The site's time zone (``timezone`` of the site manifest), else ``default``."""
     tz = (community.attributes.get("timezone") if community is not None else None) or default
     try:
@@ -380,7 +381,7 @@ class ElevatorJobComponent:
                              date=day, data_dir=app.state.settings.data_dir, threshold=self.threshold)
 
     async def _loop(self) -> None:
-        tz = site_timezone(self._app.state.community, self._app.state.settings.timezone)
+        tz = site_timezone(self._app.state.community)
         while True:
             try:
                 day = self._due(dt.datetime.now(ZoneInfo(tz)))

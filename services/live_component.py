@@ -243,14 +243,19 @@ class LiveComponent:
         Shared-subscription group: run several service processes as ingestion workers.
     work_orders : WorkOrderSink, optional
         Filled in by the ops service.
+    shared_broker : object, optional
+        A broker already run by the composition root for several communities (its
+        ``url`` once started: a :class:`~live.broker.BrokerURL`); default ``TWIN_MQTT_URL``
+        or an embedded broker of this component's own.
     """
 
     name = "live"
 
     def __init__(self, settings: Settings, community: Community, *, rules_path: str | Path | None = None,
                  group: str | None = None, work_orders: WorkOrderSink | None = None,
-                 client_id: str | None = None) -> None:
+                 client_id: str | None = None, shared_broker=None) -> None:
         self.settings = settings
+        self.shared_broker = shared_broker
         self.community = community
         self.registry = DeviceRegistry.from_community(community)
         self.rules_path = Path(rules_path) if rules_path else DEFAULT_RULES_PATH
@@ -386,7 +391,9 @@ class LiveComponent:
     def _start_blocking(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        if s.mqtt_url:
+        if self.shared_broker is not None:
+            url = self.shared_broker.url
+        elif s.mqtt_url:
             url = broker_url(s, "service")
         else:
             self.embedded = self._embedded_broker().start()
@@ -419,6 +426,8 @@ class LiveComponent:
 
     def simulator_url(self) -> BrokerURL:
         """The URL (with the simulator's login when there are credentials) of this service's broker."""
+        if self.shared_broker is not None:
+            return self.shared_broker.url
         if self.settings.mqtt_url:
             return broker_url(self.settings, "simulator")
         if self.settings.mqtt_credentials_file:

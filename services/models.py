@@ -14,9 +14,9 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, Stri
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db import Base, UTCDateTime, utcnow
+from services.db import Base, CommunityScoped, UTCDateTime, utcnow
 
-__all__ = ["AuditEntry", "Notice", "NoticeRecipient", "Notification", "RevokedToken", "User", "UserUnit",
+__all__ = ["AuditEntry", "Membership", "Notice", "NoticeRecipient", "Notification", "RevokedToken", "User", "UserUnit",
            "all_metadata"]
 
 
@@ -49,16 +49,27 @@ class RevokedToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class UserUnit(Base):
+class Membership(Base):
+    """A user's role in one community (a user may belong to several, with a role in each)."""
+
+    __tablename__ = "memberships"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    community: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class UserUnit(CommunityScoped, Base):
     """A billing unit an owner user owns (an owner may own several)."""
 
     __tablename__ = "user_units"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    community: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     unit_id: Mapped[str] = mapped_column(String(128), primary_key=True)
 
 
-class AuditEntry(Base):
+class AuditEntry(CommunityScoped, Base):
     """One audited write: who (actor), what (action on entity/id, detail), when (UTC)."""
 
     __tablename__ = "audit_log"
@@ -73,7 +84,7 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class Notification(Base):
+class Notification(CommunityScoped, Base):
     """A message in the outbox: in-app (delivered when stored) or email (sent over SMTP)."""
 
     __tablename__ = "notifications"
@@ -94,7 +105,7 @@ class Notification(Base):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class Notice(Base):
+class Notice(CommunityScoped, Base):
     """A notice staff compose for owners or staff: title and body in 中文 (+ English),
     a target (building, entrance, floor, household, role; see :mod:`services.notices`),
     published at ``publish_at`` (UTC) when its recipients are resolved and stored."""
@@ -115,7 +126,7 @@ class Notice(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class NoticeRecipient(Base):
+class NoticeRecipient(CommunityScoped, Base):
     """A user a published notice reached (in-app) and when they read it."""
 
     __tablename__ = "notice_recipients"

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from live.occupancy import COUNTER_KIND, GATE_KIND, EntranceDevice, Occupancy, rebuild
 from live.store import telemetry
 from twin.model import Community
+from services.communities import DEFAULT_TIMEZONE
 
 __all__ = ["OccupancyService", "entrance_devices", "night_population", "service_of"]
 
@@ -60,7 +61,7 @@ class OccupancyService:
         Site time zone; ``anchor_hour``: local hour of the night re-anchor.
     """
 
-    def __init__(self, community: Community, engine: sa.Engine, *, tz: str = "Asia/Shanghai",
+    def __init__(self, community: Community, engine: sa.Engine, *, tz: str = DEFAULT_TIMEZONE,
                  anchor_hour: float = 3.0) -> None:
         self.community, self.engine = community, engine
         self.tz, self.anchor_hour = tz, anchor_hour
@@ -118,5 +119,7 @@ def service_of(app) -> OccupancyService | None:
             community = getattr(app.state, "community", None)
             if store is None or community is None:
                 return None
-            svc = app.state.occupancy = OccupancyService(community, store.engine, tz=app.state.settings.timezone)
+            from services.communities import site_timezone
+
+            svc = app.state.occupancy = OccupancyService(community, store.engine, tz=site_timezone(community))
     return svc

@@ -29,6 +29,7 @@ from services.auth import SYSTEM
 from services.db import Database
 from services.errors import InvalidInput
 from twin.model import Community
+from services.communities import DEFAULT_TIMEZONE
 
 __all__ = [
     "CleaningCache", "CleaningDay", "RISK_LOG_NAME", "cleaning_day", "cleaning_status", "elevator_devices",
@@ -166,7 +167,7 @@ class CleaningDay:
 
 
 def cleaning_day(community: Community, date: dt.date, *, seed: int = 0,
-                 tz: str = "Asia/Shanghai") -> CleaningDay:
+                 tz: str = DEFAULT_TIMEZONE) -> CleaningDay:
     """Plan ``date`` for the twin (crowd-flow forecast, the ``plan`` policy) and run it.
 
     The same pipeline as ``twin cleaning plan`` (:func:`sim.cleaning.compare.compare_policies`
@@ -295,7 +296,7 @@ def _cleaning_order(community: Community | None, req: dict) -> tuple[dict | None
 
 
 def open_preventive_work_orders(db: Database, community: Community | None, requests: list[dict], *,
-                                timezone: str = "Asia/Shanghai",
+                                timezone: str = DEFAULT_TIMEZONE,
                                 now: dt.datetime | None = None) -> dict[str, list]:
     """File planning requests as work orders (source ``preventive``), once per ``dedupe_key``.
 

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".twin"), description="working data: database, cache, uploads")
     cache_dir: Path | None = Field(None, description="derived-model cache (default data_dir/cache)")
     site: Path = Field(DEFAULT_SITE, description="site folder used when none is given")
+    sites: str | None = Field(None, description="several communities: comma-separated site folders, or one "
+                              "folder whose sub-folders are sites (the first is the default community); "
+                              "overrides TWIN_SITE")
     db_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
     mqtt_url: str | None = Field(None, description="mqtt://host:port or mqtts://host:port (TLS); "
                                  "unset = embedded broker")
@@ -40,7 +43,8 @@ class Settings(BaseSettings):
                                                "the service and simulator users, the demo CA; with the embedded "
                                                "broker also its password file, ACL and TLS listener")
     log_level: str = Field("INFO", description="logging level")
-    timezone: str = Field("Asia/Shanghai", description="site time zone for display")
+    timezone: str = Field("Asia/Shanghai", description="time zone of deployment-wide schedules (the daily "
+                          "backup); each community's own zone is its site manifest's `timezone`")
     secret_key: str | None = Field(None, description="token signing key, at least 32 bytes; required by "
                                    "`twin serve` (`twin demo` and tests generate one in data_dir)")
     payment_secret: str | None = Field(None, description="HMAC key of the payment gateway's callbacks, at least "

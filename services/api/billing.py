@@ -18,6 +18,7 @@ from sqlalchemy import select
 from services.api.deps import ActorDep, SessionDep, TokenDep, caller_name, oauth2, run_read, run_write, to_http
 from services.api.inputs import InputModel, MoneyText, Month
 from services.auth import Actor, mask_name, mask_phone, payment_callback_key, require_role, sees_personal_data
+from services.db import get_by_id
 from services.billing import payments, reports
 from services.billing.models import Bill, BillLine, Unit
 from services.billing.readings import import_readings_csv
@@ -140,7 +141,7 @@ async def bills(request: Request, token: TokenDep, month: str | None = None, uni
 def bill(month: str, unit_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """One bill with its lines."""
     _check_unit_access(actor, unit_id)
-    b = session.get(Bill, f"{month}/{unit_id}")
+    b = get_by_id(session, Bill, f"{month}/{unit_id}")
     if b is None:
         raise UnknownEntity(f"no bill for unit {unit_id!r} in {month}")
     lines = list(session.scalars(select(BillLine).where(BillLine.bill_id == b.id).order_by(BillLine.id)))

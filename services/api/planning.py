@@ -51,7 +51,9 @@ async def cleaning_status(request: Request, actor: ActorDep, community: Communit
         raise HTTPException(503, "no site is loaded: cleaning status needs the twin")
     if building is not None and building not in {b.id for b in community.buildings}:
         raise HTTPException(404, f"building={building!r} is not a building of the site")
-    tz = request.app.state.settings.timezone
+    from services.communities import site_timezone
+
+    tz = site_timezone(community)
     now = dt.datetime.now(ZoneInfo(tz))
     cache = getattr(request.app.state, "cleaning_cache", None)
     if cache is None:

@@ -73,7 +73,10 @@ class RatingIn(InputModel):
 
 
 def _tz(request: Request) -> str:
-    return request.app.state.settings.timezone
+    """The community's time zone (its site manifest's)."""
+    from services.communities import site_timezone
+
+    return site_timezone(request.app.state.community)
 
 
 @router.post("", status_code=201, dependencies=[deferred(ANY_USER)])

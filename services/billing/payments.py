@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from services.auth import SYSTEM, Actor, audit
 from services.billing.models import Allocation, Bill, Payment, PaymentIntent, Unit
 from services.billing.money import ZERO, fen, parse_money
-from services.db import utcnow
+from services.db import get_by_id, utcnow
 from services.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, UnknownEntity
 from services.parsing import check_text
 
@@ -47,8 +47,8 @@ METHODS = ("cash", "bank", "wechat", "alipay", "card", "gateway")
 
 
 def _unit(session: Session, unit_id: str, *, lock: bool = False) -> Unit:
-    """Return the unit (``lock``: its row locked until the transaction ends)."""
-    unit = session.get(Unit, unit_id, with_for_update=lock or None, populate_existing=lock)
+    """Return the unit (``lock``: its row locked until the transaction ends, re-read)."""
+    unit = get_by_id(session, Unit, unit_id, with_for_update=lock, populate_existing=lock)
     if unit is None:
         raise UnknownEntity(f"unit_id={unit_id!r} is not a billing unit")
     return unit

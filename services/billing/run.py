@@ -220,9 +220,16 @@ def compute_bills(session: Session, rules: FeeRules, month: str, *, skip_existin
 
 
 def _bulk_insert(session: Session, table, rows: list[dict]) -> None:
-    """Insert many rows fast (COPY on PostgreSQL, executemany elsewhere)."""
+    """Insert many rows fast (COPY on PostgreSQL, executemany elsewhere), stamped with the
+    session's community (these paths bypass the ORM's stamping)."""
     if not rows:
         return
+    from services.db import ISOLATE_KEY, _community_of
+
+    community, force = _community_of(session), bool(session.info.get(ISOLATE_KEY))
+    for row in rows:
+        if force or row.get("community") is None:
+            row["community"] = community
     if session.get_bind().dialect.name == "postgresql":
         _pg_copy(session, table, rows)
         return

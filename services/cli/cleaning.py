@@ -11,6 +11,7 @@ import typer
 
 from services.cli.common import err_console, print_json
 from twin.errors import TwinError
+from services.communities import DEFAULT_TIMEZONE
 
 __all__ = ["register", "file_requests", "load_site_community"]
 
@@ -35,14 +36,10 @@ def load_site_community(site: Path):
             raise SiteInputError(f"{site}: not a community JSON file ({exc})") from None
     if not site.exists():
         raise FileNotFoundError(f"site {str(site)!r} does not exist")
-    try:
-        from bim import load
-    except ImportError:  # the site loader is not part of this build
-        raise SiteInputError(f"{site}: no site loader available; pass a community JSON file") from None
-    from services.settings import get_settings
+    from services.sites import load_site
 
     err_console.print(f"loading {site} ...")
-    return load(site, cache_dir=get_settings().resolved_cache_dir)
+    return load_site(site)
 
 
 def file_requests(community, requests: list[dict]) -> dict:
@@ -59,7 +56,7 @@ def file_requests(community, requests: list[dict]) -> dict:
     db = Database(settings.resolved_db_url)
     try:
         db.migrate()
-        out = open_preventive_work_orders(db, community, requests, timezone=settings.timezone)
+        out = open_preventive_work_orders(db, community, requests, timezone=_tz(community))
     finally:
         db.dispose()
     err_console.print(f"{len(out['created'])} work order(s) opened, {len(out['existing'])} already open, "
@@ -69,7 +66,7 @@ def file_requests(community, requests: list[dict]) -> dict:
 
 
 def _tz(community) -> str:
-    return str(community.attributes.get("timezone") or "Asia/Shanghai")
+    return str(community.attributes.get("timezone") or DEFAULT_TIMEZONE)
 
 
 @cleaning.command()

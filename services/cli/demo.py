@@ -50,12 +50,15 @@ def _previous_month(today: dt.date) -> str:
     return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
-def prepare_database(settings: Settings, community: Community, site: Path) -> dict:
+def prepare_database(settings: Settings, community: Community, site: Path, *,
+                     community_id: str | None = None, primary: bool = True) -> dict:
     """Migrate, mirror billing units, create the demo users once, bill last month (idempotent).
 
+    With ``community_id`` (several communities served) the work is that community's and
+    the demo users get a membership there (the owner in the ``primary`` community only).
     Returns the demo logins and the bill-run figures.
     """
-    from services.auth import SYSTEM, audit, create_user
+    from services.auth import SYSTEM, add_membership, audit, create_user
     from services.billing.rules import load_rules
     from services.billing.run import run_bills
     from services.billing.units import sync_units
@@ -65,9 +68,11 @@ def prepare_database(settings: Settings, community: Community, site: Path) -> di
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_db_url)
+    if community_id is not None:
+        db = db.scoped(community_id, primary=primary)
     owner_unit = next((u.id for u in community.billing_units if u.kind == "apartment"), None)
     users = [("admin", "admin", []), ("operator", "operator", []), ("planner", "planner", [])]
-    if owner_unit:
+    if owner_unit and primary:
         users.append(("owner", "owner", [owner_unit]))
     month = _previous_month(dt.date.today())
     try:
@@ -81,10 +86,14 @@ def prepare_database(settings: Settings, community: Community, site: Path) -> di
                     f"({', '.join(r[0] for r in real)}): `twin demo` creates logins with a published "
                     "password and runs on its own database only (unset TWIN_DB_URL, or name an empty one)")
             sync_units(session, community)
+            where = [community_id] if community_id is not None else None
             for username, role, units in users:
-                if session.query(User).filter_by(username=username).first() is None:
+                user = session.query(User).filter_by(username=username).first()
+                if user is None:
                     create_user(session, username=username, password=DEMO_PASSWORD, role=role,
-                                unit_ids=units, demo=True)
+                                unit_ids=units, demo=True, communities=where)
+                elif community_id is not None:
+                    add_membership(session, user, community_id, role)
             result = run_bills(session, load_rules(None, site=site), month)
             audit(session, SYSTEM, "billing.run", "bill_run", month, created=result.created,
                   total=result.total)
@@ -117,13 +126,12 @@ def _free_port(host: str, port: int) -> int:
             return s.getsockname()[1]
 
 
-def _simulate(service, speed: float, stop: threading.Event) -> None:
-    """Stream every registered device to the service's broker until ``stop`` is set."""
+def _simulate(live, speed: float, stop: threading.Event) -> None:
+    """Stream every registered device of a community to its broker until ``stop`` is set."""
     from live.publisher import publish_streams
     from live.simulator import DeviceSimulator
     from services.elevator_live import elevator_life
 
-    live = service.live
     while live.pipeline is None and not stop.wait(0.2):  # the broker starts with the app
         pass
     if stop.is_set():
@@ -136,30 +144,42 @@ def _simulate(service, speed: float, stop: threading.Event) -> None:
         err_console.print(f"[yellow]device simulator stopped: {exc}[/yellow]")
 
 
-def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
+def serve_demo(site: "Path | list[Path] | None", *, host: str, port: int, speed: float,
                duration_s: float | None) -> None:
-    """Start the service and the simulator; block until Ctrl-C or ``duration_s``."""
+    """Start the service and the simulator; block until Ctrl-C or ``duration_s``.
+
+    ``site``: one site folder, or several (one community each, the first the default);
+    default ``TWIN_SITES``, else ``TWIN_SITE``.
+    """
     import asyncio
     import gc
 
     import uvicorn
 
     from services.billing.sandbox import install_sandbox
-    from services.runtime import build_service
+    from services.communities import community_id_of, site_dirs
+    from services.runtime import build_service, build_services
     from services.settings import get_settings
 
     settings = get_settings()
-    site = Path(site or settings.site)
-    service = build_service(settings, site)
+    sites = site_dirs(settings, site if isinstance(site, list) else ([site] if site else None))
+    service = build_service(settings, sites[0]) if len(sites) == 1 else build_services(settings, sites)
     community = service.community
-    print_summary(community)
+    lives = service.lives or {community.name: service.live}
+    apps = getattr(service.app, "apps", None) or {community.name: service.app}
     err_console.print("preparing the database (migrations, units, demo users, bills)...")
-    prepared = prepare_database(settings, community, site)
+    for i, (path, live) in enumerate(zip(sites, lives.values())):
+        print_summary(live.community)
+        cid = community_id_of(path) if len(sites) > 1 else None
+        done = prepare_database(settings, live.community, path, community_id=cid, primary=i == 0)
+        if i == 0:
+            prepared = done  # the default community's figures are announced
     port = _free_port(host, port)
-    install_sandbox(service.app, settings, host, port)  # the demo's pretend payment gateway
+    for app in apps.values():
+        install_sandbox(app, settings, host, port)  # the demo's pretend payment gateway
     stop = threading.Event()
-    sim = threading.Thread(target=_simulate, args=(service, speed, stop), daemon=True,
-                           name="device-simulator")
+    sims = [threading.Thread(target=_simulate, args=(live, speed, stop), daemon=True,
+                             name=f"device-simulator-{cid}") for cid, live in lives.items()]
 
     class DemoServer(uvicorn.Server):
         async def shutdown(self, sockets=None) -> None:
@@ -168,7 +188,8 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
             # publishing into it. In the other order the simulator waited for acknowledgements
             # of a gone broker and the broker's shutdown for a client still sending.
             stop.set()
-            await asyncio.get_running_loop().run_in_executor(None, sim.join, SIMULATOR_STOP_S)
+            for sim in sims:
+                await asyncio.get_running_loop().run_in_executor(None, sim.join, SIMULATOR_STOP_S)
             await super().shutdown(sockets)
 
     server = DemoServer(uvicorn.Config(service.app, host=host, port=port, log_level="warning",
@@ -180,26 +201,32 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
         if stop.is_set():
             return
         base = f"http://{host}:{port}"
-        typer.echo(f"\nThe community twin of {community.name!r} is running:")
+        names = ", ".join(repr(cid) for cid in lives)
+        typer.echo(f"\nThe community twin of {names} is running:")
         typer.echo(f"  control-room viewer  {base}/")
         typer.echo(f"  owners' page         {base}/owner")
         typer.echo(f"  API docs             {base}/docs   (health: {base}/api/health)")
         typer.echo(f"  demo logins          {', '.join(prepared['users'])} / password {DEMO_PASSWORD}"
                    f" (owner of unit {prepared['owner_unit']})")
         typer.echo(f"  bills of {prepared['month']}: {prepared['bills']} (total {prepared['total']} yuan)")
-        typer.echo(f"  device simulator     {len(service.live.registry)} devices at {speed:g}x real time")
+        devices = sum(len(live.registry) for live in lives.values())
+        typer.echo(f"  device simulator     {devices} devices at {speed:g}x real time")
+        if len(lives) > 1:
+            typer.echo(f"  communities          {names}: {base}/api/communities/<id>/... (the first also at {base}/api/...)")
         typer.echo("Press Ctrl-C to stop.", err=False)
         if duration_s is not None:
             stop.wait(duration_s)
             server.should_exit = True
 
     threading.Thread(target=announce, daemon=True, name="announce").start()
-    sim.start()
+    for sim in sims:
+        sim.start()
     try:
         server.run()
     finally:
         stop.set()
-        sim.join(timeout=SIMULATOR_STOP_S)
+        for sim in sims:
+            sim.join(timeout=SIMULATOR_STOP_S)
         # The process exits next: the interpreter's final collection would traverse the
         # whole twin (the app unfreezes its long-lived objects on shutdown), seconds on a
         # large site after everything has already stopped. Frozen objects are skipped.
@@ -211,7 +238,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo_cmd(
-        site: Optional[Path] = typer.Option(None, "--site", help="site folder (default TWIN_SITE)"),
+        site: Optional[list[Path]] = typer.Option(None, "--site", help="site folder; repeat to serve several "
+                                                  "communities (default TWIN_SITES, else TWIN_SITE)"),
         host: str = typer.Option("127.0.0.1", "--host", help="address to bind"),
         port: int = typer.Option(8000, "--port", min=0, max=65535,
                                  help="TCP port (a free one is taken when it is busy)"),
@@ -225,6 +253,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the whole twin on the embedded defaults and print the viewer's URL."""
         if summary_only or as_json:
-            run_demo(site, as_json=as_json)
+            run_demo(site[0] if site else None, as_json=as_json)
             return
         serve_demo(site, host=host, port=port, speed=speed, duration_s=duration)

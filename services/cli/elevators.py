@@ -178,7 +178,7 @@ def daily(
     day = _date(date, "date")
     settings = get_settings()
     community = load_site_community(site or settings.site)
-    tz = site_timezone(community, settings.timezone)
+    tz = site_timezone(community)
     db = Database(settings.resolved_db_url)
     store = LiveStore(settings.resolved_db_url)
     try:

@@ -128,15 +128,10 @@ def resolve_blocked(community, texts: list[str], *, buildings: list[str] | None 
 
 
 def _load_site(site: Path):
-    """Load a site folder into a twin Community (``bim.load``)."""
-    import bim
+    """Load a site folder into a twin Community (:func:`services.sites.load_site`)."""
+    from services.sites import load_site
 
-    load = getattr(bim, "load", None)
-    if load is None:  # pragma: no cover - until the site loader is merged
-        from twin.errors import TwinError
-
-        raise TwinError("this build has no site loader (bim.load)")
-    return load(site)
+    return load_site(site)
 
 
 def register(app: typer.Typer) -> None:

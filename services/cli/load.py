@@ -84,23 +84,10 @@ def summary(c: Community, *, doors: bool = False) -> dict[str, Any]:
 
 def load_community(path: Path, *, cache_dir: Path | None, no_cache: bool = False,
                    show_progress: bool = True) -> Community:
-    """Load ``path`` with a progress bar on stderr (never stdout)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    """Load ``path`` with a progress bar on stderr (never stdout): :func:`services.sites.load_site`."""
+    from services.sites import load_site
 
-    from bim import load
-    from services.settings import get_settings
-
-    cache = None if no_cache else (cache_dir or get_settings().resolved_cache_dir)
-    if not show_progress or not err_console.is_terminal:
-        return load(path, cache_dir=cache)
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=stderr_console(), transient=True) as bar:
-        task = bar.add_task(f"loading {path}", total=None)
-
-        def progress(done: int, total: int, message: str) -> None:
-            bar.update(task, description=str(message), completed=done, total=total or None)
-
-        return load(path, cache_dir=cache, progress=progress)
+    return load_site(path, cache_dir=cache_dir, no_cache=no_cache, show_progress=show_progress)
 
 
 def print_summary(c: Community, console: Console | None = None) -> None:

@@ -12,7 +12,8 @@ __all__ = ["register"]
 
 
 def serve(
-    site: Path = typer.Option(None, "--site", help="site folder (default TWIN_SITE)"),
+    site: list[Path] = typer.Option(None, "--site", help="site folder; repeat to serve several communities "
+                                    "(default TWIN_SITES, else TWIN_SITE)"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to bind"),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port"),
     rules: Path = typer.Option(None, "--rules", help="alarm rules file (default <site>/rules.yaml or built-in)"),
@@ -32,11 +33,19 @@ def serve(
 
     settings = get_settings()
     check_settings(settings)  # secrets and broker transport, before any loading
-    service = build_service(settings, Path(site or settings.site), rules=rules, group=group,
-                            client_id=client_id, smtp_url=smtp_url)
+    from services.communities import site_dirs
+    from services.runtime import build_services
+
+    sites = site_dirs(settings, list(site or []))
+    if len(sites) == 1:
+        service = build_service(settings, sites[0], rules=rules, group=group,
+                                client_id=client_id, smtp_url=smtp_url)
+    else:
+        service = build_services(settings, sites, smtp_url=smtp_url)
     _check_users(settings)  # the database is known usable (and migrated) from here
-    community, live, app = service.community, service.live, service.app
-    err_console.print(f"serving {community.name!r} ({len(live.registry)} devices) on http://{host}:{port}")
+    app = service.app
+    for live in (service.lives or {service.community.name: service.live}).values():
+        err_console.print(f"serving {live.community.name!r} ({len(live.registry)} devices) on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level=log_level, **settings.uvicorn_options())
 
 

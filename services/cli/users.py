@@ -20,6 +20,8 @@ def create(
     unit: list[str] = typer.Option([], "--unit", help="billing unit id an owner owns (repeatable)"),
     staff_id: str | None = typer.Option(None, "--staff-id", help="staff register id of a staff user"),
     email: str | None = typer.Option(None, "--email", help="email for reminders"),
+    community: list[str] = typer.Option([], "--community", help="community id (site name) the user belongs to "
+                                        "with --role (repeatable; none: the default community)"),
     json_out: bool = typer.Option(False, "--json", help="print the user as JSON"),
 ) -> None:
     """Create a user in the database of TWIN_DB_URL (migrating it first)."""
@@ -33,8 +35,9 @@ def create(
         db.migrate()
         with db.transaction() as session:
             user = create_user(session, username=username, password=password, role=role, unit_ids=unit,
-                               staff_id=staff_id, email=email)
-            out = {"id": user.id, "username": user.username, "role": user.role, "units": list(unit)}
+                               staff_id=staff_id, email=email, communities=community)
+            out = {"id": user.id, "username": user.username, "role": user.role, "units": list(unit),
+                   "communities": list(dict.fromkeys(community))}
     finally:
         db.dispose()
     if json_out:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from services.consumers import DurableConsumer
 from services.errors import InvalidInput
 from services.metering.compute import MAX_GAP_S, meter_month, q3
 from services.metering.models import MeterPoint
+from services.communities import DEFAULT_TIMEZONE
 
 __all__ = ["SOURCES", "MeterSpec", "MeteringConsumer", "catch_up", "meter_specs", "month_bounds", "monthly_readings",
            "reading_json", "site_zone"]
@@ -68,7 +69,13 @@ def meter_specs(community) -> dict[str, MeterSpec]:
     return out
 
 
-def site_zone(community, default: str = "Asia/Shanghai") -> ZoneInfo:
+#: Community id → a function returning the engine of its live database, for communities
+#: whose live tables (meter points among them) are not in the main database (several
+#: communities served: :func:`services.runtime.build_services` registers them).
+POINT_SOURCES: dict[str, Callable[[], sa.Engine]] = {}
+
+
+def site_zone(community, default: str = DEFAULT_TIMEZONE) -> ZoneInfo:
     """The site's time zone (``site.json`` ``timezone``), else ``default``."""
     name = (community.attributes or {}).get("timezone") or default
     try:
@@ -154,7 +161,12 @@ def monthly_readings(conn: sa.Connection, community, month: str, *, zone: ZoneIn
     specs = meter_specs(community)
     if units is not None:
         specs = {k: s for k, s in specs.items() if set(s.feeds) & units}
-    pts = _points(conn, sorted(specs), start - max_gap_s, end + max_gap_s)
+    source = POINT_SOURCES.get(getattr(community, "name", None))
+    if source is None:
+        pts = _points(conn, sorted(specs), start - max_gap_s, end + max_gap_s)
+    else:  # this community's meter points live in its own live database
+        with source().connect() as points_conn:
+            pts = _points(points_conn, sorted(specs), start - max_gap_s, end + max_gap_s)
     rows = []
     metered: set[tuple[str, str]] = set()
     for dev, spec in specs.items():

@@ -28,6 +28,7 @@ from services.workorders.lifecycle import OPEN_STATUSES
 from services.workorders.models import WorkOrder
 from twin.errors import TwinError
 from twin.model import Community, Staff
+from services.communities import DEFAULT_TIMEZONE
 
 __all__ = ["CATEGORY_SKILLS", "LOAD_PENALTY_M", "UNREACHABLE_M", "Candidate", "choose_assignee",
            "on_shift", "rank_candidates", "walking_distances_m"]
@@ -179,7 +180,7 @@ def _distance_m(community: Community, base_space_id: str | None, space_id: str) 
 
 
 def rank_candidates(session: Session, community: Community, category: str, space_id: str | None,
-                    now: datetime, timezone: str = "Asia/Shanghai") -> list[Candidate]:
+                    now: datetime, timezone: str = DEFAULT_TIMEZONE) -> list[Candidate]:
     """Return the workers able to take the order, best first."""
     local_now = now.astimezone(ZoneInfo(timezone))
     able = [m for m in community.staff if has_skill(m, category) and on_shift(m.shift, local_now)]
@@ -197,7 +198,7 @@ def rank_candidates(session: Session, community: Community, category: str, space
 
 
 def choose_assignee(session: Session, community: Community | None, category: str,
-                    space_id: str | None, now: datetime, timezone: str = "Asia/Shanghai") -> str | None:
+                    space_id: str | None, now: datetime, timezone: str = DEFAULT_TIMEZONE) -> str | None:
     """Return the staff id of the best worker, or None when nobody is able and on shift."""
     if community is None or not community.staff:
         return None

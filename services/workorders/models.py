@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db import Base, UTCDateTime, utcnow
+from services.db import Base, CommunityScoped, UTCDateTime, utcnow
 
 __all__ = ["Attachment", "WorkOrder", "WorkOrderEvent"]
 
 
-class WorkOrder(Base):
+class WorkOrder(CommunityScoped, Base):
     """A repair or service request located at a space, device or billing unit of the twin."""
 
     __tablename__ = "work_orders"
@@ -50,7 +50,7 @@ class WorkOrder(Base):
     rating_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class WorkOrderEvent(Base):
+class WorkOrderEvent(CommunityScoped, Base):
     """One entry of a work order's history: a transition, assignment, escalation, note."""
 
     __tablename__ = "work_order_events"
@@ -65,7 +65,7 @@ class WorkOrderEvent(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class Attachment(Base):
+class Attachment(CommunityScoped, Base):
     """A photo attached to a work order (JPEG/PNG/WebP, checked by magic bytes)."""
 
     __tablename__ = "work_order_attachments"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.auth import SYSTEM, Actor, audit, mask_name, mask_phone, sees_personal_data
 from services.billing.models import Unit
-from services.db import queue_event, utcnow
+from services.db import get_by_id, queue_event, utcnow
 from services.models import Notification, User, UserUnit
 from services.errors import Conflict, Forbidden, InvalidInput, UnknownEntity
 from services.workorders.assignment import choose_assignee
@@ -26,6 +26,7 @@ from services.workorders.models import Attachment, WorkOrder, WorkOrderEvent
 from services.workorders.sla import PRIORITIES, SLA_STATES, deadlines, priority_for, sla_state, sla_state_sql
 from twin.errors import NotFoundError
 from twin.model import Community
+from services.communities import DEFAULT_TIMEZONE
 
 __all__ = [
     "Filters", "Location", "SORTS", "add_attachment", "create_work_order", "get_work_order", "list_work_orders", "notify_owners",
@@ -84,7 +85,7 @@ def resolve_location(session: Session, community: Community | None, loc: Locatio
             public = dev.space_id is not None and community.space(dev.space_id).is_public
             unit = dev.feeds[0] if len(dev.feeds) == 1 and not public else None
             return Resolved(dev.space_id, dev.building_id, unit, public or dev.space_id is None)
-        unit = session.get(Unit, loc.unit_id)
+        unit = get_by_id(session, Unit, loc.unit_id)
         if unit is None:
             if community is None:
                 raise UnknownEntity(f"unit_id={loc.unit_id!r} is not a billing unit")
@@ -112,7 +113,7 @@ def create_work_order(session: Session, community: Community | None, actor: Acto
                       category: str | None = None, priority: str | None = None,
                       contact_name: str | None = None, contact_phone: str | None = None,
                       alarm_id: str | None = None, now: datetime | None = None,
-                      timezone: str = "Asia/Shanghai",
+                      timezone: str = DEFAULT_TIMEZONE,
                       classification: tuple[str, float] | None = None) -> WorkOrder:
     """Report a work order: classify, prioritise, set SLA timers and assign automatically.
 
@@ -302,7 +303,7 @@ def summarize_work_orders(session: Session, actor: Actor, *, filters: Filters | 
 
 def transition_work_order(session: Session, community: Community | None, actor: Actor, wo_id: int,
                           to: str, *, note: str | None = None, assignee: str | None = None,
-                          now: datetime | None = None, timezone: str = "Asia/Shanghai") -> WorkOrder:
+                          now: datetime | None = None, timezone: str = DEFAULT_TIMEZONE) -> WorkOrder:
     """Move a work order to status ``to`` (409 when the lifecycle forbids it)."""
     now = now or utcnow()
     wo = get_work_order(session, actor, wo_id)

@@ -115,6 +115,8 @@ MATRIX: dict[tuple[str, str], tuple[str, dict]] = {
     ("GET", "/api/drills/{drill_id}"): ("13333444", {"path": "/api/drills/0123456789ab"}),
     ("GET", "/api/drills/{drill_id}/trajectories"): ("13333444", {"path": "/api/drills/0123456789ab/trajectories"}),
     ("GET", "/api/drills/{drill_id}/report.pdf"): ("13333444", {"path": "/api/drills/0123456789ab/report.pdf"}),
+    # communities: every logged-in user lists their own (here the one community served)
+    ("GET", "/api/communities"): ("1ooooooo", {}),
 }
 
 

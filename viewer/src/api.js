@@ -14,7 +14,29 @@ export function setAuth(value) {
 }
 
 export function logout() {
-  setAuth({ token: null, role: null, user: null, unit: null });
+  setAuth({ token: null, role: null, user: null, unit: null, community: null, communities: [] });
+}
+
+// The community the viewer shows: null = the deployment's default one (unprefixed paths);
+// another id prefixes the API paths: /api/X → /api/communities/{cid}/X (and /ws/ likewise).
+export function communityPath(path) {
+  const cid = auth.community;
+  if (!cid || /^\/api\/(auth\/|communities(\/|$)|health$)/.test(path)) return path;
+  const m = /^\/(api|ws)\/(.*)$/.exec(path);
+  return m ? `/${m[1]}/communities/${encodeURIComponent(cid)}/${m[2]}` : path;
+}
+
+// GET /api/communities: the logged-in user's communities (the default first).
+export async function loadCommunities() {
+  const r = await api("/api/communities");
+  const list = Array.isArray(r) ? r : [];
+  setAuth({ communities: list });
+  return list;
+}
+
+export function setCommunity(cid, list = auth.communities || []) {
+  const chosen = list.find((c) => c.id === cid);
+  setAuth({ community: chosen && !chosen.default ? chosen.id : null, role: chosen ? chosen.role : auth.role });
 }
 
 export async function api(path, { method = "GET", body = null, form = null, headers = {} } = {}) {
@@ -29,7 +51,7 @@ export async function api(path, { method = "GET", body = null, form = null, head
   }
   let res;
   try {
-    res = await fetch(path, { method, headers: h, body: payload });
+    res = await fetch(communityPath(path), { method, headers: h, body: payload });
   } catch (e) {
     return { error: String(e), status: 0 };
   }

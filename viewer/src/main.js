@@ -14,7 +14,7 @@ import { AlarmCue } from "./cue.js";
 import { KpiStrip } from "./kpi.js";
 import { updateBadges } from "./badges.js";
 import { alarmOrder, isAlarmEvent, kindsOfClass, setKinds } from "./states.js";
-import { api, auth, esc, listOf, login, logout } from "./api.js";
+import { api, auth, communityPath, esc, listOf, loadCommunities, login, logout, setCommunity } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
 const DEVICE_EVENTS = new Set(["telemetry", "event", "status", "offline", "online", "state", "device"]);
@@ -42,7 +42,8 @@ async function boot(app) {
   const ts = new TwinScene($("#scene"));
   app.scene = ts;
   $("#status").textContent = "加载场景 loading scene…";
-  const [, index, kinds] = await Promise.all([ts.load("/api/scene.glb"), fetchJson("/api/scene/index"),
+  const scene = auth.community ? await blobUrl(communityPath("/api/scene.glb")) : "/api/scene.glb";
+  const [, index, kinds] = await Promise.all([ts.load(scene), fetchJson(communityPath("/api/scene/index")),
     api("/api/live/kinds")]);
   setKinds(Array.isArray(kinds) ? kinds : []);
   app.index = prepareIndex(index);
@@ -67,7 +68,7 @@ async function boot(app) {
   app.setCompare = (on) => setCompare(app, on);
   app.drills = new DrillPanel($("#drills"), $("#drills-toggle"), app);
   ts.start();
-  app.live = new LiveFeed(wsUrl("/ws/live"), (ev) => onLive(app, ev), (s) => {
+  app.live = new LiveFeed(wsUrl(communityPath("/ws/live")), (ev) => onLive(app, ev), (s) => {
     $("#live").textContent = s === "connected" ? "● 实时 live" : s === "login" ? "○ 登录后实时 log in for live data"
       : "○ 离线 offline";
     $("#live").dataset.state = s;
@@ -83,8 +84,19 @@ function wsUrl(path) {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
 }
 
+function authHeaders() {
+  return auth.token ? { Authorization: `Bearer ${auth.token}` } : {};
+}
+
+// Another community's scene needs the login (its prefixed paths are for members only).
+async function blobUrl(url) {
+  const r = await fetch(url, { headers: authHeaders() });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${await r.text()}`);
+  return URL.createObjectURL(await r.blob());
+}
+
 async function fetchJson(url) {
-  const r = await fetch(url);
+  const r = await fetch(url, { headers: authHeaders() });
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${await r.text()}`);
   return r.json();
 }
@@ -568,8 +580,12 @@ function setupLogin(app) {
   };
   const box = $("#login");
   const render = () => {
-    box.innerHTML = auth.token ? `${esc(auth.user)} (${esc(auth.role || "?")}) <button id="logout">退出 Log out</button>`
+    box.innerHTML = auth.token ? `${esc(auth.user)} (${esc(auth.role || "?")}) ${communitySwitcher()}<button id="logout">退出 Log out</button>`
       : `<form id="login-form"><input name="u" placeholder="用户 user" size="8"><input name="p" type="password" placeholder="密码 password" size="8"><button>登录 Log in</button></form>`;
+    $("#community") && ($("#community").onchange = (e) => {
+      setCommunity(e.target.value);
+      location.reload();  // the scene, the index and the live feed are the other community's
+    });
     $("#logout") && ($("#logout").onclick = () => {
       api("/api/auth/logout", { method: "POST" });  // revoke the token on the server too
       logout(); render(); changed();
@@ -580,11 +596,22 @@ function setupLogin(app) {
       const r = await login(f.u.value, f.p.value);
       if (r.missing) toast("登录服务不可用 login not available");
       else if (r.error) toast(`登录失败 login failed: ${r.error}`);
+      if (!r.error && !r.missing) await loadCommunities();
       render();
       if (!r.error && !r.missing) changed();
     };
   };
   render();
+  if (auth.token) loadCommunities().then(render);
+}
+
+// A community switcher when the user belongs to more than one (names people use: titles).
+function communitySwitcher() {
+  const list = auth.communities || [];
+  if (list.length < 2) return "";
+  const current = auth.community || (list.find((c) => c.default) || list[0]).id;
+  const opts = list.map((c) => `<option value="${esc(c.id)}"${c.id === current ? " selected" : ""}>${esc(c.title)}</option>`);
+  return `<select id="community" title="小区 community">${opts.join("")}</select> `;
 }
 
 function toast(msg) {
