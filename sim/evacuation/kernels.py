@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import prange
 
-from sim.numba_config import jit, pjit
+from sim.numba_config import jit, named, pjit
 
 __all__ = [
     "ACTIVE", "IN_STAIR", "EVACUATED", "UNREACHABLE", "REPULSION_RANGES",
@@ -468,8 +468,9 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
 
 #: Parallel (``prange`` over agents) and serial builds of the same step; the engine picks the
 #: serial one for small crowds, where waking threads costs more than it saves.
-move_agents = pjit(_move_agents)
-move_agents_serial = jit(_move_agents)
+#: (Each from its own named copy: numba's cache does not tell a serial from a parallel build.)
+move_agents = pjit(named(_move_agents, "move_agents"))
+move_agents_serial = jit(named(_move_agents, "move_agents_serial"))
 
 
 #: Columns of the per-stair record ``st_f``: length along the slope (m), token rate (P/s),

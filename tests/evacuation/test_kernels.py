@@ -210,6 +210,15 @@ def test_move_agents_never_crosses_a_wall():
     assert gx[0] < 6.0
 
 
+def test_serial_and_parallel_builds_have_their_own_cache_entries():
+    # numba's on-disk cache is named after the function and not keyed on parallel=True: one
+    # shared entry made new processes load whichever build was saved last (a parallel
+    # build in the serial slot cost 15x the CPU of a 500-agent run)
+    par, ser = K.move_agents._cache._cache_file, K.move_agents_serial._cache._cache_file
+    assert K.move_agents.targetoptions.get("parallel") and not K.move_agents_serial.targetoptions.get("parallel")
+    assert par._index_name != ser._index_name
+
+
 def test_move_agents_empty():
     gx, gy = _move(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), [], 1.2)
     assert gx.size == 0 and gy.size == 0
