@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import types
 from pathlib import Path
 
 import numba
 
-__all__ = ["CACHE", "FASTMATH", "SHARED_SOURCES", "jit", "pjit"]
+__all__ = ["CACHE", "FASTMATH", "SHARED_SOURCES", "jit", "named", "pjit"]
 
 #: Files of ``sim/`` whose kernels are called from kernels in other files.
 SHARED_SOURCES: tuple[str, ...] = ("rng.py", "numba_config.py")
@@ -55,3 +56,18 @@ def pjit(*args, **kwargs):
     """``numba.njit(parallel=True)`` with the project's flags (parallel driver)."""
     kwargs.setdefault("parallel", True)
     return jit(*args, **kwargs)
+
+
+def named(fn, name: str):
+    """A copy of the plain function ``fn`` called ``name``.
+
+    Numba names a function's on-disk cache after its qualified name and first line, and
+    does not key it on the compile flags: a serial ``jit`` and a parallel ``pjit`` build of
+    the same function would share one cache entry, and a new process would load whichever
+    was saved last (the parallel build where the serial one was asked for, or the reverse).
+    Build each variant from its own named copy instead."""
+    g = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    g.__qualname__ = name
+    g.__doc__ = fn.__doc__
+    g.__module__ = fn.__module__
+    return g

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import prange
 
-from sim.numba_config import jit, pjit
+from sim.numba_config import jit, named, pjit
 
 __all__ = [
     "ACTIVE", "IN_STAIR", "EVACUATED", "UNREACHABLE", "REPULSION_RANGES",
@@ -218,6 +218,54 @@ def _wall_between(ax, ay, bx, by, seg, w_idx, s0, s1) -> bool:
     return False
 
 
+#: Neighbours kept per agent by the single neighbour scan of ``move_agents`` (a crowd at
+#: 8 P/m² has ~80 within the 1.8 m reach); beyond it the spacing pass scans the cells again.
+NEIGHBOUR_BUFFER = 256
+#: Agents per task of the parallel driver (each task owns one neighbour buffer).
+MOVE_CHUNK = 512
+
+
+@jit
+def _spacing_scan(i, xi, yi, dx, dy, reach, ll, gi, gj, f, cs, n_x0, n_y0, n_nx, n_ny, n_off,
+                  cell_start, cell_stop, cell_items, sx, sy, seg, w_idx, s0, s1) -> float:
+    """Free spacing (m) to the nearest neighbour ahead in the corridor of width 2 ``ll``,
+    scanning the neighbour cells (used when the neighbour buffer overflowed)."""
+    spacing = 1e300
+    rr = int(math.ceil(reach / cs))
+    for dj in range(-rr, rr + 1):
+        jj = gj + dj
+        if jj < 0 or jj >= n_ny[f] or spacing <= 0.0:
+            continue
+        for di in range(-rr, rr + 1):
+            ii = gi + di
+            if ii < 0 or ii >= n_nx[f] or spacing <= 0.0:
+                continue
+            if _cell_gap2(xi, yi, n_x0[f] + ii * cs, n_y0[f] + jj * cs, cs) > reach * reach:
+                continue
+            cc = n_off[f] + jj * n_nx[f] + ii
+            for k in range(cell_start[cc], cell_stop[cc]):
+                if cell_items[k] == i:
+                    continue
+                dxj = sx[k] - xi
+                dyj = sy[k] - yi
+                along = dx * dxj + dy * dyj
+                if along < 0.0:
+                    continue
+                if abs(-dy * dxj + dx * dyj) > ll:
+                    continue
+                d = math.sqrt(dxj * dxj + dyj * dyj)
+                if d > reach or d - ll >= spacing:
+                    continue
+                if d < 1e-9 and cell_items[k] > i:
+                    continue  # same spot: the lower index goes first
+                if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
+                    continue
+                spacing = d - ll
+                if spacing <= 0.0:
+                    break
+    return spacing
+
+
 def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                 cell_start, cell_stop, cell_items, sx, sy, n_x0, n_y0, n_nx, n_ny, n_off, cs,
                 g_x0, g_y0, g_nx, g_ny, g_off, h, dirx, diry,
@@ -234,6 +282,7 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     scanned. Reads the old state only, writes ``new_x``/``new_y``/``speed``/``stuck`` of its
     own agent: the result does not depend on the number of threads.
     """
+    n = x.shape[0]
     r = params[0]
     T = params[1]
     a_n = params[2]
@@ -245,109 +294,123 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     buf = params[8]
     push = params[9]
     ll = 2.0 * r
-    n = x.shape[0]
+    rep_cut = ll + REPULSION_RANGES * d_n
+    rep_cut2 = rep_cut * rep_cut
     # visit agents in cell order (``cell_items`` holds every agent, those on floors first):
-    # neighbours and field cells are then read from nearby memory
-    for kk in prange(n):
-        i = cell_items[kk]
-        xi = x[i]
-        yi = y[i]
-        new_x[i] = xi
-        new_y[i] = yi
-        speed[i] = 0.0
-        if state[i] != ACTIVE or t < pre[i]:
-            continue
-        f = fl[i]
-        c = cell_of(xi, yi, g_x0[f], g_y0[f], g_nx[f], g_ny[f], h, g_off[f])
-        ex = dirx[cls[i], c]
-        ey = diry[cls[i], c]
-        b = cell_of(xi, yi, g_x0[f], g_y0[f], w_nx[f], w_ny[f], wb, w_off[f])
-        s0 = w_start[b]
-        s1 = w_start[b + 1]
-        rx = 0.0
-        ry = 0.0
-        rep_cut = ll + REPULSION_RANGES * d_n
-        rep_cut2 = rep_cut * rep_cut
-        gi = int(math.floor((xi - n_x0[f]) / cs))
-        gj = int(math.floor((yi - n_y0[f]) / cs))
-        rr = int(math.ceil(rep_cut / cs))
-        for dj in range(-rr, rr + 1):
-            jj = gj + dj
-            if jj < 0 or jj >= n_ny[f]:
+    # neighbours and field cells are then read from nearby memory; each chunk of
+    # MOVE_CHUNK agents owns one neighbour buffer (offsets, slot in the cell order, wall flag)
+    n_chunks = (n + MOVE_CHUNK - 1) // MOVE_CHUNK
+    for ch in prange(n_chunks):
+        nb_f = np.empty((NEIGHBOUR_BUFFER, 2))
+        nb_k = np.empty(NEIGHBOUR_BUFFER, dtype=np.int64)
+        nb_w = np.empty(NEIGHBOUR_BUFFER, dtype=np.int64)
+        for kk in range(ch * MOVE_CHUNK, min(n, (ch + 1) * MOVE_CHUNK)):
+            i = cell_items[kk]
+            xi = x[i]
+            yi = y[i]
+            new_x[i] = xi
+            new_y[i] = yi
+            speed[i] = 0.0
+            if state[i] != ACTIVE or t < pre[i]:
                 continue
-            for di in range(-rr, rr + 1):
-                ii = gi + di
-                if ii < 0 or ii >= n_nx[f]:
+            f = fl[i]
+            c = cell_of(xi, yi, g_x0[f], g_y0[f], g_nx[f], g_ny[f], h, g_off[f])
+            ex = dirx[cls[i], c]
+            ey = diry[cls[i], c]
+            b = cell_of(xi, yi, g_x0[f], g_y0[f], w_nx[f], w_ny[f], wb, w_off[f])
+            s0 = w_start[b]
+            s1 = w_start[b + 1]
+            rx = 0.0
+            ry = 0.0
+            reach = ll + v0[i] * T
+            # one scan of the neighbour cells: repulsion now, neighbours within reach kept for the
+            # spacing pass below (same cells, same order as two separate scans)
+            cut = max(rep_cut, reach)
+            cut2 = cut * cut
+            reach2 = reach * reach
+            cap = nb_k.shape[0]
+            m = 0
+            overflow = False
+            gi = int(math.floor((xi - n_x0[f]) / cs))
+            gj = int(math.floor((yi - n_y0[f]) / cs))
+            rr = int(math.ceil(cut / cs))
+            for dj in range(-rr, rr + 1):
+                jj = gj + dj
+                if jj < 0 or jj >= n_ny[f]:
                     continue
-                if _cell_gap2(xi, yi, n_x0[f] + ii * cs, n_y0[f] + jj * cs, cs) > rep_cut2:
+                for di in range(-rr, rr + 1):
+                    ii = gi + di
+                    if ii < 0 or ii >= n_nx[f]:
+                        continue
+                    if _cell_gap2(xi, yi, n_x0[f] + ii * cs, n_y0[f] + jj * cs, cs) > cut2:
+                        continue
+                    cc = n_off[f] + jj * n_nx[f] + ii
+                    for k in range(cell_start[cc], cell_stop[cc]):
+                        if cell_items[k] == i:
+                            continue
+                        dxj = sx[k] - xi
+                        dyj = sy[k] - yi
+                        d2 = dxj * dxj + dyj * dyj
+                        if d2 > cut2:
+                            continue
+                        wall = -1
+                        if d2 <= rep_cut2 and d2 >= 1e-18:
+                            d = math.sqrt(d2)
+                            wall = 1 if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1) else 0
+                            if wall == 0:
+                                rep = -a_n * math.exp((ll - d) / d_n)
+                                rx += rep * dxj / d
+                                ry += rep * dyj / d
+                        if d2 <= reach2 * 1.0000001 + 1e-12:
+                            if m < cap:
+                                nb_f[m, 0] = dxj
+                                nb_f[m, 1] = dyj
+                                nb_k[m] = k
+                                nb_w[m] = wall
+                                m += 1
+                            else:
+                                overflow = True
+            # walls: Tordeux repulsion beyond the buffer r + wall_buffer; inside it no repulsion
+            # (at overlap it would outweigh e0 fifty-fold and turn people at a door jamb back
+            # into the crowd: the arch that never breaks) but sliding, below
+            crit = r + buf
+            for k in range(s0, s1):
+                s = w_idx[k]
+                qx, qy, d = point_segment(xi, yi, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3])
+                if d <= crit or d > r + 20.0 * d_w:
                     continue
-                cc = n_off[f] + jj * n_nx[f] + ii
-                for k in range(cell_start[cc], cell_stop[cc]):
-                    if cell_items[k] == i:
-                        continue
-                    dxj = sx[k] - xi
-                    dyj = sy[k] - yi
-                    d2 = dxj * dxj + dyj * dyj
-                    if d2 > rep_cut2 or d2 < 1e-18:
-                        continue
-                    d = math.sqrt(d2)
-                    if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
-                        continue
-                    rep = -a_n * math.exp((ll - d) / d_n)
-                    rx += rep * dxj / d
-                    ry += rep * dyj / d
-        # walls: Tordeux repulsion beyond the buffer r + wall_buffer; inside it no repulsion
-        # (at overlap it would outweigh e0 fifty-fold and turn people at a door jamb back
-        # into the crowd: the arch that never breaks) but sliding, below
-        crit = r + buf
-        for k in range(s0, s1):
-            s = w_idx[k]
-            qx, qy, d = point_segment(xi, yi, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3])
-            if d <= crit or d > r + 20.0 * d_w:
-                continue
-            rep = -a_w * math.exp((r - d) / d_w)
-            rx += rep * (qx - xi) / d
-            ry += rep * (qy - yi) / d
-        dx, dy = _unit_or(ex + rx, ey + ry, ex, ey)
-        if stuck[i] > imp:
-            ang = (hash_uniform(seed, step, i) - 0.5) * 2.0 * math.pi / 3.0
-            ca = math.cos(ang)
-            sa = math.sin(ang)
-            dx, dy = ca * dx - sa * dy, sa * dx + ca * dy
-        # wall sliding (Xu, Chraibi & Seyfried 2021): within r + wall_buffer of a wall, the
-        # component of the direction into that wall is removed, in wall order
-        for k in range(s0, s1):
-            s = w_idx[k]
-            qx, qy, d = point_segment(xi, yi, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3])
-            if d > crit or d < 1e-9:
-                continue
-            nx_ = (xi - qx) / d
-            ny_ = (yi - qy) / d
-            dot = dx * nx_ + dy * ny_
-            if dot < 0.0:
-                dx -= dot * nx_
-                dy -= dot * ny_
-        dx, dy = _unit_or(dx, dy, 0.0, 0.0)
-        # spacing to the nearest neighbour ahead in the corridor of width 2 l
-        spacing = 1e300
-        reach = ll + v0[i] * T
-        rr = int(math.ceil(reach / cs))
-        for dj in range(-rr, rr + 1):
-            jj = gj + dj
-            if jj < 0 or jj >= n_ny[f] or spacing <= 0.0:
-                continue  # spacing <= 0 already means speed 0: nobody else can lower it
-            for di in range(-rr, rr + 1):
-                ii = gi + di
-                if ii < 0 or ii >= n_nx[f] or spacing <= 0.0:
+                rep = -a_w * math.exp((r - d) / d_w)
+                rx += rep * (qx - xi) / d
+                ry += rep * (qy - yi) / d
+            dx, dy = _unit_or(ex + rx, ey + ry, ex, ey)
+            if stuck[i] > imp:
+                ang = (hash_uniform(seed, step, i) - 0.5) * 2.0 * math.pi / 3.0
+                ca = math.cos(ang)
+                sa = math.sin(ang)
+                dx, dy = ca * dx - sa * dy, sa * dx + ca * dy
+            # wall sliding (Xu, Chraibi & Seyfried 2021): within r + wall_buffer of a wall, the
+            # component of the direction into that wall is removed, in wall order
+            for k in range(s0, s1):
+                s = w_idx[k]
+                qx, qy, d = point_segment(xi, yi, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3])
+                if d > crit or d < 1e-9:
                     continue
-                if _cell_gap2(xi, yi, n_x0[f] + ii * cs, n_y0[f] + jj * cs, cs) > reach * reach:
-                    continue
-                cc = n_off[f] + jj * n_nx[f] + ii
-                for k in range(cell_start[cc], cell_stop[cc]):
-                    if cell_items[k] == i:
-                        continue
-                    dxj = sx[k] - xi
-                    dyj = sy[k] - yi
+                nx_ = (xi - qx) / d
+                ny_ = (yi - qy) / d
+                dot = dx * nx_ + dy * ny_
+                if dot < 0.0:
+                    dx -= dot * nx_
+                    dy -= dot * ny_
+            dx, dy = _unit_or(dx, dy, 0.0, 0.0)
+            # spacing to the nearest neighbour ahead in the corridor of width 2 l
+            if overflow:
+                spacing = _spacing_scan(i, xi, yi, dx, dy, reach, ll, gi, gj, f, cs, n_x0, n_y0, n_nx, n_ny, n_off,
+                                        cell_start, cell_stop, cell_items, sx, sy, seg, w_idx, s0, s1)
+            else:
+                spacing = 1e300
+                for q in range(m):
+                    dxj = nb_f[q, 0]
+                    dyj = nb_f[q, 1]
                     along = dx * dxj + dy * dyj
                     if along < 0.0:
                         continue
@@ -356,53 +419,58 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                     d = math.sqrt(dxj * dxj + dyj * dyj)
                     if d > reach or d - ll >= spacing:
                         continue
+                    k = nb_k[q]
                     if d < 1e-9 and cell_items[k] > i:
                         continue  # same spot: the lower index goes first
-                    if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1):
+                    wall = nb_w[q]
+                    if wall < 0:
+                        wall = 1 if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1) else 0
+                    if wall == 1:
                         continue
                     spacing = d - ll
                     if spacing <= 0.0:
                         break
-        v_free = min(max(spacing / T, 0.0), v0[i])
-        v = v_free
-        if stuck[i] > imp and v < push * v0[i]:
-            v = push * v0[i]  # an impatient agent pushes on at a creep speed
-        step_m = min(v * dt, max_step)
-        qx = xi + dx * step_m
-        qy = yi + dy * step_m
-        # walls are hard: slide along a wall that the step would cross, else stay
-        for k in range(s0, s1):
-            s = w_idx[k]
-            if segments_cross(xi, yi, qx, qy, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3]):
-                tx = seg[s, 2] - seg[s, 0]
-                ty = seg[s, 3] - seg[s, 1]
-                tl = math.sqrt(tx * tx + ty * ty)
-                tx /= tl
-                ty /= tl
-                p = (qx - xi) * tx + (qy - yi) * ty
-                qx = xi + 0.5 * p * tx
-                qy = yi + 0.5 * p * ty
-                break
-        for k in range(s0, s1):
-            s = w_idx[k]
-            if segments_cross(xi, yi, qx, qy, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3]):
-                qx = xi
-                qy = yi
-                break
-        new_x[i] = qx
-        new_y[i] = qy
-        moved = math.sqrt((qx - xi) ** 2 + (qy - yi) ** 2) / dt
-        speed[i] = moved
-        if moved < 0.1 * v0[i] or v_free < 0.1 * v0[i]:
-            stuck[i] += dt
-        else:
-            stuck[i] = 0.0
+            v_free = min(max(spacing / T, 0.0), v0[i])
+            v = v_free
+            if stuck[i] > imp and v < push * v0[i]:
+                v = push * v0[i]  # an impatient agent pushes on at a creep speed
+            step_m = min(v * dt, max_step)
+            qx = xi + dx * step_m
+            qy = yi + dy * step_m
+            # walls are hard: slide along a wall that the step would cross, else stay
+            for k in range(s0, s1):
+                s = w_idx[k]
+                if segments_cross(xi, yi, qx, qy, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3]):
+                    tx = seg[s, 2] - seg[s, 0]
+                    ty = seg[s, 3] - seg[s, 1]
+                    tl = math.sqrt(tx * tx + ty * ty)
+                    tx /= tl
+                    ty /= tl
+                    p = (qx - xi) * tx + (qy - yi) * ty
+                    qx = xi + 0.5 * p * tx
+                    qy = yi + 0.5 * p * ty
+                    break
+            for k in range(s0, s1):
+                s = w_idx[k]
+                if segments_cross(xi, yi, qx, qy, seg[s, 0], seg[s, 1], seg[s, 2], seg[s, 3]):
+                    qx = xi
+                    qy = yi
+                    break
+            new_x[i] = qx
+            new_y[i] = qy
+            moved = math.sqrt((qx - xi) ** 2 + (qy - yi) ** 2) / dt
+            speed[i] = moved
+            if moved < 0.1 * v0[i] or v_free < 0.1 * v0[i]:
+                stuck[i] += dt
+            else:
+                stuck[i] = 0.0
 
 
 #: Parallel (``prange`` over agents) and serial builds of the same step; the engine picks the
 #: serial one for small crowds, where waking threads costs more than it saves.
-move_agents = pjit(_move_agents)
-move_agents_serial = jit(_move_agents)
+#: (Each from its own named copy: numba's cache does not tell a serial from a parallel build.)
+move_agents = pjit(named(_move_agents, "move_agents"))
+move_agents_serial = jit(named(_move_agents, "move_agents_serial"))
 
 
 #: Columns of the per-stair record ``st_f``: length along the slope (m), token rate (P/s),

@@ -125,6 +125,27 @@ def test_move_agents_matches_naive_cfsm(n, cs):
     assert np.allclose(gx, ex, atol=1e-12) and np.allclose(gy, ey, atol=1e-12)
 
 
+def test_move_agents_crowd_beyond_the_neighbour_buffer_matches_naive():
+    # agent 0 at (5, 5) heading +x with one agent 0.7 m ahead (spacing 0.3 m: 0.6 m/s) and,
+    # 1 m behind it, a knot of 300 more (all within its reach 2r + v0 T, more than the
+    # kernel's buffer K.NEIGHBOUR_BUFFER holds; their cells are scanned first): it must
+    # still see the one ahead, through the spacing pass that scans the cells again
+    rng = np.random.default_rng(7)
+    knot = 300
+    assert knot > K.NEIGHBOUR_BUFFER
+    x = np.concatenate([[5.0, 5.7], 4.0 + rng.uniform(-0.05, 0.05, knot)])
+    y = np.concatenate([[5.0, 5.0], 5.0 + rng.uniform(-0.05, 0.05, knot)])
+    n = x.size
+    e0x, e0y = np.concatenate([[1.0, 1.0], -np.ones(knot)]), np.zeros(n)
+    v0 = np.concatenate([[1.3, 0.0], np.full(knot, 1.0)])
+    segs = [(1.0, 1.0, 1.0, 11.0)]
+    for cs in (0.7, 3.0):
+        gx, gy = _move(x, y, e0x, e0y, v0, segs, cs)
+        ex, ey = naive.cfsm_step(x, y, e0x, e0y, v0, np.array(segs, float))
+        assert gx[0] - 5.0 == pytest.approx(0.3 / 0.5 * 0.05, rel=0.05)
+        assert np.allclose(gx, ex, atol=1e-12) and np.allclose(gy, ey, atol=1e-12)
+
+
 @pytest.mark.parametrize("buf", [0.0, 0.02, 0.1])
 def test_move_agents_near_walls_matches_naive(buf):
     # agents in a strip 0.15-0.45 m from two walls: repulsion outside the buffer, sliding inside
@@ -187,6 +208,15 @@ def test_move_agents_never_crosses_a_wall():
     segs = [(6.0, 0.0, 6.0, 10.0)]
     gx, _ = _move(np.array([5.75]), np.array([5.0]), np.array([1.0]), np.array([0.0]), np.array([10.0]), segs, 1.2)
     assert gx[0] < 6.0
+
+
+def test_serial_and_parallel_builds_have_their_own_cache_entries():
+    # numba's on-disk cache is named after the function and not keyed on parallel=True: one
+    # shared entry made new processes load whichever build was saved last (a parallel
+    # build in the serial slot cost 15x the CPU of a 500-agent run)
+    par, ser = K.move_agents._cache._cache_file, K.move_agents_serial._cache._cache_file
+    assert K.move_agents.targetoptions.get("parallel") and not K.move_agents_serial.targetoptions.get("parallel")
+    assert par._index_name != ser._index_name
 
 
 def test_move_agents_empty():
