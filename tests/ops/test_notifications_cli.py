@@ -193,6 +193,18 @@ def test_classifier_glossary_is_fitted_on_training_texts_only():
     assert g.gloss("Taps LEAKING").startswith("Taps LEAKING ") and "水龙头" in g.gloss("Taps LEAKING")
 
 
+def test_classifier_stem_rule():
+    from services.workorders.classifier import english_words, stem
+
+    # the documented rule, by hand: first matching suffix, minimum stem length, undoubling
+    assert [stem(w) for w in ("leaking", "clogged", "lifts", "flies", "tried", "quickly")] == \
+        ["leak", "clog", "lift", "fly", "try", "quick"]
+    assert [stem(w) for w in ("is", "bus", "sing", "red", "fall", "buzz")] == \
+        ["is", "bus", "sing", "red", "fall", "buzz"]  # too short to strip; l/z not undoubled
+    assert english_words("电梯 Lifts STUCK, doors won't open") == ["lift", "stuck", "door", "won't", "open"]
+    assert english_words("") == [] and english_words("水管漏水") == []
+
+
 def test_classifier_single_text_path_equals_pipeline():
     """classify() skips the pipeline's per-call machinery: same scores as decision_function."""
     import numpy as np
