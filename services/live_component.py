@@ -361,6 +361,12 @@ class LiveComponent:
             (s.data_dir / "broker.url").write_text(f"mqtt://127.0.0.1:{self.embedded.port}\n")
         self.store = LiveStore(s.resolved_db_url)
         upgrade(self.store.engine)
+        if self.group:
+            # workers of one shared subscription see parts of each place: combination
+            # rules are evaluated from the shared database (live.shared_rules)
+            from live.shared_rules import SharedCombos
+
+            self.engine.shared = SharedCombos(self.store.engine, worker=self.client_id or f"{self.group}@{_host()}")
         self.pipeline = Pipeline(self.registry, self.state, store=self.store, rules=self.engine,
                                  on_event=self.bus.publish, max_age_s=s.live_max_age_days * 86400.0)
         restored = self.pipeline.restore()
@@ -368,6 +374,16 @@ class LiveComponent:
         self._start_consumers()
         log.info("live: %d devices, %d restored states, %d rules", len(self.registry), restored, len(self.rules))
         self.ingestor = MqttIngestor(self.pipeline, url, group=self.group, client_id=self.client_id).start(wait_s=15)
+
+    def start_worker(self) -> None:
+        """Run ingestion alone, without the web app (``twin ingest``): validation, state,
+        rules, storage and the alarm store; durable consumers run in ``twin serve``."""
+        self.bus.subscribe("alarm_store", self._save_alarm, maxsize=1_000_000, types=("alarm",))
+        self._start_blocking()
+
+    def stop_worker(self) -> None:
+        """Stop :meth:`start_worker`: pending batches are written and acknowledged first."""
+        self._stop_blocking()
 
     def _embedded_broker(self) -> EmbeddedBroker:
         """The embedded broker: anonymous, or with the credentials file's password file, ACL
@@ -442,3 +458,9 @@ class LiveComponent:
     def consumer_stats(self) -> dict[str, Any]:
         """Subscribers (queued, delivered, dropped) and durable consumers (position, lag)."""
         return {"bus": self.bus.stats(), "consumers": {r.consumer.name: r.stats() for r in self.runners}}
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()

@@ -42,7 +42,7 @@ def _register() -> None:
 
 #: Sub-command modules of ``services.cli``; each defines ``register(app)``.
 COMMAND_MODULES: list[str] = ["load", "demo", "ifc", "elevators", "cleaning", "serve", "devices",
-                              "users", "billing", "units", "evacuate", "metering", "backup"]
+                              "users", "billing", "units", "evacuate", "metering", "backup", "ingest"]
 
 
 _register()

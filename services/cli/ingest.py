@@ -1,0 +1,112 @@
+"""``twin ingest``: an ingestion worker alone (no web app), one of a shared-subscription group.
+
+Start one per core or host with the same ``--group``: the broker (MQTT 5 shared subscription
+``$share/{group}/twin/{site}/+/+``) hands each message to one of them; all write to the one
+database of ``TWIN_DB_URL``. Combination rules are evaluated from that database, so they fire
+when their devices land on different workers (docs/deploy.md, Scale-out).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import typer
+
+from services.cli.common import err_console
+
+__all__ = ["register", "site_folders", "worker_client_id"]
+
+
+def site_folders(site: Path | None, sites: str | None, default: Path) -> list[Path]:
+    """The site folders of ``--site`` or ``--sites`` (comma-separated folders, or one folder
+    whose sub-folders holding a ``site.json`` are sites).
+
+    Raises
+    ------
+    typer.BadParameter
+        Both options given, or ``--sites`` naming nothing usable.
+    """
+    if site is not None and sites is not None:
+        raise typer.BadParameter("give --site or --sites, not both", param_hint="--sites")
+    if sites is None:
+        return [Path(site or default)]
+    parts = [p.strip() for p in sites.split(",") if p.strip()]
+    if not parts:
+        raise typer.BadParameter(f"--sites={sites!r} names no folder", param_hint="--sites")
+    if len(parts) == 1 and Path(parts[0]).is_dir() and not (Path(parts[0]) / "site.json").is_file():
+        found = sorted(p for p in Path(parts[0]).iterdir() if (p / "site.json").is_file())
+        if not found:
+            raise typer.BadParameter(f"--sites={sites!r}: no sub-folder with a site.json", param_hint="--sites")
+        return found
+    return [Path(p) for p in parts]
+
+
+def worker_client_id(client_id: str | None, site: str, group: str | None, worker: int, n_sites: int) -> str:
+    """The MQTT client id of one site's session: stable across restarts, so a worker that
+    comes back (after a crash) takes over its persistent session and the messages the broker
+    kept for it."""
+    import socket
+
+    if client_id:
+        return client_id if n_sites == 1 else f"{client_id}-{site}"
+    return f"twin-ingest-{site}-{group or 'solo'}-{socket.gethostname()}-{worker}"
+
+
+def ingest(
+    group: str = typer.Option(None, "--group", help="shared-subscription group ($share/GROUP/...): "
+                                                    "run several workers with the same group"),
+    site: Path = typer.Option(None, "--site", help="site folder (default TWIN_SITE)"),
+    sites: str = typer.Option(None, "--sites", help="comma-separated site folders, or a folder of site folders"),
+    rules: Path = typer.Option(None, "--rules", help="alarm rules file (default <site>/rules.yaml or built-in)"),
+    mqtt: str = typer.Option(None, "--mqtt", help="broker URL (default TWIN_MQTT_URL)"),
+    worker: int = typer.Option(0, "--worker", min=0, max=9999,
+                               help="index of this worker on its host (part of the default client id)"),
+    client_id: str = typer.Option(None, "--client-id", help="MQTT client id of the persistent session "
+                                                         "(default twin-ingest-<site>-<group>-<host>-<worker>)"),
+) -> None:
+    """Run ingestion workers (no web app) until SIGTERM or Ctrl-C; broker TWIN_MQTT_URL, database TWIN_DB_URL."""
+    from live.errors import LiveError
+    from live.registry import check_topic_segment
+    from services.cli.load import load_community
+    from services.live_component import LiveComponent
+    from services.settings import get_settings
+
+    settings = get_settings()
+    if mqtt:
+        settings = settings.model_copy(update={"mqtt_url": mqtt})
+    if not settings.mqtt_url:
+        raise LiveError("twin ingest needs a broker: set TWIN_MQTT_URL or pass --mqtt")
+    if group is not None:
+        check_topic_segment(group, "group")
+    folders = site_folders(site, sites, settings.site)
+    comps = []
+    for folder in folders:
+        community = load_community(folder, cache_dir=settings.resolved_cache_dir, show_progress=False)
+        r = rules if rules is not None else (folder / "rules.yaml" if (folder / "rules.yaml").is_file() else None)
+        comp = LiveComponent(settings, community, rules_path=r, group=group)
+        comp.client_id = worker_client_id(client_id, comp.registry.site, group, worker, len(folders))
+        comps.append(comp)
+    comps[0].check()  # bad broker URL or database: one line, exit 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    started = []
+    try:
+        for comp in comps:
+            comp.start_worker()
+            started.append(comp)
+        devices = sum(len(c.registry) for c in comps)
+        err_console.print(f"ingesting {devices} devices of {len(comps)} site(s) as group {group or '(none)'}: "
+                          + ", ".join(c.ingestor.client_id for c in comps))
+        stop.wait()
+    finally:
+        for comp in started:
+            comp.stop_worker()
+        err_console.print("stopped")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``twin ingest``."""
+    app.command("ingest")(ingest)
