@@ -285,19 +285,18 @@ class RuleEngine:
     def _tick_shared(self, now: float) -> None:
         """Workers: re-evaluate, from the database, the places with recent member activity
         and the places of this worker's open combination alarms (so they clear)."""
-        from live.shared_rules import parse_scope
-
-        self._shared_active = self.shared.active()
+        shared = self.shared
+        self._shared_active = shared.active()
         window = max(c.window_s for c in self._combos)
         scopes: set[tuple[str, tuple]] = set()
-        for space_txt, storey_txt in self.shared.recent(now - window):
-            for level, txt in (("space", space_txt), ("storey", storey_txt)):
-                sc = parse_scope(txt)
+        for space_sc, storey_sc in shared.recent(now - window):
+            for level, sc in (("space", space_sc), ("storey", storey_sc)):
                 if sc is not None:
                     scopes.add((level, sc))
-        for key in {*self.shared.claimed(), *self.book.open_keys()}:
+        for key in {*shared.claimed(), *self.book.open_keys()}:
             rid, _, rest = key.partition(":")
-            sc = parse_scope(rest)
+            kind, sep, ident = rest.partition(":")
+            sc = (kind, ident) if sep else None
             combo = self._by_id.get(rid)
             if combo is not None and combo.type in _COMBOS and sc is not None:
                 scopes.add((combo.scope, sc))

@@ -99,7 +99,7 @@ device_values = sa.Table(
 rule_tracks = sa.Table(
     "live_rule_tracks", LIVE_METADATA,
     sa.Column("rule_id", sa.String(64), primary_key=True),
-    sa.Column("device_id", sa.String(128), primary_key=True),
+    sa.Column("device_id", sa.String(256), primary_key=True, comment="{site}/{device id}"),
     sa.Column("space_scope", sa.String(160), comment="scope_of(device, 'space') as kind:id"),
     sa.Column("storey_scope", sa.String(160), comment="scope_of(device, 'storey') as kind:id"),
     sa.Column("since", sa.Float(precision=53), comment="active since (event time, epoch s); NULL: not active"),

@@ -366,7 +366,8 @@ class LiveComponent:
             # rules are evaluated from the shared database (live.shared_rules)
             from live.shared_rules import SharedCombos
 
-            self.engine.shared = SharedCombos(self.store.engine, worker=self.client_id or f"{self.group}@{_host()}")
+            self.engine.shared = SharedCombos(self.store.engine, worker=self.client_id or f"{self.group}@{_host()}",
+                                             site=self.registry.site)
         self.pipeline = Pipeline(self.registry, self.state, store=self.store, rules=self.engine,
                                  on_event=self.bus.publish, max_age_s=s.live_max_age_days * 86400.0)
         restored = self.pipeline.restore()

@@ -44,7 +44,7 @@ class Worker:
         self.state = LiveState(self.registry)
         self.book = AlarmBook()
         self.store = LiveStore(url)
-        self.shared = SharedCombos(self.store.engine, worker=name) if shared else None
+        self.shared = SharedCombos(self.store.engine, worker=name, site=self.registry.site) if shared else None
         self.engine = RuleEngine(load_rules(DEFAULT_RULES_PATH), self.state, self.book, shared=self.shared)
         self.pipe = Pipeline(self.registry, self.state, store=self.store, rules=self.engine,
                              clock=lambda: T0 + 1000, max_age_s=1e9)
@@ -86,7 +86,7 @@ def test_fire_from_two_workers_is_raised_once(shared_db):
     _hot(b, "B3-F05-temp", T0 + 130)
     assert len(a.fires() + b.fires()) == 1 and b.fires()[0].occurrences >= 1
     with a.store.engine.connect() as conn:
-        assert conn.execute(sa.select(combo_claims.c.key)).scalars().all() == ["fire:space:B3-F05-lobby"]
+        assert conn.execute(sa.select(combo_claims.c.key)).scalars().all() == [f"{com.name}/fire:space:B3-F05-lobby"]
     # another storey: nothing
     assert not [x for x in a.fires() + b.fires() if x.space != "B3-F05-lobby"]
 
@@ -121,6 +121,21 @@ def test_episode_ends_and_a_new_one_raises_again(shared_db):
     a.send("B3-F02-smoke", later + 10, smoke=True, obscuration_pct_m=4.0)
     _hot(b, "B3-F02-temp", later + 20)
     assert sorted(x.state for x in a.fires() + b.fires()) == ["cleared", "raised"]
+
+
+def test_two_communities_in_one_database_never_combine(shared_db):
+    """Same storey and device ids in two communities of one database: smoke in one and a
+    temperature rise in the other are two places, not one fire."""
+    x, y = make_community(), make_community()
+    a, b = Worker(x, shared_db, "a"), Worker(y, shared_db, "b")
+    a.send("B3-F05-smoke", T0 + 10, smoke=True, obscuration_pct_m=4.0)
+    _hot(b, "B3-F05-temp", T0 + 20)
+    a.engine.tick(T0 + 100)
+    b.engine.tick(T0 + 100)
+    assert a.fires() == [] and b.fires() == []
+    # the other half in the right community completes each one
+    b.send("B3-F05-smoke", T0 + 110, smoke=True, obscuration_pct_m=4.0)
+    assert [f.space for f in b.fires()] == ["B3-F05-lobby"] and a.fires() == []
 
 
 def test_simultaneous_halves_raise_exactly_once(shared_db):

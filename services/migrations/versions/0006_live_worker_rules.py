@@ -19,7 +19,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('live_rule_tracks',
     sa.Column('rule_id', sa.String(length=64), nullable=False),
-    sa.Column('device_id', sa.String(length=128), nullable=False),
+    sa.Column('device_id', sa.String(length=256), nullable=False, comment='{site}/{device id}'),
     sa.Column('space_scope', sa.String(length=160), nullable=True, comment="scope_of(device, 'space') as kind:id"),
     sa.Column('storey_scope', sa.String(length=160), nullable=True, comment="scope_of(device, 'storey') as kind:id"),
     sa.Column('since', sa.Float(precision=53), nullable=True, comment='active since (event time, epoch s); NULL: not active'),
