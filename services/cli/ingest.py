@@ -16,7 +16,7 @@ import typer
 
 from services.cli.common import err_console
 
-__all__ = ["register", "site_folders", "worker_client_id"]
+__all__ = ["build_workers", "register", "site_folders", "worker_client_id"]
 
 
 def site_folders(site: Path | None, sites: str | None, default: Path) -> list[Path]:
@@ -54,6 +54,36 @@ def worker_client_id(client_id: str | None, site: str, group: str | None, worker
     return f"twin-ingest-{site}-{group or 'solo'}-{socket.gethostname()}-{worker}"
 
 
+def build_workers(settings, folders: list[Path], *, group: str | None, rules: Path | None = None,
+                  client_id: str | None = None, worker: int = 0) -> list:
+    """One :class:`services.live_component.LiveComponent` per site folder, not started
+    (call ``start_worker`` on each); the database is checked (and migrated) first.
+
+    Raises
+    ------
+    live.errors.LiveError
+        No broker URL, a bad group name, an unusable database (one CLI line).
+    """
+    from live.errors import LiveError
+    from live.registry import check_topic_segment
+    from services.cli.load import load_community
+    from services.live_component import LiveComponent
+
+    if not settings.mqtt_url:
+        raise LiveError("twin ingest needs a broker: set TWIN_MQTT_URL or pass --mqtt")
+    if group is not None:
+        check_topic_segment(group, "group")
+    comps = []
+    for folder in folders:
+        community = load_community(folder, cache_dir=settings.resolved_cache_dir, show_progress=False)
+        r = rules if rules is not None else (folder / "rules.yaml" if (folder / "rules.yaml").is_file() else None)
+        comp = LiveComponent(settings, community, rules_path=r, group=group)
+        comp.client_id = worker_client_id(client_id, comp.registry.site, group, worker, len(folders))
+        comps.append(comp)
+    comps[0].check()  # bad broker URL or database: one line, exit 2
+    return comps
+
+
 def ingest(
     group: str = typer.Option(None, "--group", help="shared-subscription group ($share/GROUP/...): "
                                                     "run several workers with the same group"),
@@ -67,28 +97,13 @@ def ingest(
                                                          "(default twin-ingest-<site>-<group>-<host>-<worker>)"),
 ) -> None:
     """Run ingestion workers (no web app) until SIGTERM or Ctrl-C; broker TWIN_MQTT_URL, database TWIN_DB_URL."""
-    from live.errors import LiveError
-    from live.registry import check_topic_segment
-    from services.cli.load import load_community
-    from services.live_component import LiveComponent
     from services.settings import get_settings
 
     settings = get_settings()
     if mqtt:
         settings = settings.model_copy(update={"mqtt_url": mqtt})
-    if not settings.mqtt_url:
-        raise LiveError("twin ingest needs a broker: set TWIN_MQTT_URL or pass --mqtt")
-    if group is not None:
-        check_topic_segment(group, "group")
-    folders = site_folders(site, sites, settings.site)
-    comps = []
-    for folder in folders:
-        community = load_community(folder, cache_dir=settings.resolved_cache_dir, show_progress=False)
-        r = rules if rules is not None else (folder / "rules.yaml" if (folder / "rules.yaml").is_file() else None)
-        comp = LiveComponent(settings, community, rules_path=r, group=group)
-        comp.client_id = worker_client_id(client_id, comp.registry.site, group, worker, len(folders))
-        comps.append(comp)
-    comps[0].check()  # bad broker URL or database: one line, exit 2
+    comps = build_workers(settings, site_folders(site, sites, settings.site), group=group, rules=rules,
+                          client_id=client_id, worker=worker)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
