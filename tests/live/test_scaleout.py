@@ -30,7 +30,7 @@ from live.shared_rules import SharedCombos
 from live.state import LiveState
 from live.store import LiveStore, combo_claims, telemetry
 from services.migrations import upgrade
-from tests.conftest import REPO, _pg_available, make_pg_database
+from tests.conftest import REPO, _pg_available, make_pg_database, run_cli
 from tests.live.common import make_community, payload
 
 T0 = 1_790_000_000.0  # event time of the timelines (2026-09-21), clock fixed near it
@@ -165,6 +165,23 @@ def test_simultaneous_halves_raise_exactly_once(shared_db):
         t.join(60)
     spaces = sorted(x.space for x in a.fires() + b.fires())
     assert spaces == [f"B3-F{i:02d}-lobby" for i in range(1, 13)]
+
+
+# -- twin ingest: bad input ----------------------------------------------------------------
+@pytest.mark.parametrize("args, env, message", [
+    (["--group", "g1"], {"TWIN_MQTT_URL": ""}, "needs a broker"),
+    (["--group", "a/b", "--mqtt", "mqtt://127.0.0.1:1"], {}, "group='a/b'"),
+    (["--group", "a+", "--mqtt", "mqtt://127.0.0.1:1"], {}, "group='a+'"),
+    (["--group", "g", "--mqtt", "mqtt://127.0.0.1:1", "--site", "sample_sites/tiny", "--sites", "sample_sites"],
+     {}, "not both"),
+    (["--group", "g", "--mqtt", "mqtt://127.0.0.1:1", "--sites", " , "], {}, "names no folder"),
+    (["--group", "g", "--mqtt", "mqtt://127.0.0.1:1", "--sites", "twin"], {}, "no sub-folder with a site.json"),
+    (["--group", "g", "--mqtt", "mqtt://127.0.0.1:1", "--worker", "-1"], {}, "greater than or equal to 0"),
+])
+def test_ingest_refuses_bad_input_with_one_line(args, env, message, tmp_path):
+    r = run_cli("ingest", *args, env={"TWIN_DATA_DIR": str(tmp_path), **env})
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert message in r.stderr and "Traceback" not in r.stderr
 
 
 # -- worker processes on a broker ---------------------------------------------------------
