@@ -271,6 +271,8 @@ class LiveComponent:
         self.engine = RuleEngine(self.rules, self.state, self.book)
         self.pipeline: Pipeline | None = None
         self.ingestor: MqttIngestor | None = None
+        #: The broker URL the service's session connects to (set on start).
+        self.broker: BrokerURL | None = None
         self.db_error: str | None = None
         #: Events a WebSocket client may lag behind before it is dropped to a snapshot.
         self.ws_queue_size = 2000
@@ -350,7 +352,7 @@ class LiveComponent:
             except Exception:
                 log.exception("retention failed; retrying at the next run")
 
-    def _start_blocking(self) -> None:
+    def _start_blocking(self, connect: bool = True) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         if s.mqtt_url:
@@ -374,13 +376,19 @@ class LiveComponent:
         self.book.load(self.store.load_alarms())
         self._start_consumers()
         log.info("live: %d devices, %d restored states, %d rules", len(self.registry), restored, len(self.rules))
-        self.ingestor = MqttIngestor(self.pipeline, url, group=self.group, client_id=self.client_id).start(wait_s=15)
+        self.broker = url
+        if connect:
+            self.ingestor = MqttIngestor(self.pipeline, url, group=self.group, client_id=self.client_id).start(wait_s=15)
 
-    def start_worker(self) -> None:
+    def start_worker(self, connect: bool = True) -> None:
         """Run ingestion alone, without the web app (``twin ingest``): validation, state,
-        rules, storage and the alarm store; durable consumers run in ``twin serve``."""
+        rules, storage and the alarm store; durable consumers run in ``twin serve``.
+
+        ``connect=False``: everything but the MQTT session (``self.broker`` is its URL); the
+        caller feeds ``self.pipeline`` (one :class:`live.client.MqttIngestor` for several sites).
+        """
         self.bus.subscribe("alarm_store", self._save_alarm, maxsize=1_000_000, types=("alarm",))
-        self._start_blocking()
+        self._start_blocking(connect)
 
     def stop_worker(self) -> None:
         """Stop :meth:`start_worker`: pending batches are written and acknowledged first."""

@@ -16,7 +16,7 @@ import typer
 
 from services.cli.common import err_console
 
-__all__ = ["build_workers", "register", "site_folders", "worker_client_id"]
+__all__ = ["build_workers", "register", "site_folders", "start_workers", "stop_workers", "worker_client_id"]
 
 
 def site_folders(site: Path | None, sites: str | None, default: Path) -> list[Path]:
@@ -43,15 +43,16 @@ def site_folders(site: Path | None, sites: str | None, default: Path) -> list[Pa
     return [Path(p) for p in parts]
 
 
-def worker_client_id(client_id: str | None, site: str, group: str | None, worker: int, n_sites: int) -> str:
-    """The MQTT client id of one site's session: stable across restarts, so a worker that
-    comes back (after a crash) takes over its persistent session and the messages the broker
-    kept for it."""
+def worker_client_id(client_id: str | None, sites: list[str], group: str | None, worker: int) -> str:
+    """The MQTT client id of a worker's session (one for all its sites): stable across
+    restarts, so a worker that comes back (after a crash) takes over its persistent session
+    and the messages the broker kept for it."""
     import socket
 
     if client_id:
-        return client_id if n_sites == 1 else f"{client_id}-{site}"
-    return f"twin-ingest-{site}-{group or 'solo'}-{socket.gethostname()}-{worker}"
+        return client_id
+    what = sites[0] if len(sites) == 1 else f"{len(sites)}sites"
+    return f"twin-ingest-{what}-{group or 'solo'}-{socket.gethostname()}-{worker}"
 
 
 def build_workers(settings, folders: list[Path], *, group: str | None, rules: Path | None = None,
@@ -77,11 +78,41 @@ def build_workers(settings, folders: list[Path], *, group: str | None, rules: Pa
     for folder in folders:
         community = load_community(folder, cache_dir=settings.resolved_cache_dir, show_progress=False)
         r = rules if rules is not None else (folder / "rules.yaml" if (folder / "rules.yaml").is_file() else None)
-        comp = LiveComponent(settings, community, rules_path=r, group=group)
-        comp.client_id = worker_client_id(client_id, comp.registry.site, group, worker, len(folders))
-        comps.append(comp)
+        comps.append(LiveComponent(settings, community, rules_path=r, group=group))
+    cid = worker_client_id(client_id, [c.registry.site for c in comps], group, worker)
+    for comp in comps:
+        comp.client_id = cid  # the worker's name on its rule claims too
     comps[0].check()  # bad broker URL or database: one line, exit 2
     return comps
+
+
+def start_workers(comps: list) -> object:
+    """Start the sites of :func:`build_workers` and one MQTT session feeding all of them;
+    return the :class:`live.client.MqttIngestor`."""
+    from live.client import MqttIngestor
+
+    started = []
+    try:
+        for comp in comps:
+            comp.start_worker(connect=False)
+            started.append(comp)
+        ingestor = MqttIngestor([c.pipeline for c in comps], comps[0].broker, group=comps[0].group,
+                                client_id=comps[0].client_id)
+        for comp in comps:
+            comp.ingestor = ingestor  # health() of each site shows the session
+        return ingestor.start(wait_s=15)
+    except BaseException:
+        stop_workers(started, None)
+        raise
+
+
+def stop_workers(comps: list, ingestor) -> None:
+    """Stop the session (pending batches written and acknowledged), then the sites."""
+    if ingestor is not None:
+        ingestor.stop()
+    for comp in comps:
+        comp.ingestor = None
+        comp.stop_worker()
 
 
 def ingest(
@@ -94,7 +125,7 @@ def ingest(
     worker: int = typer.Option(0, "--worker", min=0, max=9999,
                                help="index of this worker on its host (part of the default client id)"),
     client_id: str = typer.Option(None, "--client-id", help="MQTT client id of the persistent session "
-                                                         "(default twin-ingest-<site>-<group>-<host>-<worker>)"),
+                                                         "(default twin-ingest-<site or Nsites>-<group>-<host>-<worker>)"),
 ) -> None:
     """Run ingestion workers (no web app) until SIGTERM or Ctrl-C; broker TWIN_MQTT_URL, database TWIN_DB_URL."""
     from services.settings import get_settings
@@ -107,18 +138,14 @@ def ingest(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    started = []
+    ingestor = start_workers(comps)
     try:
-        for comp in comps:
-            comp.start_worker()
-            started.append(comp)
         devices = sum(len(c.registry) for c in comps)
-        err_console.print(f"ingesting {devices} devices of {len(comps)} site(s) as group {group or '(none)'}: "
-                          + ", ".join(c.ingestor.client_id for c in comps))
+        err_console.print(f"ingesting {devices} devices of {len(comps)} site(s) as group {group or '(none)'}, "
+                          f"client id {ingestor.client_id}")
         stop.wait()
     finally:
-        for comp in started:
-            comp.stop_worker()
+        stop_workers(comps, ingestor)
         err_console.print("stopped")
 
 

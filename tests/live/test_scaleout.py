@@ -301,3 +301,36 @@ def test_two_ingest_workers_one_killed_nothing_lost(mqtt_url, tmp_path):
         log.close()
         _end_sessions(mqtt_url, ids)
         drop()
+
+
+def test_one_session_feeds_the_pipeline_of_each_site(mqtt_url):
+    """A worker with several sites has one MQTT session subscribing each site's shared topics;
+    a message reaches the pipeline of its site segment."""
+    from live.broker import parse_mqtt_url
+    from live.client import MqttIngestor, connect_kwargs, make_client
+
+    x, y = make_community(), make_community()
+    px, py = (Pipeline(DeviceRegistry.from_community(c)) for c in (x, y))
+    u = parse_mqtt_url(mqtt_url)
+    tag = uuid.uuid4().hex[:6]
+    ing = MqttIngestor([px, py], u, group=f"g{tag}", client_id=f"multi-{tag}").start(wait_s=10)
+    assert ing.topics == [f"$share/g{tag}/twin/{x.name}/+/+", f"$share/g{tag}/twin/{y.name}/+/+"]
+    pub = make_client(u, f"pub-{tag}", persistent=False)
+    try:
+        pub.connect(**connect_kwargs(u, persistent=False, session_expiry_s=0))
+        pub.loop_start()
+        time.sleep(0.5)
+        for i in range(5):
+            pub.publish(f"twin/{x.name}/B1-meter_electricity/telemetry",
+                        payload(None, energy_kwh=float(i), power_kw=1.0), qos=1)
+        for i in range(3):
+            pub.publish(f"twin/{y.name}/B1-meter_water/telemetry", payload(None, volume_m3=float(i)), qos=1)
+        _wait(lambda: px.stats()["received"] >= 5 and py.stats()["received"] >= 3, 20, "both sites")
+        time.sleep(0.3)
+        assert (px.stats()["applied"], py.stats()["applied"]) == (5, 3)
+        assert px.stats()["dead_lettered"] == py.stats()["dead_lettered"] == 0
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
+        ing.stop()
+        _end_sessions(mqtt_url, [f"multi-{tag}"])
