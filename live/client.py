@@ -154,7 +154,8 @@ class MqttIngestor:
 
     Several sites on one session: pass a list of pipelines (one per site); the ingestor
     subscribes each site's topics and hands a message to the pipeline of its site segment
-    (one network thread and one writer thread for all, instead of two threads per site).
+    (one network thread for all; one writer thread per site, so the sites' transactions
+    commit in parallel).
 
     Parameters
     ----------
@@ -195,7 +196,7 @@ class MqttIngestor:
         #: to us. Acks wait for the batch commit, so this must cover a few commits' worth of
         #: messages; far more only lengthens the broker's in-flight list, which Mosquitto
         #: searches on every PUBACK.
-        self.receive_max = 2000
+        self.receive_max = min(65535, 2000 * len(self.pipelines))
         self.client = make_client(url, self.client_id, persistent=True, manual_ack=True,
                                   client_class=IngestClient)
         self.client.reconnect_delay_set(min_delay=1, max_delay=int(max_backoff_s))
@@ -210,7 +211,7 @@ class MqttIngestor:
         self.connects = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
 
     # -- paho callbacks (network thread) ----------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -264,41 +265,39 @@ class MqttIngestor:
         self.client.connect_async(**connect_kwargs(self.url, persistent=True, session_expiry_s=self.session_expiry_s,
                                                   receive_max=self.receive_max))
         self.client.loop_start()
-        self._worker = threading.Thread(target=self._work, name="live-flush", daemon=True)
-        self._worker.start()
+        self._workers = [threading.Thread(target=self._work, args=(p,), name=f"live-flush-{p.registry.site}",
+                                          daemon=True) for p in self.pipelines]
+        for w in self._workers:
+            w.start()
         if wait_s:
             self.subscribed.wait(wait_s)
         return self
 
-    def _work(self) -> None:
+    def _work(self, pipeline: Pipeline) -> None:
+        """Writer thread of one pipeline: group-commit its batches, tick it once a second."""
         last_tick = 0.0
-        wake = threading.Event()
-        pipelines = self.pipelines
-        for p in pipelines:
-            p.flush_wakeup = wake
+        wake = pipeline.flush_wakeup = threading.Event()
         while not self._stop.is_set():
-            if wake.wait(self.flush_interval_s) and sum(p.pending for p in pipelines) < self.pipeline.batch_size:
+            if wake.wait(self.flush_interval_s) and pipeline.pending < pipeline.batch_size:
                 time.sleep(self.group_commit_s)  # let a few more messages join this transaction
             wake.clear()
-            now = time.time()
-            tick = now - last_tick >= 1.0
-            if tick:
-                last_tick = now
-            for p in pipelines:
-                try:
-                    p.flush()
-                    if tick:
-                        p.tick(now)
-                except Exception:
-                    log.exception("live worker step failed")
+            try:
+                pipeline.flush()
+                now = time.time()
+                if now - last_tick >= 1.0:
+                    pipeline.tick(now)
+                    last_tick = now
+            except Exception:
+                log.exception("live worker step failed")
 
     def stop(self) -> None:
         """Flush pending writes (sending their acks), then disconnect; the session stays."""
         self._stop.set()
-        if self.pipeline.flush_wakeup is not None:
-            self.pipeline.flush_wakeup.set()
-        if self._worker is not None:
-            self._worker.join(timeout=10)
+        for p in self.pipelines:
+            if p.flush_wakeup is not None:
+                p.flush_wakeup.set()
+        for w in self._workers:
+            w.join(timeout=10)
         for p in self.pipelines:
             p.flush_wakeup = None
             try:
