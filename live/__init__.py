@@ -11,6 +11,7 @@ from live.kinds import CHANNELS, KINDS, DeviceKind, ValueField, get_kind, resolv
 from live.payload import MAX_PAYLOAD_BYTES, Reading, decode
 from live.registry import DeviceInfo, DeviceRegistry, parse_topic, topic_for
 from live.rules import DEFAULT_RULES_PATH, Rule, RuleEngine, load_rules, parse_rules
+from live.shared_rules import SharedCombos
 from live.state import DeviceState, LiveState
 from live.store import LIVE_METADATA, LiveStore
 
@@ -19,7 +20,7 @@ __all__ = [
     "DEFAULT_RULES_PATH", "DeviceInfo", "DeviceKind", "DeviceRegistry", "DeviceState",
     "DrillSuggestion", "EmbeddedBroker", "KINDS", "LIVE_METADATA", "LiveError", "LiveState",
     "LiveStore", "MAX_PAYLOAD_BYTES", "PayloadError", "Pipeline", "Reading", "Rule", "RuleEngine",
-    "RulesError", "ScenarioError", "ValueField", "WorkOrderRequest", "WorkOrderSink", "decode",
+    "RulesError", "ScenarioError", "SharedCombos", "ValueField", "WorkOrderRequest", "WorkOrderSink", "decode",
     "get_kind", "load_rules", "parse_mqtt_url", "parse_rules", "parse_topic", "resolve_kind",
     "topic_for",
 ]

@@ -148,6 +148,11 @@ class AlarmBook:
                 if a.is_open:
                     self._open[a.key] = a.id
 
+    def open_keys(self) -> list[str]:
+        """Keys of the open alarms."""
+        with self._lock:
+            return list(self._open)
+
     def open_for(self, key: str) -> Alarm | None:
         """The open alarm with this key, if any."""
         aid = self._open.get(key)

@@ -152,9 +152,14 @@ def connect_kwargs(url: BrokerURL, *, persistent: bool, session_expiry_s: int, r
 class MqttIngestor:
     """Subscribes ``twin/{site}/+/+`` and feeds every message into a :class:`Pipeline`.
 
+    Several sites on one session: pass a list of pipelines (one per site); the ingestor
+    subscribes each site's topics and hands a message to the pipeline of its site segment
+    (one network thread for all; one writer thread per site, so the sites' transactions
+    commit in parallel).
+
     Parameters
     ----------
-    pipeline : Pipeline
+    pipeline : Pipeline or list of Pipeline
     url : BrokerURL
     client_id : str, optional
         Stable id of the persistent session (default ``twin-ingest-{site}``, plus the group).
@@ -166,16 +171,22 @@ class MqttIngestor:
         Longest time a message waits for its batch write (and its PUBACK).
     """
 
-    def __init__(self, pipeline: Pipeline, url: BrokerURL, *, client_id: str | None = None,
+    def __init__(self, pipeline: Pipeline | list[Pipeline], url: BrokerURL, *, client_id: str | None = None,
                  group: str | None = None, session_expiry_s: int = 7 * 86400,
                  flush_interval_s: float = 0.1, max_backoff_s: float = 30.0) -> None:
-        self.pipeline = pipeline
+        self.pipelines = list(pipeline) if isinstance(pipeline, (list, tuple)) else [pipeline]
+        if not self.pipelines:
+            raise ValueError("MqttIngestor needs at least one pipeline")
+        self.pipeline = self.pipelines[0]
+        self._by_site = {p.registry.site: p for p in self.pipelines}
         self.url = url
-        site = pipeline.registry.site
+        site = self.pipeline.registry.site if len(self.pipelines) == 1 else f"{len(self.pipelines)}sites"
         self.group = group
         self.client_id = client_id or (f"twin-ingest-{site}-{group}-{uuid.uuid4().hex[:6]}" if group
                                        else f"twin-ingest-{site}")
-        self.topic = pipeline.registry.subscription(group if url.protocol == 5 else None)
+        shared = group if url.protocol == 5 else None
+        self.topics = [p.registry.subscription(shared) for p in self.pipelines]
+        self.topic = self.topics[0] if len(self.topics) == 1 else ",".join(self.topics)
         self.session_expiry_s = session_expiry_s
         self.flush_interval_s = flush_interval_s
         #: Longest a message waits for others to share its transaction (s); with a broker
@@ -185,7 +196,7 @@ class MqttIngestor:
         #: to us. Acks wait for the batch commit, so this must cover a few commits' worth of
         #: messages; far more only lengthens the broker's in-flight list, which Mosquitto
         #: searches on every PUBACK.
-        self.receive_max = 2000
+        self.receive_max = min(65535, 2000 * len(self.pipelines))
         self.client = make_client(url, self.client_id, persistent=True, manual_ack=True,
                                   client_class=IngestClient)
         self.client.reconnect_delay_set(min_delay=1, max_delay=int(max_backoff_s))
@@ -193,13 +204,14 @@ class MqttIngestor:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.suppress_exceptions = True
-        pipeline.ack_many = self.client.ack_many
+        for p in self.pipelines:
+            p.ack_many = self.client.ack_many
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.connects = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
 
     # -- paho callbacks (network thread) ----------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -212,9 +224,9 @@ class MqttIngestor:
         present = getattr(flags, "session_present", False)
         log.info("MQTT connected to %s (session present: %s), subscribing %s", self.url, present, self.topic)
         if self.url.protocol == 5:
-            client.subscribe(self.topic, options=mqtt.SubscribeOptions(qos=1))
+            client.subscribe([(t, mqtt.SubscribeOptions(qos=1)) for t in self.topics])
         else:
-            client.subscribe(self.topic, qos=1)
+            client.subscribe([(t, 1) for t in self.topics])
         self.connected.set()
         self.subscribed.set()
 
@@ -232,8 +244,12 @@ class MqttIngestor:
             topic = msg.topic
         except UnicodeDecodeError:  # dead-lettered as bad_topic by the pipeline
             topic = msg._topic.decode("utf-8", errors="replace")
+        pipeline = self.pipeline
+        if len(self.pipelines) > 1:  # the site segment picks the pipeline (else: wrong_site)
+            parts = topic.split("/", 2)
+            pipeline = self._by_site.get(parts[1] if len(parts) > 1 else "", pipeline)
         try:
-            self.pipeline.handle(topic, msg.payload, ack=ack)
+            pipeline.handle(topic, msg.payload, ack=ack)
         except Exception:  # never let one message stop the network loop
             log.exception("ingesting a message on %r failed", topic)
             if ack is not None:
@@ -249,24 +265,27 @@ class MqttIngestor:
         self.client.connect_async(**connect_kwargs(self.url, persistent=True, session_expiry_s=self.session_expiry_s,
                                                   receive_max=self.receive_max))
         self.client.loop_start()
-        self._worker = threading.Thread(target=self._work, name="live-flush", daemon=True)
-        self._worker.start()
+        self._workers = [threading.Thread(target=self._work, args=(p,), name=f"live-flush-{p.registry.site}",
+                                          daemon=True) for p in self.pipelines]
+        for w in self._workers:
+            w.start()
         if wait_s:
             self.subscribed.wait(wait_s)
         return self
 
-    def _work(self) -> None:
+    def _work(self, pipeline: Pipeline) -> None:
+        """Writer thread of one pipeline: group-commit its batches, tick it once a second."""
         last_tick = 0.0
-        wake = self.pipeline.flush_wakeup = threading.Event()
+        wake = pipeline.flush_wakeup = threading.Event()
         while not self._stop.is_set():
-            if wake.wait(self.flush_interval_s) and self.pipeline.pending < self.pipeline.batch_size:
+            if wake.wait(self.flush_interval_s) and pipeline.pending < pipeline.batch_size:
                 time.sleep(self.group_commit_s)  # let a few more messages join this transaction
             wake.clear()
             try:
-                self.pipeline.flush()
+                pipeline.flush()
                 now = time.time()
                 if now - last_tick >= 1.0:
-                    self.pipeline.tick(now)
+                    pipeline.tick(now)
                     last_tick = now
             except Exception:
                 log.exception("live worker step failed")
@@ -274,15 +293,17 @@ class MqttIngestor:
     def stop(self) -> None:
         """Flush pending writes (sending their acks), then disconnect; the session stays."""
         self._stop.set()
-        if self.pipeline.flush_wakeup is not None:
-            self.pipeline.flush_wakeup.set()
-        if self._worker is not None:
-            self._worker.join(timeout=10)
-        self.pipeline.flush_wakeup = None
-        try:
-            self.pipeline.flush()
-        except Exception:
-            log.exception("final flush failed")
+        for p in self.pipelines:
+            if p.flush_wakeup is not None:
+                p.flush_wakeup.set()
+        for w in self._workers:
+            w.join(timeout=10)
+        for p in self.pipelines:
+            p.flush_wakeup = None
+            try:
+                p.flush()
+            except Exception:
+                log.exception("final flush failed")
         time.sleep(0.05)  # let the network thread send the last PUBACKs
         self.client.disconnect()
         self.client.loop_stop()

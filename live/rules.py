@@ -252,10 +252,17 @@ class RuleEngine:
         Current device values (read after each reading is applied).
     book : AlarmBook
         Receives raise / clear transitions.
+    shared : live.shared_rules.SharedCombos, optional
+        Ingestion workers of one shared subscription: combination rules are evaluated from
+        the member tracks every worker writes to the database, and a combination alarm is
+        raised by exactly one worker (see :mod:`live.shared_rules`).
     """
 
-    def __init__(self, rules: list[Rule], state: LiveState, book: AlarmBook) -> None:
+    def __init__(self, rules: list[Rule], state: LiveState, book: AlarmBook, *, shared=None) -> None:
         self.rules = rules
+        self.shared = shared
+        #: (rule, device) member tracks active in the database (refreshed by ``tick``)
+        self._shared_active: set[tuple[str, str]] = set()
         self.state = state
         self.book = book
         self._tracks: dict[tuple[str, str], _Track] = defaultdict(_Track)
@@ -277,11 +284,16 @@ class RuleEngine:
     def on_reading(self, reading: Reading, st: DeviceState) -> None:
         """Evaluate every rule concerning the device of ``reading`` at time ``reading.ts``."""
         t = reading.ts
+        changed = False
         for rule in self._rules_for(st.kind):
             active = self._active(rule, reading, st, t)
             if active is None:
                 continue
-            self._update(rule, st, active, t)
+            changed = self._update(rule, st, active, t) or changed
+        if self.shared is not None:
+            if changed:  # only a member track that changed can complete or end a combination
+                self._eval_scopes_of(st, t)
+            return
         if self._combo_kinds.get(st.kind):
             for combo in self._combos:
                 scope = scope_of(st, combo.scope)
@@ -294,6 +306,35 @@ class RuleEngine:
             if rule.type == "offline":
                 self._update(rule, st, True, t)
 
+    def _eval_scopes_of(self, st: DeviceState, t: float) -> None:
+        for combo in self._combos:
+            scope = scope_of(st, combo.scope)
+            if scope is not None:
+                self._eval_combo(combo, scope, t)
+
+    def _tick_shared(self, now: float) -> None:
+        """Workers: re-evaluate, from the database, the places with recent member activity
+        and the places of this worker's open combination alarms (so they clear)."""
+        shared = self.shared
+        self._shared_active = shared.active()
+        window = max(c.window_s for c in self._combos)
+        scopes: set[tuple[str, tuple]] = set()
+        for space_sc, storey_sc in shared.recent(now - window):
+            for level, sc in (("space", space_sc), ("storey", storey_sc)):
+                if sc is not None:
+                    scopes.add((level, sc))
+        for key in {*shared.claimed(), *self.book.open_keys()}:
+            rid, _, rest = key.partition(":")
+            kind, sep, ident = rest.partition(":")
+            sc = (kind, ident) if sep else None
+            combo = self._by_id.get(rid)
+            if combo is not None and combo.type in _COMBOS and sc is not None:
+                scopes.add((combo.scope, sc))
+        for combo in self._combos:
+            for level, sc in scopes:
+                if level == combo.scope:
+                    self._eval_combo(combo, sc, now)
+
     def tick(self, now: float) -> None:
         """Advance time: raise duration rules whose ``for_s`` elapsed, expire combinations."""
         for (rid, dev), tr in list(self._tracks.items()):
@@ -304,6 +345,9 @@ class RuleEngine:
             if st is not None and now - tr.since >= rule.for_s:
                 self._raise(rule, st, tr.since + rule.for_s)
         if not self._combos:
+            return
+        if self.shared is not None:
+            self._tick_shared(now)
             return
         devices = [self.state.get(dev) for (_r, dev) in self._tracks]
         for combo in self._combos:
@@ -348,9 +392,11 @@ class RuleEngine:
                 return st.online is False
         return None
 
-    def _update(self, rule: Rule, st: DeviceState, active: bool, t: float) -> None:
+    def _update(self, rule: Rule, st: DeviceState, active: bool, t: float) -> bool:
+        """Update a track; return whether a member track changed in the shared database."""
         tr = self._tracks[(rule.id, st.device_id)]
         key = f"{rule.id}:{st.device_id}"
+        was = tr.since is not None
         if active:
             tr.last_true = t
             if tr.since is None:
@@ -360,6 +406,14 @@ class RuleEngine:
         else:
             tr.since = None
             self.book.clear(key, t)
+        if self.shared is None or rule.id not in self._members:
+            return False
+        if not active and not was and (rule.id, st.device_id) not in self._shared_active:
+            return False  # inactive here and on every worker: nothing to write
+        self._shared_active.discard((rule.id, st.device_id))
+        self.shared.write_track(rule.id, st.device_id, (scope_of(st, "space"), scope_of(st, "storey")),
+                                tr.since, tr.last_true)
+        return True
 
     def _raise(self, rule: Rule, st: DeviceState, at: float) -> None:
         key = f"{rule.id}:{st.device_id}"
@@ -386,9 +440,13 @@ class RuleEngine:
     def _eval_combo(self, combo: Rule, scope: tuple[str, str], t: float) -> None:
         members = self.state.in_scope(scope)
         key = f"{combo.id}:{scope[0]}:{scope[1]}"
-        counts = [self._member_count(m, members, t, combo.window_s) for m in combo.all_of]
+        shared = self.shared
+        if shared is not None:
+            counts = [shared.member_count(m, combo.scope, scope, t, combo.window_s) for m in combo.all_of]
+        else:
+            counts = [self._member_count(m, members, t, combo.window_s) for m in combo.all_of]
         if all(c >= combo.min_devices for c in counts):
-            if self.book.open_for(key) is None:
+            if self.book.open_for(key) is None and (shared is None or shared.claim(key, t)):
                 ref = members[0] if members else None
                 place = {"device_id": None, "space": scope[1] if scope[0] == "space" else None,
                          "storey": ref.storey if ref else None, "building": ref.building if ref else None}
@@ -397,6 +455,8 @@ class RuleEngine:
                                  work_order=combo.work_order, drill=combo.drill,
                                  messages=_texts(combo, place, {}, self.state.registry.names))
         elif not any(counts):
+            if shared is not None:
+                shared.release(key)
             self.book.clear(key, t)
 
 

@@ -12,7 +12,9 @@ calls :meth:`LiveStore.create`). Times are epoch seconds, UTC, as double precisi
 - ``live_device_state`` and ``live_device_values``: last seen / online per device and last
   value per device and field; updates only win when newer (event time), so several
   ingestion workers on a shared subscription converge on the same state;
-- ``live_alarms``: alarms with their lifecycle.
+- ``live_alarms``: alarms with their lifecycle;
+- ``live_rule_tracks`` and ``live_combo_claims``: combination rules of ingestion workers
+  sharing a subscription (:mod:`live.shared_rules`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["LIVE_METADATA", "LiveStore", "telemetry", "rollup", "dead_letters", "device_state",
-           "device_values", "alarms", "int_range", "SEQ_RANGE", "JSON_INT_RANGE"]
+           "device_values", "alarms", "rule_tracks", "combo_claims", "int_range", "SEQ_RANGE", "JSON_INT_RANGE"]
 
 LIVE_METADATA = sa.MetaData()
 
@@ -92,6 +94,25 @@ device_values = sa.Table(
     sa.Column("ts", sa.Float(precision=53), nullable=False),
 )
 
+
+# member-rule tracks and combination claims of ingestion workers (live.shared_rules)
+rule_tracks = sa.Table(
+    "live_rule_tracks", LIVE_METADATA,
+    sa.Column("rule_id", sa.String(64), primary_key=True),
+    sa.Column("device_id", sa.String(256), primary_key=True, comment="{site}/{device id}"),
+    sa.Column("space_scope", sa.String(160), comment="scope_of(device, 'space') as kind:id"),
+    sa.Column("storey_scope", sa.String(160), comment="scope_of(device, 'storey') as kind:id"),
+    sa.Column("since", sa.Float(precision=53), comment="active since (event time, epoch s); NULL: not active"),
+    sa.Column("last_true", sa.Float(precision=53), comment="last time the rule held (epoch s)"),
+    sa.Index("ix_live_rule_tracks_last_true", "last_true"),
+)
+
+combo_claims = sa.Table(
+    "live_combo_claims", LIVE_METADATA,
+    sa.Column("key", sa.String(256), primary_key=True, comment="{rule}:{scope kind}:{scope id}"),
+    sa.Column("raised_at", sa.Float(precision=53), nullable=False),
+    sa.Column("worker", sa.String(128), nullable=False),
+)
 
 
 def int_range(column: sa.Column) -> tuple[int, int]:

@@ -276,6 +276,8 @@ class LiveComponent:
         self.engine = RuleEngine(self.rules, self.state, self.book)
         self.pipeline: Pipeline | None = None
         self.ingestor: MqttIngestor | None = None
+        #: The broker URL the service's session connects to (set on start).
+        self.broker: BrokerURL | None = None
         self.db_error: str | None = None
         #: Events a WebSocket client may lag behind before it is dropped to a snapshot.
         self.ws_queue_size = 2000
@@ -388,7 +390,7 @@ class LiveComponent:
             except Exception:
                 log.exception("retention failed; retrying at the next run")
 
-    def _start_blocking(self) -> None:
+    def _start_blocking(self, connect: bool = True) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         if self.shared_broker is not None:
@@ -401,13 +403,36 @@ class LiveComponent:
             (s.data_dir / "broker.url").write_text(f"mqtt://127.0.0.1:{self.embedded.port}\n")
         self.store = LiveStore(s.resolved_db_url)
         upgrade(self.store.engine)
+        if self.group:
+            # workers of one shared subscription see parts of each place: combination
+            # rules are evaluated from the shared database (live.shared_rules)
+            from live.shared_rules import SharedCombos
+
+            self.engine.shared = SharedCombos(self.store.engine, worker=self.client_id or f"{self.group}@{_host()}",
+                                             site=self.registry.site)
         self.pipeline = Pipeline(self.registry, self.state, store=self.store, rules=self.engine,
                                  on_event=self.bus.publish, max_age_s=s.live_max_age_days * 86400.0)
         restored = self.pipeline.restore()
         self.book.load(self.store.load_alarms())
         self._start_consumers()
         log.info("live: %d devices, %d restored states, %d rules", len(self.registry), restored, len(self.rules))
-        self.ingestor = MqttIngestor(self.pipeline, url, group=self.group, client_id=self.client_id).start(wait_s=15)
+        self.broker = url
+        if connect:
+            self.ingestor = MqttIngestor(self.pipeline, url, group=self.group, client_id=self.client_id).start(wait_s=15)
+
+    def start_worker(self, connect: bool = True) -> None:
+        """Run ingestion alone, without the web app (``twin ingest``): validation, state,
+        rules, storage and the alarm store; durable consumers run in ``twin serve``.
+
+        ``connect=False``: everything but the MQTT session (``self.broker`` is its URL); the
+        caller feeds ``self.pipeline`` (one :class:`live.client.MqttIngestor` for several sites).
+        """
+        self.bus.subscribe("alarm_store", self._save_alarm, maxsize=1_000_000, types=("alarm",))
+        self._start_blocking(connect)
+
+    def stop_worker(self) -> None:
+        """Stop :meth:`start_worker`: pending batches are written and acknowledged first."""
+        self._stop_blocking()
 
     def _embedded_broker(self) -> EmbeddedBroker:
         """The embedded broker: anonymous, or with the credentials file's password file, ACL
@@ -488,3 +513,9 @@ class LiveComponent:
     def consumer_stats(self) -> dict[str, Any]:
         """Subscribers (queued, delivered, dropped) and durable consumers (position, lag)."""
         return {"bus": self.bus.stats(), "consumers": {r.consumer.name: r.stats() for r in self.runners}}
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()

@@ -20,7 +20,7 @@ __all__ = ["COMMAND_MODULES", "USER_ERRORS", "app", "main"]
 
 #: Sub-command modules of ``services.cli``; each defines ``register(app)``.
 COMMAND_MODULES: list[str] = ["load", "demo", "ifc", "elevators", "cleaning", "serve", "devices",
-                              "users", "billing", "units", "evacuate", "metering", "backup"]
+                              "users", "billing", "units", "evacuate", "metering", "backup", "ingest"]
 
 #: Exceptions that are the user's input, not a bug: one line, exit code 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (
