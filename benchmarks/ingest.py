@@ -35,6 +35,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -223,12 +224,18 @@ def make_session(url: str, client_id: str, topic: str) -> None:
 
 
 # -- twin serve -----------------------------------------------------------------------------
+#: `twin serve` refuses to start without its two secrets; the benchmark makes throwaway ones
+#: (the caller's own, when set, win).
+SECRETS = {"TWIN_SECRET_KEY": os.environ.get("TWIN_SECRET_KEY") or secrets.token_hex(32),
+           "TWIN_PAYMENT_SECRET": os.environ.get("TWIN_PAYMENT_SECRET") or secrets.token_hex(32)}
+
+
 class Serve:
     def __init__(self, site_dir: Path, env: dict, *extra: str, wait: bool = True) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services", "serve", "--site", str(site_dir), "--port", str(self.port), *extra],
-            cwd=REPO, env={**os.environ, "TWIN_LOG_LEVEL": "WARNING", **env},
+            cwd=REPO, env={**os.environ, "TWIN_LOG_LEVEL": "WARNING", **SECRETS, **env},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if wait:
             self.wait()
