@@ -119,11 +119,23 @@ def _free_port(host: str, port: int) -> int:
             return s.getsockname()[1]
 
 
-def _simulate(service, speed: float, stop: threading.Event) -> None:
+def _elevator_history(service, settings: Settings) -> dict:
+    """The elevators' simulated past days logged and scored (:func:`services.elevator_live.elevator_life`)."""
+    from services.db import Database
+    from services.elevator_live import DEMO_HISTORY_DAYS, elevator_life
+
+    db = Database(settings.resolved_db_url)
+    try:
+        return elevator_life(service.live.registry, service.community, seed=0,
+                             history_days=DEMO_HISTORY_DAYS, data_dir=settings.data_dir, db=db)
+    finally:
+        db.dispose()
+
+
+def _simulate(service, speed: float, stop: threading.Event, life: dict) -> None:
     """Stream every registered device to the service's broker until ``stop`` is set."""
     from live.publisher import publish_streams
     from live.simulator import DeviceSimulator
-    from services.elevator_live import elevator_life
 
     live = service.live
     while live.pipeline is None and not stop.wait(0.2):  # the broker starts with the app
@@ -131,7 +143,7 @@ def _simulate(service, speed: float, stop: threading.Event) -> None:
     if stop.is_set():
         return
     url = live.simulator_url()  # with the simulator's login when there are credentials
-    sim = DeviceSimulator(live.registry, seed=0, **elevator_life(live.registry, live.community))
+    sim = DeviceSimulator(live.registry, seed=0, elevator_plan=life["elevator_plan"], tz=life["tz"])
     try:
         publish_streams(sim, url, speed=speed, stop=stop)
     except Exception as exc:  # the demo goes on without the simulator
@@ -154,10 +166,12 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
     print_summary(community)
     err_console.print("preparing the database (migrations, units, demo users, bills)...")
     prepared = prepare_database(settings, community, site)
+    err_console.print("simulating the elevators' past days (risk scores, badges and preventive orders)...")
+    life = _elevator_history(service, settings)
     port = _free_port(host, port)
     install_sandbox(service.app, settings, host, port)  # the demo's pretend payment gateway
     stop = threading.Event()
-    sim = threading.Thread(target=_simulate, args=(service, speed, stop), daemon=True,
+    sim = threading.Thread(target=_simulate, args=(service, speed, stop, life), daemon=True,
                            name="device-simulator")
 
     class DemoServer(uvicorn.Server):
@@ -187,6 +201,10 @@ def serve_demo(site: Path | None, *, host: str, port: int, speed: float,
                    f" (owner of unit {prepared['owner_unit']})")
         typer.echo(f"  bills of {prepared['month']}: {prepared['bills']} (total {prepared['total']} yuan)")
         typer.echo(f"  device simulator     {len(service.live.registry)} devices at {speed:g}x real time")
+        if life.get("history"):
+            h = life["history"]
+            typer.echo(f"  elevators           {h['risks']} scored on {h['days']} simulated past days,"
+                       f" {h['work_orders']} preventive work orders")
         typer.echo("Press Ctrl-C to stop.", err=False)
         if duration_s is not None:
             stop.wait(duration_s)
