@@ -39,7 +39,8 @@ from services.communities import DEFAULT_TIMEZONE
 
 __all__ = ["DAILY_LOG_NAME", "DailyLog", "ElevatorJobComponent", "age_years", "controllers", "daily_rows",
            "day_bounds", "fleet_plan", "last_maintenance", "run_daily_job", "score_rows",
-           "elevator_life", "simulated_fleet_plan", "site_timezone", "telemetry_frame"]
+           "elevator_life", "fleet_daily_rows", "score_logged", "simulated_fleet",
+           "simulated_fleet_plan", "DEMO_HISTORY_DAYS", "site_timezone", "telemetry_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +205,13 @@ class DailyLog:
 
     def write_day(self, date: dt.date, rows: list[dict]) -> None:
         """Store the rows of ``date`` (replacing that day)."""
+        self.write_days({date: rows})
+
+    def write_days(self, by_day: dict[dt.date, list[dict]]) -> None:
+        """Store the rows of several days at once (each replacing that day), one rewrite."""
         days = self._load()
-        days[date.isoformat()] = [{c: r[c] for c in ROW_COLUMNS} for r in rows]
+        for date, rows in by_day.items():
+            days[date.isoformat()] = [{c: r[c] for c in ROW_COLUMNS} for r in rows]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".daily-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -264,25 +270,33 @@ def run_daily_job(*, store, db, community: Community, date: dt.date, data_dir: s
 
     Returns ``{"date", "rows", "risks", "work_orders": {"created", "existing", "skipped"}}``.
     """
+    tz = tz or site_timezone(community)
+    rows = daily_rows(store, db, community, date, tz)
+    daily = DailyLog(Path(data_dir) / DAILY_LOG_NAME)
+    daily.write_day(date, rows)
+    if not rows:
+        return {"date": date.isoformat(), "rows": 0, "risks": [],
+                "work_orders": {"created": [], "existing": [], "skipped": []}}
+    return score_logged(db=db, community=community, date=date, data_dir=data_dir, tz=tz,
+                        threshold=threshold, model=model, rows=len(rows))
+
+
+def score_logged(*, db, community: Community, date: dt.date, data_dir: str | Path, tz: str,
+                 threshold: float | None = None, model=None, rows: int = 0) -> dict[str, Any]:
+    """Steps 2 and 3 of :func:`run_daily_job`: score every elevator on the daily log as of
+    ``date``, keep the risks in the risk log, file preventive work orders."""
     from dataclasses import asdict
 
     from services.planning import RISK_LOG_NAME, open_preventive_work_orders
     from sim.elevators.risk import DEFAULT_THRESHOLD, RiskLog, work_order_requests
 
-    tz = tz or site_timezone(community)
-    rows = daily_rows(store, db, community, date, tz)
-    daily = DailyLog(Path(data_dir) / DAILY_LOG_NAME)
-    daily.write_day(date, rows)
-    logged = daily.rows(until=date)
-    if not rows:
-        return {"date": date.isoformat(), "rows": 0, "risks": [],
-                "work_orders": {"created": [], "existing": [], "skipped": []}}
+    logged = DailyLog(Path(data_dir) / DAILY_LOG_NAME).rows(until=date)
     risks = score_rows(logged, date, model)
     RiskLog(Path(data_dir) / RISK_LOG_NAME).write_day(date, risks)
     requests = work_order_requests(risks, DEFAULT_THRESHOLD if threshold is None else threshold)
     filed = (open_preventive_work_orders(db, community, requests, timezone=tz) if db is not None
              else {"created": [], "existing": [], "skipped": []})
-    return {"date": date.isoformat(), "rows": len(rows), "risks": [asdict(r) for r in risks], "work_orders": filed}
+    return {"date": date.isoformat(), "rows": rows, "risks": [asdict(r) for r in risks], "work_orders": filed}
 
 
 def fleet_plan(fleet):
@@ -312,26 +326,82 @@ def fleet_plan(fleet):
     return plan
 
 
-def simulated_fleet_plan(registry, start: dt.date, *, days: int = 400, seed: int = 0):
-    """A fleet degradation process for the registry's elevator controllers from ``start``
-    (``None`` when the site has none): the plan :class:`live.simulator.DeviceSimulator`
-    streams (``twin demo``, ``twin devices simulate``)."""
+def simulated_fleet(registry, start: dt.date, *, days: int = 400, seed: int = 0):
+    """The fleet degradation process (:func:`sim.elevators.simulate_fleet`) for the registry's
+    elevator controllers from ``start`` (``None`` when the site has none)."""
     from sim.elevators import simulate_fleet
 
     ids = sorted(d.id for d in registry if d.kind in KINDS and KINDS[d.kind].device_class == "elevator")
     if not ids:
         return None
-    return fleet_plan(simulate_fleet(len(ids), days, seed, start=start, ids=ids))
+    return simulate_fleet(len(ids), days, seed, start=start, ids=ids)
+
+
+def simulated_fleet_plan(registry, start: dt.date, *, days: int = 400, seed: int = 0):
+    """A fleet degradation process for the registry's elevator controllers from ``start``
+    (``None`` when the site has none): the plan :class:`live.simulator.DeviceSimulator`
+    streams (``twin demo``, ``twin devices simulate``)."""
+    fleet = simulated_fleet(registry, start, days=days, seed=seed)
+    return None if fleet is None else fleet_plan(fleet)
+
+
+def fleet_daily_rows(fleet, before: dt.date) -> dict[dt.date, list[dict]]:
+    """The simulated fleet's days before ``before`` as daily rows (:data:`ROW_COLUMNS`, JSON values)."""
+    tel = fleet.telemetry
+    dates = pd.to_datetime(tel["date"]).dt.date.to_numpy()
+    cols = {c: tel[c].to_numpy() for c in ROW_COLUMNS[2:]}
+    ints = set(COUNTERS) | {"door_reopens", "fault_count", "days_since_maintenance"}
+    out: dict[dt.date, list[dict]] = {}
+    for i, eid in enumerate(tel["elevator_id"].to_numpy()):
+        day = dates[i]
+        if day >= before:
+            continue
+        row: dict[str, Any] = {"elevator_id": str(eid), "date": day.isoformat()}
+        for c, values in cols.items():
+            v = values[i]
+            row[c] = None if v is None or (isinstance(v, float) and math.isnan(v)) else (
+                int(v) if c in ints else round(float(v), 4))
+        out.setdefault(day, []).append(row)
+    return out
+
+
+#: Days of simulated elevator history ``twin demo`` logs before today.
+DEMO_HISTORY_DAYS = 60
 
 
 def elevator_life(registry, community: Community | None = None, *, seed: int = 0,
-                  days: int = 400) -> dict[str, Any]:
+                  days: int = 400, history_days: int = 0, data_dir: str | Path | None = None,
+                  db=None) -> dict[str, Any]:
     """Keyword arguments of :class:`live.simulator.DeviceSimulator` that make its elevator
     controllers live through the fleet degradation process from today (site time):
-    ``{"elevator_plan", "tz"}`` (no plan for a site without elevators)."""
-    tz = ZoneInfo(site_timezone(community))
-    plan = simulated_fleet_plan(registry, dt.datetime.now(tz).date(), days=days, seed=seed)
-    return {"elevator_plan": plan, "tz": tz}
+    ``{"elevator_plan", "tz"}`` (no plan for a site without elevators).
+
+    With ``history_days`` and ``data_dir`` the process starts ``history_days`` before today
+    and those past days go into the daily log (days the log holds already are kept), then
+    every elevator is scored as of yesterday and preventive work orders are filed
+    (:func:`score_logged`): ``twin demo`` shows risks, badges and orders from its start
+    instead of after its first night. The summary is returned under ``"history"``
+    (``{"days", "risks", "work_orders"}``); pass only the other two keys to the simulator.
+    """
+    tzname = site_timezone(community)
+    tz = ZoneInfo(tzname)
+    today = dt.datetime.now(tz).date()
+    start = today - dt.timedelta(days=max(0, history_days))
+    fleet = simulated_fleet(registry, start, days=days + max(0, history_days), seed=seed)
+    out: dict[str, Any] = {"elevator_plan": None if fleet is None else fleet_plan(fleet), "tz": tz}
+    if fleet is None or history_days <= 0 or data_dir is None:
+        return out
+    daily = DailyLog(Path(data_dir) / DAILY_LOG_NAME)
+    logged = set(daily.days())
+    past = {d: rows for d, rows in fleet_daily_rows(fleet, today).items() if d.isoformat() not in logged}
+    if past:
+        daily.write_days(past)
+    yesterday = today - dt.timedelta(days=1)
+    scored = score_logged(db=db, community=community, date=yesterday, data_dir=data_dir, tz=tzname,
+                          rows=len(past.get(yesterday, [])))
+    out["history"] = {"days": len(past), "risks": len(scored["risks"]),
+                      "work_orders": len(scored["work_orders"]["created"])}
+    return out
 
 
 class ElevatorJobComponent:

@@ -45,6 +45,7 @@ def test_demo_starts_everything_and_devices_stream_in(tmp_path):
         assert status == 200 and health["components"]["database"]["ready"]
         assert health["components"]["live"]["broker"]["embedded"] is True
         admin, owner = _token(url, "admin"), _token(url, "owner")
+        _elevators_scored_from_the_start(url, admin)
         received = 0
         while time.monotonic() < deadline and received == 0:
             received = _call(url + "api/live/stats", admin)["received"]
@@ -132,3 +133,19 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path):
     assert rc in (0, 130, -signal.SIGINT), (rc, stderr[-3000:])
     assert "did not finish cleanly" not in stderr, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
+
+
+def _elevators_scored_from_the_start(url: str, token: str) -> None:
+    """The demo logs simulated past days of its elevators, so the risk list (the viewer's
+    badges) holds every elevator controller of the register right away, as of yesterday."""
+    import csv
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    with open(SAMPLE_SITES / "tiny" / "registers" / "devices.csv", encoding="utf-8") as f:
+        expected = sorted(r["id"] for r in csv.DictReader(f) if r["kind"] == "elevator_controller")
+    risk = _call(url + "api/elevators/risk", token)
+    yesterday = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date() - dt.timedelta(days=1)
+    assert expected and sorted(e["device_id"] for e in risk["elevators"]) == expected, risk
+    assert risk["as_of"] == yesterday.isoformat()
+    assert all(0.0 <= e["p_fail_7d"] <= 1.0 for e in risk["elevators"])

@@ -126,18 +126,36 @@ def _free_port(host: str, port: int) -> int:
             return s.getsockname()[1]
 
 
-def _simulate(live, speed: float, stop: threading.Event) -> None:
-    """Stream every registered device of a community to its broker until ``stop`` is set."""
+def _elevator_history(live, settings: Settings) -> dict:
+    """The elevators' simulated past days logged and scored (:func:`services.elevator_live.elevator_life`)
+    for the default community (the one whose data folder the service's daily job reads)."""
+    from services.db import Database
+    from services.elevator_live import DEMO_HISTORY_DAYS, elevator_life
+
+    db = Database(settings.resolved_db_url)
+    try:
+        return elevator_life(live.registry, live.community, seed=0,
+                             history_days=DEMO_HISTORY_DAYS, data_dir=settings.data_dir, db=db)
+    finally:
+        db.dispose()
+
+
+def _simulate(live, speed: float, stop: threading.Event, life: dict | None = None) -> None:
+    """Stream every registered device of a community to its broker until ``stop`` is set
+    (``life``: the elevators' plan made with their history, else one from today)."""
     from live.publisher import publish_streams
     from live.simulator import DeviceSimulator
-    from services.elevator_live import elevator_life
 
     while live.pipeline is None and not stop.wait(0.2):  # the broker starts with the app
         pass
     if stop.is_set():
         return
     url = live.simulator_url()  # with the simulator's login when there are credentials
-    sim = DeviceSimulator(live.registry, seed=0, **elevator_life(live.registry, live.community))
+    if life is None:
+        from services.elevator_live import elevator_life
+
+        life = elevator_life(live.registry, live.community)
+    sim = DeviceSimulator(live.registry, seed=0, elevator_plan=life["elevator_plan"], tz=life["tz"])
     try:
         publish_streams(sim, url, speed=speed, stop=stop)
     except Exception as exc:  # the demo goes on without the simulator
@@ -174,12 +192,15 @@ def serve_demo(site: "Path | list[Path] | None", *, host: str, port: int, speed:
         done = prepare_database(settings, live.community, path, community_id=cid, primary=i == 0)
         if i == 0:
             prepared = done  # the default community's figures are announced
+    err_console.print("simulating the elevators' past days (risk scores, badges and preventive orders)...")
+    first = next(iter(lives))
+    life = _elevator_history(lives[first], settings)
     port = _free_port(host, port)
     for app in apps.values():
         install_sandbox(app, settings, host, port)  # the demo's pretend payment gateway
     stop = threading.Event()
-    sims = [threading.Thread(target=_simulate, args=(live, speed, stop), daemon=True,
-                             name=f"device-simulator-{cid}") for cid, live in lives.items()]
+    sims = [threading.Thread(target=_simulate, args=(live, speed, stop, life if cid == first else None),
+                             daemon=True, name=f"device-simulator-{cid}") for cid, live in lives.items()]
 
     class DemoServer(uvicorn.Server):
         async def shutdown(self, sockets=None) -> None:
@@ -211,6 +232,10 @@ def serve_demo(site: "Path | list[Path] | None", *, host: str, port: int, speed:
         typer.echo(f"  bills of {prepared['month']}: {prepared['bills']} (total {prepared['total']} yuan)")
         devices = sum(len(live.registry) for live in lives.values())
         typer.echo(f"  device simulator     {devices} devices at {speed:g}x real time")
+        if life.get("history"):
+            h = life["history"]
+            typer.echo(f"  elevators            {h['risks']} scored on {h['days']} simulated past days,"
+                       f" {h['work_orders']} preventive work orders")
         if len(lives) > 1:
             typer.echo(f"  communities          {names}: {base}/api/communities/<id>/... (the first also at {base}/api/...)")
         typer.echo("Press Ctrl-C to stop.", err=False)

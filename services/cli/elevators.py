@@ -113,7 +113,7 @@ def score(
     telemetry: Path = typer.Option(..., "--telemetry", help="Telemetry CSV."),
     as_of: str = typer.Option(..., "--as-of", help="Score as of this date (YYYY-MM-DD)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model file (default: shipped)."),
-    threshold: float = typer.Option(0.15, "--threshold", help="Risk that opens a work order."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Risk that opens a work order (default: the model's DEFAULT_THRESHOLD)."),
     log: Optional[Path] = typer.Option(None, "--log", help="Risk log JSON to keep the day in."),
     open_work_orders: bool = typer.Option(
         False, "--open-work-orders",

@@ -29,6 +29,8 @@ FEATURES = (
     "vibration_z_3", "leveling_z_3", "temp_z_3", "trips_ratio_7",
     "age_years", "days_since_maintenance", "history_days",
     "reopen_z_since_maint", "fault_z_since_maint",
+    # the last day alone: a defect that develops shows its jump before a 3-day mean does
+    "fault_z_1", "vibration_z_1", "leveling_z_1",
 )
 
 
@@ -113,14 +115,14 @@ def compute_features(grid: Grid) -> np.ndarray:
             f = _window(flt_s, 0, w)
             n = _window(flt_c, 0, w)
             out[f"faults_{w}"] = np.where(n > 0, f / np.maximum(n, 1), np.nan)
-            if w > 1:
-                exp_f = n * base_fpd
-                out[f"fault_z_{w}"] = (f - exp_f) / np.sqrt(exp_f + 0.5)
+            exp_f = n * base_fpd
+            out[f"fault_z_{w}"] = (f - exp_f) / np.sqrt(exp_f + 0.5)
         trips7, _ = _mean(v["trips"], 0, 7)
         trips_b, _ = _mean(v["trips"], BASE_LAG_D, BASE_LEN_D)
         out["trips_ratio_7"] = trips7 / np.where(trips_b > 0, trips_b, np.nan)
-    out["vibration_z_3"] = _zscore(v["vibration_rms"], 3)
-    out["leveling_z_3"] = _zscore(v["leveling_error_mm"], 3)
+    for w in (1, 3):
+        out[f"vibration_z_{w}"] = _zscore(v["vibration_rms"], w)
+        out[f"leveling_z_{w}"] = _zscore(v["leveling_error_mm"], w)
     out["temp_z_3"] = _zscore(v["motor_temp_c"], 3)
     out["age_years"] = _last(v["age_years"])
     last_dsm = _last(v["days_since_maintenance"])

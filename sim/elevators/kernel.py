@@ -24,11 +24,13 @@ PARAM_NAMES = (
     "q0", "q_door", "q_drive", "h_base", "h_door", "h_drive",
     "r_wear", "r_defect", "f_defect_door", "f_defect_drive", "v_defect", "l_defect",
     "m_door", "m_drive", "p_catch", "maint_interval_d",
+    "g_develop", "h_incipient", "s_developed",
 )
 (I_TRIPS_MEDIAN, I_TRIPS_SIGMA, I_KD, I_KM, I_P_SHOCK, I_SHOCK_SIZE,
  I_Q0, I_Q_DOOR, I_Q_DRIVE, I_H_BASE, I_H_DOOR, I_H_DRIVE,
  I_R_WEAR, I_R_DEFECT, I_F_DEF_DOOR, I_F_DEF_DRIVE, I_V_DEF, I_L_DEF,
- I_M_DOOR, I_M_DRIVE, I_P_CATCH, I_MAINT) = range(len(PARAM_NAMES))
+ I_M_DOOR, I_M_DRIVE, I_P_CATCH, I_MAINT,
+ I_G_DEV, I_H_INC, I_S_DEV) = range(len(PARAM_NAMES))
 
 #: Integer output columns (``out_i[e, d, k]``).
 INT_COLUMNS = ("trips", "door_cycles", "door_reopens", "fault_count", "days_since_maintenance")
@@ -37,40 +39,52 @@ FLOAT_COLUMNS = ("vibration_rms", "leveling_error_mm", "motor_temp_c", "age_year
 
 # -- the model of one elevator -----------------------------------------------------------
 @jit
-def oracle_p7(P, wd, wm, age, defect, next_maint):
+def oracle_p7(P, wd, wm, age, defect, developed, next_maint):
     """Return the true probability of a failure in the next 7 days given the hidden state.
 
-    Exact for the simulator's three-state chain (no defect, door defect, drive defect)
-    with the known maintenance day (which also cuts the wear), holding the wear otherwise
-    at today's value (a week of usage adds about 1% to it).
+    Exact for the simulator's five-state chain (healthy; a door or drive defect, each
+    incipient or developed) with the known maintenance day (which also cuts the wear),
+    holding the wear otherwise at today's value (a week of usage adds about 1% to it).
     """
     agef = 1.0 + age / 20.0
+    g = P[I_G_DEV]
     qd = P[I_Q_DOOR] * (P[I_Q0] + wd) * agef
     qm = P[I_Q_DRIVE] * (P[I_Q0] + wm) * agef
-    hb = P[I_H_BASE] * (1.0 + wd + wm)
+    hb = min(1.0, P[I_H_BASE] * (1.0 + wd + wm))
     s0 = 1.0 if defect == 0 else 0.0
-    s1 = 1.0 if defect == 1 else 0.0
-    s2 = 1.0 if defect == 2 else 0.0
+    s1 = 1.0 if defect == 1 and not developed else 0.0   # door, incipient
+    s2 = 1.0 if defect == 2 and not developed else 0.0   # drive, incipient
+    s3 = 1.0 if defect == 1 and developed else 0.0       # door, developed
+    s4 = 1.0 if defect == 2 and developed else 0.0       # drive, developed
     for k in range(1, 8):
         if k == next_maint:
-            caught = (s1 + s2) * P[I_P_CATCH]
-            s1 *= 1.0 - P[I_P_CATCH]
-            s2 *= 1.0 - P[I_P_CATCH]
-            s0 += caught
+            keep = 1.0 - P[I_P_CATCH]
+            s0 += (s1 + s2 + s3 + s4) * P[I_P_CATCH]
+            s1 *= keep
+            s2 *= keep
+            s3 *= keep
+            s4 *= keep
             wd *= P[I_M_DOOR]
             wm *= P[I_M_DRIVE]
             qd = P[I_Q_DOOR] * (P[I_Q0] + wd) * agef
             qm = P[I_Q_DRIVE] * (P[I_Q0] + wm) * agef
-            hb = P[I_H_BASE] * (1.0 + wd + wm)
+            hb = min(1.0, P[I_H_BASE] * (1.0 + wd + wm))
         n1 = s0 * qd
         n2 = s0 * qm
+        d1 = s1 * g
+        d2 = s2 * g
         s0 = s0 - n1 - n2
-        s1 += n1
-        s2 += n2
+        s3 += d1
+        s4 += d2
+        s1 += n1 - d1
+        s2 += n2 - d2
+        hi = min(1.0, hb + P[I_H_INC])
         s0 *= 1.0 - hb
-        s1 *= 1.0 - min(1.0, hb + P[I_H_DOOR])
-        s2 *= 1.0 - min(1.0, hb + P[I_H_DRIVE])
-    return 1.0 - (s0 + s1 + s2)
+        s1 *= 1.0 - hi
+        s2 *= 1.0 - hi
+        s3 *= 1.0 - min(1.0, hb + P[I_H_DOOR])
+        s4 *= 1.0 - min(1.0, hb + P[I_H_DRIVE])
+    return 1.0 - (s0 + s1 + s2 + s3 + s4)
 
 
 @jit
@@ -92,6 +106,7 @@ def simulate_one(seed, e, days, start_weekday, P, out_i, out_f, fail, p7):
     next_maint = 1 + int(uniform(st) * interval)
     dsm = interval - next_maint + 1  # the last visit was `interval` days before the next
     defect = 0
+    developed = False
     sev = 0.0
     dage = 0
     for d in range(days):
@@ -104,6 +119,7 @@ def simulate_one(seed, e, days, start_weekday, P, out_i, out_f, fail, p7):
             wm *= P[I_M_DRIVE]
             if defect != 0 and uniform(st) < P[I_P_CATCH]:
                 defect = 0
+                developed = False
             dsm = 0
             next_maint = interval - 2 + int(uniform(st) * 5.0)
         # usage and wear
@@ -130,18 +146,27 @@ def simulate_one(seed, e, days, start_weekday, P, out_i, out_f, fail, p7):
             if defect != 0:
                 sev = 0.4 + 1.1 * uniform(st)
                 dage = 0
+                developed = False
         else:
             dage += 1
+            # an incipient defect develops (the P-F interval of reliability-centred maintenance)
+            if not developed and uniform(st) < P[I_G_DEV]:
+                developed = True
         # failure
         hb = P[I_H_BASE] * (1.0 + wd + wm)
         h = hb
-        if defect == 1:
+        if defect != 0 and not developed:
+            h += P[I_H_INC]
+        elif defect == 1:
             h += P[I_H_DOOR]
         elif defect == 2:
             h += P[I_H_DRIVE]
         failed = uniform(st) < h
-        # telemetry of the day (GB/T 24476 statistics and fault records)
+        # telemetry of the day (GB/T 24476 statistics and fault records); a developed defect
+        # shows its precursors ``s_developed`` times stronger
         ramp = min(1.0, (dage + 1) / 2.0) if defect != 0 else 0.0
+        if developed:
+            ramp *= P[I_S_DEV]
         door = 1.0 if defect == 1 else 0.0
         drive = 1.0 if defect == 2 else 0.0
         reopen_p = r0 * (1.0 + P[I_R_WEAR] * wd) + door * r0 * P[I_R_DEFECT] * sev * ramp
@@ -163,6 +188,7 @@ def simulate_one(seed, e, days, start_weekday, P, out_i, out_f, fail, p7):
                 wd *= 0.7
                 wm *= 0.7
             defect = 0
+            developed = False
         out_i[e, d, 0] = trips
         out_i[e, d, 1] = cycles
         out_i[e, d, 2] = reopens
@@ -173,7 +199,7 @@ def simulate_one(seed, e, days, start_weekday, P, out_i, out_f, fail, p7):
         out_f[e, d, 2] = temp
         out_f[e, d, 3] = age
         fail[e, d] = 1 if failed else 0
-        p7[e, d] = oracle_p7(P, wd, wm, age, defect, next_maint)
+        p7[e, d] = oracle_p7(P, wd, wm, age, defect, developed, next_maint)
         dsm += 1
 
 

@@ -9,9 +9,13 @@ The model of one elevator (see docs/elevators.md for the reasoning):
 - **maintenance** every ~15 days (13–17, the regulated 半月保 cadence) multiplies door and
   drive wear by ``m_door`` / ``m_drive`` and finds a developing defect with ``p_catch``;
 - **defects** (the hidden state) start at a rate growing with wear; a door defect (most
-  failures, as in the field) or a drive defect; while present the failure hazard jumps by
-  ``h_door`` / ``h_drive`` per day and **precursors** rise: door reopens, fault codes,
-  vibration and leveling error, scaled by a per-defect severity;
+  failures, as in the field) or a drive defect. A defect starts **incipient** (the "P" of
+  the P-F curve of reliability-centred maintenance: detectable, rarely failing, extra
+  hazard ``h_incipient``) and **develops** with probability ``g_develop`` a day (a P-F
+  interval of a few days to weeks); a developed defect fails with ``h_door`` /
+  ``h_drive`` a day. While present, **precursors** rise: door reopens, fault codes,
+  vibration and leveling error, scaled by a per-defect severity (``s_developed`` times
+  stronger once developed);
 - **failure**: hazard = wear baseline + defect hazard; a repair clears the defect.
 
 The ground truth :attr:`Fleet.p7` is the exact probability of a failure in the next 7 days
@@ -52,8 +56,8 @@ class FleetParams:
     q_door: float = 0.002            #: door-defect onset rate per unit (q0 + door wear)
     q_drive: float = 0.0006          #: drive-defect onset rate per unit (q0 + drive wear)
     h_base: float = 2.0e-4           #: wear-only failure hazard per unit (1 + wear)
-    h_door: float = 0.08             #: extra failure hazard while a door defect is present
-    h_drive: float = 0.06            #: extra failure hazard while a drive defect is present
+    h_door: float = 0.25             #: extra failure hazard while a developed door defect is present
+    h_drive: float = 0.2             #: extra failure hazard while a developed drive defect is present
     r_wear: float = 0.5              #: door-reopen rate growth per unit of door wear
     r_defect: float = 5.0            #: door-reopen rate multiplier of a door defect (× severity)
     f_defect_door: float = 0.6       #: fault codes per day added by a door defect
@@ -64,6 +68,9 @@ class FleetParams:
     m_drive: float = 0.7             #: drive wear kept by a maintenance visit
     p_catch: float = 0.7             #: probability a maintenance visit finds a defect
     maint_interval_d: float = 15.0   #: nominal days between maintenance visits
+    g_develop: float = 0.3           #: probability a day that an incipient defect develops
+    h_incipient: float = 0.005       #: extra failure hazard while a defect is incipient
+    s_developed: float = 2.0         #: precursor strength of a developed defect (× incipient)
 
     def to_array(self) -> np.ndarray:
         """Return the parameter vector in the kernel's order."""
@@ -76,7 +83,7 @@ class FleetParams:
             value = getattr(self, f.name)
             if not np.isfinite(value) or value < 0:
                 raise ParameterError(f"{f.name}={value} must be a finite number >= 0")
-        for name in ("p_shock", "p_catch", "m_door", "m_drive"):
+        for name in ("p_shock", "p_catch", "m_door", "m_drive", "g_develop"):
             if getattr(self, name) > 1:
                 raise ParameterError(f"{name}={getattr(self, name)} must be <= 1")
         if self.maint_interval_d < 3:

@@ -21,11 +21,12 @@ _BASE = FleetParams()
 #: Parameter variants, each simulated for an equal share of the fleet.
 DOMAIN: tuple[FleetParams, ...] = (
     _BASE,
-    replace(_BASE, trips_median=600.0, kd=0.5e-4, km=0.8e-4, r_defect=1.5, h_door=0.08),
+    replace(_BASE, trips_median=600.0, kd=0.5e-4, km=0.8e-4, r_defect=1.5, h_door=0.15,
+            g_develop=0.2),
     replace(_BASE, trips_median=90.0, kd=2.5e-4, km=5e-4, f_defect_door=0.15,
-            f_defect_drive=0.6, h_drive=0.25, p_catch=0.4),
+            f_defect_drive=0.6, h_drive=0.35, p_catch=0.4, g_develop=0.45),
     replace(_BASE, q_door=0.001, q_drive=0.0015, v_defect=1.0, l_defect=3.0, r_defect=5.0,
-            h_door=0.3, h_base=6e-4, maint_interval_d=30.0),
+            h_door=0.4, h_base=6e-4, maint_interval_d=30.0, s_developed=1.5),
 )
 
 

@@ -36,28 +36,37 @@ def _z(observed, expected, se):
 
 @pytest.mark.parametrize("params", [
     FleetParams(),
-    FleetParams(q_door=0.05, q_drive=0.05, h_door=0.3, h_drive=0.3, p_catch=0.4),
-    FleetParams(h_base=0.5, h_door=0.9, h_drive=0.8),  # hazards clipped at 1
+    FleetParams(q_door=0.05, q_drive=0.05, h_door=0.3, h_drive=0.3, p_catch=0.4, g_develop=0.6),
+    FleetParams(h_base=0.5, h_door=0.9, h_drive=0.8, h_incipient=0.6),  # hazards clipped at 1
 ])
 def test_oracle_equals_matrix_product(params):
     P, p = params.to_array(), asdict(params)
-    for defect in (0, 1, 2):
+    for defect, developed in ((0, False), (1, False), (2, False), (1, True), (2, True)):
         for next_maint in range(0, 10):
             for wd, wm, age in ((0.0, 0.0, 0.5), (0.4, 0.1, 7.0), (3.0, 2.5, 30.0)):
-                got = K.oracle_p7(P, wd, wm, age, defect, next_maint)
-                want = naive.p7_matrix(p, wd, wm, age, defect, next_maint)
-                assert got == pytest.approx(want, rel=1e-12, abs=1e-15), (defect, next_maint, wd, wm)
+                got = K.oracle_p7(P, wd, wm, age, defect, developed, next_maint)
+                want = naive.p7_matrix(p, wd, wm, age, defect, developed, next_maint)
+                assert got == pytest.approx(want, rel=1e-12, abs=1e-15), (defect, developed, next_maint, wd, wm)
 
 
-@pytest.mark.parametrize("defect", [0, 1, 2])
-def test_oracle_closed_form_without_maintenance(defect):
+@pytest.mark.parametrize("defect,developed", [(0, False), (1, False), (2, False), (1, True), (2, True)])
+def test_oracle_closed_form_without_maintenance(defect, developed):
     params = FleetParams(q_door=0.02, q_drive=0.01)
     P, p = params.to_array(), asdict(params)
     for wd, wm, age in ((0.0, 0.0, 1.0), (0.5, 0.2, 12.0), (2.0, 4.0, 25.0)):
-        want = naive.p7_closed_form(p, wd, wm, age, defect)
-        assert K.oracle_p7(P, wd, wm, age, defect, 99) == pytest.approx(want, rel=1e-12)
-    # hand value: a door defect with no wear fails within 7 days with 1 - (1 - 2e-4 - 0.08)^7
-    assert K.oracle_p7(P, 0.0, 0.0, 0.0, 1, 99) == pytest.approx(1 - (1 - 2e-4 - 0.08) ** 7, rel=1e-12)
+        want = naive.p7_closed_form(p, wd, wm, age, defect, developed)
+        assert K.oracle_p7(P, wd, wm, age, defect, developed, 99) == pytest.approx(want, rel=1e-12)
+
+
+def test_oracle_hand_values():
+    """Hand values with no wear: a developed door defect fails within 7 days with
+    1 - (1 - 2e-4 - 0.25)^7; an incipient one with 1 - [c^7 + g b (b^7 - c^7) / (b - c)]
+    (c = 0.7 × (1 - 0.0052), b = 1 - 0.2502: develop on day k, then survive as developed)."""
+    P = FleetParams().to_array()
+    b, c, g = 1 - 2e-4 - 0.25, 0.7 * (1 - 2e-4 - 0.005), 0.3
+    assert K.oracle_p7(P, 0.0, 0.0, 0.0, 1, True, 99) == pytest.approx(1 - b ** 7, rel=1e-12)
+    want = 1 - (c ** 7 + g * b * sum(c ** (k - 1) * b ** (7 - k) for k in range(1, 8)))
+    assert K.oracle_p7(P, 0.0, 0.0, 0.0, 1, False, 99) == pytest.approx(want, rel=1e-12)
 
 
 def test_trips_are_poisson_with_the_weekend_factor():

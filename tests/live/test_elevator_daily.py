@@ -276,3 +276,29 @@ def test_the_simulator_streams_the_planned_days_exactly(heartbeats):
     assert events.count("fault_cleared") == 1
     statuses = sum(1 for topic, b in msgs if topic.endswith(f"{ELEVATOR}/status"))
     assert (statuses > 3 * 2800) if heartbeats else statuses == 0
+
+
+def test_demo_history_logs_the_past_days_once_and_scores_yesterday(tmp_path):
+    """``elevator_life(history_days=N)`` (``twin demo``) logs exactly the N days before today
+    (site time) for every controller, keeps days the log already holds, and scores as of
+    yesterday; the simulator's plan starts today at day N of the same process."""
+    from services.elevator_live import DailyLog, DAILY_LOG_NAME, elevator_life
+    from services.planning import RISK_LOG_NAME
+
+    community = make_community()
+    ctrl = sorted(d.id for d in community.devices if d.kind == "elevator_controller")
+    assert ctrl
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    first = elevator_life(community.devices, community, history_days=10, data_dir=tmp_path)
+    assert first["history"] == {"days": 10, "risks": len(ctrl), "work_orders": 0}
+    log = DailyLog(tmp_path / DAILY_LOG_NAME)
+    assert log.days() == [(today - dt.timedelta(days=k)).isoformat() for k in range(10, 0, -1)]
+    rows = log.rows()
+    assert len(rows) == 10 * len(ctrl) and all(set(r) == set(ROW_COLUMNS) for r in rows)
+    assert all(r["trips"] >= 0 and r["door_reopens"] <= r["door_cycles"] for r in rows)
+    risk = json.loads((tmp_path / RISK_LOG_NAME).read_text(encoding="utf-8"))
+    assert list(risk["days"]) == [(today - dt.timedelta(days=1)).isoformat()]
+    assert first["elevator_plan"](ctrl[0], today) is not None
+    before = (tmp_path / DAILY_LOG_NAME).read_bytes()
+    again = elevator_life(community.devices, community, history_days=10, data_dir=tmp_path)
+    assert again["history"]["days"] == 0 and (tmp_path / DAILY_LOG_NAME).read_bytes() == before
