@@ -230,8 +230,14 @@ SECRETS = {"TWIN_SECRET_KEY": os.environ.get("TWIN_SECRET_KEY") or secrets.token
            "TWIN_PAYMENT_SECRET": os.environ.get("TWIN_PAYMENT_SECRET") or secrets.token_hex(32)}
 
 
+#: The benchmark's login (the live API and /ws/live answer logged-in users only).
+BENCH_USER, BENCH_PASSWORD = "ingest-bench", "bench-" + secrets.token_hex(8)
+
+
 class Serve:
     def __init__(self, site_dir: Path, env: dict, *extra: str, wait: bool = True) -> None:
+        self.env = env
+        self._token: str | None = None
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services", "serve", "--site", str(site_dir), "--port", str(self.port), *extra],
@@ -241,7 +247,7 @@ class Serve:
             self.wait()
 
     def wait(self) -> "Serve":
-        wait_for(lambda: self.health() == 200, 60, step=0.1, what="twin serve health")
+        wait_for(lambda: self.health() == 200, 180, step=0.1, what="twin serve health")
         return self
 
     def health(self):
@@ -251,8 +257,24 @@ class Serve:
         except Exception:
             return None
 
+    def token(self) -> str:
+        """A bearer token of the benchmark's admin login in this service's database (created
+        once per database: `twin users create` refuses a second one, which is fine)."""
+        if self._token is None:
+            subprocess.run([sys.executable, "-m", "services", "users", "create", "--username", BENCH_USER,
+                            "--password", BENCH_PASSWORD, "--role", "admin"], cwd=REPO,
+                           env={**os.environ, **SECRETS, **self.env}, capture_output=True, timeout=120)
+            body = f"username={BENCH_USER}&password={BENCH_PASSWORD}".encode()
+            req = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/auth/token", data=body,
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                self._token = json.loads(r.read())["access_token"]
+        return self._token
+
     def stats(self) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/live/stats", timeout=5) as r:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/live/stats",
+                                     headers={"Authorization": f"Bearer {self.token()}"})
+        with urllib.request.urlopen(req, timeout=5) as r:
             return json.loads(r.read())
 
     def stop(self) -> None:
@@ -264,13 +286,14 @@ class Serve:
             self.proc.wait()
 
 
-async def ws_collect(port: int, n: int, latencies: list | None, timeout: float) -> tuple[float, int]:
+async def ws_collect(port: int, n: int, latencies: list | None, timeout: float,
+                     token: str) -> tuple[float, int]:
     """Receive telemetry events until n arrived; return (time of the last one, count)."""
     import websockets
 
     count, last = 0, 0.0
     async with websockets.connect(f"ws://127.0.0.1:{port}/ws/live?types=telemetry", max_size=None,
-                                  compression=None) as ws:
+                                  compression=None, subprotocols=["twin.v1", f"bearer.{token}"]) as ws:
         await ws.recv()  # snapshot
         ws_ready.set()
 
@@ -310,15 +333,16 @@ ws_ready = None
 stop_ws = None
 
 
-def run_ws(port, n, latencies, timeout, result):
+def run_ws(srv, n, latencies, timeout, result):
     global ws_ready, stop_ws
     import threading
 
     ws_ready = threading.Event()
     stop_ws = threading.Event()
+    token = srv.token()
 
     def target():
-        result.append(asyncio.run(ws_collect(port, n, latencies, timeout)))
+        result.append(asyncio.run(ws_collect(srv.port, n, latencies, timeout, token)))
     th = threading.Thread(target=target, daemon=True)
     th.start()
     ws_ready.wait(10)
@@ -377,7 +401,7 @@ def phase_pipeline(url, site_dir, site, ids, n, workers, tmp, seq0):
         srv.wait()
     try:
         result: list = []
-        th = run_ws(servers[0].port, n, None, 600, result)
+        th = run_ws(servers[0], n, None, 600, result)
 
         def done():
             stats = [srv.stats() for srv in servers]
@@ -405,7 +429,7 @@ def phase_latency(url, site_dir, site, ids, rate, seconds, tmp, seq0):
     try:
         lat: list[float] = []
         result: list = []
-        th = run_ws(srv.port, n, lat, seconds + 60, result)
+        th = run_ws(srv, n, lat, seconds + 60, result)
         pout = ctx.Queue()
         pub = ctx.Process(target=publisher, args=(url, site, ids, seq0, n, rate, pout))
         pub.start()
