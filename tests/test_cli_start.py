@@ -57,3 +57,13 @@ def _commands() -> list[str]:
 def test_command_help_imports_nothing_heavy(command):
     names = imported(command, "--help")
     assert not names & set(HEAVY), (command, sorted(names & set(HEAVY)))
+
+
+def test_python_m_services_is_guarded_for_spawned_workers():
+    """Drill and forecast workers are started with ``spawn``, which imports the parent's main
+    module as ``__mp_main__`` with the parent's argv. ``python -m services serve`` must then
+    run nothing (unguarded, every worker started a second service and died at once)."""
+    code = ("import runpy, sys; sys.argv = ['services', 'serve', '--site', 'nowhere'];"
+            "runpy.run_module('services.__main__', run_name='__mp_main__'); print('imported only')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "imported only", out.stdout + out.stderr
