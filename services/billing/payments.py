@@ -119,7 +119,7 @@ def record_payment(session: Session, actor: Actor, *, unit_id: str, amount: obje
         raise InvalidInput(f"method={method!r} must be one of {', '.join(METHODS)}")
     # the unit's lock first: a concurrent call with the same reference waits here, then
     # finds the first payment (idempotent) instead of failing on the unique index
-    unit = session.get(Unit, unit_id, with_for_update=True, populate_existing=True)
+    unit = get_by_id(session, Unit, unit_id, with_for_update=True, populate_existing=True)
     existing = session.scalar(select(Payment).where(Payment.reference == reference))
     if existing is not None:
         if existing.unit_id != unit_id or existing.amount != value:
