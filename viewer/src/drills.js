@@ -104,14 +104,14 @@ export class DrillPanel {
       }
       out.push({ kind: "stair", name: s.name, id: s.id, building: s.building });
     }
-    for (const e of idx.exits || []) if (inScope(e.building)) out.push({ kind: "exit", name: e.name, id: e.id, building: e.building });
+    for (const e of idx.exits || []) if (inScope(e.building)) out.push({ kind: "exit_door", name: e.name, id: e.id, building: e.building });
     return out;
   }
 
   renderBlockList() {
     const q = this.form.filter.value.trim().toLowerCase();
     const list = this.choices().filter((c) => !q || c.name.toLowerCase().includes(q) || this.blocked.has(c.name));
-    const label = { staircase: "楼梯 stair", stair: "梯段 flight", exit: "出口 exit" };
+    const label = { staircase: "楼梯 stair", stair: "梯段 flight", exit_door: "出口 exit" };
     const box = this.el.querySelector("#drill-block-list");
     box.innerHTML = list.length ? list.map((c) => `<label class="choice ${c.kind}"><input type="checkbox" data-name="${esc(c.name)}"
         ${this.blocked.has(c.name) ? "checked" : ""}> ${esc(c.name)} <small>${label[c.kind]}</small></label>`).join("")
