@@ -345,3 +345,40 @@ def test_rimea_11_most_take_the_nearer_exit():
     r = simulate(parse_scenario(sc))
     assert r["evacuated"] == 300 and not r["stalled"]
     assert r["exits"]["near"]["count"] > 150 and r["exits"]["far"]["count"] > 0
+
+
+def _imo_8(n_against: int) -> dict:
+    # two 10 x 10 m rooms joined by a 10 x 2 m corridor; 100 persons at 1.0 m/s from room 1
+    # to room 2, `n_against` from room 2 to room 1; reaching the far room is "arriving"
+    parts = [rect(0, 0, 10, 10), rect(10, 4, 20, 6), rect(20, 0, 30, 10)]
+    walk = gj(shapely.unary_union([shape(p) for p in parts]))
+    exits = [exit_("room2", "F", rect(20, 0, 30, 10)), exit_("room1", "F", rect(0, 0, 10, 10))]
+    groups = [{"id": "A", "floor": "F", "area": rect(1, 1, 9, 9), "count": 100, "speed_mps": 1.0, "exit": "room2"}]
+    if n_against:
+        groups.append({"id": "B", "floor": "F", "area": rect(21, 1, 29, 9), "count": n_against, "speed_mps": 1.0,
+                       "exit": "room1"})
+    return scenario([floor("F", walk)], exits, groups=groups, max_time_s=900)
+
+
+def test_imo_8_counterflow():
+    # IMO MSC.1/Circ.1533 annex 3 test 8: the time the last person of room 1 reaches room 2
+    # is recorded with 0, 10, 50 and 100 persons walking the other way; everybody arrives
+    # and the time grows with the counterflow (the Circular's expected result). Before the
+    # keep-right side-step, 50 and 100 deadlocked head-on in the corridor
+    last = []
+    for n in (0, 10, 50, 100):
+        r = simulate(parse_scenario(_imo_8(n)))
+        assert r["evacuated"] == 100 + n and r["completed"] and not r["stalled"]
+        last.append(max(a["exit_time_s"] for a in r["agents"] if a["exit"] == "room2"))
+    assert last == sorted(last) and last[-1] > last[0]
+    # no counterflow: no faster than the farthest person's free walk (9 m to the corridor
+    # + 10 m of corridor at 1 m/s)
+    assert last[0] >= 19.0
+
+
+def test_imo_8_side_step_off_deadlocks():
+    # the mechanism: without the right-hand side-step the head-on streams lock for good
+    sc = _imo_8(100)
+    sc["model"] = {"side_step_deg": 0.0}
+    r = simulate(parse_scenario(sc))
+    assert r["stalled"] and r["evacuated"] < 200
