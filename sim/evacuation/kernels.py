@@ -310,6 +310,17 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     # neighbours and field cells are then read from nearby memory; each chunk of
     # MOVE_CHUNK agents owns one neighbour buffer (offsets, slot in the cell order, wall flag)
     n_chunks = (n + MOVE_CHUNK - 1) // MOVE_CHUNK
+    # desired directions in cell order, for the oncoming test of the keep-right side-step
+    sex = np.zeros(n)
+    sey = np.zeros(n)
+    if side != 0.0:
+        for kk in prange(n):
+            j = cell_items[kk]
+            if state[j] == ACTIVE:
+                fj = fl[j]
+                cj = cell_of(sx[kk], sy[kk], g_x0[fj], g_y0[fj], g_nx[fj], g_ny[fj], h, g_off[fj])
+                sex[kk] = dirx[cls[j], cj]
+                sey[kk] = diry[cls[j], cj]
     for ch in prange(n_chunks):
         nb_f = np.empty((NEIGHBOUR_BUFFER, 2))
         nb_k = np.empty(NEIGHBOUR_BUFFER, dtype=np.int64)
@@ -372,13 +383,11 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                                 rep = -a_n * math.exp((ll - d) / d_n)
                                 rx += rep * dxj / d
                                 ry += rep * dyj / d
-                        if side != 0.0 and not oncoming and ex * dxj + ey * dyj > 0.0:
-                            j = cell_items[k]
-                            cj = cell_of(sx[k], sy[k], g_x0[f], g_y0[f], g_nx[f], g_ny[f], h, g_off[f])
-                            if ex * dirx[cls[j], cj] + ey * diry[cls[j], cj] < 0.0:
-                                if wall < 0:
-                                    wall = 1 if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1) else 0
-                                oncoming = wall == 0
+                        if (side != 0.0 and not oncoming and ex * dxj + ey * dyj > 0.0
+                                and ex * sex[k] + ey * sey[k] < 0.0):
+                            if wall < 0:
+                                wall = 1 if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1) else 0
+                            oncoming = wall == 0
                         if d2 <= reach2 * 1.0000001 + 1e-12:
                             if m < cap:
                                 nb_f[m, 0] = dxj
