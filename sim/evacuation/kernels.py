@@ -280,8 +280,8 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     90° apart, within the neighbour cut-off max(2 r + 10 range, 2 r + v0 T), in the half
     plane ahead, not behind a wall) turns its desired direction by ``side_step_deg`` to its right
     before the repulsion is added: the right-hand preference that makes opposing streams
-    form lanes (Helbing & Molnár 1995; observed by Moussaïd et al. 2009). Co-directional
-    crowds never meet the condition.
+    form lanes (Helbing & Molnár 1995; observed by Moussaïd et al. 2009). A crowd walking
+    one way meets it only where desired directions converge (beside a door).
 
     ``params`` = [radius_m, time_gap_s, strength_neighbor, range_neighbor_m, strength_wall,
     range_wall_m, impatience_s, max_step_m, wall_buffer_m, push_speed_frac, side_step_deg]. Neighbour
