@@ -303,7 +303,8 @@ def simulate(sc: Scenario | Prepared, *, seed: int | None = None, trajectories: 
     spawn_x, spawn_y, spawn_f = np.zeros(256), np.zeros(256), np.zeros(256, dtype=np.int64)
     m = scn.model
     params = np.array([m.radius_m, m.time_gap_s, m.strength_neighbor, m.range_neighbor_m, m.strength_wall,
-                       m.range_wall_m, m.impatience_s, MAX_STEP_M, m.wall_buffer_m, m.push_speed_frac])
+                       m.range_wall_m, m.impatience_s, MAX_STEP_M, m.wall_buffer_m, m.push_speed_frac,
+                       m.side_step_deg])
     class_exit = np.array(fld.class_exit, dtype=np.int64)
     dt = scn.dt_s
     n_steps_max = int(math.ceil(scn.max_time_s / dt - 1e-9))

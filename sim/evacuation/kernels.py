@@ -276,8 +276,15 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     impatient agents (stuck > ``impatience_s``) turning by up to ±60° and pushing on at
     ``push_speed_frac × v0``.
 
+    Counterflow: an agent with an oncoming neighbour ahead (desired directions more than
+    90° apart, within the neighbour cut-off max(2 r + 10 range, 2 r + v0 T), in the half
+    plane ahead, not behind a wall) turns its desired direction by ``side_step_deg`` to its right
+    before the repulsion is added: the right-hand preference that makes opposing streams
+    form lanes (Helbing & Molnár 1995; observed by Moussaïd et al. 2009). A crowd walking
+    one way meets it only where desired directions converge (beside a door).
+
     ``params`` = [radius_m, time_gap_s, strength_neighbor, range_neighbor_m, strength_wall,
-    range_wall_m, impatience_s, max_step_m, wall_buffer_m, push_speed_frac]. Neighbour
+    range_wall_m, impatience_s, max_step_m, wall_buffer_m, push_speed_frac, side_step_deg]. Neighbour
     cells (side ``cs``) may be smaller than the cut-offs: every cell within reach is
     scanned. Reads the old state only, writes ``new_x``/``new_y``/``speed``/``stuck`` of its
     own agent: the result does not depend on the number of threads.
@@ -293,6 +300,9 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     max_step = params[7]
     buf = params[8]
     push = params[9]
+    side = params[10] * math.pi / 180.0
+    cs_side = math.cos(side)
+    sn_side = math.sin(side)
     ll = 2.0 * r
     rep_cut = ll + REPULSION_RANGES * d_n
     rep_cut2 = rep_cut * rep_cut
@@ -300,6 +310,17 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
     # neighbours and field cells are then read from nearby memory; each chunk of
     # MOVE_CHUNK agents owns one neighbour buffer (offsets, slot in the cell order, wall flag)
     n_chunks = (n + MOVE_CHUNK - 1) // MOVE_CHUNK
+    # desired directions in cell order, for the oncoming test of the keep-right side-step
+    sex = np.zeros(n)
+    sey = np.zeros(n)
+    if side != 0.0:
+        for kk in prange(n):
+            j = cell_items[kk]
+            if state[j] == ACTIVE:
+                fj = fl[j]
+                cj = cell_of(sx[kk], sy[kk], g_x0[fj], g_y0[fj], g_nx[fj], g_ny[fj], h, g_off[fj])
+                sex[kk] = dirx[cls[j], cj]
+                sey[kk] = diry[cls[j], cj]
     for ch in prange(n_chunks):
         nb_f = np.empty((NEIGHBOUR_BUFFER, 2))
         nb_k = np.empty(NEIGHBOUR_BUFFER, dtype=np.int64)
@@ -331,6 +352,7 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
             cap = nb_k.shape[0]
             m = 0
             overflow = False
+            oncoming = False
             gi = int(math.floor((xi - n_x0[f]) / cs))
             gj = int(math.floor((yi - n_y0[f]) / cs))
             rr = int(math.ceil(cut / cs))
@@ -361,6 +383,11 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                                 rep = -a_n * math.exp((ll - d) / d_n)
                                 rx += rep * dxj / d
                                 ry += rep * dyj / d
+                        if (side != 0.0 and not oncoming and ex * dxj + ey * dyj > 0.0
+                                and ex * sex[k] + ey * sey[k] < 0.0):
+                            if wall < 0:
+                                wall = 1 if _wall_between(xi, yi, sx[k], sy[k], seg, w_idx, s0, s1) else 0
+                            oncoming = wall == 0
                         if d2 <= reach2 * 1.0000001 + 1e-12:
                             if m < cap:
                                 nb_f[m, 0] = dxj
@@ -382,6 +409,8 @@ def _move_agents(x, y, fl, state, v0, pre, cls, stuck, t, dt, seed, step,
                 rep = -a_w * math.exp((r - d) / d_w)
                 rx += rep * (qx - xi) / d
                 ry += rep * (qy - yi) / d
+            if oncoming:  # keep right: turn the desired direction clockwise by side_step_deg
+                ex, ey = cs_side * ex + sn_side * ey, -sn_side * ex + cs_side * ey
             dx, dy = _unit_or(ex + rx, ey + ry, ex, ey)
             if stuck[i] > imp:
                 ang = (hash_uniform(seed, step, i) - 0.5) * 2.0 * math.pi / 3.0

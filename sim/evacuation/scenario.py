@@ -61,7 +61,9 @@ class ModelParams:
     0.49-0.67 m/s for a 1.34 m/s walker); stair capacity 1.01 P/(m·s) is the SFPE peak
     specific flow for 7/11 stairs (k = 1.08). Within ``radius_m + wall_buffer_m`` of a wall
     the direction slides along it instead of being repelled (Xu, Chraibi & Seyfried 2021);
-    agents stuck longer than ``impatience_s`` push on at ``push_speed_frac × v0``.
+    agents stuck longer than ``impatience_s`` push on at ``push_speed_frac × v0``. Agents
+    meeting an oncoming neighbour turn ``side_step_deg`` to their right (lane formation,
+    Helbing & Molnár 1995; 0 turns it off).
     """
 
     radius_m: float = 0.2
@@ -77,6 +79,7 @@ class ModelParams:
     impatience_s: float = 2.0
     wall_buffer_m: float = 0.02
     push_speed_frac: float = 0.1
+    side_step_deg: float = 45.0
 
 
 @dataclass

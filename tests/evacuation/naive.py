@@ -52,7 +52,7 @@ def place_disks(cx, cy, dmin, fixed_x, fixed_y, want):
 
 
 def cfsm_step(x, y, e0x, e0y, v0, segs, *, r=0.2, T=0.5, a_n=8.0, d_n=0.1, a_w=5.0, d_w=0.02, dt=0.05,
-              buf=0.02, push=0.1, imp=2.0, stuck=None):
+              buf=0.02, push=0.1, imp=2.0, stuck=None, side_deg=45.0):
     """One collision-free speed model step (Tordeux, Chraibi & Seyfried 2016) by brute force,
     with wall sliding (Xu, Chraibi & Seyfried 2021) and impatient pushing.
 
@@ -62,7 +62,9 @@ def cfsm_step(x, y, e0x, e0y, v0, segs, *, r=0.2, T=0.5, a_n=8.0, d_n=0.1, a_w=5
     for each wall closer than r + buf the part of e pointing into it is projected out, and
     e is normalised again (zero when nothing is left). Speed: min(v0, max(0, s/T)) with s the
     smallest d_ij − 2r over neighbours ahead within the corridor |e⊥·(x_j − x_i)| ≤ 2r; an
-    agent stuck for more than ``imp`` s walks at least ``push`` × v0. Hard walls (the step
+    agent stuck for more than ``imp`` s walks at least ``push`` × v0. Keep right: if any
+    neighbour j within max(2r + 10 d_n, 2r + v0 T), in front (e0_i · (x_j − x_i) > 0), not
+    behind a wall, has e0_i · e0_j < 0, e0_i is first rotated clockwise by ``side_deg``. Hard walls (the step
     stops or slides instead of crossing) are not modelled here: the test geometry keeps
     steps clear of walls. Impatient turning is not modelled (``stuck`` must stay below
     ``imp`` unless the caller checks the pushing speed only).
@@ -71,9 +73,20 @@ def cfsm_step(x, y, e0x, e0y, v0, segs, *, r=0.2, T=0.5, a_n=8.0, d_n=0.1, a_w=5
     stuck = np.zeros(n) if stuck is None else np.asarray(stuck, float)
     nx, ny = np.array(x, float), np.array(y, float)
     l = 2 * r
+    th = math.radians(side_deg)
+    rot = np.array([[math.cos(th), math.sin(th)], [-math.sin(th), math.cos(th)]])  # clockwise
     for i in range(n):
         rep = np.zeros(2)
         pi = np.array([x[i], y[i]])
+        e0 = np.array([e0x[i], e0y[i]])
+        look = max(l + 10 * d_n, l + v0[i] * T)
+        for j in range(n):
+            dv = np.array([x[j], y[j]]) - pi
+            if (side_deg and j != i and np.linalg.norm(dv) <= look and e0 @ dv > 0
+                    and e0 @ np.array([e0x[j], e0y[j]]) < 0
+                    and not any(segments_cross(pi, (x[j], y[j]), s[:2], s[2:]) for s in segs)):
+                e0 = rot @ e0
+                break
         for j in range(n):
             if j == i:
                 continue
@@ -94,8 +107,8 @@ def cfsm_step(x, y, e0x, e0y, v0, segs, *, r=0.2, T=0.5, a_n=8.0, d_n=0.1, a_w=5
             if d > r + 20 * d_w:
                 continue
             rep += -a_w * math.exp((r - d) / d_w) * (np.array([qx, qy]) - pi) / d
-        e = np.array([e0x[i], e0y[i]]) + rep
-        e = e / np.linalg.norm(e) if np.linalg.norm(e) >= 1e-12 else np.array([e0x[i], e0y[i]])
+        e = e0 + rep
+        e = e / np.linalg.norm(e) if np.linalg.norm(e) >= 1e-12 else e0
         for nrm in near:  # outward unit normals of the walls inside the buffer
             into = e @ nrm
             if into < 0:

@@ -85,7 +85,7 @@ def test_place_disks_matches_naive(n, want):
     assert out[:got].tolist() == exp
 
 
-def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5, stuck=None, buf=0.02, push=0.1):
+def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5, stuck=None, buf=0.02, push=0.1, side=45.0):
     """Call move_agents on one floor with per-agent desired directions (one class each)."""
     n = len(x)
     stuck = np.zeros(n) if stuck is None else np.array(stuck, float)
@@ -95,7 +95,7 @@ def _move(x, y, e0x, e0y, v0, segs, cs, T=0.5, stuck=None, buf=0.02, push=0.1):
     w_start = np.array([0, len(segs)], dtype=np.int64)
     w_idx = np.arange(len(segs), dtype=np.int64)
     new_x, new_y, speed = np.zeros(n), np.zeros(n), np.zeros(n)
-    params = np.array([0.2, T, 8.0, 0.1, 5.0, 0.02, 2.0, 0.6, buf, push])
+    params = np.array([0.2, T, 8.0, 0.1, 5.0, 0.02, 2.0, 0.6, buf, push, side])
     K.move_agents(x, y, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), v0, np.zeros(n),
                   np.arange(n, dtype=np.int64), stuck, 0.0, 0.05, 1, 0,
                   start, stop, items, sx, sy, np.array([0.0]), np.array([0.0]), np.array([nx]), np.array([nx]),
@@ -201,6 +201,37 @@ def test_move_agents_free_walker_and_head_on_pair():
     gx, _ = _move(np.array([5.0, 5.6]), np.array([5.0, 5.0]), np.array([1.0, 1.0]), np.array([0.0, 0.0]),
                   np.array([1.3, 1.3]), [], 1.2)
     assert gx[0] == pytest.approx(5.0 - 1.3 * 0.05, abs=1e-9)
+
+
+@pytest.mark.parametrize("side", [0.0, 30.0, 45.0, 90.0])
+def test_head_on_pair_keeps_right(side):
+    # A at (5, 5) heading +x, B 1 m ahead heading -x (inside the 1.4 m cut-off): each turns
+    # its desired direction by `side` degrees clockwise (to its right). Hand calculation for
+    # A: e = normalise((cos s, -sin s) + 8 exp((0.4 - 1) / 0.1) (-1, 0)); B is then off A's
+    # 2r corridor when |e_y| > 0.4 (spacing unlimited: v0), else spacing 0.6 m -> 1.2 m/s
+    x, y = np.array([5.0, 6.0]), np.array([5.0, 5.0])
+    e0x, e0y, v0 = np.array([1.0, -1.0]), np.array([0.0, 0.0]), np.array([1.0, 1.0])
+    gx, gy = _move(x, y, e0x, e0y, v0, [], 1.2, side=side)
+    s = np.radians(side)
+    e = np.array([np.cos(s) - 8 * np.exp(-6.0), -np.sin(s)])
+    e /= np.linalg.norm(e)
+    v = 1.0 if abs(e[1]) > 0.4 else min(0.6 / 0.5, 1.0)
+    assert gx[0] == pytest.approx(5.0 + e[0] * v * 0.05, abs=1e-12)
+    assert gy[0] == pytest.approx(5.0 + e[1] * v * 0.05, abs=1e-12)
+    # B mirrors A (its right is +y): the pair steps apart
+    assert gy[1] - 5.0 == pytest.approx(-(gy[0] - 5.0), abs=1e-12)
+    ex, ey = naive.cfsm_step(x, y, e0x, e0y, v0, np.zeros((0, 4)), side_deg=side)
+    assert np.allclose(gx, ex, atol=1e-12) and np.allclose(gy, ey, atol=1e-12)
+
+
+def test_behind_or_co_moving_neighbours_do_not_trigger_the_side_step():
+    # oncoming but behind (B at x = 4 heading -x, walking away) and co-moving ahead: straight on
+    gx, gy = _move(np.array([5.0, 4.0]), np.array([5.0, 5.0]), np.array([1.0, -1.0]), np.array([0.0, 0.0]),
+                   np.array([1.0, 1.0]), [], 1.2)
+    assert gy[0] == pytest.approx(5.0, abs=1e-12) and gx[0] > 5.0
+    gx, gy = _move(np.array([5.0, 6.0]), np.array([5.0, 5.0]), np.array([1.0, 1.0]), np.array([0.0, 0.0]),
+                   np.array([1.0, 1.0]), [], 1.2)
+    assert gy[0] == pytest.approx(5.0, abs=1e-12)
 
 
 def test_move_agents_never_crosses_a_wall():
