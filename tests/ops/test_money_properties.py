@@ -152,7 +152,7 @@ def test_accepted_amounts_round_trip_through_the_database(db_url, fens):
     from sqlalchemy import delete, select
 
     from services.billing.models import Payment, Unit
-    from services.db import Database
+    from services.db import Database, get_by_id
 
     db = Database(db_url)
     try:
@@ -160,7 +160,7 @@ def test_accepted_amounts_round_trip_through_the_database(db_url, fens):
         texts = [f"{f // 100}.{f % 100:02d}" for f in fens] + ["999999999999.99", "0.01"]
         with db.transaction() as s:
             s.execute(delete(Payment))
-            if s.get(Unit, "U1") is None:
+            if get_by_id(s, Unit, "U1") is None:
                 s.add(Unit(id="U1", kind="apartment", area_m2=D("1.00")))
             s.flush()
             s.add_all(Payment(unit_id="U1", amount=parse_money(t), received_on=date(2026, 1, 1), method="cash",
