@@ -26,7 +26,7 @@ import numpy as np
 from sqlalchemy import select
 
 from services.auth import SYSTEM
-from services.db import Database
+from services.db import Database, _community_of
 from services.errors import InvalidInput
 from twin.model import Community
 from services.communities import DEFAULT_TIMEZONE
@@ -332,7 +332,8 @@ def open_preventive_work_orders(db: Database, community: Community | None, reque
                 raise InvalidInput(f"work-order request {req!r} needs a dedupe_key and a category")
             if len(key) > 128:
                 raise InvalidInput(f"dedupe_key={key!r} is longer than 128 characters")
-            found = session.scalar(select(WorkOrder.id).where(WorkOrder.alarm_id == key))
+            found = session.scalar(select(WorkOrder.id).where(WorkOrder.alarm_id == key,  # unique per community
+                                                              WorkOrder.community == _community_of(session)))
             if found is not None:
                 existing.append(found)
                 continue
