@@ -11,7 +11,7 @@ operations database (see docs/api.md, docs/elevators.md, docs/cleaning.md):
 * :func:`open_preventive_work_orders` — risk and cleaning-plan requests filed as real work
   orders (source ``preventive``) through :func:`services.workorders.service.create_work_order`,
   once per request: the request's ``dedupe_key`` is stored as the order's external key
-  (column ``alarm_id``, unique), so running a job twice creates nothing new.
+  (column ``alarm_id``, unique per community), so running a job twice creates nothing new.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import typer
 
-from services.cli.common import community_database, community_option, err_console, print_json, resolve_community
+from services.cli.common import (community_database, community_live_store, community_option, err_console,
+                                 print_json, resolve_community)
 
 __all__ = ["register"]
 
@@ -39,13 +40,18 @@ def _run(month: str, site: Path | None, rules_path: Path | None, preview: bool, 
         from services.sites import load_site
 
         community = load_site(site)
+    from services.metering.readings import POINT_SOURCES
+
     db = community_database(cid)
+    live = community_live_store(cid) if community is not None else None  # several sites: its own live tables
     try:
         db.migrate()
         if community is not None:  # meters → readings: bring the metering consumer up to date
             from services.metering.readings import catch_up
 
-            catch_up(db.engine, community)
+            catch_up(live.engine if live is not None else db.engine, community)
+            if live is not None:
+                POINT_SOURCES[community.name] = lambda: live.engine
         with db.transaction() as session:
             if community is not None:
                 synced = sync_units(session, community)
@@ -54,6 +60,9 @@ def _run(month: str, site: Path | None, rules_path: Path | None, preview: bool, 
             if not preview:
                 audit(session, SYSTEM, "billing.run", "bill_run", month, created=result.created, total=result.total)
     finally:
+        if live is not None:
+            POINT_SOURCES.pop(community.name, None)
+            live.dispose()
         db.dispose()
     for w in result.warnings[:20]:
         err_console.print(f"warning: {w}")

@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI commands: JSON output, progress, logging."""
+"""Helpers shared by the CLI commands: JSON output, progress, logging, ``--community``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["community_database", "community_option", "community_site", "err_console", "json_text", "print_json",
-           "resolve_community", "setup_logging", "stderr_console"]
+__all__ = ["community_database", "community_live_store", "community_option", "community_site", "err_console",
+           "json_text", "print_json", "resolve_community", "setup_logging", "stderr_console"]
 
 
 @lru_cache(maxsize=1)
@@ -90,6 +90,23 @@ def community_database(cid: str):
 
     root = Database(get_settings().resolved_db_url)
     return root.scoped(cid, isolate=True, primary=cid == default_community_id())
+
+
+def community_live_store(cid: str):
+    """The live tables of community ``cid`` (a :class:`live.store.LiveStore`, tables created)
+    when the deployment serves several sites, each with its own (``live_db_url``); None for
+    a single site, whose live tables are in the main database. The caller disposes it."""
+    from live.store import LiveStore
+    from services.communities import community_id_of, live_db_url, site_dirs
+    from services.settings import get_settings
+
+    settings = get_settings()
+    dirs = site_dirs(settings)
+    if len(dirs) < 2 or cid not in {community_id_of(d) for d in dirs}:
+        return None
+    store = LiveStore(live_db_url(settings, cid))
+    store.create()
+    return store
 
 
 def json_text(obj: Any) -> str:

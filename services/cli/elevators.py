@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-from services.cli.common import (community_database, community_option, community_site, err_console, print_json,
-                                 resolve_community)
+from services.cli.common import (community_database, community_live_store, community_option, community_site,
+                                 err_console, print_json, resolve_community)
 
 __all__ = ["register"]
 
@@ -183,8 +183,9 @@ def daily(
     site = community_site(community_id, site)
     community = load_site_community(site)
     tz = site_timezone(community)
-    db = community_database(resolve_community(community_id, site if community_id is not None else None))
-    store = LiveStore(settings.resolved_db_url)
+    cid = resolve_community(community_id, site if community_id is not None else None)
+    db = community_database(cid)
+    store = community_live_store(cid) or LiveStore(settings.resolved_db_url)  # several sites: its own
     try:
         db.migrate()
         rows = daily_rows(store, db, community, day, tz)

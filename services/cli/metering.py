@@ -15,7 +15,8 @@ from pathlib import Path
 
 import typer
 
-from services.cli.common import community_database, community_option, community_site, print_json, resolve_community
+from services.cli.common import (community_database, community_live_store, community_option, community_site,
+                                 print_json, resolve_community)
 
 __all__ = ["register"]
 
@@ -29,7 +30,7 @@ def readings(site: Path = typer.Option(None, "--site", help="site folder (defaul
              community_id: str | None = community_option()) -> None:
     """Print each billing unit's meter readings for a month (one community)."""
     from services.billing.run import parse_month
-    from services.metering.readings import catch_up, monthly_readings, reading_json
+    from services.metering.readings import POINT_SOURCES, catch_up, monthly_readings, reading_json
     from services.sites import load_site
 
     parse_month(month)
@@ -37,12 +38,18 @@ def readings(site: Path = typer.Option(None, "--site", help="site folder (defaul
     cid = resolve_community(community_id, site if community_id is not None else None)
     community = load_site(site)
     db = community_database(cid)
+    live = community_live_store(cid)  # several sites: this community's own live tables
     try:
         db.migrate()
-        catch_up(db.engine, community)
+        catch_up(live.engine if live is not None else db.engine, community)
+        if live is not None:
+            POINT_SOURCES[community.name] = lambda: live.engine
         with db.engine.connect() as conn:
             rows = monthly_readings(conn, community, month, zone=None, cid=cid)
     finally:
+        POINT_SOURCES.pop(community.name, None)
+        if live is not None:
+            live.dispose()
         db.dispose()
     if json_out:
         print_json([reading_json(r) for r in rows])
