@@ -93,7 +93,7 @@ def community_database(cid: str):
 
 
 def community_live_store(cid: str):
-    """The live tables of community ``cid`` (a :class:`live.store.LiveStore`, tables created)
+    """The live tables of community ``cid`` (a :class:`live.store.LiveStore`, migrated)
     when the deployment serves several sites, each with its own (``live_db_url``); None for
     a single site, whose live tables are in the main database. The caller disposes it."""
     from live.store import LiveStore
@@ -104,8 +104,10 @@ def community_live_store(cid: str):
     dirs = site_dirs(settings)
     if len(dirs) < 2 or cid not in {community_id_of(d) for d in dirs}:
         return None
+    from services.migrations import upgrade
+
     store = LiveStore(live_db_url(settings, cid))
-    store.create()
+    upgrade(store.engine)  # the live tables come with the migrations (as in ``twin serve``)
     return store
 
 

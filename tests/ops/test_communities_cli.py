@@ -236,3 +236,32 @@ def test_migration_0009_keeps_rows_and_moves_the_constraints(db_url):
         command.upgrade(cfg, "head")
     finally:
         db.dispose()
+
+
+def test_metering_readings_use_the_communitys_own_live_tables(db_url, tmp_path):
+    """Several sites: ``west``'s meter history lives in its own live tables; the readings of
+    ``--community west`` come from there, ``east`` (same device ids) has none."""
+    from live.payload import Reading
+    from live.store import LiveStore
+    from services.communities import live_db_url
+    from services.settings import Settings
+    from tests.metering.common import write_meter_site
+
+    east, _ = write_meter_site(tmp_path / "sites", "east")
+    west, _ = write_meter_site(tmp_path / "sites", "west")
+    env = {"TWIN_DB_URL": db_url, "TWIN_SITE": str(east), "TWIN_SITES": f"{east},{west}",
+           "TWIN_DATA_DIR": str(tmp_path / "data")}
+    from services.migrations import upgrade
+
+    store = LiveStore(live_db_url(Settings(db_url=db_url, site=east, sites=env["TWIN_SITES"]), "west"))
+    upgrade(store.engine)
+    # hourly from 03-01 00:00 to 04-01 00:00 Shanghai (= 16:00 UTC the day before), 0.5 kWh an hour
+    t0 = 1772294400.0  # 2026-02-28T16:00:00Z
+    store.write_batch([Reading("E-101", "telemetry", t0 + 3600 * k, k, {"energy_kwh": 1000 + 0.5 * k})
+                       for k in range(745)])
+    store.dispose()
+    rows = _cli(env, "metering", "readings", "--month", "2026-03", "--community", "west", "--json")
+    # by hand: 744 hours × 0.5 kWh = 372 kWh, from 1000 to 1372
+    assert [(r["unit_id"], r["device_id"], r["start_value"], r["end_value"], r["consumption"], r["source"])
+            for r in rows] == [("A-101", "E-101", "1000.000", "1372.000", "372.000", "live")]
+    assert _cli(env, "metering", "readings", "--month", "2026-03", "--json") == []  # east (default): no history
