@@ -265,3 +265,29 @@ def test_metering_readings_use_the_communitys_own_live_tables(db_url, tmp_path):
     assert [(r["unit_id"], r["device_id"], r["start_value"], r["end_value"], r["consumption"], r["source"])
             for r in rows] == [("A-101", "E-101", "1000.000", "1372.000", "372.000", "live")]
     assert _cli(env, "metering", "readings", "--month", "2026-03", "--json") == []  # east (default): no history
+
+
+def test_planning_requests_are_filed_in_the_given_community(two, db_url, monkeypatch):
+    """``--community`` of ``cleaning plan`` / ``elevators score --open-work-orders``: the
+    orders land in that community; the same dedupe key is once per community."""
+    from services.cli.cleaning import file_requests
+    from services.settings import get_settings
+
+    root, views = two
+    a, b = two_communities()
+    req = {"dedupe_key": "clean:C:2026-11-21:480", "category": "保洁", "source": "cleaning-plan", "area_id": "C",
+           "area_kind": "corridor", "title": "保洁巡检 C", "scheduled_at": "2026-11-21T08:00", "estimated_minutes": 20}
+    monkeypatch.setenv("TWIN_DB_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        first = file_requests(b, [req], "beta")
+        again = file_requests(b, [req], "beta")
+        other = file_requests(a, [req], "alpha")
+    finally:
+        get_settings.cache_clear()
+    assert len(first["work_order_ids"]) == 1 and again["work_order_ids"] == []
+    assert again["work_orders_existing"] == first["work_order_ids"]
+    assert len(other["work_order_ids"]) == 1
+    for cid in ("alpha", "beta"):
+        with views[cid].transaction(write=False) as s:
+            assert s.scalars(sa.select(WorkOrder.alarm_id)).all() == ["clean:C:2026-11-21:480"]
