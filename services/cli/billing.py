@@ -43,7 +43,7 @@ def _run(month: str, site: Path | None, rules_path: Path | None, preview: bool, 
     from services.metering.readings import POINT_SOURCES
 
     db = community_database(cid)
-    live = community_live_store(cid) if community is not None else None  # several sites: its own live tables
+    live = community_live_store(cid, site) if community is not None else None  # several sites: its own live tables
     try:
         db.migrate()
         if community is not None:  # meters → readings: bring the metering consumer up to date

@@ -92,10 +92,11 @@ def community_database(cid: str):
     return root.scoped(cid, isolate=True, primary=cid == default_community_id())
 
 
-def community_live_store(cid: str):
+def community_live_store(cid: str, site: Path | None = None):
     """The live tables of community ``cid`` (a :class:`live.store.LiveStore`, migrated)
     when the deployment serves several sites, each with its own (``live_db_url``); None for
-    a single site, whose live tables are in the main database. The caller disposes it."""
+    a single site, whose live tables are in the main database, or when ``site`` (the site
+    the command loaded) is another community's. The caller disposes it."""
     from live.store import LiveStore
     from services.communities import community_id_of, live_db_url, site_dirs
     from services.settings import get_settings
@@ -104,6 +105,14 @@ def community_live_store(cid: str):
     dirs = site_dirs(settings)
     if len(dirs) < 2 or cid not in {community_id_of(d) for d in dirs}:
         return None
+    if site is not None:
+        from services.errors import InvalidInput
+
+        try:
+            if community_id_of(site) != cid:
+                return None
+        except InvalidInput:  # a community JSON file of no site id: the main database, as before
+            return None
     from services.migrations import upgrade
 
     store = LiveStore(live_db_url(settings, cid))

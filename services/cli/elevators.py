@@ -185,7 +185,7 @@ def daily(
     tz = site_timezone(community)
     cid = resolve_community(community_id, site if community_id is not None else None)
     db = community_database(cid)
-    store = community_live_store(cid) or LiveStore(settings.resolved_db_url)  # several sites: its own
+    store = community_live_store(cid, site) or LiveStore(settings.resolved_db_url)  # several sites: its own
     try:
         db.migrate()
         rows = daily_rows(store, db, community, day, tz)

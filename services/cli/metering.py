@@ -38,7 +38,7 @@ def readings(site: Path = typer.Option(None, "--site", help="site folder (defaul
     cid = resolve_community(community_id, site if community_id is not None else None)
     community = load_site(site)
     db = community_database(cid)
-    live = community_live_store(cid)  # several sites: this community's own live tables
+    live = community_live_store(cid, site)  # several sites: this community's own live tables
     try:
         db.migrate()
         catch_up(live.engine if live is not None else db.engine, community)

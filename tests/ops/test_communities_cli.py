@@ -291,3 +291,28 @@ def test_planning_requests_are_filed_in_the_given_community(two, db_url, monkeyp
     for cid in ("alpha", "beta"):
         with views[cid].transaction(write=False) as s:
             assert s.scalars(sa.select(WorkOrder.alarm_id)).all() == ["clean:C:2026-11-21:480"]
+
+
+def test_elevators_daily_reads_the_communitys_live_tables(deployment, tmp_path):
+    """``twin elevators daily --community west``: west's elevator history (its own live
+    tables); the default community (east, same device ids) reported nothing that day."""
+    from live.payload import Reading
+    from live.store import LiveStore
+    from services.communities import live_db_url
+    from services.migrations import upgrade
+    from services.settings import Settings
+
+    env, db, east, west = deployment
+    store = LiveStore(live_db_url(Settings(db_url=env["TWIN_DB_URL"], site=east, sites=env["TWIN_SITES"]), "west"))
+    upgrade(store.engine)
+    t0 = 1772294400.0 - 600  # 2026-02-28 23:50 Shanghai: the counters' baseline
+    store.write_batch([Reading("B3-ELEV-1", "telemetry", t0, 1, {"trips": 1000, "door_cycles": 2000}),
+                       Reading("B3-ELEV-1", "telemetry", t0 + 600 + 12 * 3600, 2,  # 03-01 12:00
+                               {"trips": 1010, "door_cycles": 2021})])
+    store.dispose()
+    rows = _cli(env, "elevators", "daily", "--date", "2026-03-01", "--community", "west", "--json")
+    assert [(r["elevator_id"], r["date"], r["trips"], r["door_cycles"]) for r in rows] == [
+        ("B3-ELEV-1", "2026-03-01", 10, 21)]
+    assert _cli(env, "elevators", "daily", "--date", "2026-03-01", "--json") == []
+    r = run_cli("elevators", "daily", "--date", "2026-03-01", "--community", "north", env=env)
+    assert r.returncode == 2 and "'north'" in r.stderr
