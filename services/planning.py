@@ -11,7 +11,7 @@ operations database (see docs/api.md, docs/elevators.md, docs/cleaning.md):
 * :func:`open_preventive_work_orders` — risk and cleaning-plan requests filed as real work
   orders (source ``preventive``) through :func:`services.workorders.service.create_work_order`,
   once per request: the request's ``dedupe_key`` is stored as the order's external key
-  (column ``alarm_id``, unique), so running a job twice creates nothing new.
+  (column ``alarm_id``, unique per community), so running a job twice creates nothing new.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from sqlalchemy import select
 
 from services.auth import SYSTEM
-from services.db import Database
+from services.db import Database, _community_of
 from services.errors import InvalidInput
 from twin.model import Community
 from services.communities import DEFAULT_TIMEZONE
@@ -332,7 +332,8 @@ def open_preventive_work_orders(db: Database, community: Community | None, reque
                 raise InvalidInput(f"work-order request {req!r} needs a dedupe_key and a category")
             if len(key) > 128:
                 raise InvalidInput(f"dedupe_key={key!r} is longer than 128 characters")
-            found = session.scalar(select(WorkOrder.id).where(WorkOrder.alarm_id == key))
+            found = session.scalar(select(WorkOrder.id).where(WorkOrder.alarm_id == key,  # unique per community
+                                                              WorkOrder.community == _community_of(session)))
             if found is not None:
                 existing.append(found)
                 continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, Numeric, String
+from sqlalchemy import JSON, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db import Base, CommunityScoped, UTCDateTime, utcnow
@@ -102,17 +102,18 @@ class BillLine(CommunityScoped, Base):
 
 
 class Payment(CommunityScoped, Base):
-    """Money received for a unit; ``reference`` is unique (idempotent import/callback)."""
+    """Money received for a unit; ``reference`` is unique per community (idempotent import/callback)."""
 
     __tablename__ = "payments"
-    __table_args__ = (_unit_fk("payments"),)
+    __table_args__ = (_unit_fk("payments"),
+                      UniqueConstraint("community", "reference", name="uq_payments_community_reference"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_id: Mapped[str] = mapped_column(String(128), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     received_on: Mapped[date] = mapped_column(Date)
     method: Mapped[str] = mapped_column(String(16))
-    reference: Mapped[str] = mapped_column(String(128), unique=True)
+    reference: Mapped[str] = mapped_column(String(128))
     recorded_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

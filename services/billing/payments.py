@@ -2,7 +2,7 @@
 
 A payment belongs to a unit. Its amount is allocated to the unit's unpaid bills in month
 order (oldest first); whatever is left is *credit*, applied automatically to the next
-bills as they are issued. ``reference`` is unique: recording the same payment twice
+bills as they are issued. ``reference`` is unique in a community: recording the same payment twice
 returns the first one (and a different amount under the same reference is refused).
 
 Concurrency (PostgreSQL, READ COMMITTED): whatever changes a unit's allocations first
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from services.auth import SYSTEM, Actor, audit
 from services.billing.models import Allocation, Bill, Payment, PaymentIntent, Unit
 from services.billing.money import ZERO, fen, parse_money
-from services.db import get_by_id, utcnow
+from services.db import _community_of, get_by_id, utcnow
 from services.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, UnknownEntity
 from services.parsing import check_text
 
@@ -120,7 +120,8 @@ def record_payment(session: Session, actor: Actor, *, unit_id: str, amount: obje
     # the unit's lock first: a concurrent call with the same reference waits here, then
     # finds the first payment (idempotent) instead of failing on the unique index
     unit = get_by_id(session, Unit, unit_id, with_for_update=True, populate_existing=True)
-    existing = session.scalar(select(Payment).where(Payment.reference == reference))
+    existing = session.scalar(select(Payment).where(Payment.reference == reference,  # unique per community
+                                                    Payment.community == _community_of(session)))
     if existing is not None:
         if existing.unit_id != unit_id or existing.amount != value:
             raise Conflict(f"reference={reference!r} is already used by a payment of {existing.amount} "

@@ -96,10 +96,10 @@ class RunResult:
         return body
 
 
-def _readings(session: Session, months: set[str]) -> dict[tuple[str, str, str], Decimal]:
+def _readings(session: Session, months: set[str], cid: str) -> dict[tuple[str, str, str], Decimal]:
     t = MeterReading.__table__.c
     rows = session.connection().execute(select(t.unit_id, t.kind, t.month, t.reading)
-                                        .where(t.month.in_(sorted(months))))
+                                        .where(t.month.in_(sorted(months)), t.community == cid))
     return {(u, k, m): r for u, k, m, r in rows}
 
 
@@ -159,24 +159,31 @@ def compute_bills(session: Session, rules: FeeRules, month: str, *, skip_existin
                   community=None) -> tuple[list[BillDraft], list[str], int]:
     """Compute drafts for every unit without a bill for ``month``; return drafts, warnings, skipped.
 
-    With ``community``, units its meters feed are billed from the live readings.
+    With ``community``, units its meters feed are billed from the live readings. Only the
+    session's community (:func:`services.db._community_of`) is read: these Core statements
+    bypass the ORM's community filter.
     """
+    from services.db import _community_of
+
+    cid = _community_of(session)
     y, _ = parse_month(month)
     prev_month, year_start = _shift(month, -1), f"{y - 1:04d}-12"
     t = Unit.__table__.c
     conn = session.connection()
     units = conn.execute(select(t.id, t.kind, t.building_id, t.area_m2, t.level, t.building_type, t.floor)
-                         .order_by(t.id)).all()
+                         .where(t.community == cid).order_by(t.id)).all()
     b = Bill.__table__.c
-    existing = set(conn.execute(select(b.unit_id).where(b.month == month)).scalars()) if skip_existing else set()
+    existing = (set(conn.execute(select(b.unit_id).where(b.month == month, b.community == cid)).scalars())
+                if skip_existing else set())
     if len(existing) >= len(units) and all(u.id in existing for u in units):
         return [], [], len(existing)
-    readings = _readings(session, {month, prev_month, year_start}) if rules.utilities else {}
+    readings = _readings(session, {month, prev_month, year_start}, cid) if rules.utilities else {}
     metered = {}
     if community is not None and rules.utilities:
         from services.metering.billing import metered_use
 
-        metered = metered_use(conn, community, month, yearly={u.name for u in rules.utilities if u.period == "year"})
+        metered = metered_use(conn, community, month, yearly={u.name for u in rules.utilities if u.period == "year"},
+                              cid=cid)
     shares: dict[str, list[tuple[str, Decimal]]] = {}
     for charge in rules.shared_charges:
         weights = [(u.id, u.area_m2) for u in units if u.kind in charge.kinds
@@ -323,8 +330,10 @@ def run_bills(session: Session, rules: FeeRules, month: str, *, preview: bool = 
         from services.billing.payments import apply_all_credit
 
         apply_all_credit(session, issued)
+    from services.db import _community_of
+
     count, total = session.execute(select(func.count(), func.coalesce(func.sum(Bill.total), 0))
-                                   .where(Bill.month == month)).one()
+                                   .where(Bill.month == month, Bill.community == _community_of(session))).one()
     total = Decimal(total)
     if preview:
         count += len(drafts)

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from services.cli.common import err_console, print_json
+from services.cli.common import community_option, err_console, print_json, resolve_community
 from twin.errors import TwinError
 from services.communities import DEFAULT_TIMEZONE
 
@@ -42,18 +42,17 @@ def load_site_community(site: Path):
     return load_site(site)
 
 
-def file_requests(community, requests: list[dict]) -> dict:
+def file_requests(community, requests: list[dict], cid: str | None = None) -> dict:
     """File planning requests as preventive work orders in the database of TWIN_DB_URL.
 
     Returns ``{"work_order_ids": [created ids], "work_orders_existing": [ids filed before],
-    "work_orders_skipped": [{"dedupe_key", "reason"}]}``.
+    "work_orders_skipped": [{"dedupe_key", "reason"}]}``. ``cid``: the community the work
+    orders belong to (``--community``; None: the default community).
     """
-    from services.db import Database
+    from services.cli.common import community_database, resolve_community
     from services.planning import open_preventive_work_orders
-    from services.settings import get_settings
 
-    settings = get_settings()
-    db = Database(settings.resolved_db_url)
+    db = community_database(resolve_community(cid))
     try:
         db.migrate()
         out = open_preventive_work_orders(db, community, requests, timezone=_tz(community))
@@ -110,6 +109,7 @@ def plan(
         False, "--open-work-orders",
         help="File the plan as preventive work orders in TWIN_DB_URL (JSON becomes an object)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    community_id: Optional[str] = community_option(),
 ) -> None:
     """Tomorrow's cleaning plan as work-order requests (保洁巡检) for the cleaners."""
     from sim.cleaning.compare import compare_policies
@@ -119,12 +119,14 @@ def plan(
         day = dt.date.fromisoformat(date) if date else dt.date.today() + dt.timedelta(days=1)
     except ValueError:
         raise CleaningParameterError(f"date={date!r} is not a date (YYYY-MM-DD)") from None
+    if community_id is not None:
+        resolve_community(community_id, site)
     community = load_site_community(site)
     result = compare_policies(community, days=1, seed=seed, traffic_csv=traffic, start=day,
                               tz=_tz(community), policies=("plan",))
     orders = result.get("plan_work_orders", [])
     if open_work_orders:
-        filed = file_requests(community, orders)
+        filed = file_requests(community, orders, community_id)
         if json_out:
             print_json({"work_orders": orders, **filed})
             return

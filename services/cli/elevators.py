@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from services.cli.common import err_console, print_json
+from services.cli.common import (community_database, community_live_store, community_option, community_site,
+                                 err_console, print_json, resolve_community)
 
 __all__ = ["register"]
 
@@ -121,6 +122,7 @@ def score(
     site: Optional[Path] = typer.Option(
         None, "--site", help="Site folder (or community JSON) mapping elevators to devices; default TWIN_SITE."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    community_id: Optional[str] = community_option(),
 ) -> None:
     """Daily scoring job: risks (kept in --log) and preventive work-order requests."""
     from dataclasses import asdict
@@ -139,10 +141,9 @@ def score(
               "work_orders": orders}
     if open_work_orders:
         from services.cli.cleaning import file_requests, load_site_community
-        from services.settings import get_settings
 
-        community = load_site_community(site or get_settings().site)
-        result.update(file_requests(community, orders))
+        community = load_site_community(community_site(community_id, site))
+        result.update(file_requests(community, orders, community_id))
     if json_out:
         print_json(result)
     else:
@@ -157,15 +158,17 @@ def daily(
     site: Optional[Path] = typer.Option(None, "--site", help="Site folder (or community JSON); default TWIN_SITE."),
     date: str = typer.Option(..., "--date", help="Local day of the site (YYYY-MM-DD)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON array of rows."),
+    community_id: Optional[str] = community_option(),
 ) -> None:
     """Daily rows (the telemetry CSV contract) from the live history of TWIN_DB_URL.
+
+    ``--community CID``: that community's site (unless ``--site``) and work orders.
 
     Trips and door cycles from counter increases, reopens and faults as events, the
     diagnostics as daily means, age from the register, days since the last completed
     电梯 work order; one row per elevator controller that reported that day.
     """
     from services.cli.cleaning import load_site_community
-    from services.db import Database
     from services.elevator_live import daily_rows, site_timezone
     from services.settings import get_settings
     from live.elevator_daily import ROW_COLUMNS
@@ -177,10 +180,12 @@ def daily(
         raise ParameterError(f"date={date!r} must be a day YYYY-MM-DD (ASCII digits)")
     day = _date(date, "date")
     settings = get_settings()
-    community = load_site_community(site or settings.site)
+    site = community_site(community_id, site)
+    community = load_site_community(site)
     tz = site_timezone(community)
-    db = Database(settings.resolved_db_url)
-    store = LiveStore(settings.resolved_db_url)
+    cid = resolve_community(community_id, site if community_id is not None else None)
+    db = community_database(cid)
+    store = community_live_store(cid, site) or LiveStore(settings.resolved_db_url)  # several sites: its own
     try:
         db.migrate()
         rows = daily_rows(store, db, community, day, tz)

@@ -1,4 +1,5 @@
-"""``twin units list --site DIR --json``: the billing units of a site."""
+"""``twin units list [--site DIR] [--community CID] --json``: the billing units of a site (``--community``:
+the served site of that community)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from services.cli.common import print_json
+from services.cli.common import community_option, community_site, print_json
 
 __all__ = ["register"]
 
@@ -17,12 +18,12 @@ units = typer.Typer(help="Billing units of the twin.", no_args_is_help=True)
 def list_units(
     site: Path | None = typer.Option(None, "--site", help="site folder (default TWIN_SITE)"),
     json_out: bool = typer.Option(False, "--json", help='JSON: [{"id", "kind", "building", "area_m2"}]'),
+    community_id: str | None = community_option(),
 ) -> None:
-    """List billing units (id, kind, building, area in m²)."""
-    from services.settings import get_settings
+    """List billing units (id, kind, building, area in m²) of one community's site."""
     from services.sites import load_site
 
-    community = load_site(site or get_settings().site)
+    community = load_site(community_site(community_id, site))
     rows = [{"id": u.id, "kind": u.kind, "building": u.building_id, "area_m2": u.area_m2}
             for u in community.billing_units]
     if json_out:

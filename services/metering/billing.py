@@ -30,9 +30,9 @@ class MeteredUse:
     has_reading: bool = False
 
 
-def _sum(conn, community, month: str) -> dict[tuple[str, str], MeteredUse]:
+def _sum(conn, community, month: str, cid: str | None = None) -> dict[tuple[str, str], MeteredUse]:
     out: dict[tuple[str, str], MeteredUse] = {}
-    for r in monthly_readings(conn, community, month):
+    for r in monthly_readings(conn, community, month, cid=cid):
         if r["source"] == "import":
             continue
         use = out.setdefault((r["unit_id"], r["utility"]), MeteredUse())
@@ -45,22 +45,23 @@ def _sum(conn, community, month: str) -> dict[tuple[str, str], MeteredUse]:
     return out
 
 
-def metered_use(conn: sa.Connection, community, month: str, *, yearly: set[str] = frozenset()
-                ) -> dict[tuple[str, str], MeteredUse]:
+def metered_use(conn: sa.Connection, community, month: str, *, yearly: set[str] = frozenset(),
+                cid: str | None = None) -> dict[tuple[str, str], MeteredUse]:
     """``{(unit_id, utility): MeteredUse}`` for every unit a meter feeds (with or without data).
 
     For utilities in ``yearly`` the use of January … the month before is added as ``before``.
+    ``cid``: only that community's imported readings (None: every row of ``meter_readings``).
     """
     from services.billing.run import _shift, parse_month
 
-    out = _sum(conn, community, month)
+    out = _sum(conn, community, month, cid)
     for spec in meter_specs(community).values():
         for unit in spec.feeds:
             out.setdefault((unit, spec.utility), MeteredUse())
     if yearly:
         _, m = parse_month(month)
         for k in range(1, m):
-            for key, use in _sum(conn, community, _shift(month, -k)).items():
+            for key, use in _sum(conn, community, _shift(month, -k), cid).items():
                 if key[1] in yearly and key in out:
                     out[key].before += use.consumption
     return out

@@ -149,12 +149,14 @@ def _points(conn: sa.Connection, devices: list[str], lo: float, hi: float) -> di
 
 
 def monthly_readings(conn: sa.Connection, community, month: str, *, zone: ZoneInfo | None = None,
-                     max_gap_s: float = MAX_GAP_S, units: set[str] | None = None) -> list[dict[str, Any]]:
+                     max_gap_s: float = MAX_GAP_S, units: set[str] | None = None,
+                     cid: str | None = None) -> list[dict[str, Any]]:
     """The month's readings: one row per billing unit and meter, then imported ones.
 
     Row: ``unit_id, device_id, utility, start_value, end_value, consumption`` (Decimal),
     ``source`` (``live``/``estimated``/``import``), ``reset`` (bool), ``meters`` (units the
     meter feeds: its use is split equally between them). Ordered by unit, utility, device.
+    ``cid``: imported readings of that community only (None: every row).
     """
     zone = zone or site_zone(community)
     start, end = month_bounds(month, zone)
@@ -179,12 +181,13 @@ def monthly_readings(conn: sa.Connection, community, month: str, *, zone: ZoneIn
             rows.append({"unit_id": unit, "device_id": dev, "utility": spec.utility, "start_value": m.start_value,
                          "end_value": m.end_value, "consumption": share, "source": m.source, "reset": m.reset,
                          "meters": len(spec.feeds)})
-    rows += _imported(conn, month, metered, units)
+    rows += _imported(conn, month, metered, units, cid)
     rows.sort(key=lambda r: (r["unit_id"], r["utility"], r["device_id"] or ""))
     return rows
 
 
-def _imported(conn: sa.Connection, month: str, metered: set, units: set[str] | None) -> list[dict]:
+def _imported(conn: sa.Connection, month: str, metered: set, units: set[str] | None,
+              cid: str | None = None) -> list[dict]:
     """CSV readings (``meter_readings``) of units without a meter for that utility."""
     from services.billing.models import MeterReading
     from services.billing.run import _shift
@@ -192,7 +195,10 @@ def _imported(conn: sa.Connection, month: str, metered: set, units: set[str] | N
     t = MeterReading.__table__.c
     prev = _shift(month, -1)
     got: dict[tuple[str, str], dict[str, Decimal]] = {}
-    for u, k, m, r in conn.execute(sa.select(t.unit_id, t.kind, t.month, t.reading).where(t.month.in_([prev, month]))):
+    stmt = sa.select(t.unit_id, t.kind, t.month, t.reading).where(t.month.in_([prev, month]))
+    if cid is not None:
+        stmt = stmt.where(t.community == cid)
+    for u, k, m, r in conn.execute(stmt):
         got.setdefault((u, k), {})[m] = r
     out = []
     for (unit, kind), by_month in got.items():

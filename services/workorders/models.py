@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db import Base, CommunityScoped, UTCDateTime, utcnow
@@ -20,6 +20,7 @@ class WorkOrder(CommunityScoped, Base):
         Index("ix_work_orders_status", "status"),
         Index("ix_work_orders_assignee", "assignee", "status"),
         Index("ix_work_orders_unit", "unit_id"),
+        UniqueConstraint("community", "alarm_id", name="uq_work_orders_community_alarm_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -38,7 +39,7 @@ class WorkOrder(CommunityScoped, Base):
     contact_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     contact_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     assignee: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    alarm_id: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    alarm_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     respond_by: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.auth import SYSTEM, Actor, audit, mask_name, mask_phone, sees_personal_data
 from services.billing.models import Unit
-from services.db import get_by_id, queue_event, utcnow
+from services.db import _community_of, get_by_id, queue_event, utcnow
 from services.models import Notification, User, UserUnit
 from services.errors import Conflict, Forbidden, InvalidInput, UnknownEntity
 from services.workorders.assignment import choose_assignee
@@ -455,7 +455,8 @@ def open_work_order_from_alarm(session: Session, community: Community | None, *,
 
     Idempotent by ``alarm_id``: a repeated alarm returns the work order already opened.
     """
-    existing = session.scalar(select(WorkOrder).where(WorkOrder.alarm_id == alarm_id))
+    existing = session.scalar(select(WorkOrder).where(WorkOrder.alarm_id == alarm_id,  # unique per community
+                                                      WorkOrder.community == _community_of(session)))
     if existing is not None:
         return existing
     location = Location(device_id=device_id) if device_id is not None else Location(space_id=space_id)
