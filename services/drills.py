@@ -207,11 +207,23 @@ def stair_times(scenario: dict, trajectories: dict | None) -> dict[str, dict]:
 def per_building(community: Community | None, result: dict) -> dict[str, dict]:
     """Per building: the time its last person left (s), people out, and its exits and stairs.
 
-    Exits and stairs are mapped to their building through the twin's doors and stairs
-    (ids the twin does not know fall under ``"?"``).
+    Exits and stairs are mapped to their building through the twin's doors and stairs; a
+    flight of a stair record spanning more than two storeys, ``<stair>/<lo>-<hi>`` (as
+    :func:`sim.evacuation.builder.scenario_from_community` names it), goes to its stair's
+    building (ids the twin does not know fall under ``"?"``).
     """
     door_b = {d.id: d.building_id for d in community.doors} if community else {}
     stair_b = {s.id: s.building_id for s in community.stairs} if community else {}
+
+    def stair_building(sid: str) -> str:
+        if sid in stair_b:
+            return stair_b[sid]
+        found, cut = "?", sid.find("/")
+        while cut > 0:  # the longest known stair id before a "/"
+            found = stair_b.get(sid[:cut], found)
+            cut = sid.find("/", cut + 1)
+        return found
+
     out: dict[str, dict] = {}
     for eid, e in result.get("exits", {}).items():
         b = out.setdefault(door_b.get(eid, "?"), {"evacuation_time_s": None, "evacuated": 0, "exits": {}, "stairs": {}})
@@ -220,7 +232,7 @@ def per_building(community: Community | None, result: dict) -> dict[str, dict]:
         if e.get("last_s") is not None:
             b["evacuation_time_s"] = max(b["evacuation_time_s"] or 0.0, e["last_s"])
     for sid, s in result.get("stairs", {}).items():
-        b = out.setdefault(stair_b.get(sid, "?"), {"evacuation_time_s": None, "evacuated": 0, "exits": {}, "stairs": {}})
+        b = out.setdefault(stair_building(sid), {"evacuation_time_s": None, "evacuated": 0, "exits": {}, "stairs": {}})
         b["stairs"][sid] = s
     return out
 
