@@ -115,6 +115,7 @@ def _pdf_report(drill_id: str, out: Path, site: Optional[Path], dir_: Optional[P
 
     community = _load_site(site if site is not None else settings.site)
     jobs = DrillJobs(dir_ if dir_ is not None else settings.data_dir / "drills", community)
+    jobs.finished(drill_id)  # unknown, failed or still running: one line, exit 2
     _say(f"writing the report of drill {drill_id}")
     info = jobs.write_report(drill_id, out)
     print_json({"report": str(out), "pages": len(info["pages"])})
