@@ -171,12 +171,14 @@ def create_work_order(session: Session, community: Community | None, actor: Acto
 def _publish(session: Session, wo: WorkOrder, change: str, from_status: str | None = None) -> None:
     """Queue the live ``work_order`` event of a change (sent once the transaction commits)."""
     from live.events import work_order_event
+    from services.policy import reporter_key
 
     record = {"id": wo.id, "building_id": wo.building_id, "status": wo.status, "priority": wo.priority,
               "category": wo.category, "assignee": wo.assignee, "source": wo.source, "space_id": wo.space_id,
               "device_id": wo.device_id, "unit_id": wo.unit_id, "public": wo.public, "alarm_id": _alarm_of(wo),
               "location": _location(wo)}
-    queue_event(session, work_order_event(record, change, from_status=from_status))
+    queue_event(session, work_order_event(record, change, from_status=from_status,
+                                          reporter_key=reporter_key(wo.reporter) if wo.reporter else None))
 
 
 def _owns(actor: Actor, wo: WorkOrder) -> bool:
