@@ -385,25 +385,31 @@ class DrillJobs:
             raise Conflict(f"drill {drill_id} has no trajectories (status {job['status']})")
         return path
 
-    def report(self, drill_id: str) -> Path:
-        """The report PDF of a finished drill (``report.pdf`` in its record), made on first use.
+    def report(self, drill_id: str, compare: str | None = None) -> Path:
+        """The report PDF of a finished drill (``report.pdf`` in its record), made on first use;
+        with ``compare`` (another drill's id) the report plus the comparison pages
+        (``report-vs-<other>.pdf``).
 
-        Raises UnknownEntity (404) for an unknown drill and Conflict (409) while it is queued
-        or running, or when it failed. Blocking (render and PDF take seconds): call it from a
-        worker thread; one report is made at a time.
+        Raises UnknownEntity (404) for an unknown drill (either) and Conflict (409) while
+        either is queued or running, or when it failed. Blocking (render and PDF take
+        seconds): call it from a worker thread; one report is made at a time.
         """
         self._finished(drill_id)
-        path = self._folder(drill_id) / "report.pdf"
+        if compare is not None:
+            self._finished(compare)
+        path = self._folder(drill_id) / ("report.pdf" if compare is None else f"report-vs-{compare}.pdf")
         with self._report_lock:
             if not path.exists():
-                self.write_report(drill_id, path)
+                self.write_report(drill_id, path, compare=compare)
         return path
 
-    def write_report(self, drill_id: str, out: Path) -> dict:
-        """Write the report PDF of a finished drill to ``out`` (see :mod:`services.drill_report`)."""
+    def write_report(self, drill_id: str, out: Path, compare: str | None = None) -> dict:
+        """Write the report PDF of a finished drill to ``out`` (see :mod:`services.drill_report`);
+        ``compare``: another finished drill, set side by side on the comparison pages."""
         from services.drill_report import write_report
 
         job = self._finished(drill_id)
+        other = None if compare is None else {"drill": compare, "result": self._finished(compare)["result"]}
         scenario = self.store.get(f"api-{drill_id}")["scenario"]
         tpath = self._folder(drill_id) / "trajectories.json"
         traj = json.loads(tpath.read_text(encoding="utf-8")) if tpath.exists() else None
@@ -419,7 +425,7 @@ class DrillJobs:
         meta = {"drill": drill_id, "created": job.get("created"), "time_of_day": request.get("time_of_day"),
                 "blocked": list(dict.fromkeys(blocked))}
         return write_report(out, result=job["result"], scenario=scenario, trajectories=traj,
-                            community=self.community, meta=meta)
+                            community=self.community, meta=meta, compare=other)
 
     def finished(self, drill_id: str) -> dict:
         """The job of a finished drill; UnknownEntity, or Conflict saying it failed or is still
