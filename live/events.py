@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["EVENT_TYPES", "SCHEMA_PATH", "alarm_event", "dead_letter_event", "drill_event", "drill_progress_event",
-           "escalated_event", "event_schema", "forecast_event", "iso", "offline_event", "reading_event",
-           "snapshot_event", "validate_event", "work_order_event"]
+           "escalated_event", "event_schema", "forecast_event", "iso", "offline_event", "public_event",
+           "reading_event", "snapshot_event", "validate_event", "work_order_event"]
 
 #: Every event type, documented in docs/api-live.md.
 EVENT_TYPES = ("telemetry", "event", "status", "late", "offline", "alarm", "drill_suggestion", "forecast", "drill",
@@ -120,18 +120,34 @@ WORK_ORDER_KEYS = ("status", "priority", "category", "assignee", "source", "spac
                    "public", "alarm_id")
 
 
+#: Keys of an event starting with this are for the server only (who may receive it) and
+#: are stripped before the event is sent (:func:`public_event`).
+PRIVATE_PREFIX = "_"
+
+
+def public_event(ev: dict[str, Any]) -> dict[str, Any]:
+    """``ev`` without its server-only keys (:data:`PRIVATE_PREFIX`); ``ev`` itself when it has none."""
+    if not any(k.startswith(PRIVATE_PREFIX) for k in ev):
+        return ev
+    return {k: v for k, v in ev.items() if not k.startswith(PRIVATE_PREFIX)}
+
+
 def work_order_event(order: dict[str, Any], change: str, *, from_status: str | None = None,
-                     now: float | None = None) -> dict[str, Any]:
+                     now: float | None = None, reporter_key: str | None = None) -> dict[str, Any]:
     """A work order was ``created``, moved (``transition``) or ``assigned``.
 
     ``order`` is a plain record (``id``, ``building_id``, ``location`` and
     :data:`WORK_ORDER_KEYS`); personal data (reporter, contact) is never copied.
+    ``reporter_key`` is an opaque key of the reporter (``services.policy.reporter_key``),
+    kept under ``_reporter`` for the server's visibility rule and stripped before sending.
     """
     ev = {"type": "work_order", "ts": iso(time.time() if now is None else now), "change": change,
           "work_order_id": int(order["id"]), "from_status": from_status, "building": order.get("building_id"),
           "location": dict(order.get("location") or {})}
     ev.update({k: order.get(k) for k in WORK_ORDER_KEYS})
     ev["public"] = bool(ev["public"])
+    if reporter_key is not None:
+        ev[PRIVATE_PREFIX + "reporter"] = reporter_key
     return ev
 
 
@@ -180,4 +196,4 @@ def validate_event(ev: dict[str, Any]) -> None:
     """Raise ``jsonschema.ValidationError`` when ``ev`` does not match the schema."""
     import jsonschema
 
-    jsonschema.validate(ev, event_schema())
+    jsonschema.validate(public_event(ev), event_schema())

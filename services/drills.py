@@ -14,7 +14,11 @@ number of runs, or gives a whole scenario. :func:`check_request` refuses bad inp
 Records are drill records of :class:`sim.evacuation.drills.DrillStore` under
 ``data_dir/drills`` (the folder ``twin drill list`` reads), named ``api-<id>``: the
 scenario in ``drill.json``, each run in ``runs/``, plus ``job.json`` (status, progress,
-the request, the summary result) and ``trajectories.json`` (the first run's).
+the request, the summary result) and ``trajectories.json`` (the first run's). While a job
+is queued or running, its process keeps ``heartbeat.json`` (``{"pid", "host"}``) in the record
+and touches it every :data:`HEARTBEAT_S` seconds; it goes once ``job.json`` holds the end. So
+another process (``twin drill report --drill-id``) tells a drill still running elsewhere (fresh
+heartbeat, and on this host its process alive) from one whose service stopped (``failed``).
 
 Each change of a job (queued, running, progress, done, failed) goes to ``DrillJobs.publish``
 as a ``drill`` event (:func:`live.events.drill_progress_event`): the app hands it to the
@@ -28,7 +32,9 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
+import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
@@ -54,6 +60,38 @@ _TIME = re.compile(r"^([0-9]{2}):([0-9]{2})$")
 _ID = re.compile(r"^[0-9a-f]{12}$")
 _REMAINING = re.compile(r"remaining (\d+) of (\d+)")
 _APP_LOCK = threading.Lock()
+#: Seconds between two touches of a running job's ``heartbeat.json``.
+HEARTBEAT_S = 5.0
+#: A heartbeat older than this (s) is of a process that is gone.
+HEARTBEAT_STALE_S = 30.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists (another user's) or cannot be told: the heartbeat's age decides
+    return True
+
+
+def heartbeat_alive(folder: Path, now: float | None = None) -> bool:
+    """Whether the process that runs the drill in ``folder`` is alive: its ``heartbeat.json``
+    exists, was touched less than :data:`HEARTBEAT_STALE_S` ago and, when written on this host,
+    names a process that still exists."""
+    path = folder / "heartbeat.json"
+    try:
+        age = (time.time() if now is None else now) - path.stat().st_mtime
+        beat = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(beat, dict) or age > HEARTBEAT_STALE_S:
+        return False
+    pid = beat.get("pid")
+    if beat.get("host") == socket.gethostname() and isinstance(pid, int) and not isinstance(pid, bool):
+        return _pid_alive(pid)
+    return True
 
 
 def check_request(community: Community | None, body: dict[str, Any]) -> dict[str, Any]:
@@ -207,11 +245,23 @@ def stair_times(scenario: dict, trajectories: dict | None) -> dict[str, dict]:
 def per_building(community: Community | None, result: dict) -> dict[str, dict]:
     """Per building: the time its last person left (s), people out, and its exits and stairs.
 
-    Exits and stairs are mapped to their building through the twin's doors and stairs
-    (ids the twin does not know fall under ``"?"``).
+    Exits and stairs are mapped to their building through the twin's doors and stairs; a
+    flight of a stair record spanning more than two storeys, ``<stair>/<lo>-<hi>`` (as
+    :func:`sim.evacuation.builder.scenario_from_community` names it), goes to its stair's
+    building (ids the twin does not know fall under ``"?"``).
     """
     door_b = {d.id: d.building_id for d in community.doors} if community else {}
     stair_b = {s.id: s.building_id for s in community.stairs} if community else {}
+
+    def stair_building(sid: str) -> str:
+        if sid in stair_b:
+            return stair_b[sid]
+        found, cut = "?", sid.find("/")
+        while cut > 0:  # the longest known stair id before a "/"
+            found = stair_b.get(sid[:cut], found)
+            cut = sid.find("/", cut + 1)
+        return found
+
     out: dict[str, dict] = {}
     for eid, e in result.get("exits", {}).items():
         b = out.setdefault(door_b.get(eid, "?"), {"evacuation_time_s": None, "evacuated": 0, "exits": {}, "stairs": {}})
@@ -220,7 +270,7 @@ def per_building(community: Community | None, result: dict) -> dict[str, dict]:
         if e.get("last_s") is not None:
             b["evacuation_time_s"] = max(b["evacuation_time_s"] or 0.0, e["last_s"])
     for sid, s in result.get("stairs", {}).items():
-        b = out.setdefault(stair_b.get(sid, "?"), {"evacuation_time_s": None, "evacuated": 0, "exits": {}, "stairs": {}})
+        b = out.setdefault(stair_building(sid), {"evacuation_time_s": None, "evacuated": 0, "exits": {}, "stairs": {}})
         b["stairs"][sid] = s
     return out
 
@@ -242,6 +292,8 @@ class DrillJobs:
         self._report_lock = threading.Lock()
         self._jobs: dict[str, dict] = {}
         self._closed = False
+        self._beats: threading.Thread | None = None
+        self._beats_stop: threading.Event | None = None
         #: Receives each ``drill`` event (the app sets it to the WebSocket hub's publish).
         self.publish = None
 
@@ -301,7 +353,13 @@ class DrillJobs:
         if not path.exists():
             raise UnknownEntity(f"no drill {drill_id!r}")
         job = json.loads(path.read_text(encoding="utf-8"))
-        if job["status"] in ("queued", "running"):  # its process is gone (the service restarted)
+        if job["status"] in ("queued", "running"):
+            if heartbeat_alive(self._folder(drill_id)):  # running in another process
+                return dict(job, progress=self._progress(job), elsewhere=True)
+            again = json.loads(path.read_text(encoding="utf-8"))  # it may have just ended
+            if again["status"] not in ("queued", "running"):
+                return again
+            # its process is gone (the service stopped or restarted)
             job.update(status="failed", error="the service stopped while the drill ran")
         return job
 
@@ -327,25 +385,31 @@ class DrillJobs:
             raise Conflict(f"drill {drill_id} has no trajectories (status {job['status']})")
         return path
 
-    def report(self, drill_id: str) -> Path:
-        """The report PDF of a finished drill (``report.pdf`` in its record), made on first use.
+    def report(self, drill_id: str, compare: str | None = None) -> Path:
+        """The report PDF of a finished drill (``report.pdf`` in its record), made on first use;
+        with ``compare`` (another drill's id) the report plus the comparison pages
+        (``report-vs-<other>.pdf``).
 
-        Raises UnknownEntity (404) for an unknown drill and Conflict (409) while it is queued
-        or running, or when it failed. Blocking (render and PDF take seconds): call it from a
-        worker thread; one report is made at a time.
+        Raises UnknownEntity (404) for an unknown drill (either) and Conflict (409) while
+        either is queued or running, or when it failed. Blocking (render and PDF take
+        seconds): call it from a worker thread; one report is made at a time.
         """
         self._finished(drill_id)
-        path = self._folder(drill_id) / "report.pdf"
+        if compare is not None:
+            self._finished(compare)
+        path = self._folder(drill_id) / ("report.pdf" if compare is None else f"report-vs-{compare}.pdf")
         with self._report_lock:
             if not path.exists():
-                self.write_report(drill_id, path)
+                self.write_report(drill_id, path, compare=compare)
         return path
 
-    def write_report(self, drill_id: str, out: Path) -> dict:
-        """Write the report PDF of a finished drill to ``out`` (see :mod:`services.drill_report`)."""
+    def write_report(self, drill_id: str, out: Path, compare: str | None = None) -> dict:
+        """Write the report PDF of a finished drill to ``out`` (see :mod:`services.drill_report`);
+        ``compare``: another finished drill, set side by side on the comparison pages."""
         from services.drill_report import write_report
 
         job = self._finished(drill_id)
+        other = None if compare is None else {"drill": compare, "result": self._finished(compare)["result"]}
         scenario = self.store.get(f"api-{drill_id}")["scenario"]
         tpath = self._folder(drill_id) / "trajectories.json"
         traj = json.loads(tpath.read_text(encoding="utf-8")) if tpath.exists() else None
@@ -361,14 +425,20 @@ class DrillJobs:
         meta = {"drill": drill_id, "created": job.get("created"), "time_of_day": request.get("time_of_day"),
                 "blocked": list(dict.fromkeys(blocked))}
         return write_report(out, result=job["result"], scenario=scenario, trajectories=traj,
-                            community=self.community, meta=meta)
+                            community=self.community, meta=meta, compare=other)
+
+    def finished(self, drill_id: str) -> dict:
+        """The job of a finished drill; UnknownEntity, or Conflict saying it failed or is still
+        queued or running (here or in another process)."""
+        return self._finished(drill_id)
 
     def _finished(self, drill_id: str) -> dict:
         job = self.get(drill_id)
         if job["status"] == "failed":
             raise Conflict(f"drill {drill_id} failed ({job.get('error')}): it has no report")
         if job["status"] != "done" or not job.get("result"):
-            raise Conflict(f"drill {drill_id} is still {job['status']} ({job['progress']:.0%} done): "
+            where = " in another process" if job.get("elsewhere") else ""
+            raise Conflict(f"drill {drill_id} is still {job['status']}{where} ({job['progress']:.0%} done): "
                            "its report is ready when it is done")
         return job
 
@@ -398,10 +468,40 @@ class DrillJobs:
                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None}
             self._jobs[drill_id] = job
         self._folder(drill_id).mkdir(parents=True, exist_ok=True)
+        self._beat(drill_id)  # before job.json: a queued record always has a live heartbeat
         self._save(job)
         self._announce(job)
         threading.Thread(target=self._run, args=(job, plan), name=f"drill-{drill_id}", daemon=True).start()
+        self._start_heartbeats()
         return {"id": drill_id, "status": "queued"}
+
+    def _beat(self, drill_id: str) -> None:
+        """Write (or touch) the job's ``heartbeat.json``."""
+        from sim.evacuation.drills import _write
+
+        try:
+            _write(self._folder(drill_id) / "heartbeat.json", {"pid": os.getpid(), "host": socket.gethostname()})
+        except OSError:
+            log.warning("drill %s: cannot write its heartbeat", drill_id)
+
+    def _start_heartbeats(self) -> None:
+        """One thread touches the heartbeat of each active job every HEARTBEAT_S seconds."""
+        with self._lock:
+            if self._beats is not None and self._beats.is_alive():
+                return
+            self._beats_stop = threading.Event()
+            self._beats = threading.Thread(target=self._heartbeats, args=(self._beats_stop,),
+                                           name="drill-heartbeats", daemon=True)
+            self._beats.start()
+
+    def _heartbeats(self, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_S):
+            with self._lock:
+                if self._closed:
+                    return
+                active = [i for i, j in self._jobs.items() if j["status"] in ("queued", "running")]
+            for i in active:
+                self._beat(i)
 
     def _scenario(self, plan: dict) -> dict:
         if "scenario" in plan:
@@ -449,6 +549,7 @@ class DrillJobs:
         for p in folder.glob("progress-*"):
             p.unlink(missing_ok=True)
         self._save(job)
+        (folder / "heartbeat.json").unlink(missing_ok=True)  # after job.json holds the end
         self._announce(job)
 
     def _execute(self, job: dict, text: str, seeds: list[int], folder: Path) -> list[dict]:
@@ -556,6 +657,12 @@ class DrillJobs:
             self._closed = True
             pool, self._pool = self._pool, None
             client, self._client = self._client, None
+            abandoned = [i for i, j in self._jobs.items() if j["status"] in ("queued", "running")]
+            stop = self._beats_stop
+        if stop is not None:
+            stop.set()
+        for i in abandoned:  # no heartbeat: other processes read these jobs as failed at once
+            (self._folder(i) / "heartbeat.json").unlink(missing_ok=True)
         if pool is not None:
             procs = list(getattr(pool, "_processes", {}).values())
             pool.shutdown(wait=False, cancel_futures=True)

@@ -29,7 +29,7 @@ from live.broker import BrokerURL, EmbeddedBroker, parse_mqtt_url
 from live.errors import LiveError
 from live.client import MqttIngestor
 from live.bus import EventBus
-from live.events import alarm_event, drill_event, escalated_event
+from live.events import alarm_event, drill_event, escalated_event, public_event
 from live.ingest import Pipeline, iso
 from live.registry import DeviceRegistry
 from live.rules import DEFAULT_RULES_PATH, RuleEngine, load_rules
@@ -200,7 +200,7 @@ class EventHub:
             self.published += 1
             if not subs:
                 continue
-            text = orjson.dumps(ev, default=str).decode()
+            text = orjson.dumps(public_event(ev), default=str).decode()  # server-only keys stay here
             for sub in subs:
                 sub.offer(ev, text)
 

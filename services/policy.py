@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ACK_ROLES", "ANY_USER", "BILLING", "DEVICE_HISTORY_ALL", "KiB", "MiB", "OFFICE", "OPERATORS", "PAYERS", "PUBLIC", "POLICIES",
-    "Policy", "SIGNED", "STAFF", "ADMIN", "DeviceAccess",
+    "Policy", "SIGNED", "STAFF", "ADMIN", "DeviceAccess", "reporter_key",
 ]
 
 KiB = 1024
@@ -104,6 +104,14 @@ DEVICE_HISTORY_ALL = frozenset({"admin", "operator"})
 _DEVICE_STATE_ALL = frozenset({"admin", "operator", "planner", "staff"})
 
 
+def reporter_key(username: str) -> str:
+    """The opaque key of a work order's reporter on its live event (``_reporter``): a hash of
+    the username, compared server-side with the caller's and stripped before the event is sent."""
+    import hashlib
+
+    return hashlib.sha256(f"twin-reporter\0{username}".encode("utf-8")).hexdigest()[:24]
+
+
 class DeviceAccess:
     """Which devices (and their alarms and events) a caller may see.
 
@@ -180,12 +188,15 @@ class DeviceAccess:
     def sees_work_order(actor: "Actor", event: dict[str, Any]) -> bool:
         """Whether a ``work_order`` event may go to ``actor``: the rule of the work-order API
         (services.workorders.service.may_see) on the event's keys: owners the orders of
-        their units and public-area ones, staff those assigned to them, other roles all."""
+        their units, public-area ones and those they reported; staff those assigned to them
+        and those they reported; other roles all. The reporter is the event's server-only
+        ``_reporter`` (:func:`reporter_key`), never sent."""
+        reported = event.get("_reporter") is not None and event["_reporter"] == reporter_key(actor.username)
         if actor.role == "owner":
-            return bool(event.get("public")) or (event.get("unit_id") is not None
-                                                 and event["unit_id"] in actor.unit_ids)
+            return reported or bool(event.get("public")) or (event.get("unit_id") is not None
+                                                             and event["unit_id"] in actor.unit_ids)
         if actor.role == "staff":
-            return actor.staff_id is not None and event.get("assignee") == actor.staff_id
+            return reported or (actor.staff_id is not None and event.get("assignee") == actor.staff_id)
         return actor.role in OFFICE.roles
 
     def _owner_sees(self, actor: "Actor", device_id: str | None) -> bool:

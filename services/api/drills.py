@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import Field, StrictInt
 from starlette.concurrency import run_in_threadpool
@@ -92,14 +92,19 @@ async def drill_trajectories(request: Request, drill_id: str, actor: ActorDep) -
 
 
 @router.get("/drills/{drill_id}/report.pdf", dependencies=[allow(OFFICE)])
-async def drill_report(request: Request, drill_id: str, actor: ActorDep) -> FileResponse:
+async def drill_report(request: Request, drill_id: str, actor: ActorDep,
+                       compare: str | None = Query(None, max_length=64,
+                                                   description="Another drill's id: adds the comparison pages")
+                       ) -> FileResponse:
     """The drill report PDF (title, summary, exits and stairs, 3D render of queueing per
-    storey, flow per exit; docs/drill-report.md); 409 while the drill runs, 404 unknown.
-    Made in a worker thread on first request, then served from the drill record."""
+    storey, flow per exit; docs/drill-report.md); with ``compare``, a comparison with that
+    drill (per building, exit and staircase times of both, differences). 409 while either
+    drill runs, 404 for an unknown one. Made in a worker thread on first request, then
+    served from the drill record."""
     try:
-        path = await run_in_threadpool(jobs_of(request).report, drill_id)
+        path = await run_in_threadpool(jobs_of(request).report, drill_id, compare)
     except RenderError as exc:  # the server cannot render (no EGL/OSMesa): not the caller's fault
         raise HTTPException(503, str(exc)) from exc
     except TwinError as exc:
         raise to_http(exc) from exc
-    return FileResponse(path, media_type="application/pdf", filename=f"drill-{drill_id}.pdf")
+    return FileResponse(path, media_type="application/pdf", filename=f"drill-{drill_id}.pdf" if compare is None else f"drill-{drill_id}-vs-{compare}.pdf")

@@ -82,6 +82,8 @@ def report(name: Optional[str] = typer.Argument(None, help="Drill record name (w
            drill_id: Optional[str] = typer.Option(None, "--drill-id",
                                                   help="A drill started by POST /api/drills: write its PDF report to --out."),
            site: Optional[Path] = typer.Option(None, "--site", help="Site folder for names (default $TWIN_SITE)."),
+           compare: Optional[str] = typer.Option(None, "--compare",
+                                                 help="With --drill-id: another drill to set side by side."),
            dir_: Optional[Path] = DirOpt) -> None:
     """NAME RUN_ID: heatmap PNGs and report.json into --out; --drill-id ID: the drill's PDF report."""
     from sim.evacuation import ScenarioError
@@ -89,8 +91,10 @@ def report(name: Optional[str] = typer.Argument(None, help="Drill record name (w
     if drill_id is not None:
         if name is not None or run_id is not None:
             raise ScenarioError("give either NAME RUN_ID or --drill-id ID, not both")
-        _pdf_report(drill_id, out, site, dir_)
+        _pdf_report(drill_id, out, site, dir_, compare)
         return
+    if compare is not None:
+        raise ScenarioError("--compare goes with --drill-id ID")
     if name is None or run_id is None:
         raise ScenarioError("give NAME RUN_ID (heatmaps) or --drill-id ID (PDF report)")
     from sim.evacuation.drills import compare_results, heatmap_png
@@ -102,7 +106,8 @@ def report(name: Optional[str] = typer.Argument(None, help="Drill record name (w
     print_json({"heatmaps": [str(p) for p in pngs], "report": str(out / "report.json")})
 
 
-def _pdf_report(drill_id: str, out: Path, site: Optional[Path], dir_: Optional[Path]) -> None:
+def _pdf_report(drill_id: str, out: Path, site: Optional[Path], dir_: Optional[Path],
+                compare: Optional[str] = None) -> None:
     from services.drills import DrillJobs
     from services.settings import get_settings
 
@@ -115,8 +120,11 @@ def _pdf_report(drill_id: str, out: Path, site: Optional[Path], dir_: Optional[P
 
     community = _load_site(site if site is not None else settings.site)
     jobs = DrillJobs(dir_ if dir_ is not None else settings.data_dir / "drills", community)
+    jobs.finished(drill_id)  # unknown, failed or still running: one line, exit 2
+    if compare is not None:
+        jobs.finished(compare)
     _say(f"writing the report of drill {drill_id}")
-    info = jobs.write_report(drill_id, out)
+    info = jobs.write_report(drill_id, out, compare=compare)
     print_json({"report": str(out), "pages": len(info["pages"])})
 
 

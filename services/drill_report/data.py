@@ -13,6 +13,13 @@ the storey's colour in the render) and ``max_s`` (the longest of one person).
 **People out per exit.** ``exit_flow`` counts from the result's ``agents`` (exit and exit
 time of every person): the curve of exit E at time t is the number of people who entered
 E's area at or before t, on a grid of ``step_s`` seconds from 0 to the last exit time.
+
+**Two drills side by side.** ``compare_drills`` sets the times of drill A and drill B
+against each other: the whole site (``evacuation_time_s``), per building (its last person
+out), per exit (its last person out) and per staircase (the last person out of its
+flights: the latest ``last_s`` of the stair links whose id is the stair's or
+``<stair>/<lo>-<hi>``). Each row holds ``a_s``, ``b_s`` and ``diff_s = b_s − a_s``
+(None when either is missing: not in that drill, or nobody used it).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import math
 
 import numpy as np
 
-__all__ = ["CMAP", "NO_DATA_RGB", "SLOW_MPS", "exit_flow", "queue_colour", "storey_queueing"]
+__all__ = ["CMAP", "NO_DATA_RGB", "SLOW_MPS", "compare_drills", "exit_flow", "queue_colour", "storey_queueing"]
 
 #: Below this speed (m/s) a person who has started to move is queueing.
 SLOW_MPS = 0.2
@@ -122,3 +129,41 @@ def queue_colour(value: float | None, vmax: float) -> tuple[float, float, float]
     frac = 0.0 if not vmax > 0 else min(max(float(value) / float(vmax), 0.0), 1.0)
     r, g, b, _a = colormaps[CMAP].resampled(256)(frac)
     return (float(r), float(g), float(b))
+
+
+def _diff(a, b) -> float | None:
+    return None if a is None or b is None else round(float(b) - float(a), 4)
+
+
+def _rows(a: dict, b: dict) -> list[dict]:
+    keys = list(dict.fromkeys([*a, *b]))
+    return [{"id": k, "a_s": a.get(k), "b_s": b.get(k), "diff_s": _diff(a.get(k), b.get(k))} for k in keys]
+
+
+def _staircases(result: dict) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for sid, v in (result.get("stairs") or {}).items():
+        base = sid.split("/", 1)[0]
+        last = v.get("last_s")
+        prev = out.get(base)
+        out[base] = last if prev is None else (prev if last is None else max(prev, last))
+    return out
+
+
+def compare_drills(a: dict, b: dict) -> dict:
+    """Drill A's and drill B's times side by side (seconds; ``diff_s`` is B − A).
+
+    ``a`` and ``b`` are drill results (with ``buildings`` when they have them). Returns
+    ``{"total": {"a_s", "b_s", "diff_s"}, "buildings": [...], "exits": [...], "stairs":
+    [...]}``, each list of rows ``{"id", "a_s", "b_s", "diff_s"}`` in first-seen order (A's
+    ids, then those only B has).
+    """
+    ta, tb = a.get("evacuation_time_s"), b.get("evacuation_time_s")
+    return {
+        "total": {"a_s": ta, "b_s": tb, "diff_s": _diff(ta, tb)},
+        "buildings": _rows({k: v.get("evacuation_time_s") for k, v in (a.get("buildings") or {}).items()},
+                           {k: v.get("evacuation_time_s") for k, v in (b.get("buildings") or {}).items()}),
+        "exits": _rows({k: v.get("last_s") for k, v in (a.get("exits") or {}).items()},
+                       {k: v.get("last_s") for k, v in (b.get("exits") or {}).items()}),
+        "stairs": _rows(_staircases(a), _staircases(b)),
+    }

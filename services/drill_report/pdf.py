@@ -5,7 +5,9 @@ names, scenario: time of day, blocked stairs/exits by name, runs and seeds); the
 (evacuation time mean / p95 over the runs, per building, every run side by side); exits and
 stairs (one or more pages of tables); the 3D render of the towers coloured by queueing time
 per storey with a colour bar; the storeys with the longest queueing; the per-exit flow
-curves (people out per exit against time, one panel per building, four per page).
+curves (people out per exit against time, one panel per building, four per page); and,
+when another drill is given (``compare``), the comparison pages: both drills' times per
+building, exit and staircase and their differences (:func:`compare_drills`).
 Names are those people use (:class:`twin.naming.SiteNames`) when the site is known, else
 the scenario's own ids.
 """
@@ -19,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from services.drill_report.data import CMAP, SLOW_MPS, exit_flow, storey_queueing
+from services.drill_report.data import CMAP, SLOW_MPS, compare_drills, exit_flow, storey_queueing
 from services.drill_report.render import Slab, render_towers, slabs_of
 
 __all__ = ["Labels", "PAGE_TITLES", "title_lines", "write_report"]
 
-PAGE_TITLES = ("title", "summary", "exits and stairs", "render", "storeys", "exit flows")
+PAGE_TITLES = ("title", "summary", "exits and stairs", "render", "storeys", "exit flows", "comparison")
 A4_LANDSCAPE_IN = (11.69, 8.27)
 ROWS_PER_PAGE = 28
 #: Font families tried in order per glyph (CJK names need a CJK font: Debian fonts-noto-cjk).
@@ -288,9 +290,28 @@ def _flow_pages(pdf, pages, lab: Labels, result: dict, scenario: dict) -> None:
         pages.append("exit flows")
 
 
+def _diff_text(v) -> str:
+    return "—" if v is None else f"{float(v):+.1f}"
+
+
+def _comparison_pages(pdf, pages, lab: Labels, result: dict, meta: dict, other: dict) -> dict:
+    """Both drills' times and their differences (B − A): total, buildings, exits, staircases."""
+    cmp = compare_drills(result, other["result"])
+    a_name, b_name = meta.get("drill") or "A", other.get("drill") or "B"
+    named = [("site", "all buildings", cmp["total"])]
+    named += [("building", lab.building(r["id"]) if r["id"] != "?" else "other", r) for r in cmp["buildings"]]
+    named += [("exit", lab.exit(r["id"]), r) for r in sorted(cmp["exits"], key=lambda r: lab.exit(r["id"]))]
+    named += [("stair", lab.stair(r["id"]), r) for r in sorted(cmp["stairs"], key=lambda r: lab.stair(r["id"]))]
+    rows = [[kind, name, _fmt_s(r["a_s"]), _fmt_s(r["b_s"]), _diff_text(r["diff_s"])] for kind, name, r in named]
+    _table_pages(pdf, pages, f"Comparison: drill A {a_name} and drill B {b_name} (last person out, s)",
+                 ["", "building / exit / staircase", f"A {a_name} (s)", f"B {b_name} (s)", "B − A (s)"],
+                 rows, "comparison")
+    return cmp
+
+
 def write_report(out: str | Path, *, result: dict, scenario: dict, trajectories: dict | None,
                  community=None, meta: dict | None = None, render_png: str | Path | None = None,
-                 pages_png: str | Path | None = None) -> dict:
+                 pages_png: str | Path | None = None, compare: dict | None = None) -> dict:
     """Write the drill report PDF to ``out``; return ``{"pages", "storeys", "flow"}``.
 
     ``result`` is an evacuation result (a drill's, with ``buildings`` and ``ensemble`` when
@@ -298,8 +319,9 @@ def write_report(out: str | Path, *, result: dict, scenario: dict, trajectories:
     them every storey is "no data"); ``meta`` may give ``drill``, ``created``,
     ``time_of_day`` and ``blocked`` (ids of blocked doors, exits and stairs; default the
     scenario's ``blocked``, which does not list doors: the builder removes their openings). ``render_png`` also saves the render as a PNG, ``pages_png`` (a folder) every page as
-    ``page-<n>.png``. The file is written to a
-    temporary name and moved into place.
+    ``page-<n>.png``. ``compare`` (``{"drill", "result"}``: another drill's id and result)
+    adds the comparison pages at the end (this drill is A, the other B). The file is
+    written to a temporary name and moved into place.
     """
     import logging
 
@@ -328,7 +350,8 @@ def write_report(out: str | Path, *, result: dict, scenario: dict, trajectories:
                 _render_page(pdf, pages, lab, slabs, queue, Path(render_png) if render_png else None)
                 _storeys_page(pdf, pages, lab, queue)
                 _flow_pages(pdf, pages, lab, result, scenario)
+                cmp = _comparison_pages(pdf, pages, lab, result, meta, compare) if compare is not None else None
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return {"pages": pages, "storeys": queue, "flow": exit_flow(result)}
+    return {"pages": pages, "storeys": queue, "flow": exit_flow(result), "comparison": cmp}

@@ -164,6 +164,8 @@ def create_work_order(session: Session, community: Community | None, actor: Acto
     _event(session, *events)
     audit(session, actor, "work_order.create", "work_order", wo.id, category=category,
           priority=priority, location=location.as_dict(), assignee=assignee)
+    if assignee is not None:  # auto-assigned: a state change the reporter did not make
+        notify_owners(session, wo, SYSTEM, "reported", "assigned", now=now)
     _publish(session, wo, "created")
     return wo
 
@@ -171,12 +173,14 @@ def create_work_order(session: Session, community: Community | None, actor: Acto
 def _publish(session: Session, wo: WorkOrder, change: str, from_status: str | None = None) -> None:
     """Queue the live ``work_order`` event of a change (sent once the transaction commits)."""
     from live.events import work_order_event
+    from services.policy import reporter_key
 
     record = {"id": wo.id, "building_id": wo.building_id, "status": wo.status, "priority": wo.priority,
               "category": wo.category, "assignee": wo.assignee, "source": wo.source, "space_id": wo.space_id,
               "device_id": wo.device_id, "unit_id": wo.unit_id, "public": wo.public, "alarm_id": _alarm_of(wo),
               "location": _location(wo)}
-    queue_event(session, work_order_event(record, change, from_status=from_status))
+    queue_event(session, work_order_event(record, change, from_status=from_status,
+                                          reporter_key=reporter_key(wo.reporter) if wo.reporter else None))
 
 
 def _owns(actor: Actor, wo: WorkOrder) -> bool:
@@ -331,7 +335,7 @@ def transition_work_order(session: Session, community: Community | None, actor: 
     wo.status, wo.updated_at = to, now
     _event(session, _event_row(wo, actor, "transition", frm, to, note, now))
     audit(session, actor, "work_order.transition", "work_order", wo.id, frm=frm, to=to, assignee=wo.assignee)
-    notify_owners(session, wo, actor, frm, to)
+    notify_owners(session, wo, actor, frm, to, now=now)
     _publish(session, wo, "assigned" if to == "assigned" else "transition", frm)
     return wo
 
@@ -342,9 +346,16 @@ STATUS_TEXT = {"reported": "已受理 reported", "assigned": "已派单 assigned
                "closed": "已关闭 closed", "cancelled": "已取消 cancelled", "reopened": "重新打开 reopened"}
 
 
-def notify_owners(session: Session, wo: WorkOrder, actor: Actor, frm: str, to: str) -> list[str]:
+def notify_owners(session: Session, wo: WorkOrder, actor: Actor, frm: str, to: str, *,
+                  now: datetime | None = None) -> list[str]:
     """Queue an in-app message about a state change to the order's owners (in the caller's
-    transaction): the owner who reported it and the owners of its unit, not the actor."""
+    transaction): the owner who reported it and the owners of its unit, not the actor.
+
+    Idempotent per transition: the message carries the transition's time (``now``, its
+    ``created_at``); an owner who already has the message of this order, status and time
+    gets no second one. Returns the owners messaged now.
+    """
+    at = now or wo.updated_at or utcnow()
     owners = select(User.username).where(User.role == "owner", User.active.is_(True))
     by_unit = owners.where(User.id.in_(select(UserUnit.user_id).where(UserUnit.unit_id == wo.unit_id))) \
         if wo.unit_id is not None else None
@@ -353,9 +364,14 @@ def notify_owners(session: Session, wo: WorkOrder, actor: Actor, frm: str, to: s
         names |= set(session.scalars(by_unit))
     names.discard(actor.username)
     text = STATUS_TEXT.get(to, to)
+    subject = f"报修 #{wo.id}: {text}"
+    if names:
+        names -= set(session.scalars(select(Notification.recipient).where(
+            Notification.channel == "in_app", Notification.kind == "work_order", Notification.ref == str(wo.id),
+            Notification.subject == subject, Notification.created_at == at, Notification.recipient.in_(names))))
     for name in sorted(names):
         session.add(Notification(channel="in_app", recipient=name, kind="work_order", ref=str(wo.id),
-                                 subject=f"报修 #{wo.id}: {text}",
+                                 subject=subject, created_at=at,
                                  body=f"报修 #{wo.id} ({wo.category}) 状态 {STATUS_TEXT.get(frm, frm)} → {text}. "
                                       f"Repair #{wo.id} is now {to.replace('_', ' ')}."))
     return sorted(names)
@@ -373,9 +389,12 @@ def rate_work_order(session: Session, actor: Actor, wo_id: int, rating: int, com
     if wo.status != "completed":
         raise Conflict(f"only a completed work order can be rated (status is {wo.status!r})")
     wo.rating, wo.rating_comment = rating, (comment or None)
-    wo.status, wo.updated_at = "revisited", utcnow()
+    now = utcnow()
+    wo.status, wo.updated_at = "revisited", now
     _event(session, _event_row(wo, actor, "revisit", "completed", "revisited", f"rating {rating}: {comment or ''}".strip()))
     audit(session, actor, "work_order.rate", "work_order", wo.id, rating=rating)
+    notify_owners(session, wo, actor, "completed", "revisited", now=now)  # a revisit by phone: the owner hears
+    _publish(session, wo, "transition", "completed")
     return wo
 
 
