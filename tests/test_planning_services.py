@@ -189,7 +189,7 @@ def _requests(tiny):
     from sim.cleaning.areas import build_layout
     from sim.cleaning.plan import plan_work_orders
 
-    risks = [Risk("T1-U1-E1", "2026-11-20", 0.42, "door reopens above the elevator's baseline"),
+    risks = [Risk("T1-U1-E1", "2026-11-20", 0.6, "door reopens above the elevator's baseline"),
              Risk("ZZ-9", "2026-11-20", 0.5, "wear and usage"),
              Risk(CONTROLLER, "2026-11-20", 0.01, "wear and usage")]
     elevator = work_order_requests(risks, 0.15)
@@ -210,7 +210,7 @@ def test_preventive_work_orders_once(api):
 
     lift, clean, gate = (api.get(f"/api/work-orders/{i}").json() for i in first["created"])
     assert (lift["category"], lift["source"], lift["location"], lift["building_id"], lift["priority"]) == \
-        ("电梯", "preventive", {"space_id": LOBBY, "device_id": CONTROLLER}, "T1", "紧急")  # 0.42 ≥ 2 × 0.15
+        ("电梯", "preventive", {"space_id": LOBBY, "device_id": CONTROLLER}, "T1", "紧急")  # 0.6 ≥ (1 + 0.15) / 2 = 0.575
     assert lift["public"] is True and "T1-U1-E1" in lift["description"]
     assert (clean["category"], clean["source"], clean["location"], clean["building_id"]) == \
         ("保洁", "preventive", {"space_id": LOBBY}, "T1")
