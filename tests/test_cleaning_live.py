@@ -59,6 +59,7 @@ def app_with_live_cleaning(mqtt_url, db_url, tmp_path, tiny):
     site = f"c{uuid.uuid4().hex[:8]}"
     tiny.name = site
     tz = zone_at_local_hour(9)
+    tiny.attributes["timezone"] = tz  # the community's time zone (its manifest's), 09:00 there now
     settings = Settings(mqtt_url=mqtt_url, db_url=db_url, data_dir=tmp_path / "data",
                         secret_key=secrets.token_hex(16), timezone=tz)
     db = DatabaseComponent(sla_interval_s=0)
