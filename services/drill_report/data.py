@@ -80,19 +80,19 @@ def storey_queueing(trajectories: dict, *, slow_mps: float = SLOW_MPS) -> dict[s
         entered.append(f[new] * n + i[new])
         prev_f[i], prev_t[i], prev_x[i], prev_y[i] = f, t, x, y
     people = np.zeros(nf, dtype=np.int64)
-    total, longest = np.zeros(nf), np.zeros(nf)
+    queued_s, longest = np.zeros(nf), np.zeros(nf)  # queueing seconds per floor (not money)
     if entered:
         people = np.bincount(np.unique(np.concatenate(entered)) // max(n, 1), minlength=nf)
     if q_keys and sum(k.size for k in q_keys):
         keys, inv = np.unique(np.concatenate(q_keys), return_inverse=True)
         per = np.bincount(inv, weights=np.concatenate(q_dt))  # seconds per (floor, person)
-        total = np.bincount(keys // n, weights=per, minlength=nf)
+        queued_s = np.bincount(keys // n, weights=per, minlength=nf)
         np.maximum.at(longest, keys // n, per)
     out = {}
     for k, fid in enumerate(floors):
         p = int(people[k])
-        out[fid] = {"people": p, "queue_person_s": round(float(total[k]), 4),
-                    "mean_s": round(float(total[k]) / p, 4) if p else None,
+        out[fid] = {"people": p, "queue_person_s": round(float(queued_s[k]), 4),
+                    "mean_s": round(float(queued_s[k]) / p, 4) if p else None,
                     "max_s": round(float(longest[k]), 4) if p else None}
     return out
 
