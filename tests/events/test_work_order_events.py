@@ -12,22 +12,11 @@ from live.alarms import Alarm
 from live.events import validate_event
 from services.alarm_escalation import due_for_escalation, escalate_alarms, escalated_before
 from services.auth import SYSTEM, Actor, create_user
-from services.db import Database
 from services.models import Notification
 from services.policy import DeviceAccess
 from services.workorders.service import Location, create_work_order, transition_work_order
 from tests.viewer.common import small_community
 
-
-@pytest.fixture
-def db(tmp_path):
-    d = Database(f"sqlite:///{tmp_path / 'twin.sqlite'}")
-    d.migrate()
-    heard: list[dict] = []
-    d.event_listeners.append(heard.append)
-    d.heard = heard
-    yield d
-    d.dispose()
 
 
 def test_created_moved_and_assigned_orders_are_published_once_committed(db):

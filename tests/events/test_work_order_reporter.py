@@ -14,7 +14,6 @@ import pytest
 
 from live.events import public_event, validate_event
 from services.auth import SYSTEM, Actor
-from services.db import Database
 from services.live_component import EventHub, Subscriber
 from services.policy import DeviceAccess
 from services.workorders.service import Location, create_work_order, may_see, transition_work_order
@@ -25,16 +24,6 @@ WANG = Actor("wang", "staff", staff_id="W-PLUMB-1")
 ZHAO = Actor("zhao", "staff", staff_id="W-CLEAN-9")
 OWNER = Actor("o2", "owner", frozenset({"U-B2-101"}))
 
-
-@pytest.fixture
-def db(tmp_path):
-    d = Database(f"sqlite:///{tmp_path / 'twin.sqlite'}")
-    d.migrate()
-    heard: list[dict] = []
-    d.event_listeners.append(heard.append)
-    d.heard = heard
-    yield d
-    d.dispose()
 
 
 def test_a_staff_reporter_hears_the_order_assigned_to_someone_else(db):
