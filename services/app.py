@@ -118,6 +118,16 @@ def create_app(
                 "site": community.name if community else None}
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming what was refused; a non-finite number in the input (``1e309``,
+        ``Infinity``) is echoed as text, so the refusal itself stays valid JSON."""
+        from fastapi.encoders import jsonable_encoder
+
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
     routers = _routers()
     for router in routers:
         app.include_router(router)
@@ -127,6 +137,19 @@ def create_app(
     app.add_middleware(CommunityScope, community=community_id)  # before the guard: membership, prefix
     app.add_middleware(SecurityHeaders)  # outermost: refusals carry the headers too
     return app
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by its text (JSON has no inf or NaN)."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 async def _warm_routes(app: FastAPI) -> None:

@@ -261,3 +261,18 @@ def test_the_report_pdf_is_409_while_running_then_a_pdf_and_the_cli_writes_it_to
     assert bad.returncode == 2 and "0123456789ab" in bad.stderr and not (tmp_path / "x.pdf").exists()
     both = run_cli("drill", "report", "x", "y", "--drill-id", drill_id, "--out", str(tmp_path / "y.pdf"))
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+@pytest.mark.parametrize("raw", [b'{"runs": 1e309}', b'{"runs": -1e309}', b'{"runs": Infinity}', b'{"runs": NaN}',
+                                 b'{"time_of_day": 1e309}'])
+def test_a_non_finite_number_is_a_422_not_a_500(app_client, raw):
+    """Python's JSON reader turns 1e309 into inf (and accepts Infinity / NaN); the refusal
+    must still be a 422 with valid JSON naming the field, and nothing starts."""
+    import json
+
+    client, h, app = app_client
+    r = client.post("/api/drills", headers={**h["planner"], "Content-Type": "application/json"}, content=raw)
+    assert r.status_code == 422, r.text
+    body = json.loads(r.text)  # strict: valid JSON
+    assert any(err["loc"][-1] in ("runs", "time_of_day") for err in body["detail"])
+    assert client.get("/api/drills", headers=h["planner"]).json() == []
